@@ -1,0 +1,33 @@
+# Two commands on a fresh machine:
+#   make demo   set up, start the embedded PostgreSQL, generate demo data, run the pipeline, serve the Dagster UI
+#               (GMP_DEMO_NO_UI=1 make demo stops after the run and prints where to look)
+#   make test   set up and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install ui docs clean-state
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade "pip>=24"
+	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gmp demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+ui: $(STAMP)
+	$(VENV)/bin/gmp ui
+
+docs: $(STAMP)
+	$(VENV)/bin/gmp docs
+
+clean-state:
+	-$(VENV)/bin/gmp db stop
+	rm -rf .gmp

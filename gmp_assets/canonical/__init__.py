@@ -1,0 +1,1 @@
+"""Canonical stage: the dbt project wired into Dagster."""

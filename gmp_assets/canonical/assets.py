@@ -1,0 +1,96 @@
+"""dbt models as Dagster assets, in three partition scopes.
+
+- shared (unpartitioned): the CSI taxonomy seed and ``canonical_trades``;
+- per project: staging and intermediate views and the ``projects`` and ``project_trade_mappings``
+  marts, built with ``--vars {project_key}`` so only that project's rows are rebuilt;
+- per project x month: ``canonical_cost_features`` (incremental, delete+insert on its unique key),
+  built once per project for the run's month range (single-run backfills).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from gmp_assets.canonical.project import dbt_project, ensure_manifest
+from gmp_assets.ingest.expectations import canonical_features_suite
+from gmp_assets.ingest.readers import validate_project_key
+from gmp_assets.partitions import project_month_partitions, project_partitions
+from gmp_assets.resources import PostgresResource
+
+SHARED_SELECT = "csi_taxonomy canonical_trades"
+PROJECT_SELECT = "path:models/staging path:models/intermediate projects project_trade_mappings"
+MONTHLY_SELECT = "canonical_cost_features"
+
+
+class GmpDbtTranslator(DagsterDbtTranslator):
+    """Sources keep their ``[schema, table]`` keys (the ingest assets); models live in group ``canonical``."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "canonical"
+
+
+translator = GmpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
+manifest = ensure_manifest()
+
+
+@dbt_assets(manifest=manifest, select=SHARED_SELECT, dagster_dbt_translator=translator, project=dbt_project, pool="dbt")
+def canonical_shared_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """The canonical CSI taxonomy (seed) and the ``canonical_trades`` dimension."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=manifest,
+    select=PROJECT_SELECT,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    partitions_def=project_partitions,
+    pool="dbt",
+)
+def canonical_project_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """One project's staging views and project-level marts."""
+    project_key = validate_project_key(context.partition_key)
+    yield from dbt.cli(["build", "--vars", json.dumps({"project_key": project_key})], context=context).stream()
+
+
+def monthly_vars(partition_keys: list[str]) -> dict[str, str]:
+    """dbt vars for a run's ``month|project`` keys: the month range, and the project when there is one.
+
+    A run spanning several projects rebuilds every project's rows in the month range: a superset
+    of the partitions, still correct because the model deletes and inserts on its unique key.
+    """
+    pairs = [key.split("|") for key in partition_keys]
+    projects = {validate_project_key(project) for _, project in pairs}
+    months = [month for month, _ in pairs]
+    variables = {"month_start": min(months), "month_end": max(months)}
+    if len(projects) == 1:
+        variables["project_key"] = projects.pop()
+    return variables
+
+
+@dbt_assets(
+    manifest=manifest,
+    select=MONTHLY_SELECT,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    partitions_def=project_month_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="dbt",
+)
+def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """``canonical_cost_features`` for the run's project-months, in one incremental dbt build."""
+    variables = monthly_vars(list(context.partition_keys))
+    context.log.info(f"dbt build canonical_cost_features with vars {variables}")
+    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+
+
+@dg.asset_check(asset=dg.AssetKey(["canonical_cost_features"]), name=canonical_features_suite.name, blocking=True,
+                description=canonical_features_suite.description)
+def canonical_cost_features_gx(postgres: PostgresResource) -> dg.AssetCheckResult:
+    """GX suite over the canonical monthly table (blocking: its rows feed the model)."""
+    with postgres.connect() as conn:
+        return canonical_features_suite.evaluate(conn)

@@ -1,0 +1,268 @@
+"""`gmp`: the platform's command line (a stable interface: scripts and people depend on it)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from gmp_assets import database, settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """GMP forecasting platform: ingest project exports, build canonical cost tables, forecast."""
+
+
+# --- database ---------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Manage the embedded PostgreSQL server (ignored when GMP_DATABASE_URL is set)."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded server and create the databases and schemas."""
+    url = database.prepare(start=True)
+    click.echo(f"PostgreSQL ready: {url.url}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    click.echo("stopped" if database.stop_embedded() else "not running")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the embedded server runs (exit 1 if not)."""
+    if settings.external_database_url():
+        click.echo("external server (GMP_DATABASE_URL)")
+        return
+    status = database.embedded_status()
+    if status is None:
+        click.echo(f"not running (data in {database.pgdata_dir()})")
+        sys.exit(1)
+    click.echo(f"running: pid {status['pid']}, socket {status['socket_dir']}, data {status['pgdata']}")
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the main database URL."""
+    click.echo(database.main_url(start=False).url)
+
+
+@main.command("env")
+def env() -> None:
+    """Print the environment (shell `export` lines) that Dagster, dbt and the code location read."""
+    database.prepare(start=True)
+    for key, value in database.runtime_env(database.main_url(start=False)).items():
+        click.echo(f"export {key}='{value}'")
+
+
+# --- demo data and ingestion --------------------------------------------------------------------
+
+@main.command("demo-data")
+@click.option("--projects", "n_projects", default=6, show_default=True, help="Number of projects.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same files).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Data cut-off date.")
+def demo_data(n_projects: int, seed: int, out_dir: Path, as_of) -> None:
+    """Write a realistic demo portfolio of project folders (input contract format)."""
+    from gmp_assets.demo.generator import generate_portfolio
+
+    summaries = generate_portfolio(out_dir, n_projects, seed, as_of=as_of.date() if as_of else None)
+    for s in summaries:
+        click.echo(f"{s.project_key:<14} {s.status:<9} {s.n_divisions:>3} divisions {s.n_budget_lines:>4} budget lines "
+                   f"{s.n_cost_rows:>6} cost rows")
+    click.echo(f"{len(summaries)} projects written to {out_dir}")
+
+
+def _print_outcomes(outcomes) -> None:
+    header = f"{'project':<14} {'status':<7} {'loaded':>8} {'rejected':>8} {'trades':>6} {'pending':>7} {'months':>6} {'quality':>7}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for o in outcomes:
+        quality = f"{o.quality:.3f}" if o.quality is not None else "-"
+        click.echo(f"{o.project_key:<14} {'ok' if o.ok else 'FAILED':<7} {o.rows_loaded:>8} {o.rows_rejected:>8} "
+                   f"{o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}")
+        if o.error:
+            click.echo(f"  reason: {o.error}")
+
+
+@main.command("ingest")
+@click.option("--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+def ingest(inbox: Path) -> None:
+    """Materialize raw files -> canonical tables for every project folder of INBOX, through Dagster."""
+    from gmp_assets.pipeline import ingest_inbox
+
+    database.prepare(start=True)
+    outcomes = ingest_inbox(inbox, progress=lambda line: click.echo(line, err=True))
+    _print_outcomes(outcomes)
+    if not all(o.ok for o in outcomes):
+        sys.exit(1)
+
+
+# --- mappings -----------------------------------------------------------------------------------
+
+@main.group()
+def mappings() -> None:
+    """Review the mapping of raw division names to canonical CSI trades."""
+
+
+@mappings.command("list")
+@click.option("--pending", is_flag=True, help="Only names waiting for review.")
+@click.option("--project", default=None, help="Only this project.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
+    """List mappings: project_key, raw_division_name, canonical_code, method, confidence."""
+    from gmp_assets.taxonomy.store import list_mappings
+
+    database.prepare(start=True)
+    with database.connect() as conn:
+        rows = list_mappings(conn, pending_only=pending, project_key=project)
+    columns = ["project_key", "raw_division_name", "canonical_code", "method", "confidence"]
+    if pending:
+        columns.append("candidates")
+    values = [
+        [r.project_key, r.raw_division_name, r.canonical_code or "", r.method, f"{r.confidence:.2f}"]
+        + (["; ".join(f"{c['code']} {c['name']} ({c['score']})" for c in r.candidates)] if pending else [])
+        for r in rows
+    ]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(values)
+        return
+    widths = [max([len(c)] + [len(v[i]) for v in values]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for v in values:
+        click.echo("  ".join(x.ljust(w) for x, w in zip(v, widths)))
+    click.echo(f"{len(values)} mapping(s)", err=True)
+
+
+def _mark_stale(project_keys: set[str], reason: str) -> None:
+    """Report the confirmations to Dagster so the project's mappings and canonical data show as stale."""
+    import dagster as dg
+
+    from gmp_assets.taxonomy.assets import manual_trade_mappings
+
+    instance = dg.DagsterInstance.get()
+    for key in sorted(project_keys):
+        if instance.has_dynamic_partition("projects", key):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key=manual_trade_mappings.key, partition=key, metadata={"change": reason})
+            )
+
+
+@mappings.command("confirm")
+@click.argument("project")
+@click.argument("raw_name")
+@click.argument("code")
+def mappings_confirm(project: str, raw_name: str, code: str) -> None:
+    """Confirm that RAW_NAME of PROJECT means CSI division CODE (e.g. 09)."""
+    from gmp_assets.taxonomy.store import confirm_mapping
+
+    database.prepare(start=True)
+    try:
+        with database.connect() as conn:
+            confirm_mapping(conn, project, raw_name, code)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _mark_stale({project}, f"{raw_name!r} -> {code}")
+    click.echo(f"{project}: {raw_name!r} -> {code} (manual); re-materialize the project to apply it downstream")
+
+
+@mappings.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def mappings_import(csv_file: Path) -> None:
+    """Confirm every row of a review CSV (columns project_key, raw_division_name, canonical_code)."""
+    from gmp_assets.taxonomy.store import import_confirmations
+
+    database.prepare(start=True)
+    try:
+        with database.connect() as conn:
+            done = import_confirmations(conn, csv_file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _mark_stale({p for p, _, _ in done}, f"imported {csv_file.name}")
+    click.echo(f"{len(done)} mapping(s) confirmed")
+
+
+# --- UIs ----------------------------------------------------------------------------------------
+
+def _run_foreground(command: list[str], **kwargs) -> int:
+    """Run a server in the foreground; Ctrl-C stops it (default SIGINT handling restored in the child)."""
+    process = subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        return process.wait()
+
+
+@main.command("docs")
+@click.option("--port", default=8580, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Only generate the site (dbt_project/target/index.html).")
+def docs(port: int, no_serve: bool) -> None:
+    """Generate and serve the dbt docs site (lineage of the canonical tables)."""
+    from gmp_assets.resources import dbt_executable
+
+    database.prepare(start=True)
+    args = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    subprocess.run([dbt_executable(), "docs", "generate", *args], check=True, cwd=settings.DBT_PROJECT_DIR)
+    if no_serve:
+        click.echo(f"dbt docs written to {settings.DBT_PROJECT_DIR / 'target' / 'index.html'}")
+        return
+    click.echo(f"dbt docs: http://127.0.0.1:{port}")
+    sys.exit(_run_foreground([dbt_executable(), "docs", "serve", "--port", str(port), "--host", "127.0.0.1",
+                              "--no-browser", *args], cwd=settings.DBT_PROJECT_DIR))
+
+
+@main.command("ui")
+@click.option("--port", default=3000, show_default=True, help="Dagster web UI port.")
+def ui(port: int) -> None:
+    """Serve the Dagster UI (with the daemon: schedules and sensors) against the real instance."""
+    from gmp_assets.canonical.project import ensure_manifest
+
+    database.prepare(start=True)
+    ensure_manifest()
+    click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops it)")
+    dagster = Path(sys.executable).parent / "dagster"
+    sys.exit(_run_foreground([str(dagster), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
+                              "-h", "127.0.0.1", "-p", str(port)], cwd=settings.REPO_ROOT, env=os.environ.copy()))
+
+
+@main.command("demo")
+@click.option("--projects", "n_projects", default=6, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--no-ui", is_flag=True, default=lambda: os.environ.get("GMP_DEMO_NO_UI") == "1",
+              help="Stop after the run instead of serving the Dagster UI (or GMP_DEMO_NO_UI=1).")
+@click.option("--port", default=3000, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int) -> None:
+    """Start the database, write demo data, run the whole pipeline, then serve the Dagster UI."""
+    database.prepare(start=True)
+    inbox = settings.state_dir() / "inbox"
+    ctx.invoke(demo_data, n_projects=n_projects, seed=seed, out_dir=inbox, as_of=None)
+    from gmp_assets.pipeline import ingest_inbox
+
+    outcomes = ingest_inbox(inbox, progress=lambda line: click.echo(line, err=True))
+    _print_outcomes(outcomes)
+    click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics)")
+    click.echo("Review queue: gmp mappings list --pending   |   dbt docs: gmp docs")
+    if not all(o.ok for o in outcomes):
+        sys.exit(1)
+    if not no_ui:
+        ctx.invoke(ui, port=port)
+
+
+if __name__ == "__main__":
+    main()

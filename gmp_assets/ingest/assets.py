@@ -1,0 +1,87 @@
+"""Ingest assets: one project's raw files into the ``raw`` schema (projects partition)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from gmp_assets.ingest.expectations import raw_table_checks
+from gmp_assets.ingest.loader import load_project
+from gmp_assets.ingest.readers import InputFileError, read_project_folder, validate_project_key
+from gmp_assets.partitions import project_partitions
+from gmp_assets.resources import InboxResource, PostgresResource
+from gmp_assets.taxonomy.mapping import TradeMapper
+
+RAW_KEYS = {
+    "projects": dg.AssetKey(["raw", "projects"]),
+    "gmp_breakdown": dg.AssetKey(["raw", "gmp_breakdown"]),
+    "direct_costs": dg.AssetKey(["raw", "direct_costs"]),
+    "schedule": dg.AssetKey(["raw", "schedule_progress"]),
+    "source_files": dg.AssetKey(["raw", "source_files"]),
+    "rejected_rows": dg.AssetKey(["raw", "rejected_rows"]),
+}
+
+_DESCRIPTIONS = {
+    "projects": "project.json of each project folder (one row per project).",
+    "gmp_breakdown": "Owner GMP breakdown budget lines, one row per source line, money in integer cents.",
+    "direct_costs": "Procore direct-cost lines, one row per source line, money in integer cents.",
+    "schedule": "P6 schedule progress: one row per activity per data date (CSV line or XER task).",
+    "source_files": "Every ingested file with its SHA-256 and counts (rows in = loaded + rejected).",
+    "rejected_rows": "Rows that could not be loaded, untouched, with file, line, column and reason.",
+}
+
+# Transient database faults (server restart, dropped connection) are retried; bad input is not.
+DB_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, description=_DESCRIPTIONS[name], group_name="ingest", kinds={"postgres", "python"})
+        for name, key in RAW_KEYS.items()
+    ],
+    check_specs=raw_table_checks.specs,
+    partitions_def=project_partitions,
+    retry_policy=DB_RETRY,
+    pool="gmp_ingest",
+)
+def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResource, inbox: InboxResource):
+    """Read, validate and load one project folder of the inbox, atomically and idempotently."""
+    project_key = validate_project_key(context.partition_key)
+    folder = inbox.project_dir(project_key)
+    if not folder.is_dir():
+        raise dg.Failure(f"project folder {folder} does not exist", allow_retries=False)
+    try:
+        project, files = read_project_folder(folder, is_trade_name=TradeMapper().is_trade_name)
+    except InputFileError as err:
+        raise dg.Failure(
+            description=f"{project_key}: {err}",
+            metadata={"file": err.file, "column": err.column or "", "line": err.line or 0},
+            allow_retries=False,
+        ) from err
+    with postgres.connect() as conn:
+        summary = load_project(conn, project, files)
+    context.log.info(
+        f"{project_key}: {summary.total('rows_in')} rows in, {summary.total('rows_loaded')} loaded, "
+        f"{summary.total('rows_rejected')} rejected; changed={summary.changed}"
+    )
+    kinds = {"gmp_breakdown", "direct_costs", "schedule"}
+    for name, key in RAW_KEYS.items():
+        metadata: dict = {"project_key": project_key, "changed": summary.changed}
+        if name in kinds:
+            metadata |= {
+                "rows_in": summary.total("rows_in", name),
+                "rows_loaded": summary.total("rows_loaded", name),
+                "rows_rejected": summary.total("rows_rejected", name),
+                "files": [f.source_file for f in summary.files if f.kind == name],
+            }
+        elif name == "source_files":
+            metadata |= {
+                "rows_in": summary.total("rows_in"),
+                "rows_loaded": summary.total("rows_loaded"),
+                "rows_rejected": summary.total("rows_rejected"),
+                "removed_files": summary.removed_files,
+            }
+        elif name == "rejected_rows":
+            metadata["rows_rejected"] = summary.total("rows_rejected")
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+    with postgres.connect() as conn:
+        yield from raw_table_checks.evaluate(conn, project_key)

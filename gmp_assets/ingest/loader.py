@@ -1,0 +1,146 @@
+"""Load parsed project files into the ``raw`` schema, one project per transaction.
+
+Idempotent by construction: each file is keyed by (project, relative path) and its SHA-256; an
+unchanged file is skipped, a changed file's rows (and rejects) are replaced, and a file that left
+the folder has its rows removed, all in the same transaction. Nothing is dropped silently: every
+source row is either in its raw table or in ``raw.rejected_rows``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import psycopg2.extensions
+from psycopg2.extras import Json, execute_values
+
+from gmp_assets.ingest.readers import ParsedFile, ProjectInfo
+
+RAW_TABLES = {
+    "gmp_breakdown": "raw.gmp_breakdown",
+    "direct_costs": "raw.direct_costs",
+    "schedule": "raw.schedule_progress",
+}
+
+_COLUMNS = {
+    "gmp_breakdown": [
+        "line_number", "division", "cost_code", "description", "zone",
+        "original_amount_cents", "approved_changes_cents",
+    ],
+    "direct_costs": [
+        "line_number", "cost_date", "division", "cost_code", "vendor", "cost_type",
+        "invoice_number", "description", "zone", "amount_cents",
+    ],
+    "schedule": [
+        "line_number", "data_date", "activity_id", "activity_name", "division",
+        "planned_start", "planned_finish", "percent_complete",
+    ],
+}
+
+_PROJECT_COLUMNS = [
+    "project_key", "name", "total_square_feet", "project_type", "region", "owner",
+    "start_date", "planned_finish_date", "status", "is_training_eligible",
+]
+
+
+@dataclass
+class FileCounts:
+    source_file: str
+    kind: str
+    rows_in: int
+    rows_loaded: int
+    rows_rejected: int
+    changed: bool
+
+
+@dataclass
+class LoadSummary:
+    """What one project's ingestion did; ``rows_in == rows_loaded + rows_rejected`` always."""
+
+    project_key: str
+    files: list[FileCounts] = field(default_factory=list)
+    removed_files: list[str] = field(default_factory=list)
+
+    def total(self, attribute: str, kind: str | None = None) -> int:
+        return sum(getattr(f, attribute) for f in self.files if kind is None or f.kind == kind)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed_files) or any(f.changed for f in self.files)
+
+    def as_metadata(self) -> dict:
+        return {
+            "rows_in": self.total("rows_in"),
+            "rows_loaded": self.total("rows_loaded"),
+            "rows_rejected": self.total("rows_rejected"),
+            "files": [asdict(f) for f in self.files],
+            "removed_files": self.removed_files,
+        }
+
+
+def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, files: list[ParsedFile]) -> LoadSummary:
+    """Load one project's parsed files in the caller's transaction (serialised per project)."""
+    summary = LoadSummary(project.project_key)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-ingest:' || %s))", (project.project_key,))
+        cur.execute(
+            "SELECT source_file, source_hash FROM raw.source_files WHERE project_key = %s", (project.project_key,)
+        )
+        known = dict(cur.fetchall())
+        present = {f.source_file for f in files}
+        for source_file in sorted(set(known) - present):
+            _delete_file(cur, project.project_key, source_file)
+            summary.removed_files.append(source_file)
+        for parsed in files:
+            changed = known.get(parsed.source_file) != parsed.source_hash
+            if changed:
+                _replace_file(cur, project, parsed)
+            summary.files.append(
+                FileCounts(
+                    parsed.source_file, parsed.kind, parsed.rows_in, len(parsed.rows), len(parsed.rejects), changed
+                )
+            )
+    return summary
+
+
+def _delete_file(cur, project_key: str, source_file: str) -> None:
+    for table in (*RAW_TABLES.values(), "raw.rejected_rows", "raw.source_files"):
+        cur.execute(f"DELETE FROM {table} WHERE project_key = %s AND source_file = %s", (project_key, source_file))
+
+
+def _replace_file(cur, project: ProjectInfo, parsed: ParsedFile) -> None:
+    _delete_file(cur, project.project_key, parsed.source_file)
+    key = project.project_key
+    if parsed.kind == "project":
+        values = [getattr(project, c) for c in _PROJECT_COLUMNS]
+        cur.execute(
+            f"""
+            INSERT INTO raw.projects ({", ".join(_PROJECT_COLUMNS)}, source_file, source_hash)
+            VALUES ({", ".join(["%s"] * len(values))}, %s, %s)
+            ON CONFLICT (project_key) DO UPDATE SET
+            {", ".join(f"{c} = EXCLUDED.{c}" for c in _PROJECT_COLUMNS[1:])},
+            source_file = EXCLUDED.source_file, source_hash = EXCLUDED.source_hash, loaded_at = now()
+            """,
+            (*values, parsed.source_file, parsed.source_hash),
+        )
+    else:
+        columns = _COLUMNS[parsed.kind]
+        execute_values(
+            cur,
+            f"INSERT INTO {RAW_TABLES[parsed.kind]} (project_key, source_file, source_hash, {', '.join(columns)}) VALUES %s",
+            [(key, parsed.source_file, parsed.source_hash, *(row[c] for c in columns)) for row in parsed.rows],
+            page_size=2000,
+        )
+    execute_values(
+        cur,
+        "INSERT INTO raw.rejected_rows (project_key, source_file, source_hash, line_number, column_name, reason, raw_values)"
+        " VALUES %s",
+        [
+            (key, parsed.source_file, parsed.source_hash, r.line_number, r.column, r.reason, Json(r.raw_values))
+            for r in parsed.rejects
+        ],
+    )
+    cur.execute(
+        "INSERT INTO raw.source_files (project_key, source_file, kind, source_hash, rows_in, rows_loaded, rows_rejected)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (key, parsed.source_file, parsed.kind, parsed.source_hash, parsed.rows_in, len(parsed.rows), len(parsed.rejects)),
+    )

@@ -1,0 +1,85 @@
+"""Sensors that watch the inbox: a new project folder adds its partition, a changed file re-runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from gmp_assets.canonical.months import project_month_span, range_tags
+from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN
+from gmp_assets.partitions import PROJECTS
+from gmp_assets.resources import InboxResource, PostgresResource
+
+MAX_PROJECTS_PER_TICK = 20
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Changes when any file in the folder is added, removed, resized or touched."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Fingerprints of the valid project folders that are new or changed, and the invalid names."""
+    changed, invalid = {}, []
+    for folder in folders:
+        if not PROJECT_KEY_PATTERN.match(folder.name):
+            invalid.append(folder.name)
+            continue
+        fingerprint = folder_fingerprint(folder)
+        if seen.get(folder.name) != fingerprint:
+            changed[folder.name] = fingerprint
+    return changed, invalid
+
+
+def build_inbox_sensor(ingest_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+    def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
+        """Add a partition per new project folder and run ingestion for new or changed folders."""
+        seen = json.loads(context.cursor) if context.cursor else {}
+        changed, invalid = inbox_changes(inbox.project_dirs(), seen)
+        for name in invalid:
+            context.log.warning(f"ignoring inbox folder {name!r}: project keys are 1-40 of A-Z a-z 0-9 _ -")
+        batch = dict(sorted(changed.items())[:MAX_PROJECTS_PER_TICK])
+        existing = set(context.instance.get_dynamic_partitions(PROJECTS))
+        new = sorted(set(batch) - existing)
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(run_key=f"{key}:{fp}", partition_key=key, tags={"gmp/trigger": "inbox"})
+                for key, fp in batch.items()
+            ],
+            dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(PROJECTS, new)] if new else [],
+            cursor=json.dumps({**seen, **batch}, sort_keys=True),
+        )
+
+    return inbox_sensor
+
+
+def build_months_sensor(ingest_job, months_job) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[ingest_job],
+        request_job=months_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def project_months_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
+        """After a project's ingestion succeeds, build its canonical months in one run."""
+        project_key = context.dagster_run.tags.get("dagster/partition")
+        if not project_key:
+            return dg.SkipReason("run without a project partition")
+        with postgres.connect() as conn:
+            span = project_month_span(conn, project_key)
+        if span is None:
+            return dg.SkipReason(f"{project_key} has no dated rows yet")
+        return dg.RunRequest(
+            run_key=f"{context.dagster_run.run_id}:months",
+            tags={**range_tags(project_key, span), "gmp/trigger": "ingested"},
+        )
+
+    return project_months_sensor
