@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS raw.schedule_progress (
     project_key      text NOT NULL,
     source_file      text NOT NULL,
     source_hash      text NOT NULL,
-    line_number      integer NOT NULL,    -- CSV line, or the task's position in the XER TASK table
+    line_number      integer NOT NULL,    -- physical line in the file (CSV row, or the XER task's %R line)
     data_date        date NOT NULL,
     activity_id      text NOT NULL,
     activity_name    text,

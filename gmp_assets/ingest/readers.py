@@ -1,0 +1,415 @@
+"""Read one project folder of the inbox: project.json, GMP breakdown, direct costs, schedule.
+
+Readers return ``ParsedFile`` (typed rows for the raw tables plus rejected rows, untouched) and
+raise ``InputFileError`` for a file that cannot be read at all. No database here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+
+from gmp_assets.ingest.parsing import (
+    COLUMNS_BY_KIND,
+    Column,
+    HeaderMatch,
+    InputFileError,
+    ParsedFile,
+    RejectedRow,
+    cell_text,
+    decode_text,
+    is_blank,
+    match_header,
+    normalize_header,
+    parse_row,
+    rejected,
+    relative_name,
+    sha256_hex,
+)
+from gmp_assets.ingest.xer import read_xer_schedule
+
+__all__ = [
+    "InputFileError",
+    "ParsedFile",
+    "ProjectInfo",
+    "PROJECT_KEY_PATTERN",
+    "RejectedRow",
+    "discover_project_files",
+    "read_direct_costs",
+    "read_gmp_breakdown",
+    "read_project_folder",
+    "read_project_json",
+    "read_schedule_csv",
+    "validate_project_key",
+]
+
+PROJECT_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+PROJECT_TYPES = ("commercial", "residential", "mixed")
+PROJECT_STATUSES = ("active", "completed")
+MIN_SQUARE_FEET = 1000
+DELIMITERS = (",", ";", "\t", "|")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+HEADER_SEARCH_ROWS = 20  # xlsx: title rows above the header are skipped, up to this many rows
+
+
+# --- project.json -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """A validated project.json."""
+
+    project_key: str
+    name: str
+    total_square_feet: int
+    project_type: str
+    region: str
+    owner: str
+    start_date: date
+    planned_finish_date: date
+    status: str
+    is_training_eligible: bool = True
+
+
+def validate_project_key(key: str) -> str:
+    """The key itself if it is 1-40 characters of ``A-Z a-z 0-9 _ -``; ``ValueError`` otherwise."""
+    if not isinstance(key, str) or not PROJECT_KEY_PATTERN.fullmatch(key):
+        raise ValueError(f"invalid project key {key!r}: expected 1 to 40 characters of A-Z a-z 0-9 _ -")
+    return key
+
+
+def _field(doc: dict, name: str, source: str) -> Any:
+    if doc.get(name) is None:
+        raise InputFileError(source, f"missing field '{name}'", column=name)
+    return doc[name]
+
+
+def _text_field(doc: dict, name: str, source: str, choices: tuple[str, ...] = ()) -> str:
+    value = _field(doc, name, source)
+    expected = " or ".join(f"'{c}'" for c in choices) if choices else "a non-empty string"
+    if not isinstance(value, str) or not value.strip():
+        raise InputFileError(source, f"{value!r} is not valid", column=name, expected=expected)
+    text = value.strip().lower() if choices else value.strip()
+    if choices and text not in choices:
+        raise InputFileError(source, f"{value!r} is not valid", column=name, expected=expected)
+    return text
+
+
+def _date_field(doc: dict, name: str, source: str) -> date:
+    value = _field(doc, name, source)
+    try:
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputFileError(source, f"{value!r} is not a date", column=name, expected="an ISO date YYYY-MM-DD") from None
+
+
+def _square_feet(doc: dict, source: str) -> int:
+    value = _field(doc, "total_square_feet", source)
+    expected = f"an integer >= {MIN_SQUARE_FEET}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_SQUARE_FEET:
+        raise InputFileError(source, f"{value!r} is not valid", column="total_square_feet", expected=expected)
+    return value
+
+
+def read_project_json(path: Path, folder_name: str) -> tuple[ProjectInfo, ParsedFile]:
+    """Validate a project folder's project.json (its key must equal the folder name)."""
+    source = path.name
+    data = path.read_bytes()
+    text, warnings = decode_text(data, source)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputFileError(source, f"is not valid JSON: {err.msg}", line=err.lineno, expected="a JSON object") from err
+    if not isinstance(doc, dict):
+        raise InputFileError(source, "is not a JSON object", expected="a JSON object with the project fields")
+    key = _field(doc, "project_key", source)
+    try:
+        validate_project_key(key)
+    except ValueError as err:
+        raise InputFileError(source, str(err), column="project_key") from None
+    if key != folder_name:
+        raise InputFileError(
+            source, f"project_key {key!r} differs from its folder name {folder_name!r}", column="project_key",
+            expected="the folder name",
+        )
+    eligible = doc.get("is_training_eligible", True)
+    if eligible is None:
+        eligible = True
+    if not isinstance(eligible, bool):
+        raise InputFileError(source, f"{eligible!r} is not valid", column="is_training_eligible", expected="true or false")
+    info = ProjectInfo(
+        project_key=key,
+        name=_text_field(doc, "name", source),
+        total_square_feet=_square_feet(doc, source),
+        project_type=_text_field(doc, "project_type", source, PROJECT_TYPES),
+        region=_text_field(doc, "region", source),
+        owner=_text_field(doc, "owner", source),
+        start_date=_date_field(doc, "start_date", source),
+        planned_finish_date=_date_field(doc, "planned_finish_date", source),
+        status=_text_field(doc, "status", source, PROJECT_STATUSES),
+        is_training_eligible=eligible,
+    )
+    if info.planned_finish_date <= info.start_date:
+        raise InputFileError(
+            source, f"{info.planned_finish_date} is not after start_date {info.start_date}",
+            column="planned_finish_date", expected="a date after start_date",
+        )
+    row = {k: v for k, v in asdict(info).items() if k != "project_key"}
+    return info, ParsedFile(source, "project", sha256_hex(data), [row], [], warnings)
+
+
+# --- file discovery -----------------------------------------------------------------------
+
+_REQUIRED_FILES = {
+    "project": ("project.json",),
+    "gmp_breakdown": ("gmp_breakdown.csv", "gmp_breakdown.xlsx"),
+    "direct_costs": ("direct_costs.csv", "direct_costs.xlsx"),
+}
+_SCHEDULE_FILES = ("schedule.csv", "schedule.xlsx")
+_SCHEDULE_DIR = "schedule"
+
+
+def discover_project_files(folder: Path) -> dict[str, list[Path]]:
+    """The files of each kind in a project folder (names matched case-insensitively).
+
+    project.json, one gmp_breakdown and one direct_costs (.csv or .xlsx) are required; the
+    schedule is optional: schedule.csv (or .xlsx), or schedule/*.xer, one XER per data date.
+    """
+    if not folder.is_dir():
+        raise InputFileError(folder.name, "project folder does not exist", expected="a folder per project")
+    by_name: dict[str, list[Path]] = {}
+    for entry in folder.iterdir():
+        by_name.setdefault(entry.name.lower(), []).append(entry)
+
+    def files_named(names: tuple[str, ...]) -> list[Path]:
+        return sorted(p for n in names for p in by_name.get(n, []) if p.is_file())
+
+    found: dict[str, list[Path]] = {}
+    for kind, names in _REQUIRED_FILES.items():
+        paths = files_named(names)
+        if not paths:
+            raise InputFileError(
+                " or ".join(names), f"required {kind} file is missing from project folder '{folder.name}'",
+                expected=" or ".join(names),
+            )
+        if len(paths) > 1:
+            raise InputFileError(
+                paths[0].name, f"ambiguous {kind}: {', '.join(p.name for p in paths)} are all present",
+                expected=f"exactly one of {', '.join(names)}",
+            )
+        found[kind] = paths
+    schedule_dirs = [p for p in by_name.get(_SCHEDULE_DIR, []) if p.is_dir()]
+    xers = sorted(p for d in schedule_dirs for p in d.iterdir() if p.is_file() and p.suffix.lower() == ".xer")
+    plain = files_named(_SCHEDULE_FILES)
+    schedules = plain + xers
+    if len(plain) > 1 or (plain and xers):
+        raise InputFileError(
+            schedules[0].name, f"ambiguous schedule: {', '.join(relative_name(p, folder) for p in schedules)}",
+            expected="schedule.csv, schedule.xlsx or schedule/*.xer, not several",
+        )
+    found["schedule"] = schedules
+    return found
+
+
+# --- tables (CSV and xlsx) ----------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """A header row matched to the known columns, and the data rows below it."""
+
+    headers: list[str]
+    match: HeaderMatch
+    records: Iterable[tuple[int, list[object]]]  # (physical line / sheet row, cells)
+    check_width: bool  # CSV: a row wider than the header means an unquoted delimiter
+
+
+def _raw_values(headers: list[str], cells: list[object]) -> dict[str, str]:
+    """Original header -> original cell text; unnamed or repeated headers get their column number."""
+    raw: dict[str, str] = {}
+    for index, cell in enumerate(cells):
+        if index >= len(headers) and is_blank(cell):
+            continue
+        header = headers[index] if index < len(headers) and headers[index].strip() else f"column {index + 1}"
+        raw[header if header not in raw else f"{header} (column {index + 1})"] = cell_text(cell)
+    return raw
+
+
+def _column_error(source: str, match: HeaderMatch, columns: tuple[Column, ...], line: int, where: str = "") -> InputFileError:
+    if match.duplicated:
+        return InputFileError(
+            source, f"{where}column {match.duplicated[0]!r} appears more than once; which one holds the data is ambiguous",
+            column=match.duplicated[0], line=line, expected="each column once",
+        )
+    names = ", ".join(f"'{c.label}'" for c in match.missing)
+    first = match.missing[0]
+    return InputFileError(
+        source, f"{where}missing required column{'s' if len(match.missing) > 1 else ''} {names}",
+        column=first.label, line=line, expected=first.expected,
+    )
+
+
+def _csv_records(text: str, delimiter: str, source: str) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the physical line each starts on (a quoted cell may span lines); blank lines skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for cells in reader:
+            if any(not is_blank(c) for c in cells):
+                yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise InputFileError(source, f"is not valid CSV: {err}", line=reader.line_num, expected="a CSV file") from err
+
+
+def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: list[str]) -> _Table:
+    """The header is the first non-blank line; the delimiter is the one that matches most columns."""
+    text, decode_warnings = decode_text(data, source)
+    warnings.extend(decode_warnings)
+    if not text.strip():
+        raise InputFileError(source, "is empty", expected="a header row and data rows")
+    candidates = []
+    for rank, delimiter in enumerate(DELIMITERS):
+        records = _csv_records(text, delimiter, source)
+        line, headers = next(records, (1, []))
+        match = match_header(headers, columns)
+        candidates.append(((match.ok, len(match.positions), -rank), line, headers, match, records))
+    (ok, found, _), line, headers, match, records = max(candidates, key=lambda c: c[0])
+    if not found:
+        names = ", ".join(f"'{c.label}'" for c in columns if c.required)
+        first_line = re.split(r"\r\n|\r|\n", text)[line - 1]
+        raise InputFileError(
+            source, f"could not find the required columns ({names}); is the delimiter ','? The header reads {first_line[:200]!r}",
+            line=line, expected="a header row with those columns, delimited by , ; tab or |",
+        )
+    if not ok:
+        raise _column_error(source, match, columns, line)
+    return _Table(headers, match, records, check_width=True)
+
+
+def _xlsx_value(cell: Any) -> object:
+    """A cell's value; a number shown as a percentage becomes the text the user sees ('45%')."""
+    value = cell.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
+        shown = Decimal(repr(value) if isinstance(value, float) else value) * 100
+        return f"{format(shown.normalize(), 'f')}%"
+    return value
+
+
+def _pick_sheet(workbook: Any, kind: str) -> Any:
+    wanted = normalize_header(kind)
+    return next((ws for ws in workbook.worksheets if normalize_header(ws.title) == wanted), workbook.worksheets[0])
+
+
+def _xlsx_table(data: bytes, source: str, kind: str, columns: tuple[Column, ...]) -> _Table:
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
+        raise InputFileError(source, f"is not a readable Excel workbook ({err})", expected="an .xlsx file") from err
+    try:
+        sheet = _pick_sheet(workbook, kind)
+        sheet.reset_dimensions()  # exporters sometimes write a wrong sheet size; read every cell
+        rows = [
+            (number, [_xlsx_value(c) for c in cells])
+            for number, cells in enumerate(sheet.iter_rows(), start=1)
+            if any(not is_blank(c.value) for c in cells)
+        ]
+    finally:
+        workbook.close()
+    if not rows:
+        raise InputFileError(source, f"sheet {sheet.title!r} is empty", expected="a header row and data rows")
+    matches = [(i, match_header(cells, columns)) for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS])]
+    index, match = next(((i, m) for i, m in matches if m.ok), matches[0])
+    line, header_cells = rows[index]
+    if not match.ok:
+        raise _column_error(source, match, columns, line, where=f"sheet {sheet.title!r}, row {line}: ")
+    return _Table([cell_text(c) for c in header_cells], match, rows[index + 1 :], check_width=False)
+
+
+def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool = False) -> ParsedFile:
+    source = relative_name(path, project_dir)
+    data = path.read_bytes()
+    columns = COLUMNS_BY_KIND[kind]
+    warnings: list[str] = []
+    if not data.strip():
+        raise InputFileError(source, "is empty", expected="a header row and data rows")
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        table = _xlsx_table(data, source, kind, columns)
+    else:
+        table = _csv_table(data, source, columns, warnings)
+    rows: list[dict] = []
+    rejects: list[RejectedRow] = []
+    seen: dict[tuple, int] = {}
+    for line, cells in table.records:
+        raw = _raw_values(table.headers, cells)
+        extra = cells[len(table.headers) :]
+        if table.check_width and any(not is_blank(c) for c in extra):
+            reason = (
+                f"line has {len(cells)} values but the header has {len(table.headers)} columns "
+                "(a value with an unquoted delimiter?)"
+            )
+            rejects.append(RejectedRow(line, reason, None, raw))
+            continue
+        values, problems = parse_row(cells, table.match, columns)
+        if problems:
+            rejects.append(rejected(line, problems, raw))
+            continue
+        if find_duplicates and values.get("invoice_number"):
+            key = tuple(values.values())
+            if key in seen:
+                rejects.append(RejectedRow(line, f"duplicate of line {seen[key]}", None, raw))
+                continue
+            seen[key] = line
+        rows.append({"line_number": line, **values})
+    if not rows and not rejects:
+        raise InputFileError(source, "has a header but no data rows", expected="at least one data row")
+    return ParsedFile(source, kind, sha256_hex(data), rows, rejects, warnings)
+
+
+def read_gmp_breakdown(path: Path, project_dir: Path) -> ParsedFile:
+    """Owner GMP breakdown (.csv or .xlsx): one row per budget line."""
+    return _read_table(path, project_dir, "gmp_breakdown")
+
+
+def read_direct_costs(path: Path, project_dir: Path) -> ParsedFile:
+    """Procore direct costs (.csv or .xlsx); a repeated invoice line is rejected as a duplicate."""
+    return _read_table(path, project_dir, "direct_costs", find_duplicates=True)
+
+
+def read_schedule_csv(path: Path, project_dir: Path) -> ParsedFile:
+    """Schedule progress exported as CSV (or .xlsx): one row per activity per data date."""
+    return _read_table(path, project_dir, "schedule")
+
+
+def read_project_folder(
+    folder: Path, is_trade_name: Callable[[str], bool] = lambda name: False
+) -> tuple[ProjectInfo, list[ParsedFile]]:
+    """Every file of one project folder, read: project.json first, then the data files."""
+    files = discover_project_files(folder)
+    info, project_file = read_project_json(files["project"][0], folder.name)
+    parsed = [
+        project_file,
+        read_gmp_breakdown(files["gmp_breakdown"][0], folder),
+        read_direct_costs(files["direct_costs"][0], folder),
+    ]
+    for path in files["schedule"]:
+        if path.suffix.lower() == ".xer":
+            parsed.append(read_xer_schedule(path, folder, is_trade_name))
+        else:
+            parsed.append(read_schedule_csv(path, folder))
+    return info, parsed
