@@ -7,8 +7,6 @@
   built once per project for the run's month range (single-run backfills).
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any, Mapping
 
@@ -88,7 +86,7 @@ def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
     yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
 
 
-@dg.asset_check(asset=dg.AssetKey(["canonical_cost_features"]), name=canonical_features_suite.name, blocking=True,
+@dg.asset_check(asset=canonical_features_suite.asset_key, name=canonical_features_suite.name, blocking=True,
                 description=canonical_features_suite.description)
 def canonical_cost_features_gx(postgres: PostgresResource) -> dg.AssetCheckResult:
     """GX suite over the canonical monthly table (blocking: its rows feed the model)."""

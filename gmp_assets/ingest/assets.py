@@ -1,7 +1,5 @@
 """Ingest assets: one project's raw files into the ``raw`` schema (projects partition)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from gmp_assets.ingest.expectations import raw_table_checks

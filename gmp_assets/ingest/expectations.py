@@ -167,7 +167,7 @@ def _canonical_expectations() -> list:
 
 canonical_features_suite = GxSuite(
     name="gx_canonical_cost_features",
-    asset_key=dg.AssetKey(["canonical_cost_features"]),
+    asset_key=dg.AssetKey(["analytics", "canonical_cost_features"]),
     query="SELECT * FROM analytics.canonical_cost_features",
     expectations=_canonical_expectations,
     blocking=True,

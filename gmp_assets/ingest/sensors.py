@@ -1,7 +1,5 @@
 """Sensors that watch the inbox: a new project folder adds its partition, a changed file re-runs it."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from pathlib import Path
@@ -38,7 +36,7 @@ def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, 
     return changed, invalid
 
 
-def build_inbox_sensor(ingest_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_inbox_sensor(ingest_job) -> dg.SensorDefinition:
     @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
     def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
         """Add a partition per new project folder and run ingestion for new or changed folders."""

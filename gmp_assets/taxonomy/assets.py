@@ -1,7 +1,5 @@
 """Taxonomy assets: each project's division names mapped to canonical CSI trades."""
 
-from __future__ import annotations
-
 import json
 from collections import Counter
 

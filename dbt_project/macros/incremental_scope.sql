@@ -1,0 +1,58 @@
+{#-
+  Scope of an incremental rebuild, from the vars `project_key`, `month_start` and `month_end`
+  (ISO dates; each is truncated to its month; both bounds are inclusive). Unset vars do not restrict.
+-#}
+
+{% macro scope_project_key() -%}
+    {%- set key = var('project_key', none) -%}
+    {%- if key is not none and not modules.re.fullmatch('[A-Za-z0-9_-]{1,40}', key | string) -%}
+        {{ exceptions.raise_compiler_error("var project_key must be 1-40 characters of A-Z a-z 0-9 _ -, got: " ~ key) }}
+    {%- endif -%}
+    {{- return(none if key is none else key | string) -}}
+{%- endmacro %}
+
+{% macro scope_month(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none -%}{{ return(none) }}{%- endif -%}
+    {%- set text = value | string -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be an ISO date YYYY-MM-DD, got: " ~ text) }}
+    {%- endif -%}
+    {{- return(modules.datetime.date.fromisoformat(text).replace(day=1).isoformat()) -}}
+{%- endmacro %}
+
+{#- SQL predicate selecting the rows in the vars' scope (`true` when no var is set). -#}
+{% macro scope_predicate(project_column='project_key', month_column=none) -%}
+    {%- set conditions = [] -%}
+    {%- set key = scope_project_key() -%}
+    {%- if key is not none -%}
+        {%- do conditions.append(project_column ~ " = '" ~ key ~ "'") -%}
+    {%- endif -%}
+    {%- if month_column is not none -%}
+        {%- set first = scope_month('month_start') -%}
+        {%- set last = scope_month('month_end') -%}
+        {%- if first is not none -%}
+            {%- do conditions.append(month_column ~ " >= date '" ~ first ~ "'") -%}
+        {%- endif -%}
+        {%- if last is not none -%}
+            {%- do conditions.append(month_column ~ " <= date '" ~ last ~ "'") -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{- conditions | join(' and ') if conditions else 'true' -}}
+{%- endmacro %}
+
+{#- The scope predicate in an incremental run; `true` on a first build or a --full-refresh. -#}
+{% macro incremental_scope(project_column='project_key', month_column=none) -%}
+    {{- scope_predicate(project_column, month_column) if is_incremental() else 'true' -}}
+{%- endmacro %}
+
+{#-
+  Pre-hook of the incremental marts: removes every existing row in scope, inside the model's transaction,
+  so rows that no longer exist upstream (a corrected file with fewer months or trades) do not linger.
+  delete+insert then only has to insert.
+-#}
+{% macro delete_incremental_scope(month_column=none) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ scope_predicate('project_key', month_column) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,6 @@
+-- Feature rows are per level-1 CSI division: a mapping to a section or item code would break the grain.
+select distinct features.project_key, features.canonical_code, trades.level
+from {{ ref('canonical_cost_features') }} as features
+inner join {{ ref('canonical_trades') }} as trades
+    on trades.code = features.canonical_code
+where trades.level <> 1

@@ -1,0 +1,1 @@
+"""Canonical CSI trade taxonomy and the mapping of raw division names onto it."""

@@ -1,0 +1,63 @@
+"""Shared fixtures: a real embedded PostgreSQL server and Dagster instance under a temporary state dir."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+AS_OF = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("state")
+    os.environ["GMP_STATE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg(state_dir):
+    """The platform database on a real PostgreSQL server (embedded unless GMP_DATABASE_URL is set)."""
+    from gmp_assets import database
+
+    url = database.prepare(start=True)
+    yield url
+    database.stop_embedded()
+
+
+@pytest.fixture(scope="session")
+def instance(pg):
+    """The real Dagster instance (dagster_home/dagster.yaml, storage in PostgreSQL)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as inst:
+        yield inst
+
+
+@pytest.fixture(scope="session")
+def demo_inbox(tmp_path_factory) -> Path:
+    from gmp_assets.demo.generator import generate_portfolio
+
+    inbox = tmp_path_factory.mktemp("inbox")
+    generate_portfolio(inbox, n_projects=5, seed=11, as_of=AS_OF)
+    return inbox
+
+
+@pytest.fixture(scope="session")
+def ingested(instance, demo_inbox):
+    """The demo inbox ingested once through Dagster (raw -> mappings -> dbt canonical tables)."""
+    from gmp_assets.pipeline import ingest_inbox
+
+    outcomes = ingest_inbox(demo_inbox, progress=lambda _: None)
+    return {o.project_key: o for o in outcomes}
+
+
+def query(sql: str, params=None) -> list[tuple]:
+    from gmp_assets import database
+
+    with database.connect() as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()

@@ -1,0 +1,67 @@
+"""Unit tests of the foundation's pure pieces: URLs, quality score, partition ranges, inbox changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from gmp_assets.canonical.assets import monthly_vars
+from gmp_assets.ingest.quality import WEIGHTS, QualityInputs, quality_score
+from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes
+from gmp_assets.settings import PgUrl, socket_url
+
+
+def test_socket_url_round_trips_for_dbt(tmp_path):
+    url = socket_url(tmp_path, "gmp", port=5433)
+    env = url.dbt_env()
+    assert env["GMP_PG_HOST"] == str(tmp_path)
+    assert env["GMP_PG_PORT"] == "5433"
+    assert env["GMP_PG_DATABASE"] == "gmp"
+    assert url.with_database("gmp_dagster").database == "gmp_dagster"
+    assert url.with_database("gmp_dagster").host == str(tmp_path)
+
+
+def test_tcp_url_parts():
+    url = PgUrl("postgresql://alice:s3cret@db.internal:6543/platform")
+    assert (url.host, url.port, url.user, url.password, url.database) == ("db.internal", 6543, "alice", "s3cret", "platform")
+
+
+def _inputs(**overrides) -> QualityInputs:
+    base = dict(rows_in=1000, rows_loaded=1000, distinct_names=20, mapped_names=20, cost_abs_cents=10**8,
+                mapped_cost_abs_cents=10**8, budgeted_cost_abs_cents=10**8, schedule_rows=50)
+    return QualityInputs(**{**base, **overrides})
+
+
+def test_quality_score_perfect_and_penalised():
+    assert sum(WEIGHTS.values()) == pytest.approx(1.0)
+    perfect, _ = quality_score(_inputs())
+    assert perfect == 1.0
+    rejected, details = quality_score(_inputs(rows_loaded=800))
+    assert rejected == pytest.approx(1 - 0.3 * 0.2)
+    assert details["components"]["load_rate"] == pytest.approx(0.8)
+    unmapped, _ = quality_score(_inputs(mapped_names=10, mapped_cost_abs_cents=5 * 10**7))
+    assert unmapped == pytest.approx(1 - 0.2 * 0.5 - 0.3 * 0.5)
+    no_schedule, _ = quality_score(_inputs(schedule_rows=0))
+    assert no_schedule == pytest.approx(0.9)
+
+
+def test_monthly_vars_one_project_and_many():
+    assert monthly_vars(["2024-03-01|alpha", "2024-01-01|alpha", "2024-02-01|alpha"]) == {
+        "month_start": "2024-01-01", "month_end": "2024-03-01", "project_key": "alpha"}
+    both = monthly_vars(["2024-03-01|alpha", "2023-12-01|beta"])
+    assert both == {"month_start": "2023-12-01", "month_end": "2024-03-01"}
+    with pytest.raises(ValueError):
+        monthly_vars(["2024-03-01|bad'key"])
+
+
+def test_inbox_changes_detects_new_changed_and_invalid(tmp_path):
+    (tmp_path / "alpha").mkdir()
+    (tmp_path / "alpha" / "project.json").write_text("{}")
+    (tmp_path / "bad name").mkdir()
+    changed, invalid = inbox_changes(sorted(tmp_path.iterdir()), {})
+    assert set(changed) == {"alpha"} and invalid == ["bad name"]
+    seen = dict(changed)
+    assert inbox_changes([tmp_path / "alpha"], seen)[0] == {}
+    (tmp_path / "alpha" / "direct_costs.csv").write_text("Date,Division,Amount\n")
+    again, _ = inbox_changes([tmp_path / "alpha"], seen)
+    assert set(again) == {"alpha"} and again["alpha"] != seen["alpha"]
+    assert again["alpha"] == folder_fingerprint(tmp_path / "alpha")

@@ -1,0 +1,221 @@
+"""End to end on the real stack: demo inbox -> Dagster runs -> raw tables -> mappings -> dbt marts.
+
+Starts the embedded PostgreSQL server, uses the real Dagster instance (PostgreSQL storage) and
+runs real `dbt build`s. The demo portfolio is ingested once per session (fixture `ingested`).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import dagster as dg
+import pytest
+
+from tests.conftest import query
+
+pytestmark = pytest.mark.integration
+
+
+def table_checksums(project_key: str | None = None) -> dict[str, tuple]:
+    """Row count and an order-independent checksum of every raw/taxonomy/analytics table."""
+    tables = [
+        "raw.projects", "raw.source_files", "raw.gmp_breakdown", "raw.direct_costs", "raw.schedule_progress",
+        "raw.rejected_rows", "raw.project_quality", "taxonomy.trade_mappings", "analytics.canonical_cost_features",
+        "analytics.projects", "analytics.project_trade_mappings",
+    ]
+    out = {}
+    for table in tables:
+        where = "WHERE t.project_key = %s" if project_key else ""
+        out[table] = query(
+            f"SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {table} t {where}",
+            (project_key,) if project_key else None,
+        )[0]
+    return out
+
+
+def test_every_demo_project_materializes(ingested, demo_inbox):
+    folders = sorted(p.name for p in demo_inbox.iterdir())
+    assert sorted(ingested) == folders
+    failed = {k: o.error for k, o in ingested.items() if not o.ok}
+    assert not failed
+    for outcome in ingested.values():
+        assert outcome.rows_loaded >= 1000
+        assert outcome.trades_mapped >= 15
+        assert outcome.months >= 6
+        assert 0 <= outcome.quality <= 1
+
+
+def test_counts_add_up_and_match_tables(ingested):
+    for project_key in ingested:
+        files = query(
+            "SELECT kind, sum(rows_in), sum(rows_loaded), sum(rows_rejected) FROM raw.source_files"
+            " WHERE project_key = %s GROUP BY kind",
+            (project_key,),
+        )
+        by_kind = {kind: (int(i), int(l), int(r)) for kind, i, l, r in files}
+        for kind, (rows_in, loaded, rejected) in by_kind.items():
+            assert rows_in == loaded + rejected
+        for kind, table in [("gmp_breakdown", "raw.gmp_breakdown"), ("direct_costs", "raw.direct_costs")]:
+            (count,) = query(f"SELECT count(*) FROM {table} WHERE project_key = %s", (project_key,))[0]
+            assert count == by_kind[kind][1]
+        (rejects,) = query("SELECT count(*) FROM raw.rejected_rows WHERE project_key = %s", (project_key,))[0]
+        assert rejects == sum(r for _, _, r in by_kind.values())
+
+
+def test_canonical_features_agree_with_raw_costs(ingested):
+    for project_key in ingested:
+        mismatches = query(
+            """
+            WITH raw_totals AS (
+                SELECT m.canonical_code, sum(d.amount_cents) AS cents
+                FROM raw.direct_costs d JOIN taxonomy.trade_mappings m
+                  ON m.project_key = d.project_key AND m.raw_division_name = d.division
+                WHERE d.project_key = %(p)s AND m.canonical_code IS NOT NULL GROUP BY 1
+            ), last_month AS (
+                SELECT DISTINCT ON (canonical_code) canonical_code, cumulative_cost_cents
+                FROM analytics.canonical_cost_features WHERE project_key = %(p)s
+                ORDER BY canonical_code, month_start DESC
+            )
+            SELECT r.canonical_code, r.cents, l.cumulative_cost_cents
+            FROM raw_totals r LEFT JOIN last_month l USING (canonical_code)
+            WHERE l.cumulative_cost_cents IS DISTINCT FROM r.cents
+            """,
+            {"p": project_key},
+        )
+        assert mismatches == []
+
+
+def test_dagster_knows_the_materialized_partitions(ingested, instance):
+    materialized = instance.get_materialized_partitions(dg.AssetKey(["analytics", "canonical_cost_features"]))
+    for project_key, outcome in ingested.items():
+        months = {k.split("|")[0] for k in materialized if k.endswith(f"|{project_key}")}
+        assert len(months) == outcome.months
+    raw = instance.get_materialized_partitions(dg.AssetKey(["raw", "direct_costs"]))
+    assert set(ingested) <= raw
+
+
+def test_gx_checks_ran_and_passed(ingested, instance):
+    run_id = ingested[sorted(ingested)[0]].run_ids[0]
+    evaluations = [
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    names = {ev.check_name for ev in evaluations}
+    assert {"gx_gmp_breakdown", "gx_direct_costs", "gx_schedule_progress"} <= names
+    assert all(ev.passed for ev in evaluations if ev.check_name.startswith("gx_"))
+
+
+def test_reingesting_the_same_inbox_changes_nothing(ingested, demo_inbox):
+    from gmp_assets.pipeline import ingest_inbox
+
+    before = table_checksums()
+    outcomes = ingest_inbox(demo_inbox, progress=lambda _: None)
+    assert all(o.ok for o in outcomes)
+    assert table_checksums() == before
+
+
+def test_corrected_file_replaces_that_files_rows(ingested, demo_inbox, tmp_path):
+    from gmp_assets.pipeline import ingest_inbox
+
+    project_key = sorted(ingested)[0]
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo_inbox / project_key, inbox / project_key)
+    others_before = {k: table_checksums(k) for k in ingested if k != project_key}
+    costs = next((inbox / project_key).glob("direct_costs.*"))
+    if costs.suffix == ".xlsx":
+        pytest.skip("this project's costs are xlsx; the csv case covers the replacement")
+    lines = costs.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    bad = dict.fromkeys(header, "")
+    bad.update({header[0]: "2024-02-30"})
+    kept = lines[:-10]
+    with costs.open("w", encoding="utf-8", newline="") as handle:
+        handle.writelines(kept)
+        csv.writer(handle).writerow([bad[h] for h in header])
+    (outcome,) = ingest_inbox(inbox, progress=lambda _: None)
+    assert outcome.ok, outcome.error
+    files = query(
+        "SELECT rows_in, rows_loaded, rows_rejected FROM raw.source_files WHERE project_key = %s AND source_file = %s",
+        (project_key, costs.name),
+    )
+    rows_in, loaded, rejected = files[0]
+    assert rows_in == len(kept)  # header dropped, the bad row added
+    assert rows_in == loaded + rejected and rejected >= 1
+    (count,) = query("SELECT count(*) FROM raw.direct_costs WHERE project_key = %s", (project_key,))[0]
+    assert count == loaded
+    reject = query(
+        "SELECT line_number, reason FROM raw.rejected_rows WHERE project_key = %s AND source_file = %s"
+        " ORDER BY line_number DESC LIMIT 1",
+        (project_key, costs.name),
+    )[0]
+    assert reject[0] == len(kept) + 1 and "date" in reject[1].lower()
+    assert {k: table_checksums(k) for k in others_before} == others_before
+
+
+def test_unreadable_file_fails_that_project_with_a_clear_message(ingested, demo_inbox, tmp_path):
+    from gmp_assets.pipeline import ingest_inbox
+
+    project_key = sorted(ingested)[1]
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo_inbox / project_key, inbox / project_key)
+    before = table_checksums(project_key)
+    gmp = next((inbox / project_key).glob("gmp_breakdown.*"))
+    gmp.unlink()
+    (inbox / project_key / "gmp_breakdown.csv").write_text("Division,Description\n03 - Concrete,slab\n")
+    (outcome,) = ingest_inbox(inbox, progress=lambda _: None)
+    assert not outcome.ok
+    assert "gmp_breakdown.csv" in outcome.error and "amount" in outcome.error.lower()
+    assert table_checksums(project_key) == before
+
+
+def test_confirmed_mapping_wins_and_marks_project_stale(ingested, demo_inbox, instance):
+    from gmp_assets import database
+    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.taxonomy.store import confirm_mapping
+
+    project_key = sorted(ingested)[2]
+    name, code = query(
+        "SELECT raw_division_name, canonical_code FROM taxonomy.trade_mappings"
+        " WHERE project_key = %s AND method <> 'manual' AND canonical_code IS NOT NULL ORDER BY 1 LIMIT 1",
+        (project_key,),
+    )[0]
+    new_code = "01" if code != "01" else "02"
+    with database.connect() as conn:
+        confirm_mapping(conn, project_key, name, new_code)
+    with pytest.raises(ValueError, match="unknown CSI division"):
+        with database.connect() as conn:
+            confirm_mapping(conn, project_key, name, "99")
+    key = dg.AssetKey(["taxonomy", "manual_trade_mappings"])
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=project_key))
+    assert instance.get_latest_materialization_event(key) is not None
+    ingest_inbox(demo_inbox, progress=lambda _: None)
+    rows = query(
+        "SELECT canonical_code, method, confidence::float FROM analytics.project_trade_mappings"
+        " WHERE project_key = %s AND raw_division_name = %s",
+        (project_key, name),
+    )
+    assert rows == [(new_code, "manual", 1.0)]
+
+
+def test_inbox_sensor_requests_new_and_changed_projects(ingested, demo_inbox, instance, tmp_path):
+    from gmp_assets.definitions import defs
+    from gmp_assets.resources import InboxResource
+
+    inbox = tmp_path / "inbox"
+    for key in sorted(ingested)[:2]:
+        shutil.copytree(demo_inbox / key, inbox / key)
+    shutil.copytree(demo_inbox / sorted(ingested)[0], inbox / "newproj")
+    sensor = defs.get_sensor_def("inbox_sensor")
+    resources = {"inbox": InboxResource(path=str(inbox))}
+    with dg.build_sensor_context(instance=instance, resources=resources, definitions=defs) as context:
+        result = sensor(context)
+    assert sorted(r.partition_key for r in result.run_requests) == sorted([*sorted(ingested)[:2], "newproj"])
+    (added,) = result.dynamic_partitions_requests
+    assert list(added.partition_keys) == ["newproj"]
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor, definitions=defs) as context:
+        assert sensor(context).run_requests == []
+    target = inbox / "newproj" / "project.json"
+    target.write_text(target.read_text())
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor, definitions=defs) as context:
+        assert [r.partition_key for r in sensor(context).run_requests] == ["newproj"]
