@@ -10,7 +10,6 @@ from gmp_assets.canonical.assets import (
 )
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.sensors import build_inbox_sensor, build_months_sensor
-from gmp_assets.partitions import project_month_partitions, project_partitions
 from gmp_assets.resources import build_resources
 from gmp_assets.taxonomy.assets import manual_trade_mappings, project_trade_mapping
 
@@ -22,13 +21,11 @@ canonical_shared_job = dg.define_asset_job(
 project_ingest_job = dg.define_asset_job(
     "project_ingest_job",
     selection=dg.AssetSelection.assets(raw_project_files, project_trade_mapping, canonical_project_models),
-    partitions_def=project_partitions,
     description="One project: raw files -> raw tables -> trade mappings -> project-level canonical models.",
 )
 project_months_job = dg.define_asset_job(
     "project_months_job",
     selection=dg.AssetSelection.assets(canonical_monthly_models),
-    partitions_def=project_month_partitions,
     description="canonical_cost_features for a range of one project's months (single run).",
 )
 

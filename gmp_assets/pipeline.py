@@ -60,13 +60,15 @@ def _counts(outcome: ProjectOutcome) -> None:
         outcome.quality = row[0] if row else None
 
 
-def ingest_inbox(inbox: Path, progress: Callable[[str], None] = print) -> list[ProjectOutcome]:
-    """Register every project folder as a partition and materialize raw files -> canonical tables."""
+def ingest_inbox(
+    inbox: Path, progress: Callable[[str], None] = print, only: set[str] | None = None
+) -> list[ProjectOutcome]:
+    """Register every project folder (or those in ``only``) as a partition and materialize them."""
     os.environ["GMP_INBOX_DIR"] = str(inbox.resolve())
     from gmp_assets.definitions import defs
 
     instance = dg.DagsterInstance.get()
-    folders = sorted(p for p in inbox.iterdir() if p.is_dir())
+    folders = sorted(p for p in inbox.iterdir() if p.is_dir() and (only is None or p.name in only))
     outcomes, keys = [], []
     for folder in folders:
         if PROJECT_KEY_PATTERN.match(folder.name):

@@ -189,7 +189,8 @@ def test_confirmed_mapping_wins_and_marks_project_stale(ingested, demo_inbox, in
     key = dg.AssetKey(["taxonomy", "manual_trade_mappings"])
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=project_key))
     assert instance.get_latest_materialization_event(key) is not None
-    ingest_inbox(demo_inbox, progress=lambda _: None)
+    (outcome,) = ingest_inbox(demo_inbox, progress=lambda _: None, only={project_key})
+    assert outcome.ok, outcome.error
     rows = query(
         "SELECT canonical_code, method, confidence::float FROM analytics.project_trade_mappings"
         " WHERE project_key = %s AND raw_division_name = %s",

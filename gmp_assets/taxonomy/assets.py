@@ -88,6 +88,8 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
                 INSERT INTO raw.project_quality (project_key, score, components) VALUES (%s, %s, %s::jsonb)
                 ON CONFLICT (project_key) DO UPDATE
                 SET score = EXCLUDED.score, components = EXCLUDED.components, computed_at = now()
+                WHERE (project_quality.score, project_quality.components)
+                      IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.components)
                 """,
                 (project_key, score, json.dumps(details)),
             )

@@ -42,13 +42,29 @@ def confirmed_mappings(conn: psycopg2.extensions.connection, project_key: str) -
 
 
 def replace_mappings(conn: psycopg2.extensions.connection, project_key: str, mappings: Iterable[TradeMapping]) -> None:
-    """Replace the project's mappings in the caller's transaction."""
+    """Make the project's stored mappings equal ``mappings`` (caller's transaction).
+
+    Unchanged rows are left untouched (``updated_at`` included), so re-mapping is idempotent.
+    """
+    mappings = list(mappings)
     with conn.cursor() as cur:
-        cur.execute("DELETE FROM taxonomy.trade_mappings WHERE project_key = %s", (project_key,))
+        cur.execute(
+            "DELETE FROM taxonomy.trade_mappings WHERE project_key = %s AND NOT (raw_division_name = ANY(%s))",
+            (project_key, [m.raw_division_name for m in mappings]),
+        )
         execute_values(
             cur,
-            "INSERT INTO taxonomy.trade_mappings"
-            " (project_key, raw_division_name, canonical_code, method, confidence, candidates) VALUES %s",
+            """
+            INSERT INTO taxonomy.trade_mappings
+                (project_key, raw_division_name, canonical_code, method, confidence, candidates)
+            VALUES %s
+            ON CONFLICT (project_key, raw_division_name) DO UPDATE SET
+                canonical_code = EXCLUDED.canonical_code, method = EXCLUDED.method,
+                confidence = EXCLUDED.confidence, candidates = EXCLUDED.candidates, updated_at = now()
+            WHERE (trade_mappings.canonical_code, trade_mappings.method, trade_mappings.confidence,
+                   trade_mappings.candidates)
+                  IS DISTINCT FROM (EXCLUDED.canonical_code, EXCLUDED.method, EXCLUDED.confidence, EXCLUDED.candidates)
+            """,
             [
                 (
                     project_key,
