@@ -67,6 +67,14 @@ def env() -> None:
         click.echo(f"export {key}='{value}'")
 
 
+@main.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(command: tuple[str, ...]) -> None:
+    """Prepare the database, export the runtime environment and run COMMAND (containers' entrypoint)."""
+    database.prepare(start=True)
+    os.execvp(command[0], list(command))
+
+
 # --- demo data and ingestion --------------------------------------------------------------------
 
 @main.command("demo-data")

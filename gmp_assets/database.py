@@ -81,6 +81,13 @@ def mlflow_url(main: PgUrl) -> PgUrl:
     return main.with_database(settings.MLFLOW_DATABASE)
 
 
+def mlflow_tracking_uri(main: PgUrl) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the platform's MLflow database."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or mlflow_url(main).url.replace(
+        "postgresql://", "postgresql+psycopg2://", 1
+    )
+
+
 def ensure_databases(main: PgUrl) -> None:
     """Create the main, Dagster and MLflow databases if they are missing."""
     wanted = {main.database, dagster_url(main).database, mlflow_url(main).database}
@@ -126,6 +133,8 @@ def runtime_env(main: PgUrl) -> dict[str, str]:
         "GMP_DAGSTER_COMPUTE_LOGS_DIR": str(state / "dagster" / "compute_logs"),
         "GMP_STATE_DIR": str(state),
         "GMP_INBOX_DIR": os.environ.get("GMP_INBOX_DIR", str(state / "inbox")),
+        "GMP_MLFLOW_TRACKING_URI": mlflow_tracking_uri(main),
+        "GMP_MLFLOW_ARTIFACT_ROOT": os.environ.get("GMP_MLFLOW_ARTIFACT_ROOT", (state / "mlflow-artifacts").as_uri()),
         **main.dbt_env(),
     }
 

@@ -12,6 +12,7 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
 
 from gmp_assets import database, settings
+from gmp_assets.models.registry import MlflowResource
 from gmp_assets.settings import PgUrl
 
 
@@ -51,6 +52,9 @@ def build_resources() -> dict:
     return {
         "postgres": PostgresResource(url=EnvVar("GMP_DATABASE_URL_RESOLVED")),
         "inbox": InboxResource(path=EnvVar("GMP_INBOX_DIR")),
+        "mlflow": MlflowResource(
+            tracking_uri=EnvVar("GMP_MLFLOW_TRACKING_URI"), artifact_root=EnvVar("GMP_MLFLOW_ARTIFACT_ROOT")
+        ),
         "dbt": DbtCliResource(
             project_dir=str(settings.DBT_PROJECT_DIR),
             profiles_dir=str(settings.DBT_PROJECT_DIR),

@@ -203,20 +203,27 @@ def test_inbox_sensor_requests_new_and_changed_projects(ingested, demo_inbox, in
     from gmp_assets.definitions import defs
     from gmp_assets.resources import InboxResource
 
+    loaded = sorted(ingested)[:2]
     inbox = tmp_path / "inbox"
-    for key in sorted(ingested)[:2]:
+    for key in loaded:
         shutil.copytree(demo_inbox / key, inbox / key)
-    shutil.copytree(demo_inbox / sorted(ingested)[0], inbox / "newproj")
+    shutil.copytree(demo_inbox / loaded[0], inbox / "newproj")
+    (inbox / "not a key").mkdir()
     sensor = defs.get_sensor_def("inbox_sensor")
-    resources = {"inbox": InboxResource(path=str(inbox))}
-    with dg.build_sensor_context(instance=instance, resources=resources, definitions=defs) as context:
-        result = sensor(context)
-    assert sorted(r.partition_key for r in result.run_requests) == sorted([*sorted(ingested)[:2], "newproj"])
-    (added,) = result.dynamic_partitions_requests
+    resources = {"inbox": InboxResource(path=str(inbox)), "postgres": defs.resources["postgres"]}
+
+    def tick(cursor=None):
+        with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor, definitions=defs) as ctx:
+            return sensor(ctx)
+
+    first = tick()
+    # the copies of loaded projects hold the same bytes as the database: only the new folder runs
+    assert [r.partition_key for r in first.run_requests] == ["newproj"]
+    (added,) = first.dynamic_partitions_requests
     assert list(added.partition_keys) == ["newproj"]
-    with dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor, definitions=defs) as context:
-        assert sensor(context).run_requests == []
-    target = inbox / "newproj" / "project.json"
-    target.write_text(target.read_text())
-    with dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor, definitions=defs) as context:
-        assert [r.partition_key for r in sensor(context).run_requests] == ["newproj"]
+    assert tick(first.cursor).run_requests == []
+    project_json = inbox / loaded[1] / "project.json"
+    project_json.write_text(project_json.read_text().replace('"name": "', '"name": "Renamed '))
+    changed = tick(first.cursor)
+    assert [r.partition_key for r in changed.run_requests] == [loaded[1]]
+    assert changed.dynamic_partitions_requests == []

@@ -102,6 +102,13 @@ def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, fil
     return summary
 
 
+def loaded_hashes(conn: psycopg2.extensions.connection, project_key: str) -> dict[str, str]:
+    """SHA-256 of every file of the project as last loaded, by relative path."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT source_file, source_hash FROM raw.source_files WHERE project_key = %s", (project_key,))
+        return dict(cur.fetchall())
+
+
 def _delete_file(cur, project_key: str, source_file: str) -> None:
     for table in (*RAW_TABLES.values(), "raw.rejected_rows", "raw.source_files"):
         cur.execute(f"DELETE FROM {table} WHERE project_key = %s AND source_file = %s", (project_key, source_file))

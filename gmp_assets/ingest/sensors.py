@@ -7,7 +7,9 @@ from pathlib import Path
 import dagster as dg
 
 from gmp_assets.canonical.months import project_month_span, range_tags
-from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN
+from gmp_assets.ingest.loader import loaded_hashes
+from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
+from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN, discover_project_files
 from gmp_assets.partitions import PROJECTS
 from gmp_assets.resources import InboxResource, PostgresResource
 
@@ -21,6 +23,15 @@ def folder_fingerprint(folder: Path) -> str:
         stat = path.stat()
         digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def folder_hashes(folder: Path) -> dict[str, str] | None:
+    """SHA-256 of each contract file of a project folder, or None if the folder is not readable as one."""
+    try:
+        files = discover_project_files(folder)
+    except InputFileError:
+        return None
+    return {relative_name(p, folder): sha256_hex(p.read_bytes()) for paths in files.values() for p in paths}
 
 
 def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -38,7 +49,9 @@ def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, 
 
 def build_inbox_sensor(ingest_job) -> dg.SensorDefinition:
     @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
-    def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
+    def inbox_sensor(
+        context: dg.SensorEvaluationContext, inbox: InboxResource, postgres: PostgresResource
+    ) -> dg.SensorResult:
         """Add a partition per new project folder and run ingestion for new or changed folders."""
         seen = json.loads(context.cursor) if context.cursor else {}
         changed, invalid = inbox_changes(inbox.project_dirs(), seen)
@@ -47,10 +60,13 @@ def build_inbox_sensor(ingest_job) -> dg.SensorDefinition:
         batch = dict(sorted(changed.items())[:MAX_PROJECTS_PER_TICK])
         existing = set(context.instance.get_dynamic_partitions(PROJECTS))
         new = sorted(set(batch) - existing)
+        with postgres.connect() as conn:
+            # touched but identical to what is loaded (e.g. ingested by `gmp ingest`): nothing to run
+            stale = [k for k in batch if k in new or folder_hashes(inbox.project_dir(k)) != loaded_hashes(conn, k)]
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(run_key=f"{key}:{fp}", partition_key=key, tags={"gmp/trigger": "inbox"})
-                for key, fp in batch.items()
+                dg.RunRequest(run_key=f"{key}:{batch[key]}", partition_key=key, tags={"gmp/trigger": "inbox"})
+                for key in stale
             ],
             dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(PROJECTS, new)] if new else [],
             cursor=json.dumps({**seen, **batch}, sort_keys=True),

@@ -1,0 +1,95 @@
+"""Writing forecasts with history (supersede, never overwrite) and exporting the current ones."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, TextIO
+
+import psycopg2.extensions
+
+VALUE_COLUMNS = (
+    "horizon_months", "model_name", "model_version", "method", "bac_cents", "actual_to_date_cents",
+    "predicted_eac_cents", "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents",
+    "confidence_level", "eac_east_cents", "eac_west_cents",
+)
+
+EXPORT_COLUMNS = (
+    "project_key", "canonical_code", "forecast_date", "bac_cents", "actual_to_date_cents", "predicted_eac_cents",
+    "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
+    "eac_east_cents", "eac_west_cents", "model_name", "model_version", "method",
+)
+
+
+def _normalised(row: dict) -> tuple:
+    return tuple(str(row[c]) if c in ("model_name", "model_version", "method") else float(row[c]) for c in VALUE_COLUMNS)
+
+
+def write_forecasts(
+    conn: psycopg2.extensions.connection, project_key: str, forecast_date, rows: Iterable[dict]
+) -> tuple[int, int]:
+    """Store one project's forecasts as of ``forecast_date`` (caller's transaction).
+
+    A row identical to the current one is left alone (re-runs are idempotent); a different one
+    is inserted as current and the old row is kept with ``superseded_by`` pointing at it.
+    Returns (written, unchanged).
+    """
+    written = unchanged = 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-forecast:' || %s))", (project_key,))
+        cur.execute(
+            f"SELECT canonical_code, forecast_id, {', '.join(VALUE_COLUMNS)} FROM ml.project_forecasts"
+            " WHERE project_key = %s AND forecast_date = %s AND is_current",
+            (project_key, forecast_date),
+        )
+        current = {r[0]: (r[1], dict(zip(VALUE_COLUMNS, r[2:]))) for r in cur.fetchall()}
+        for row in rows:
+            code = row["canonical_code"]
+            old = current.get(code)
+            if old is not None and _normalised(old[1]) == _normalised(row):
+                unchanged += 1
+                continue
+            if old is not None:
+                cur.execute("UPDATE ml.project_forecasts SET is_current = false WHERE forecast_id = %s", (old[0],))
+            cur.execute(
+                f"INSERT INTO ml.project_forecasts (project_key, canonical_code, forecast_date, {', '.join(VALUE_COLUMNS)})"
+                f" VALUES (%s, %s, %s, {', '.join(['%s'] * len(VALUE_COLUMNS))}) RETURNING forecast_id",
+                (project_key, code, forecast_date, *(row[c] for c in VALUE_COLUMNS)),
+            )
+            (new_id,) = cur.fetchone()
+            if old is not None:
+                cur.execute("UPDATE ml.project_forecasts SET superseded_by = %s WHERE forecast_id = %s", (new_id, old[0]))
+            written += 1
+    return written, unchanged
+
+
+_CURRENT_SQL = f"""
+SELECT {', '.join(f'f.{c}' for c in EXPORT_COLUMNS)}
+FROM ml.project_forecasts f
+JOIN (SELECT project_key, max(forecast_date) AS forecast_date FROM ml.project_forecasts
+      WHERE is_current GROUP BY project_key) latest USING (project_key, forecast_date)
+WHERE f.is_current {{scope}}
+ORDER BY f.project_key, f.canonical_code
+"""
+
+
+def current_forecasts(conn: psycopg2.extensions.connection, project_key: str | None = None) -> list[tuple]:
+    """The latest current forecast of every trade (of one project, or of every visible project)."""
+    scope, params = ("AND f.project_key = %s", (project_key,)) if project_key else ("", ())
+    with conn.cursor() as cur:
+        cur.execute(_CURRENT_SQL.format(scope=scope), params)
+        return cur.fetchall()
+
+
+def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO) -> int:
+    """Write the current forecasts as CSV with the documented columns; returns the row count."""
+    rows = current_forecasts(conn)
+    handle = out.open("w", newline="") if isinstance(out, Path) else out
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(rows)
+    finally:
+        if isinstance(out, Path):
+            handle.close()
+    return len(rows)

@@ -1,0 +1,47 @@
+-- Forecasts and backtests written by the forecasting and training stages. Idempotent.
+CREATE SCHEMA IF NOT EXISTS ml;
+
+-- One row per project x trade x forecast date x model run; history is kept: a new forecast for
+-- the same project, trade and forecast date supersedes the old one (is_current, superseded_by).
+CREATE TABLE IF NOT EXISTS ml.project_forecasts (
+    forecast_id             bigserial PRIMARY KEY,
+    project_key             text NOT NULL,
+    canonical_code          text NOT NULL,
+    forecast_date           date NOT NULL,       -- end of the as-of month: only data dated on or before it
+    horizon_months          integer NOT NULL CHECK (horizon_months >= 0),
+    model_name              text NOT NULL,
+    model_version           text NOT NULL,
+    method                  text NOT NULL CHECK (method IN ('adapter', 'global', 'global_cold_start', 'heuristic', 'finished')),
+    bac_cents               bigint NOT NULL,
+    actual_to_date_cents    bigint NOT NULL,
+    predicted_eac_cents     bigint NOT NULL,
+    predicted_etc_cents     bigint NOT NULL,
+    confidence_lower_cents  bigint NOT NULL,
+    confidence_upper_cents  bigint NOT NULL,
+    confidence_level        numeric(3, 2) NOT NULL,
+    eac_east_cents          bigint NOT NULL,
+    eac_west_cents          bigint NOT NULL,
+    is_current              boolean NOT NULL DEFAULT true,
+    superseded_by           bigint REFERENCES ml.project_forecasts (forecast_id),
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    CHECK (confidence_lower_cents <= predicted_eac_cents AND predicted_eac_cents <= confidence_upper_cents),
+    CHECK (predicted_eac_cents >= actual_to_date_cents),
+    CHECK (predicted_etc_cents = predicted_eac_cents - actual_to_date_cents),
+    CHECK (eac_east_cents + eac_west_cents = predicted_eac_cents)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current
+    ON ml.project_forecasts (project_key, canonical_code, forecast_date) WHERE is_current;
+
+-- Backtest results: per stage (share of schedule elapsed) and method, over completed projects.
+CREATE TABLE IF NOT EXISTS ml.backtest_results (
+    run_id        text NOT NULL,
+    stage         text NOT NULL,
+    method        text NOT NULL,
+    n             integer NOT NULL,
+    mape          double precision,
+    median_ape    double precision,
+    coverage80    double precision,
+    mean_width    double precision,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, stage, method)
+);
