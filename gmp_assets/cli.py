@@ -118,6 +118,86 @@ def ingest(inbox: Path) -> None:
         sys.exit(1)
 
 
+def _print_models(summary) -> None:
+    click.echo(f"global model: version {summary.global_version} ({'champion' if summary.promoted else 'challenger, not promoted'})")
+    click.echo(f"adapters kept: {', '.join(summary.adapters_kept) or 'none'}")
+    for key, month in sorted(summary.forecasts.items()):
+        click.echo(f"forecast: {key} as of {month}")
+    for error in summary.errors:
+        click.echo(f"error: {error}")
+
+
+@main.command("run")
+@click.option("--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+def run(inbox: Path) -> None:
+    """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features, training, adapters, forecasts."""
+    from gmp_assets.pipeline import ingest_inbox, run_models
+
+    database.prepare(start=True)
+    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    outcomes = ingest_inbox(inbox, progress=progress)
+    _print_outcomes(outcomes)
+    summary = run_models(outcomes, progress=progress)
+    _print_models(summary)
+    if not all(o.ok for o in outcomes) or summary.errors:
+        sys.exit(1)
+
+
+@main.group()
+def forecasts() -> None:
+    """Read the forecasts."""
+
+
+@forecasts.command("export")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def forecasts_export(out_file: Path) -> None:
+    """Write the current forecasts (latest forecast date per project) as CSV."""
+    from gmp_assets.forecasting.store import export_csv
+
+    database.prepare(start=True)
+    with database.connect() as conn:
+        count = export_csv(conn, out_file)
+    click.echo(f"{count} forecast rows written to {out_file}")
+
+
+def _mlflow():
+    from gmp_assets.models.registry import MlflowResource
+
+    database.prepare(start=True)
+    return MlflowResource(
+        tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
+    )
+
+
+@main.group()
+def models() -> None:
+    """Move the champion alias of a registered model by hand."""
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version")
+@click.option("--reason", required=True, help="Why (recorded on the model version).")
+def models_promote(name: str, version: str, reason: str) -> None:
+    """Make VERSION of registered model NAME the champion."""
+    _mlflow().promote(name, version, f"manual: {reason}")
+    click.echo(f"{name}: version {version} is the champion")
+
+
+@models.command("rollback")
+@click.argument("name")
+def models_rollback(name: str) -> None:
+    """Make the previous champion of NAME the champion again."""
+    from gmp_assets.models.registry import PREVIOUS
+
+    registry = _mlflow()
+    previous = registry.version_for(name, PREVIOUS)
+    if previous is None:
+        raise click.ClickException(f"{name} has no previous champion to roll back to")
+    registry.promote(name, previous, "manual rollback")
+    click.echo(f"{name}: version {previous} is the champion again")
+
+
 # --- mappings -----------------------------------------------------------------------------------
 
 @main.group()
@@ -248,6 +328,17 @@ def ui(port: int) -> None:
                               "-h", "127.0.0.1", "-p", str(port)], cwd=settings.REPO_ROOT, env=os.environ.copy()))
 
 
+@main.command("mlflow-ui")
+@click.option("--port", default=5000, show_default=True)
+def mlflow_ui(port: int) -> None:
+    """Serve the MLflow UI (runs, metrics, registered models) on the platform's tracking store."""
+    database.prepare(start=True)
+    click.echo(f"MLflow UI: http://127.0.0.1:{port}")
+    mlflow = Path(sys.executable).parent / "mlflow"
+    sys.exit(_run_foreground([str(mlflow), "ui", "--backend-store-uri", os.environ["GMP_MLFLOW_TRACKING_URI"],
+                              "--host", "127.0.0.1", "--port", str(port)]))
+
+
 @main.command("demo")
 @click.option("--projects", "n_projects", default=6, show_default=True)
 @click.option("--seed", default=7, show_default=True)
@@ -262,10 +353,15 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     ctx.invoke(demo_data, n_projects=n_projects, seed=seed, out_dir=inbox, as_of=None)
     from gmp_assets.pipeline import ingest_inbox
 
-    outcomes = ingest_inbox(inbox, progress=lambda line: click.echo(line, err=True))
+    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    outcomes = ingest_inbox(inbox, progress=progress)
     _print_outcomes(outcomes)
+    from gmp_assets.pipeline import run_models
+
+    _print_models(run_models(outcomes, progress=progress))
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics)")
-    click.echo("Review queue: gmp mappings list --pending   |   dbt docs: gmp docs")
+    click.echo("Forecasts: gmp forecasts export --out forecasts.csv   |   review queue: gmp mappings list --pending")
+    click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui")
     if not all(o.ok for o in outcomes):
         sys.exit(1)
     if not no_ui:

@@ -104,11 +104,14 @@ def ensure_databases(main: PgUrl) -> None:
 
 
 def apply_schema(main: PgUrl) -> None:
-    """Run the DDL files (idempotent) in order, in one transaction."""
+    """Run the DDL files (idempotent) in order, then the feature store's generated DDL, in one transaction."""
+    from gmp_assets.features.schema import FEATURE_ROWS_DDL
+
     with connect(main) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(4711)")
         for path in sorted(settings.SQL_DIR.glob("*.sql")):
             cur.execute(path.read_text())
+        cur.execute(FEATURE_ROWS_DDL)
 
 
 @contextmanager

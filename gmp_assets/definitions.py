@@ -8,8 +8,11 @@ from gmp_assets.canonical.assets import (
     canonical_project_models,
     canonical_shared_models,
 )
+from gmp_assets.features.assets import feature_rows
+from gmp_assets.forecasting.assets import project_forecasts
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.sensors import build_inbox_sensor, build_months_sensor
+from gmp_assets.models.assets import global_model, project_adapter, training_dataset
 from gmp_assets.resources import build_resources
 from gmp_assets.taxonomy.assets import manual_trade_mappings, project_trade_mapping
 
@@ -25,8 +28,23 @@ project_ingest_job = dg.define_asset_job(
 )
 project_months_job = dg.define_asset_job(
     "project_months_job",
-    selection=dg.AssetSelection.assets(canonical_monthly_models),
-    description="canonical_cost_features for a range of one project's months (single run).",
+    selection=dg.AssetSelection.assets(canonical_monthly_models, feature_rows),
+    description="canonical_cost_features and feature rows for a range of one project's months (single run).",
+)
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.assets(training_dataset, global_model),
+    description="Assemble the cross-project training dataset and train the global model (MLflow).",
+)
+adapter_job = dg.define_asset_job(
+    "adapter_job",
+    selection=dg.AssetSelection.assets(project_adapter),
+    description="Fine-tune one project's adapter on its own recent data.",
+)
+forecast_job = dg.define_asset_job(
+    "forecast_job",
+    selection=dg.AssetSelection.assets(project_forecasts),
+    description="Forecasts for a range of one project's months.",
 )
 
 defs = dg.Definitions(
@@ -37,9 +55,14 @@ defs = dg.Definitions(
         canonical_shared_models,
         canonical_project_models,
         canonical_monthly_models,
+        feature_rows,
+        training_dataset,
+        global_model,
+        project_adapter,
+        project_forecasts,
     ],
     asset_checks=[canonical_cost_features_gx],
-    jobs=[canonical_shared_job, project_ingest_job, project_months_job],
+    jobs=[canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job],
     sensors=[build_inbox_sensor(project_ingest_job), build_months_sensor(project_ingest_job, project_months_job)],
     resources=build_resources(),
 )

@@ -116,6 +116,66 @@ def ingest_inbox(
     return outcomes
 
 
+@dataclass
+class ModelOutcome:
+    global_version: str | None = None
+    promoted: bool = False
+    adapters_kept: list[str] = field(default_factory=list)
+    forecasts: dict[str, str] = field(default_factory=dict)  # project -> forecast month
+    errors: list[str] = field(default_factory=list)
+
+
+def _run(job, instance, progress, label: str, **kwargs) -> dg.ExecuteInProcessResult:
+    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    if not result.success:
+        progress(f"{label}: FAILED: {_failure_message(result)}")
+    return result
+
+
+def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] = print) -> ModelOutcome:
+    """Train the global model, fine-tune adapters and forecast the latest month of every active project."""
+    from gmp_assets.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    summary = ModelOutcome()
+    progress("training: dataset + global model (MLflow)")
+    training = _run(defs.resolve_job_def("training_job"), instance, progress, "training", tags={"gmp/trigger": "cli"})
+    if not training.success:
+        summary.errors.append(f"training failed (run {training.run_id})")
+        return summary
+    model = training.output_for_node("ml__global_model")
+    summary.global_version, summary.promoted = model["version"], model["promoted"]
+    ok = [o.project_key for o in outcomes if o.ok]
+    with database.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT project_key, status FROM analytics.projects WHERE project_key = ANY(%s)", (ok,))
+        status = dict(cur.fetchall())
+        spans = {key: project_month_span(conn, key) for key in ok}
+    adapter_job, forecast_job = defs.resolve_job_def("adapter_job"), defs.resolve_job_def("forecast_job")
+    for index, key in enumerate(ok, start=1):
+        progress(f"[{index}/{len(ok)}] {key}: adapter")
+        result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key, tags={"gmp/trigger": "cli"})
+        if result.success and _materialization_metadata(result, "kept"):
+            summary.adapters_kept.append(key)
+        if status.get(key) != "active" or spans[key] is None:
+            continue
+        last = spans[key][1]
+        progress(f"[{index}/{len(ok)}] {key}: forecast as of {last}")
+        result = _run(forecast_job, instance, progress, f"{key} forecast", tags={**range_tags(key, (last, last)), "gmp/trigger": "cli"})
+        if result.success:
+            summary.forecasts[key] = last
+        else:
+            summary.errors.append(f"{key}: forecast failed (run {result.run_id})")
+    return summary
+
+
+def _materialization_metadata(result: dg.ExecuteInProcessResult, key: str):
+    for event in result.get_asset_materialization_events():
+        value = event.materialization.metadata.get(key)
+        if value is not None:
+            return value.value
+    return None
+
+
 def month_keys_between(first: str, last: str) -> list[str]:
     from gmp_assets.partitions import month_partitions
 

@@ -55,18 +55,25 @@ def canonical_project_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
     yield from dbt.cli(["build", "--vars", json.dumps({"project_key": project_key})], context=context).stream()
 
 
+def monthly_ranges(partition_keys: list[str]) -> dict[str, tuple[str, str]]:
+    """First and last month per project of a run's ``month|project`` partition keys."""
+    months: dict[str, list[str]] = {}
+    for key in partition_keys:
+        month, project = key.split("|")
+        months.setdefault(validate_project_key(project), []).append(month)
+    return {project: (min(m), max(m)) for project, m in sorted(months.items())}
+
+
 def monthly_vars(partition_keys: list[str]) -> dict[str, str]:
     """dbt vars for a run's ``month|project`` keys: the month range, and the project when there is one.
 
     A run spanning several projects rebuilds every project's rows in the month range: a superset
     of the partitions, still correct because the model deletes and inserts on its unique key.
     """
-    pairs = [key.split("|") for key in partition_keys]
-    projects = {validate_project_key(project) for _, project in pairs}
-    months = [month for month, _ in pairs]
-    variables = {"month_start": min(months), "month_end": max(months)}
-    if len(projects) == 1:
-        variables["project_key"] = projects.pop()
+    ranges = monthly_ranges(partition_keys)
+    variables = {"month_start": min(r[0] for r in ranges.values()), "month_end": max(r[1] for r in ranges.values())}
+    if len(ranges) == 1:
+        variables["project_key"] = next(iter(ranges))
     return variables
 
 

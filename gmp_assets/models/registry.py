@@ -9,16 +9,29 @@ a new version is the ``challenger``; it becomes the ``champion`` only when it be
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from dagster import ConfigurableResource
+
+from gmp_assets.features.dataset import Vocabulary
 
 GLOBAL_MODEL = "gmp_forecaster_global"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 EXPERIMENT = "gmp_forecaster"
+VOCABULARY_ARTIFACT = "vocabulary.json"
 
 # Explicit requirements: without them MLflow spends 7-15 s inferring them on every log_model.
 PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras==3.15.1", "numpy==2.4.6"]
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: str
+    model: Any
+    projects: Vocabulary
+    trades: Vocabulary
 
 
 def adapter_model_name(project_key: str) -> str:
@@ -53,9 +66,13 @@ class MlflowResource(ConfigurableResource):
         with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
             yield run
 
-    def log_keras_model(self, model, registered_name: str) -> str:
-        """Log a Keras model in the active run and register it; returns the new version number."""
+    def log_forecaster(self, model, vocabularies: dict, registered_name: str) -> str:
+        """Log a Keras model and its embedding vocabularies in the active run and register it.
+
+        Returns the new version number.
+        """
         mlflow = self._setup()
+        mlflow.log_dict(vocabularies, VOCABULARY_ARTIFACT)
         info = mlflow.tensorflow.log_model(
             model, name="model", pip_requirements=PIP_REQUIREMENTS, registered_model_name=registered_name
         )
@@ -81,12 +98,20 @@ class MlflowResource(ConfigurableResource):
         client.set_registered_model_alias(name, CHAMPION, version)
         client.set_model_version_tag(name, version, "promotion_reason", reason)
 
-    def load_keras(self, name: str, alias: str = CHAMPION):
-        """The model behind an alias, or None if the alias is not set."""
+    def load_forecaster(self, name: str, alias: str = CHAMPION) -> LoadedModel | None:
+        """The model behind an alias with its vocabularies, or None if the alias is not set."""
         import mlflow
 
         version = self.version_for(name, alias)
         if version is None:
-            return None, None
+            return None
         self._setup()
-        return mlflow.tensorflow.load_model(f"models:/{name}/{version}"), version
+        run_id = self.client().get_model_version(name, version).run_id
+        vocab = mlflow.artifacts.load_dict(f"runs:/{run_id}/{VOCABULARY_ARTIFACT}")
+        return LoadedModel(
+            name=name,
+            version=version,
+            model=mlflow.tensorflow.load_model(f"models:/{name}/{version}"),
+            projects=Vocabulary(tuple(vocab["projects"])),
+            trades=Vocabulary(tuple(vocab["trades"])),
+        )

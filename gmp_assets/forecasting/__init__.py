@@ -1,0 +1,1 @@
+"""Forecasting stage: model distributions -> EAC, ETC, intervals and the east/west split."""

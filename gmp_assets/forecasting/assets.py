@@ -1,0 +1,122 @@
+"""Forecast assets: EAC, ETC and the 80% interval per project x trade x month, with their path."""
+
+import numpy as np
+import pandas as pd
+
+import dagster as dg
+
+from gmp_assets.canonical.assets import monthly_ranges
+from gmp_assets.features.assets import FEATURE_ROWS
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution, split_east_west
+from gmp_assets.forecasting.store import write_forecasts
+from gmp_assets.ingest.assets import DB_RETRY
+from gmp_assets.models import fallback
+from gmp_assets.models.datasets import inference_sequences
+from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
+from gmp_assets.partitions import project_month_partitions
+from gmp_assets.resources import PostgresResource
+
+CONFIDENCE = 0.8
+HEURISTIC_MODEL = ("typical_curve_baseline", "1")
+FINISHED_MODEL = ("actual_cost", "-")  # a finished trade's EAC is its actual cost
+NO_VOCAB = Vocabulary(())
+
+
+def forecast_rows(
+    ds: SequenceDataset, champion: LoadedModel | None, adapter: LoadedModel | None, planned_finish: pd.Timestamp,
+    east_west: pd.DataFrame,
+) -> list[dict]:
+    """Forecast rows for one project's inference samples (one per trade)."""
+    project_known = champion is not None and champion.projects.index(str(ds.project_keys[0])) > 0
+    methods = np.array(
+        [
+            fallback.choose_method(int(m), project_known, adapter is not None) if champion else fallback.HEURISTIC
+            for m in ds.months_of_data
+        ],
+        dtype=object,
+    )
+    mean, std = np.zeros(len(ds)), np.zeros(len(ds))
+    by_adapter = methods == fallback.ADAPTER
+    for selected, loaded in ((by_adapter, adapter), (~by_adapter, champion)):
+        if selected.any():
+            model, projects, trades = (loaded.model, loaded.projects, loaded.trades) if loaded else (None, NO_VOCAB, NO_VOCAB)
+            mean[selected], std[selected] = predict_distribution(model, ds.subset(selected), projects, trades, methods[selected])
+    values = forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, CONFIDENCE)
+    shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
+    east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])
+    rows = []
+    for i in range(len(ds)):
+        method = "finished" if ds.trade_finished[i] else methods[i]
+        model = {fallback.ADAPTER: adapter, fallback.HEURISTIC: None}.get(methods[i], champion)
+        name, version = (
+            FINISHED_MODEL if method == "finished" else (model.name, model.version) if model else HEURISTIC_MODEL
+        )
+        month = pd.Timestamp(ds.as_of_month[i])
+        rows.append(
+            {
+                "canonical_code": str(ds.canonical_codes[i]),
+                "horizon_months": max(0, (planned_finish.year - month.year) * 12 + planned_finish.month - month.month),
+                "model_name": name, "model_version": version, "method": method,
+                "bac_cents": int(ds.bac_cents[i]), "actual_to_date_cents": int(ds.actual_to_date_cents[i]),
+                **{k: int(v[i]) for k, v in values.items()},
+                "confidence_level": CONFIDENCE, "eac_east_cents": int(east[i]), "eac_west_cents": int(west[i]),
+            }
+        )
+    return rows
+
+
+def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT canonical_code, east_share::float, west_share::float FROM analytics.canonical_cost_features"
+            " WHERE project_key = %s AND month_start = %s",
+            (project_key, month),
+        )
+        return pd.DataFrame(cur.fetchall(), columns=["canonical_code", "east_share", "west_share"])
+
+
+@dg.asset(
+    key=["ml", "project_forecasts"],
+    deps=[FEATURE_ROWS, dg.AssetKey(["ml", "global_model"]), dg.AssetKey(["ml", "project_adapter"])],
+    partitions_def=project_month_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="forecasting",
+    kinds={"tensorflow", "postgres"},
+    retry_policy=DB_RETRY,
+    description="Per project x trade x month: predicted EAC and ETC (integer cents), 80% interval, east/west split,"
+    " the model (name, version) and the fallback path that produced it. A forecast as of month M reads only data"
+    " dated on or before M; a new forecast supersedes the old one and history is kept.",
+)
+def project_forecasts(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
+) -> dg.MaterializeResult:
+    champion = mlflow.load_forecaster(GLOBAL_MODEL)
+    summary, written_total = [], 0
+    for project_key, (first, last) in monthly_ranges(list(context.partition_keys)).items():
+        adapter = mlflow.load_forecaster(adapter_model_name(project_key))
+        with postgres.connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT planned_finish_date FROM analytics.projects WHERE project_key = %s", (project_key,))
+                (planned_finish,) = cur.fetchone()
+            for month in pd.date_range(first, last, freq="MS").strftime("%Y-%m-%d"):
+                ds = inference_sequences(conn, project_key, month)
+                ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M")) if len(ds) else ds
+                if not len(ds):
+                    continue
+                rows = forecast_rows(ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month))
+                forecast_date = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
+                written, unchanged = write_forecasts(conn, project_key, forecast_date, rows)
+                written_total += written
+                summary.append((project_key, month, rows))
+    metadata: dict = {"forecasts_written": written_total, "global_model_version": champion.version if champion else "none"}
+    if summary:
+        project_key, month, rows = summary[-1]
+        table = ["| trade | method | BAC | actual | EAC | 80% interval |", "|---|---|---:|---:|---:|---|"] + [
+            f"| {r['canonical_code']} | {r['method']} | {r['bac_cents'] / 100:,.0f} | {r['actual_to_date_cents'] / 100:,.0f}"
+            f" | {r['predicted_eac_cents'] / 100:,.0f} | {r['confidence_lower_cents'] / 100:,.0f} - "
+            f"{r['confidence_upper_cents'] / 100:,.0f} |"
+            for r in rows
+        ]
+        metadata[f"forecast_{project_key}_{month}"] = dg.MetadataValue.md("\n".join(table))
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,88 @@
+"""Per-project adapters: fine-tune only the adapter block and head of a copy of the global model.
+
+The copy trains on the project's own labelled samples of its last ``recent_months`` months, for a
+fixed number of epochs (no early stopping: the held-out months judge the result and must not
+steer it). It is kept only when its MAPE of EAC on the held-out months beats the global model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.models import metrics
+from gmp_assets.models.network import freeze_for_adapter, model_inputs, predict, to_eac
+from gmp_assets.models.training import make_optimizer, make_train_step, set_deterministic, stratified_batches
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    clipnorm: float = 1.0
+    seed: int = 42
+    recent_months: int = 12
+
+
+@dataclass
+class AdapterResult:
+    model: keras.Model | None  # the fine-tuned copy, None when not kept
+    global_mape: float  # MAPE of EAC on the held-out months
+    adapter_mape: float
+    kept: bool
+    n_train: int  # labelled recent samples the adapter trained on
+
+
+def recent_labelled(ds: SequenceDataset, months: int) -> SequenceDataset:
+    """Labelled samples whose as-of month is within the last ``months`` months of ``ds``."""
+    labelled = ds.subset(ds.labelled)
+    if not len(labelled):
+        return labelled
+    cutoff = labelled.as_of_month.max() - np.timedelta64(months - 1, "M")
+    return labelled.subset(labelled.as_of_month >= cutoff)
+
+
+def clone_with_weights(model: keras.Model) -> keras.Model:
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def eac_mape(model: keras.Model, ds: SequenceDataset, projects: Vocabulary, trades: Vocabulary) -> float:
+    """MAPE of ``EAC = BAC * exp(mean)`` against the final cost, on labelled ``ds``."""
+    mean = predict(model, model_inputs(ds, projects, trades))[:, 0]
+    return metrics.mape(ds.final_cost_cents, to_eac(ds.bac_cents, mean))
+
+
+def fine_tune_adapter(
+    global_model: keras.Model,
+    project_train: SequenceDataset,
+    project_holdout: SequenceDataset,
+    projects: Vocabulary,
+    trades: Vocabulary,
+    config: AdapterConfig = AdapterConfig(),
+) -> AdapterResult:
+    """Fine-tune an adapter for one project and keep it only if it beats the global model."""
+    train = recent_labelled(project_train, config.recent_months)
+    holdout = project_holdout.subset(project_holdout.labelled)
+    if not len(train) or not len(holdout):
+        nan = float("nan")
+        return AdapterResult(None, nan, nan, False, len(train))
+
+    set_deterministic(config.seed)
+    adapter = freeze_for_adapter(clone_with_weights(global_model))
+    step = make_train_step(adapter, make_optimizer(config.learning_rate, config.clipnorm))
+    inputs = model_inputs(train, projects, trades)
+    rng = np.random.default_rng(config.seed)
+    for _ in range(config.epochs):
+        for idx in stratified_batches(train.project_keys, config.batch_size, rng):
+            step({k: v[idx] for k, v in inputs.items()}, train.y[idx])
+
+    global_mape = eac_mape(global_model, holdout, projects, trades)
+    adapter_mape = eac_mape(adapter, holdout, projects, trades)
+    kept = bool(adapter_mape < global_mape)
+    return AdapterResult(adapter if kept else None, global_mape, adapter_mape, kept, len(train))

@@ -1,0 +1,211 @@
+"""Training assets: the cross-project dataset, the global model and per-project adapters (MLflow)."""
+
+import numpy as np
+import pandas as pd
+
+import dagster as dg
+
+from gmp_assets.features.assets import FEATURE_ROWS
+from gmp_assets.features.dataset import SequenceDataset
+from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
+from gmp_assets.features.splits import TemporalSplitter
+from gmp_assets.ingest.readers import validate_project_key
+from gmp_assets.models import registry
+from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
+from gmp_assets.models.datasets import dataset_fingerprint, inference_sequences, training_sequences, vocabularies
+from gmp_assets.models.network import model_inputs, predict, to_eac
+from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
+from gmp_assets.models.training import TrainConfig, eac_mape_by_project, train_global
+from gmp_assets.partitions import project_partitions
+from gmp_assets.resources import PostgresResource
+
+VALIDATION_MONTHS = 6
+ADAPTER_HOLDOUT_MONTHS = 3
+MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
+
+
+class TrainingConfig(dg.Config):
+    epochs: int = 40
+    patience: int = 5
+    batch_size: int = 256
+    seed: int = 42
+
+
+def _markdown_table(rows: dict[str, float], key: str, value: str) -> str:
+    lines = [f"| {key} | {value} |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in sorted(rows.items())]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=["ml", "training_dataset"],
+    deps=[FEATURE_ROWS],
+    group_name="training",
+    kinds={"numpy"},
+    description="Sequences of up to 12 monthly feature rows per project x trade x month across every training-"
+    "eligible project; target log(final cost / BAC) where the final cost is known.",
+)
+def training_dataset(context: dg.AssetExecutionContext, postgres: PostgresResource) -> SequenceDataset:
+    with postgres.connect() as conn:
+        ds = training_sequences(conn)
+    labelled = ds.subset(ds.labelled)
+    context.add_output_metadata(
+        {
+            "samples": len(ds),
+            "labelled_samples": len(labelled),
+            "projects": len(set(ds.project_keys)),
+            "labelled_projects": len(set(labelled.project_keys)),
+            "dataset_hash": dataset_fingerprint(ds),
+            "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        }
+    )
+    return ds
+
+
+def _worst(per_project: dict[str, float]) -> float:
+    return max(per_project.values()) if per_project else float("inf")
+
+
+@dg.asset(
+    key=["ml", "global_model"],
+    group_name="training",
+    kinds={"tensorflow", "mlflow"},
+    description="The global MultiProjectForecaster trained across projects, registered in MLflow as "
+    f"{GLOBAL_MODEL}; the new version is the challenger and becomes champion only if it beats the champion"
+    " on the same validation months (worst project's MAPE of EAC).",
+)
+def global_model(
+    context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: SequenceDataset, mlflow: MlflowResource
+) -> dict:
+    ds = training_dataset
+    train_idx, val_idx = TemporalSplitter(VALIDATION_MONTHS).split(ds)
+    train, val = ds.subset(train_idx), ds.subset(val_idx)
+    projects, trades = vocabularies(train)
+    settings = TrainConfig(epochs=config.epochs, patience=config.patience, batch_size=config.batch_size, seed=config.seed)
+    result = train_global(train, val, projects, trades, settings)
+    labelled_val = val.subset(val.labelled)
+    champion = mlflow.load_forecaster(GLOBAL_MODEL)
+    champion_worst = (
+        _worst(eac_mape_by_project(champion.model, labelled_val,
+                                   model_inputs(labelled_val, champion.projects, champion.trades))[0])
+        if champion is not None
+        else None
+    )
+    challenger_worst = _worst(result.project_mape)
+    with mlflow.start_run("global_model", tags={"gmp.kind": "global", "dagster.run_id": context.run_id}) as run:
+        import mlflow as mlflow_lib
+
+        mlflow_lib.log_params(
+            {
+                "epochs": settings.epochs, "patience": settings.patience, "batch_size": settings.batch_size,
+                "learning_rate": settings.learning_rate, "clipnorm": settings.clipnorm, "seed": settings.seed,
+                "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
+                "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run_id}",
+                "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
+            }
+        )
+        for row in result.history:
+            mlflow_lib.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+        mlflow_lib.log_metrics({f"val_mape_{k}": v for k, v in result.project_mape.items()})
+        mlflow_lib.log_metric("val_worst_mape", challenger_worst)
+        version = mlflow.log_forecaster(
+            result.model, {"projects": list(projects.keys), "trades": list(trades.keys)}, GLOBAL_MODEL
+        )
+        run_id = run.info.run_id
+    mlflow.set_alias(GLOBAL_MODEL, registry.CHALLENGER, version)
+    promoted = champion_worst is None or challenger_worst < champion_worst
+    reason = (
+        "first model" if champion_worst is None
+        else f"worst-project validation MAPE {challenger_worst:.4f} vs champion {champion_worst:.4f}"
+    )
+    if promoted:
+        mlflow.promote(GLOBAL_MODEL, version, reason)
+    context.add_output_metadata(
+        {
+            "model_version": version,
+            "mlflow_run_id": run_id,
+            "promoted_to_champion": promoted,
+            "decision": reason,
+            "best_epoch": result.best_epoch,
+            "training_seconds": round(result.seconds, 1),
+            "val_worst_mape": challenger_worst,
+            "val_mape_by_project": dg.MetadataValue.md(_markdown_table(result.project_mape, "project", "MAPE of EAC")),
+        }
+    )
+    return {"version": version, "run_id": run_id, "promoted": promoted}
+
+
+@dg.asset(
+    key=["ml", "project_adapter"],
+    deps=[dg.AssetKey(["ml", "global_model"])],
+    partitions_def=project_partitions,
+    group_name="training",
+    kinds={"tensorflow", "mlflow"},
+    description="Per-project adapter: the champion global model with its adapter block and head fine-tuned on the"
+    " project's own recent finished trades (Adam 1e-4); kept only if it beats the global model on the project's"
+    " held-out months, registered as gmp_forecaster_project_<key>.",
+)
+def project_adapter(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
+) -> dg.MaterializeResult:
+    project_key = validate_project_key(context.partition_key)
+    champion = mlflow.load_forecaster(GLOBAL_MODEL)
+    if champion is None:
+        raise dg.Failure("no champion global model yet: materialize ml/global_model first")
+    with postgres.connect() as conn:
+        ds = training_sequences(conn)
+    project = ds.subset(ds.project_keys == project_key)
+    labelled = project.subset(project.labelled)
+    if not len(labelled):
+        return dg.MaterializeResult(metadata={"kept": False, "reason": "no finished trades to learn from yet"})
+    months = np.unique(labelled.as_of_month)
+    holdout_start = months[max(0, len(months) - ADAPTER_HOLDOUT_MONTHS)]
+    result = fine_tune_adapter(
+        champion.model, labelled.subset(labelled.as_of_month < holdout_start),
+        labelled.subset(labelled.as_of_month >= holdout_start), champion.projects, champion.trades, AdapterConfig(),
+    )
+    metadata = {
+        "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
+        "train_samples": result.n_train, "global_version": champion.version,
+    }
+    if not result.kept:
+        metadata["reason"] = "the adapter does not beat the global model on held-out months: the project uses the global model"
+        return dg.MaterializeResult(metadata=metadata)
+    name = adapter_model_name(project_key)
+    with mlflow.start_run(f"adapter_{project_key}", tags={"gmp.kind": "adapter", "gmp.project": project_key}):
+        import mlflow as mlflow_lib
+
+        mlflow_lib.log_params({"project_key": project_key, "global_version": champion.version,
+                               "learning_rate": AdapterConfig().learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION})
+        mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
+        version = mlflow.log_forecaster(
+            result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name
+        )
+    mlflow.set_alias(name, registry.CHALLENGER, version)
+    divergence = _divergence_from_champion(postgres, mlflow, project_key, name, result.model, champion)
+    promote = divergence is None or divergence <= MAX_DIVERGENCE
+    reason = (
+        f"beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})"
+        + ("" if divergence is None else f"; forecasts move {divergence:.1%} from the champion adapter")
+    )
+    if promote:
+        mlflow.promote(name, version, reason)
+    metadata |= {"model_version": version, "promoted_to_champion": promote, "decision": reason if promote else
+                 f"not promoted: forecasts move {divergence:.1%} (> {MAX_DIVERGENCE:.0%}) from the champion;"
+                 " promote by hand with a reason (gmp models promote)"}
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _divergence_from_champion(postgres, mlflow, project_key, name, model, champion_global) -> float | None:
+    """Median relative difference of current EACs between a new adapter and the champion adapter."""
+    current = mlflow.load_forecaster(name)
+    if current is None:
+        return None
+    with postgres.connect() as conn:
+        month = pd.Timestamp.today().normalize().replace(day=1).date()
+        ds = inference_sequences(conn, project_key, month)
+    if not len(ds):
+        return None
+    new = to_eac(ds.bac_cents, predict(model, model_inputs(ds, champion_global.projects, champion_global.trades))[:, 0])
+    old = to_eac(ds.bac_cents, predict(current.model, model_inputs(ds, current.projects, current.trades))[:, 0])
+    valid = old > 0
+    return float(np.median(np.abs(new[valid] - old[valid]) / old[valid])) if valid.any() else None

@@ -1,0 +1,398 @@
+"""Backtest: replay completed projects at 25/50/75 % of schedule; the model against the EVM formulas.
+
+For each completed project and stage, the stage month M is the first month whose schedule
+elapsed share reaches the stage (``stage_samples``). Every trade of the project is forecast as
+of M from the project's canonical rows dated <= M only:
+
+- ``global``: the model of the project's leave-projects-out fold, trained on every other
+  project's labelled samples (active projects' finished trades included) with early stopping on
+  a validation slice of whole training projects. The held-out project is outside the fold's
+  vocabulary, so it gets the cold-start embedding (index 0), as a project the model never saw.
+- ``adapter``: that model fine-tuned (``fine_tune_adapter``) on the project's own samples dated
+  before M of trades known finished at M (``trade_finished_as_of`` on rows <= M), labelled with
+  the cost known at M; its last ``adapter_holdout_months`` months decide whether the adapter is
+  kept, as in production. Without such samples, or when the adapter is not kept, the method
+  falls back to the global forecast (counted as ``adapter_fallback``).
+- ``evm_*``: the EVM formulas on the same samples, EV from the dataset's percent complete
+  (reported, else budget spent) and the planned percent from the taxonomy's typical curve.
+
+Model EACs and 80 % intervals follow the production rules (``forecast_from_distribution``): a
+trade known finished at M is forecast at its actual cost. Every method is scored on the same
+samples against the trade's final cost (trades with a positive budget and final cost).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from gmp_assets.features.compute import compute_feature_rows, month_of, trade_final_costs, trade_finished_as_of
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.features.sequences import build_sequences
+from gmp_assets.features.splits import leave_projects_out, stage_samples
+from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution
+from gmp_assets.models import fallback, metrics
+from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
+from gmp_assets.models.datasets import vocabularies
+from gmp_assets.models.evm import evm_estimates
+from gmp_assets.models.training import TrainConfig, train_global
+from gmp_assets.taxonomy.trades import Taxonomy, Trade
+
+CONFIDENCE = 0.8
+MODEL_METHODS = ("global", "adapter")
+EVM_METHODS = {  # report name -> evm_estimates key
+    "evm_bac": "naive",
+    "evm_ac_plus_remaining": "remaining_at_budget",
+    "evm_cpi": "cpi",
+    "evm_cpi_spi": "cpi_spi",
+}
+METHODS = (*MODEL_METHODS, *EVM_METHODS)
+KEPT, NOT_KEPT, NO_DATA = "kept", "not_kept", "no_data"
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Backtest settings; ``seed`` overrides the seeds of ``train`` and ``adapter``."""
+
+    stages: tuple[float, ...] = (0.25, 0.5, 0.75)
+    n_folds: int = 3
+    window: int = 12
+    validation_projects: int = 1  # completed training projects held out of each fold for early stopping
+    train: TrainConfig = TrainConfig(epochs=20, patience=4, batch_size=128)
+    adapter: AdapterConfig = AdapterConfig(epochs=20)
+    adapter_holdout_months: int = 3
+    fan_trades: int = 6
+    seed: int = 42
+
+
+def stage_key(stage: float) -> str:
+    """'25' for 0.25."""
+    return str(round(stage * 100))
+
+
+@dataclass
+class BacktestReport:
+    """Metrics per stage and method, plus what produced them.
+
+    ``stages[stage][method]``: mape, median_ape, coverage80 (None for EVM), mean_width (None for
+    EVM), n; the adapter method adds ``adapter_fallback`` (samples that got the global forecast).
+    ``predictions``: one row per stage sample with every method's EAC (and model bounds).
+    """
+
+    stages: dict[str, dict[str, dict]]
+    fan_samples: list[dict]
+    folds: list[dict]  # held_out, train_projects, validation_projects, best_epoch, epochs_run, seconds
+    adapters: list[dict]  # project_key, stage, outcome (kept / not_kept / no_data), n_train, MAPEs
+    predictions: pd.DataFrame = field(repr=False)
+    seconds: float
+    config: dict
+
+    def to_dict(self) -> dict:
+        """JSON-ready (NaN -> None); ``predictions`` left out."""
+        body = {
+            "stages": self.stages,
+            "fan_samples": self.fan_samples,
+            "folds": self.folds,
+            "adapters": self.adapters,
+            "seconds": self.seconds,
+            "config": self.config,
+        }
+        return _plain(body)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    def markdown(self) -> str:
+        """The metrics table (percentages) and adapter fallbacks, for the Dagster UI."""
+        lines = [
+            "| stage | method | MAPE | median APE | 80% coverage | mean 80% width | n |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for stage, methods in self.stages.items():
+            for method, m in methods.items():
+                cells = [_pct(m["mape"]), _pct(m["median_ape"]), _pct(m["coverage80"]), _pct(m["mean_width"])]
+                lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
+        outcomes = pd.Series([a["outcome"] for a in self.adapters], dtype=object).value_counts()
+        lines.append("")
+        lines.append(
+            f"Adapters (project x stage): {outcomes.get(KEPT, 0)} kept, {outcomes.get(NOT_KEPT, 0)} not kept, "
+            f"{outcomes.get(NO_DATA, 0)} without finished trades before the stage (global forecast used)."
+        )
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line: model MAPE vs the best EVM formula at each of the first two stages, and coverage."""
+        parts = []
+        for stage in list(self.stages)[:2]:
+            methods = self.stages[stage]
+            model = methods["adapter"]["mape"]
+            best = min(EVM_METHODS, key=lambda m: _nan_last(methods[m]["mape"]))
+            best_mape = methods[best]["mape"]
+            gain = (best_mape - model) / best_mape if best_mape else float("nan")
+            parts.append(
+                f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({gain:+.0%} better)"
+            )
+        coverage = "/".join(_pct(m["adapter"]["coverage80"]) for m in self.stages.values())
+        return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}%"
+
+
+def run_backtest(
+    canonical: pd.DataFrame, projects: pd.DataFrame, trades: pd.DataFrame, config: BacktestConfig = BacktestConfig()
+) -> BacktestReport:
+    """Replay every completed project at ``config.stages`` (see the module docstring)."""
+    started = time.perf_counter()
+    canonical = canonical.assign(
+        project_key=canonical["project_key"].astype(str), canonical_code=canonical["canonical_code"].astype(str)
+    )
+    ds = build_sequences(
+        compute_feature_rows(canonical, projects, trades), trade_final_costs(canonical, projects), window=config.window
+    )
+    completed = sorted(set(projects.loc[projects["status"].astype(str) == "completed", "project_key"].astype(str)))
+    completed = [p for p in completed if p in set(ds.project_keys)]
+    targets = {stage: _stage_targets(ds, stage, completed) for stage in config.stages}
+    taxonomy = _taxonomy(trades)
+    train_config = replace(config.train, seed=config.seed)
+    adapter_config = replace(config.adapter, seed=config.seed)
+
+    rows, folds, adapters = [], [], []
+    held_ds = ds.subset(np.isin(ds.project_keys, completed))
+    for fold, (held_out, _, _) in enumerate(leave_projects_out(held_ds, config.n_folds)):
+        model, vocabulary, info = _train_fold(ds, held_out, completed, train_config, config, fold)
+        folds.append(info)
+        for stage, target in targets.items():
+            scored = target[target.project_key.isin(held_out)]
+            for (project, month), group in scored.groupby(["project_key", "as_of_month"], sort=True):
+                frame, adapter = _forecast_stage(
+                    model, vocabulary, canonical, projects, trades, taxonomy, group, config, adapter_config
+                )
+                rows.append(frame.assign(stage=stage_key(stage)))
+                adapters.append(
+                    {"project_key": project, "stage": stage_key(stage), "as_of_month": str(month)[:7], **adapter}
+                )
+
+    predictions = pd.concat(rows, ignore_index=True)
+    stages = {stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
+    return BacktestReport(
+        stages=stages,
+        fan_samples=_fan_samples(predictions, config.fan_trades),
+        folds=folds,
+        adapters=adapters,
+        predictions=predictions,
+        seconds=round(time.perf_counter() - started, 1),
+        config=asdict(config),
+    )
+
+
+def _stage_targets(ds: SequenceDataset, stage: float, completed: list[str]) -> pd.DataFrame:
+    """The scored samples of a stage: project, trade, stage month and actual final cost."""
+    picked = ds.subset(stage_samples(ds, stage))
+    keep = np.isin(picked.project_keys, completed) & (picked.bac_cents > 0) & (picked.final_cost_cents > 0)
+    picked = picked.subset(keep)
+    return pd.DataFrame(
+        {
+            "project_key": picked.project_keys.astype(str),
+            "canonical_code": picked.canonical_codes.astype(str),
+            "as_of_month": picked.as_of_month,
+            "actual_final_cents": picked.final_cost_cents,
+        }
+    )
+
+
+def _taxonomy(trades: pd.DataFrame) -> Taxonomy:
+    """The level-1 taxonomy of the ``trades`` frame (for the typical progress curves)."""
+    return Taxonomy.from_trades(
+        tuple(
+            Trade(str(r.code), 1, None, str(getattr(r, "name", r.code)), float(r.typical_gmp_share),
+                  float(r.typical_start_share), float(r.typical_finish_share), float(getattr(r, "typical_duration_share", 0)))
+            for r in trades.itertuples(index=False)
+        )
+    )
+
+
+def _train_fold(
+    ds: SequenceDataset,
+    held_out: tuple[str, ...],
+    completed: list[str],
+    train_config: TrainConfig,
+    config: BacktestConfig,
+    fold: int,
+):
+    """The fold's global model, trained without ``held_out``; early stopping on whole training projects."""
+    pool = ds.subset(~np.isin(ds.project_keys, held_out) & ds.labelled)
+    candidates = sorted(set(completed) & set(pool.project_keys))
+    if len(candidates) <= config.validation_projects:
+        raise ValueError(
+            f"fold {fold} has {len(candidates)} completed training projects; need more than "
+            f"validation_projects={config.validation_projects} (use fewer folds or more completed projects)"
+        )
+    rng = np.random.default_rng(config.seed + fold)
+    validation = tuple(sorted(rng.choice(candidates, config.validation_projects, replace=False)))
+    is_val = np.isin(pool.project_keys, validation)
+    train, val = pool.subset(~is_val), pool.subset(is_val)
+    project_vocabulary, trade_vocabulary = vocabularies(train)
+    result = train_global(train, val, project_vocabulary, trade_vocabulary, train_config)
+    info = {
+        "held_out": list(held_out),
+        "train_projects": sorted(set(map(str, train.project_keys))),
+        "validation_projects": list(validation),
+        "train_samples": len(train),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "seconds": round(result.seconds, 1),
+    }
+    return result.model, (project_vocabulary, trade_vocabulary), info
+
+
+def stage_view(
+    canonical: pd.DataFrame, projects: pd.DataFrame, trades: pd.DataFrame, project_key: str, month, window: int
+) -> tuple[SequenceDataset, SequenceDataset]:
+    """What was known of one project at ``month``, from its canonical rows dated <= ``month`` only.
+
+    Returns (the latest sample of each trade as of ``month``, with ``trade_finished`` as known
+    then; the project's samples dated before ``month`` of trades finished by ``month``, labelled
+    with the cost at their finish).
+    """
+    months = pd.to_datetime(canonical["month_start"]).to_numpy().astype("datetime64[M]")
+    rows = canonical[(canonical["project_key"].astype(str) == project_key) & (months <= month_of(month))]
+    features = compute_feature_rows(rows, projects, trades)
+    finished = trade_finished_as_of(rows)
+    current = build_sequences(features, finished.assign(project_completed=False), window, as_of=str(month))
+    known = build_sequences(features, finished.assign(project_completed=True), window)
+    return current, known.subset(known.labelled & (known.as_of_month < month_of(month)))
+
+
+def _fit_adapter(model, known: SequenceDataset, vocabulary, config: BacktestConfig, adapter_config: AdapterConfig):
+    """(the kept adapter or None, its record): last ``adapter_holdout_months`` months judge it."""
+    months = np.unique(known.as_of_month)
+    if not len(months):
+        return None, {"outcome": NO_DATA, "n_train": 0, "global_mape": None, "adapter_mape": None}
+    holdout_start = months[max(0, len(months) - config.adapter_holdout_months)]
+    train, holdout = known.subset(known.as_of_month < holdout_start), known.subset(known.as_of_month >= holdout_start)
+    result = fine_tune_adapter(model, train, holdout, *vocabulary, adapter_config)
+    outcome = KEPT if result.kept else NOT_KEPT if result.n_train else NO_DATA
+    return result.model, {
+        "outcome": outcome,
+        "n_train": result.n_train,
+        "global_mape": result.global_mape,
+        "adapter_mape": result.adapter_mape,
+    }
+
+
+def _forecast_stage(
+    model,
+    vocabulary: tuple[Vocabulary, Vocabulary],
+    canonical: pd.DataFrame,
+    projects: pd.DataFrame,
+    trades: pd.DataFrame,
+    taxonomy: Taxonomy,
+    target: pd.DataFrame,
+    config: BacktestConfig,
+    adapter_config: AdapterConfig,
+) -> tuple[pd.DataFrame, dict]:
+    """Every method's forecast of the ``target`` samples: one project's trades at one stage month."""
+    project, month = target["project_key"].iloc[0], target["as_of_month"].iloc[0]
+    current, known = stage_view(canonical, projects, trades, project, month, config.window)
+    current = current.subset(np.isin(current.canonical_codes, target["canonical_code"].to_numpy()))
+    adapter, record = _fit_adapter(model, known, vocabulary, config, adapter_config)
+
+    frame = pd.DataFrame(
+        {
+            "project_key": current.project_keys.astype(str),
+            "canonical_code": current.canonical_codes.astype(str),
+            "as_of_month": current.as_of_month,
+            "bac_cents": current.bac_cents,
+            "actual_to_date_cents": current.actual_to_date_cents,
+            "trade_finished": current.trade_finished,
+            "pct_complete": current.pct_complete,
+            "adapter_outcome": record["outcome"],
+        }
+    ).merge(target.drop(columns="as_of_month"), on=["project_key", "canonical_code"], validate="one_to_one")
+    methods = [fallback.GLOBAL] * len(current)
+    for name, forecaster in (("global", model), ("adapter", adapter or model)):
+        mean, std = predict_distribution(forecaster, current, *vocabulary, methods)
+        forecast = forecast_from_distribution(
+            mean, std, current.bac_cents, current.actual_to_date_cents, current.trade_finished, CONFIDENCE
+        )
+        frame[f"{name}_eac"] = forecast["predicted_eac_cents"]
+        frame[f"{name}_lower"] = forecast["confidence_lower_cents"]
+        frame[f"{name}_upper"] = forecast["confidence_upper_cents"]
+    planned = fallback.typical_progress(current.canonical_codes, current.schedule_elapsed, taxonomy)
+    estimates = evm_estimates(current.bac_cents, current.actual_to_date_cents, current.pct_complete, planned)
+    for name, key in EVM_METHODS.items():
+        frame[f"{name}_eac"] = estimates[key]
+    return frame, record
+
+
+def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
+    actual = frame["actual_final_cents"].to_numpy()
+    out = {}
+    for method in METHODS:
+        eac = frame[f"{method}_eac"].to_numpy()
+        has_interval = method in MODEL_METHODS
+        lower = frame[f"{method}_lower"].to_numpy() if has_interval else None
+        upper = frame[f"{method}_upper"].to_numpy() if has_interval else None
+        out[method] = {
+            "mape": metrics.mape(actual, eac),
+            "median_ape": metrics.median_ape(actual, eac),
+            "coverage80": metrics.interval_coverage(actual, lower, upper) if has_interval else None,
+            "mean_width": metrics.mean_relative_width(actual, lower, upper) if has_interval else None,
+            "n": len(frame),
+        }
+    out["adapter"]["adapter_fallback"] = int((frame["adapter_outcome"] != KEPT).sum())
+    return out
+
+
+def _fan_samples(predictions: pd.DataFrame, count: int) -> list[dict]:
+    """The largest-budget trade of each project (up to ``count``) scored at every stage: the adapter
+    method's EAC and 80 % bounds per stage, the budget and the actual final cost."""
+    n_stages = predictions["stage"].nunique()
+    scored = predictions.groupby(["project_key", "canonical_code"]).filter(lambda g: len(g) == n_stages)
+    picks = scored.sort_values(["bac_cents", "canonical_code"], ascending=[False, True], kind="stable")
+    picks = picks.drop_duplicates("project_key").sort_values("project_key").head(count)
+    out = []
+    for pick in picks.itertuples(index=False):
+        trade = scored[(scored.project_key == pick.project_key) & (scored.canonical_code == pick.canonical_code)]
+        out.append(
+            {
+                "project_key": pick.project_key,
+                "canonical_code": pick.canonical_code,
+                "bac_cents": int(pick.bac_cents),
+                "actual_final_cents": int(pick.actual_final_cents),
+                "stages": {
+                    row.stage: {
+                        "as_of_month": str(row.as_of_month)[:7],
+                        "eac_cents": int(row.adapter_eac),
+                        "lower_cents": int(row.adapter_lower),
+                        "upper_cents": int(row.adapter_upper),
+                    }
+                    for row in trade.itertuples(index=False)
+                },
+            }
+        )
+    return out
+
+
+def _plain(value):
+    """Python scalars, lists and dicts for JSON; NaN -> None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+def _pct(value) -> str:
+    return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _nan_last(value: float) -> float:
+    return math.inf if math.isnan(value) else value

@@ -1,0 +1,59 @@
+"""Sequence datasets read from the database: the training set and one project's inference set."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import numpy as np
+import psycopg2.extensions
+
+from gmp_assets.features import store
+from gmp_assets.features.compute import trade_final_costs, trade_finished_as_of
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.features.sequences import build_sequences
+
+WINDOW = 12
+
+
+def training_sequences(conn: psycopg2.extensions.connection, window: int = WINDOW) -> SequenceDataset:
+    """Every training-eligible project's samples; labels from completed projects and finished trades."""
+    projects = store.load_projects(conn)
+    projects = projects[projects["is_training_eligible"].astype(bool)]
+    keys = projects["project_key"].astype(str).tolist()
+    canonical = store.load_canonical(conn, keys)
+    features = store.load_feature_rows(conn, keys)
+    return build_sequences(features, trade_final_costs(canonical, projects), window=window)
+
+
+def inference_sequences(
+    conn: psycopg2.extensions.connection, project_key: str, as_of_month: date | str, window: int = WINDOW
+) -> SequenceDataset:
+    """One sample per trade of one project as of a month, built from rows dated on or before it only.
+
+    The project is treated as in progress at that month whatever its status today: a trade counts
+    as finished only if it was known finished then.
+    """
+    canonical = store.load_canonical(conn, [project_key], until_month=as_of_month)
+    features = store.load_feature_rows(conn, [project_key], until_month=as_of_month)
+    finals = trade_finished_as_of(canonical).assign(project_completed=False)
+    return build_sequences(features, finals, window=window, as_of=str(as_of_month))
+
+
+def dataset_fingerprint(ds: SequenceDataset) -> str:
+    """A content hash of the dataset (features, masks, keys, months and targets)."""
+    digest = hashlib.sha256()
+    for array in (ds.x, ds.mask, ds.y, ds.as_of_month.astype("datetime64[M]").astype(np.int64)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update("|".join(map(str, ds.project_keys)).encode())
+    digest.update("|".join(map(str, ds.canonical_codes)).encode())
+    return digest.hexdigest()
+
+
+def vocabularies(ds: SequenceDataset) -> tuple[Vocabulary, Vocabulary]:
+    """Embedding vocabularies: the projects and trades that have labelled samples."""
+    labelled = ds.subset(ds.labelled)
+    return (
+        Vocabulary(tuple(sorted(set(map(str, labelled.project_keys))))),
+        Vocabulary(tuple(sorted(set(map(str, labelled.canonical_codes))))),
+    )

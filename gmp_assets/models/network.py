@@ -1,0 +1,187 @@
+"""The MultiProjectForecaster: one Keras network for all projects and trades.
+
+Inputs (a dict, see :func:`model_inputs`): ``x`` [window, n_features] monthly feature rows
+(left-padded), ``mask`` [window] bool (True on real months; the LSTMs skip padded steps, so
+padding values never reach the output), ``project`` and ``trade`` embedding indices (0 = unknown,
+the cold-start row). Output [n, 2]: mean and standard deviation of a Gaussian over
+``y = log(final / BAC)``.
+
+Layers are named by role so parts can be frozen: ``encoder_*``, ``project_embedding``,
+``trade_embedding``, ``fusion``, ``adapter_*`` and ``head_*``. Fine-tuning a project adapter
+trains only ``adapter_*`` and ``head_*`` (:func:`freeze_for_adapter`).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+
+LSTM_UNITS = 64
+PROJECT_EMBEDDING_DIM = 32
+TRADE_EMBEDDING_DIM = 16
+FUSION_UNITS = 64
+ADAPTER_UNITS = 32
+ADAPTER_DROPOUT = 0.1
+STD_EPSILON = 1e-3
+TRAINABLE_IN_ADAPTER = ("adapter_", "head_")
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@keras.saving.register_keras_serializable(package="gmp")
+class GaussianParameters(layers.Layer):
+    """Raw [n, 2] -> (mean, softplus(raw_std) + epsilon): the std is always positive."""
+
+    def __init__(self, epsilon: float = STD_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, raw):
+        return ops.concatenate([raw[:, :1], ops.softplus(raw[:, 1:]) + self.epsilon], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="gmp")
+def gaussian_nll(y_true, y_pred):
+    """Mean Gaussian negative log-likelihood of ``y_true`` [n] under ``y_pred`` [n, 2] (mean, std)."""
+    y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), (-1,))
+    mean, std = y_pred[:, 0], y_pred[:, 1]
+    return ops.mean(0.5 * LOG_2PI + ops.log(std) + 0.5 * ops.square((y_true - mean) / std))
+
+
+def build_forecaster(
+    n_features: int,
+    window: int,
+    n_projects: int,
+    n_trades: int,
+    seed: int,
+    *,
+    feature_mean: np.ndarray | None = None,
+    feature_variance: np.ndarray | None = None,
+    target_mean: float = 0.0,
+    target_std: float = 0.1,
+) -> keras.Model:
+    """Build the network; ``n_projects``/``n_trades`` are vocabulary sizes (with index 0).
+
+    ``feature_mean``/``feature_variance`` (per feature, default 0/1) standardise ``x`` inside the
+    model, so a saved model carries its own scaling. The head starts near the constant forecast
+    N(``target_mean``, ``target_std``) (small kernel, biases set to the training target's moments).
+    Sets the global Keras seed to ``seed``.
+    """
+    keras.utils.set_random_seed(seed)
+    x_in = keras.Input((window, n_features), name="x")
+    mask_in = keras.Input((window,), dtype="bool", name="mask")
+    project_in = keras.Input((), dtype="int32", name="project")
+    trade_in = keras.Input((), dtype="int32", name="trade")
+
+    mean = np.zeros(n_features) if feature_mean is None else np.asarray(feature_mean)
+    variance = np.ones(n_features) if feature_variance is None else np.asarray(feature_variance)
+    h = layers.Normalization(mean=mean, variance=variance, name="encoder_scaling")(x_in)
+    h = layers.LSTM(LSTM_UNITS, return_sequences=True, name="encoder_lstm_1")(h, mask=mask_in)
+    h = layers.LayerNormalization(name="encoder_norm_1")(h)
+    h = layers.LSTM(LSTM_UNITS, name="encoder_lstm_2")(h, mask=mask_in)
+    h = layers.LayerNormalization(name="encoder_norm_2")(h)
+
+    project = layers.Embedding(n_projects, PROJECT_EMBEDDING_DIM, name="project_embedding")(project_in)
+    trade = layers.Embedding(n_trades, TRADE_EMBEDDING_DIM, name="trade_embedding")(trade_in)
+    h = layers.Concatenate(name="fusion_concat")([h, project, trade])
+    h = layers.Dense(FUSION_UNITS, activation="relu", name="fusion")(h)
+
+    for i in (1, 2):
+        h = layers.Dense(ADAPTER_UNITS, activation="relu", name=f"adapter_dense_{i}")(h)
+        h = layers.Dropout(ADAPTER_DROPOUT, name=f"adapter_dropout_{i}")(h)
+
+    raw_std_bias = math.log(math.expm1(max(target_std - STD_EPSILON, 1e-3)))  # softplus^-1
+    raw = layers.Dense(
+        2,
+        bias_initializer=keras.initializers.Constant([target_mean, raw_std_bias]),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=seed),
+        name="head_dense",
+    )(h)
+    out = GaussianParameters(name="head_gaussian")(raw)
+    return keras.Model(
+        {"x": x_in, "mask": mask_in, "project": project_in, "trade": trade_in},
+        out,
+        name="multi_project_forecaster",
+    )
+
+
+def freeze_for_adapter(model: keras.Model) -> keras.Model:
+    """Freeze encoder, embeddings and fusion in place: only ``adapter_*`` and ``head_*`` train."""
+    for layer in model.layers:
+        layer.trainable = layer.name.startswith(TRAINABLE_IN_ADAPTER)
+    return model
+
+
+def model_inputs(
+    ds: SequenceDataset,
+    projects: Vocabulary,
+    trades: Vocabulary,
+    project_index: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The model's input dict for ``ds``; ``project_index`` overrides the vocabulary lookup."""
+    if project_index is None:
+        project_index = projects.indices(ds.project_keys)
+    return {
+        "x": np.asarray(ds.x, dtype=np.float32),
+        "mask": np.asarray(ds.mask, dtype=bool),
+        "project": np.asarray(project_index, dtype=np.int32),
+        "trade": trades.indices(ds.canonical_codes),
+    }
+
+
+def to_eac(bac_cents, log_ratio) -> np.ndarray:
+    """``BAC * exp(log_ratio)`` in float cents: the EAC a predicted ``y`` stands for."""
+    return np.asarray(bac_cents, dtype=np.float64) * np.exp(np.asarray(log_ratio, dtype=np.float64))
+
+
+def input_signature(model: keras.Model) -> dict[str, tf.TensorSpec]:
+    """TensorSpecs of the model's inputs with a free batch dimension."""
+    window, n_features = model.input["x"].shape[1:]
+    return {
+        "x": tf.TensorSpec((None, window, n_features), tf.float32),
+        "mask": tf.TensorSpec((None, window), tf.bool),
+        "project": tf.TensorSpec((None,), tf.int32),
+        "trade": tf.TensorSpec((None,), tf.int32),
+    }
+
+
+_INFERENCE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _inference_function(model: keras.Model):
+    """The model's inference call as a graph, traced once per model and cached with it."""
+    function = _INFERENCE_FUNCTIONS.get(model)
+    if function is None:
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+
+        @tf.function(input_signature=[input_signature(model)], autograph=False)
+        def function(inputs):
+            return ref()(inputs, training=False)
+
+        _INFERENCE_FUNCTIONS[model] = function
+    return function
+
+
+def predict(model: keras.Model, inputs: dict[str, np.ndarray], batch_size: int = 4096) -> np.ndarray:
+    """[n, 2] (mean, std): the model in inference mode as a cached ``tf.function``, in chunks.
+
+    The first call per model traces the graph (about a second); later calls cost milliseconds.
+    """
+    function = _inference_function(model)
+    chunks = [
+        function({k: v[i : i + batch_size] for k, v in inputs.items()}).numpy()
+        for i in range(0, len(inputs["x"]), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.float32)

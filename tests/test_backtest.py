@@ -1,0 +1,239 @@
+"""Backtest: report shape, EVM arithmetic, no leakage, leave-projects-out folds, plots (no database).
+
+A small synthetic portfolio (three completed projects, one active) keeps the TensorFlow work to a
+few tiny trainings; the sample export in /tmp, when present, checks the stage view on real rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from test_features import load_sample, needs_sample, trade_rows
+
+from gmp_assets.models.adapters import AdapterConfig
+from gmp_assets.models.backtest import METHODS, BacktestConfig, run_backtest, stage_view
+from gmp_assets.models.plots import fan_chart_png, forecast_fan_png
+from gmp_assets.models.training import TrainConfig
+
+TRADES = pd.DataFrame(
+    {
+        "code": ["03", "09", "26", "31"],
+        "name": ["Concrete", "Finishes", "Electrical", "Earthwork"],
+        "typical_gmp_share": [0.4, 0.2, 0.3, 0.1],
+        "typical_start_share": [0.0, 0.4, 0.2, 0.0],
+        "typical_finish_share": [0.8, 1.0, 0.9, 0.3],
+    }
+)
+BUDGET = {"03": 1_200_000, "09": 600_000, "26": 900_000, "31": 300_000}
+ACTIVE = {"03": (0, 8), "09": (5, 12), "26": (2, 11), "31": (0, 4)}  # months [first, last) of the 12
+PROJECT_RATIO = {"p1": 1.2, "p2": 0.9, "p3": 1.05, "p4": 1.1}
+TRADE_RATIO = {"03": 1.0, "09": 1.1, "26": 0.95, "31": 1.02}
+START = {"p1": "2022-01", "p2": "2022-06", "p3": "2023-01", "p4": "2024-01"}
+MONTHS = {"p1": 13, "p2": 13, "p3": 13, "p4": 8}  # p4 is active: 8 months of data so far
+STATUS = {"p1": "completed", "p2": "completed", "p3": "completed", "p4": "active"}
+
+CONFIG = BacktestConfig(
+    n_folds=3,
+    window=6,
+    train=TrainConfig(epochs=2, patience=2, batch_size=32),
+    adapter=AdapterConfig(epochs=2, batch_size=16),
+    fan_trades=2,
+    seed=3,
+)
+
+
+def trade_history(project: str, code: str) -> pd.DataFrame:
+    """Cost spread evenly over the trade's active months; reported progress linear over them."""
+    first, last = ACTIVE[code]
+    span = last - first
+    cost = BUDGET[code] * PROJECT_RATIO[project] * TRADE_RATIO[code] / span
+    months = range(MONTHS[project])
+    return trade_rows(
+        project,
+        code,
+        [round(cost) if first <= k < last else 0 for k in months],
+        budget=BUDGET[code],
+        start=START[project],
+        duration=12,
+        reported=[100.0 * min(max(k - first + 1, 0), span) / span for k in months],
+    )
+
+
+def synthetic_portfolio() -> tuple[pd.DataFrame, pd.DataFrame]:
+    canonical = pd.concat([trade_history(p, c) for p in STATUS for c in BUDGET], ignore_index=True)
+    projects = pd.DataFrame(
+        {
+            "project_key": list(STATUS),
+            "planned_duration_months": 12,
+            "project_type": "residential",
+            "total_bac_cents": sum(BUDGET.values()),
+            "status": list(STATUS.values()),
+        }
+    )
+    return canonical, projects
+
+
+def scaled_after(canonical: pd.DataFrame, project: str, month: str, factor: float) -> pd.DataFrame:
+    """``project``'s monthly costs after ``month`` times ``factor`` (cumulative recomputed), progress shifted."""
+    out = canonical.copy()
+    later = (out.project_key == project) & (pd.to_datetime(out.month_start) > pd.Timestamp(month))
+    out.loc[later, "monthly_cost_cents"] = (out.loc[later, "monthly_cost_cents"] * factor).round()
+    out.loc[later, "reported_pct_complete"] = out.loc[later, "reported_pct_complete"] * 0.5
+    out["cumulative_cost_cents"] = out.groupby(["project_key", "canonical_code"])["monthly_cost_cents"].cumsum()
+    return out
+
+
+@pytest.fixture(scope="module")
+def portfolio():
+    return synthetic_portfolio()
+
+
+@pytest.fixture(scope="module")
+def report(portfolio):
+    canonical, projects = portfolio
+    return run_backtest(canonical, projects, TRADES, CONFIG)
+
+
+def test_report_shape_keys_and_equal_samples_per_stage(report):
+    assert list(report.stages) == ["25", "50", "75"]
+    for stage, methods in report.stages.items():
+        assert list(methods) == list(METHODS)
+        rows = report.predictions[report.predictions.stage == stage]
+        assert {m["n"] for m in methods.values()} == {len(rows)} == {3 * len(TRADES)}  # every trade of p1..p3
+        for name, m in methods.items():
+            assert {"mape", "median_ape", "coverage80", "n"} <= set(m)
+            assert (m["coverage80"] is None) == name.startswith("evm_")
+            assert m["mape"] >= 0 and m["median_ape"] >= 0
+    assert set(report.predictions.project_key) == {"p1", "p2", "p3"}  # the active project is never scored
+
+
+def test_stage_metrics_recompute_from_predictions(report):
+    rows = report.predictions[report.predictions.stage == "50"]
+    actual = rows.actual_final_cents.to_numpy(dtype=float)
+    for method in METHODS:
+        ape = np.abs(rows[f"{method}_eac"].to_numpy(dtype=float) - actual) / actual
+        assert report.stages["50"][method]["mape"] == pytest.approx(ape.mean())
+        assert report.stages["50"][method]["median_ape"] == pytest.approx(np.median(ape))
+    inside = (rows.global_lower <= rows.actual_final_cents) & (rows.actual_final_cents <= rows.global_upper)
+    assert report.stages["50"]["global"]["coverage80"] == pytest.approx(inside.mean())
+    # consistency rules: bounds around the point, nothing below the cost to date, finished = actual
+    for method in ("global", "adapter"):
+        assert (rows[f"{method}_lower"] <= rows[f"{method}_eac"]).all()
+        assert (rows[f"{method}_eac"] <= rows[f"{method}_upper"]).all()
+        assert (rows[f"{method}_lower"] >= rows.actual_to_date_cents).all()
+    finished = rows[rows.trade_finished]
+    assert len(finished) and (finished.global_eac == finished.actual_to_date_cents).all()
+
+
+def test_evm_baselines_on_a_hand_made_trade(report):
+    # p1 / 03 at 50% (month 6 of 12): 180,000 a month for 6 months, 6/8 = 75% reported, BAC 1.2M;
+    # typical curve 0..0.8 of the schedule -> planned 62.5%: CPI = 900k / 1.08M, SPI = 75 / 62.5
+    row = report.predictions.query("stage == '50' and project_key == 'p1' and canonical_code == '03'").iloc[0]
+    assert row.actual_to_date_cents == 1_080_000 and row.actual_final_cents == 1_440_000
+    assert row.evm_bac_eac == pytest.approx(1_200_000)
+    assert row.evm_ac_plus_remaining_eac == pytest.approx(1_080_000 + 300_000)
+    assert row.evm_cpi_eac == pytest.approx(1_440_000)
+    assert row.evm_cpi_spi_eac == pytest.approx(1_080_000 + 300_000 / (900 / 1080 * 1.2))
+
+
+def test_held_out_projects_never_train_their_fold(report):
+    held = [p for fold in report.folds for p in fold["held_out"]]
+    assert sorted(held) == ["p1", "p2", "p3"]  # each completed project held out exactly once
+    for fold in report.folds:
+        seen = set(fold["train_projects"]) | set(fold["validation_projects"])
+        assert not seen & set(fold["held_out"])
+        assert "p4" in fold["train_projects"]  # the active project's finished trades always train
+        assert not set(fold["train_projects"]) & set(fold["validation_projects"])
+
+
+def test_adapter_falls_back_without_finished_trades_before_the_stage(report):
+    # at 25% (month 3) no trade has finished yet; at 50% earthwork (31) has
+    outcomes = {(a["project_key"], a["stage"]): a["outcome"] for a in report.adapters}
+    assert {outcomes[(p, "25")] for p in ("p1", "p2", "p3")} == {"no_data"}
+    assert report.stages["25"]["adapter"]["adapter_fallback"] == report.stages["25"]["adapter"]["n"]
+    early = report.predictions[report.predictions.stage == "25"]
+    assert (early.adapter_eac == early.global_eac).all()
+    assert all(a["n_train"] > 0 for a in report.adapters if a["stage"] == "50")
+
+
+def test_stage_view_reads_nothing_after_the_stage_month(portfolio):
+    canonical, projects = portfolio
+    month = np.datetime64("2022-06", "M")  # p1 at 50%
+    current, known = stage_view(canonical, projects, TRADES, "p1", month, window=6)
+    assert (current.as_of_month == month).all() and len(current) == len(TRADES)
+    assert len(known) and (known.as_of_month < month).all()
+    assert set(known.canonical_codes) == {"31"}  # the only trade finished by June
+    assert (known.final_cost_cents == round(300_000 * 1.2 * 1.02 / 4) * 4).all()  # its cost at its finish
+    changed = scaled_after(canonical, "p1", "2022-06-01", 3.0)
+    truncated = canonical[pd.to_datetime(canonical.month_start) <= pd.Timestamp("2022-06-01")]
+    for other in (changed, truncated):
+        again_current, again_known = stage_view(other, projects, TRADES, "p1", month, window=6)
+        for name in ("x", "mask", "y", "final_cost_cents", "actual_to_date_cents", "trade_finished"):
+            np.testing.assert_array_equal(getattr(again_current, name), getattr(current, name))
+            np.testing.assert_array_equal(getattr(again_known, name), getattr(known, name))
+
+
+def test_stage_forecasts_ignore_later_data_of_the_project(portfolio, report):
+    canonical, projects = portfolio
+    changed = scaled_after(canonical, "p1", "2022-06-01", 1.5)  # p1 after its 50% month costs 50% more
+    again = run_backtest(changed, projects, TRADES, replace(CONFIG, stages=(0.5,)))
+    columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper"))]
+    before = report.predictions.query("stage == '50' and project_key == 'p1'").reset_index(drop=True)
+    after = again.predictions.query("project_key == 'p1'").reset_index(drop=True)
+    pd.testing.assert_frame_equal(after[columns], before[columns])
+    assert (after.actual_final_cents > before.actual_final_cents).any()  # the finals did change
+
+
+def test_to_json_shape_and_text(report):
+    body = json.loads(report.to_json())
+    assert set(body["stages"]) == {"25", "50", "75"}
+    assert body["stages"]["50"]["evm_cpi"]["coverage80"] is None
+    assert body["stages"]["75"]["global"]["n"] == 3 * len(TRADES)
+    assert len(body["fan_samples"]) == CONFIG.fan_trades
+    fan = body["fan_samples"][0]
+    assert fan["canonical_code"] == "03"  # the largest budget
+    assert set(fan["stages"]) == {"25", "50", "75"}
+    for stage in fan["stages"].values():
+        assert stage["lower_cents"] <= stage["eac_cents"] <= stage["upper_cents"]
+    table = report.markdown()
+    assert table.count("\n| ") == 3 * len(METHODS) and "evm_cpi_spi" in table
+    summary = report.summary()
+    assert "\n" not in summary and "25%" in summary and "50%" in summary and "coverage" in summary
+
+
+def _png_shape(data: bytes) -> tuple[int, ...]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    return imread(io.BytesIO(data)).shape
+
+
+def test_plots_return_png_bytes(report):
+    one, two = _png_shape(fan_chart_png(report.fan_samples[:1])), _png_shape(fan_chart_png(report.fan_samples))
+    assert two[1] > one[1]  # one panel per trade
+    rows = report.predictions.query("stage == '75' and project_key == 'p2'").rename(
+        columns={"global_eac": "predicted_eac_cents", "global_lower": "confidence_lower_cents",
+                 "global_upper": "confidence_upper_cents"}
+    )
+    assert _png_shape(forecast_fan_png(rows.to_dict("records")))[0] > 100
+    assert _png_shape(forecast_fan_png([]))[0] > 100
+
+
+@needs_sample
+def test_stage_view_on_the_sample_export():
+    canonical, projects, trades = load_sample()
+    trades = trades[trades.level == 1]
+    project = sorted(projects.loc[projects.status == "completed", "project_key"])[0]
+    months = np.unique(pd.to_datetime(canonical.loc[canonical.project_key == project, "month_start"]))
+    month = np.datetime64(months[len(months) // 2], "M")
+    current, known = stage_view(canonical, projects, trades, project, month, window=12)
+    _, again = stage_view(scaled_after(canonical, project, str(month), 2.0), projects, trades, project, month, 12)
+    assert (current.as_of_month == month).all()
+    assert len(known) and (known.as_of_month < month).all() and (known.final_cost_cents > 0).all()
+    np.testing.assert_array_equal(again.x, known.x)
+    np.testing.assert_array_equal(again.y, known.y)

@@ -1,0 +1,128 @@
+"""The MultiProjectForecaster network: shapes, masking, loss, freezing, save/load.
+
+Also holds ``synthetic_dataset``, the contract-shaped data the other model tests import.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.models.network import (
+    build_forecaster,
+    freeze_for_adapter,
+    gaussian_nll,
+    model_inputs,
+    predict,
+)
+
+WINDOW, N_FEATURES = 6, 4
+
+
+def synthetic_dataset(
+    n: int = 400,
+    project_keys: tuple[str, ...] = ("P0", "P1", "P2", "P3"),
+    n_trades: int = 5,
+    seed: int = 0,
+    months: int = 24,
+    unlabelled: float = 0.0,
+    offset: float = 0.0,
+    window: int = WINDOW,
+    n_features: int = N_FEATURES,
+) -> SequenceDataset:
+    """Samples whose target depends on the features (mean of feature 0), project and trade.
+
+    ``y = 0.3 * mean(f0 over real months) + 0.05 * project + 0.03 * trade + offset + noise``;
+    canonical codes are real CSI divisions '03', '04', ...; a share ``unlabelled`` has no target.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, window, n_features)).astype(np.float32)
+    lengths = rng.integers(1, window + 1, n)
+    mask = np.arange(window)[None, :] >= (window - lengths)[:, None]
+    x[~mask] = 0.0
+    project = rng.integers(0, len(project_keys), n)
+    trade = rng.integers(0, n_trades, n)
+    signal = (x[..., 0] * mask).sum(axis=1) / lengths
+    y = 0.3 * signal + 0.05 * project + 0.03 * trade + offset + 0.01 * rng.normal(size=n)
+    bac = rng.integers(10**6, 10**8, n).astype(np.int64)
+    final = np.rint(bac * np.exp(y)).astype(np.int64)
+    pct = rng.uniform(0, 1, n).astype(np.float32)
+    missing = rng.random(n) < unlabelled
+    return SequenceDataset(
+        x=x,
+        mask=mask,
+        project_keys=np.array(project_keys, dtype=object)[project],
+        canonical_codes=np.array([f"{3 + t:02d}" for t in trade], dtype=object),
+        as_of_month=np.datetime64("2024-01", "M") + rng.integers(0, months, n).astype("timedelta64[M]"),
+        y=np.where(missing, np.nan, y).astype(np.float32),
+        bac_cents=bac,
+        actual_to_date_cents=np.rint(final * pct).astype(np.int64),
+        final_cost_cents=np.where(missing, -1, final),
+        pct_complete=pct,
+        schedule_elapsed=pct,
+        trade_finished=rng.random(n) < 0.2,
+        months_of_data=rng.integers(0, 24, n).astype(np.int32),
+        feature_names=tuple(f"f{i}" for i in range(n_features)),
+    )
+
+
+def vocabularies(ds: SequenceDataset) -> tuple[Vocabulary, Vocabulary]:
+    return Vocabulary(tuple(sorted(set(ds.project_keys)))), Vocabulary(tuple(sorted(set(ds.canonical_codes))))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    ds = synthetic_dataset(n=64)
+    projects, trades = vocabularies(ds)
+    model = build_forecaster(N_FEATURES, WINDOW, projects.size, trades.size, seed=1)
+    return ds, projects, trades, model
+
+
+def test_output_is_mean_and_positive_std_for_known_and_unknown_indices(setup):
+    ds, projects, trades, model = setup
+    inputs = model_inputs(ds, projects, trades)
+    inputs["project"][:10] = 0  # unseen project
+    inputs["trade"][5:15] = 0  # unseen trade
+    out = predict(model, inputs)
+    assert out.shape == (len(ds), 2)
+    assert np.isfinite(out).all()
+    assert (out[:, 1] > 0).all()
+
+
+def test_padded_months_do_not_reach_the_output(setup):
+    ds, projects, trades, model = setup
+    inputs = model_inputs(ds, projects, trades)
+    base = predict(model, inputs)
+    padded = dict(inputs, x=np.where(inputs["mask"][..., None], inputs["x"], 123.0).astype(np.float32))
+    np.testing.assert_allclose(predict(model, padded), base, rtol=1e-5, atol=1e-6)
+    shifted = dict(inputs, x=np.where(inputs["mask"][..., None], inputs["x"] + 1.0, 0.0).astype(np.float32))
+    assert np.abs(predict(model, shifted) - base).max() > 1e-3  # real months do matter
+
+
+def test_gaussian_nll_hand_example():
+    # y=1 under N(0, 2): 0.5*log(2*pi) + log 2 + 1/8; y=0 under N(0, 1): 0.5*log(2*pi)
+    y_pred = np.array([[0.0, 2.0], [0.0, 1.0]], dtype=np.float32)
+    value = float(gaussian_nll(np.array([1.0, 0.0], dtype=np.float32), y_pred))
+    assert value == pytest.approx((0.918939 + 0.693147 + 0.125 + 0.918939) / 2, abs=1e-5)
+    assert math.isfinite(value)
+
+
+def test_freeze_for_adapter_leaves_only_adapter_and_head_trainable():
+    model = freeze_for_adapter(build_forecaster(N_FEATURES, WINDOW, 5, 6, seed=2))
+    trainable = {v.path.split("/")[0] for v in model.trainable_variables}
+    assert trainable == {"adapter_dense_1", "adapter_dense_2", "head_dense"}
+    frozen = {v.path.split("/")[0] for v in model.non_trainable_variables}
+    assert {"encoder_lstm_1", "encoder_lstm_2", "project_embedding", "trade_embedding", "fusion"} <= frozen
+
+
+def test_save_and_load_round_trip_gives_identical_predictions(setup, tmp_path):
+    ds, projects, trades, model = setup
+    path = tmp_path / "forecaster.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    inputs = model_inputs(ds, projects, trades)
+    np.testing.assert_array_equal(predict(loaded, inputs), predict(model, inputs))

@@ -1,0 +1,98 @@
+"""Global training (stratified batches, early stopping, determinism) and project adapters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gmp_assets.models import metrics
+from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
+from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
+from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
+from test_network import synthetic_dataset, vocabularies
+
+CONFIG = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def data():
+    train = synthetic_dataset(n=480, seed=1, unlabelled=0.2)
+    val = synthetic_dataset(n=160, seed=2)
+    projects, trades = vocabularies(train)
+    return train, val, projects, trades
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    train, val, projects, trades = data
+    return train_global(train, val, projects, trades, CONFIG)
+
+
+def test_stratified_batches_draw_equally_from_every_project():
+    groups = np.array(["big"] * 100 + ["mid"] * 10 + ["tiny"] * 3, dtype=object)
+    batches = stratified_batches(groups, batch_size=30, rng=np.random.default_rng(0))
+    assert len(batches) == -(-len(groups) // 30)
+    for batch in batches:
+        names, counts = np.unique(groups[batch], return_counts=True)
+        assert list(names) == ["big", "mid", "tiny"] and set(counts) == {10}
+    big = np.concatenate([b[groups[b] == "big"] for b in batches])
+    assert len(set(big)) == len(big)  # the large project is subsampled without repeats
+    tiny = np.concatenate([b[groups[b] == "tiny"] for b in batches])
+    assert set(tiny) == {110, 111, 112} and len(set(tiny[:3])) == 3  # small one cycled, each pass complete
+
+
+def test_training_learns_and_stops_early_on_the_worst_project(data, trained):
+    train, val, projects, trades = data
+    history = trained.history
+    assert history[-1]["loss"] < history[0]["loss"]
+    naive = metrics.mape(val.final_cost_cents, val.bac_cents)  # EAC = BAC
+    assert max(trained.project_mape.values()) < 0.5 * naive
+    worst = [h["val_worst_mape"] for h in history]
+    assert trained.best_epoch == int(np.argmin(worst)) + 1
+    assert len(history) == trained.best_epoch + CONFIG.patience < CONFIG.epochs
+    assert worst[trained.best_epoch - 1] == pytest.approx(max(trained.project_mape.values()))
+    # the returned model carries the best epoch's weights
+    mean = predict(trained.model, model_inputs(val, projects, trades))[:, 0]
+    eac = val.bac_cents * np.exp(mean.astype(np.float64))
+    recomputed = metrics.per_group(metrics.mape, val.project_keys, val.final_cost_cents, eac)
+    assert recomputed == pytest.approx(trained.project_mape, rel=1e-5)
+
+
+def test_same_seed_gives_identical_weights_and_unlabelled_rows_are_ignored(data, trained):
+    train, val, projects, trades = data
+    assert (~train.labelled).sum() > 50
+    again = train_global(train.subset(train.labelled), val, projects, trades, CONFIG)
+    assert again.best_epoch == trained.best_epoch
+    for a, b in zip(again.model.get_weights(), trained.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adapter_kept_when_it_beats_the_global_model_and_frozen_layers_stay(data, trained):
+    _, _, projects, trades = data
+    global_before = trained.model.get_weights()
+    shifted = dict(project_keys=("P1",), offset=0.15)
+    project_train = synthetic_dataset(n=120, seed=5, months=24, **shifted)
+    holdout = synthetic_dataset(n=40, seed=6, **shifted)
+    config = AdapterConfig(epochs=15, learning_rate=1e-2, seed=1)
+    result = fine_tune_adapter(trained.model, project_train, holdout, projects, trades, config)
+
+    recent = project_train.as_of_month >= project_train.as_of_month.max() - np.timedelta64(11, "M")
+    assert result.n_train == int(recent.sum()) < len(project_train)
+    assert result.kept and result.model is not None
+    assert result.adapter_mape < result.global_mape
+    for layer in trained.model.layers:
+        ours, theirs = layer.get_weights(), result.model.get_layer(layer.name).get_weights()
+        changed = any(not np.array_equal(a, b) for a, b in zip(ours, theirs))
+        assert changed == (bool(ours) and layer.name.startswith(TRAINABLE_IN_ADAPTER)), layer.name
+    for a, b in zip(global_before, trained.model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the global model itself is untouched
+
+
+def test_adapter_not_kept_when_holdout_disagrees_with_recent_training(data, trained):
+    _, _, projects, trades = data
+    project_train = synthetic_dataset(n=120, seed=7, project_keys=("P2",), offset=0.15)
+    holdout = synthetic_dataset(n=40, seed=8, project_keys=("P2",), offset=-0.15)
+    config = AdapterConfig(epochs=15, learning_rate=1e-2, seed=1)
+    result = fine_tune_adapter(trained.model, project_train, holdout, projects, trades, config)
+    assert not result.kept and result.model is None
+    assert result.adapter_mape >= result.global_mape
