@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -167,6 +168,34 @@ def _mlflow():
     return MlflowResource(
         tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
     )
+
+
+@main.command("backtest")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--reuse", is_flag=True, help="Write the latest report instead of running the backtest again.")
+def backtest(json_file: Path, reuse: bool) -> None:
+    """Run the backtest (model vs EVM at 25/50/75% elapsed) through Dagster and write its JSON."""
+    import dagster as dg
+
+    from gmp_assets.models.backtest_assets import backtest_json_path
+
+    database.prepare(start=True)
+    if not reuse:
+        from gmp_assets.definitions import defs
+
+        result = defs.resolve_job_def("backtest_job").execute_in_process(
+            instance=dg.DagsterInstance.get(), raise_on_error=False
+        )
+        if not result.success:
+            raise click.ClickException(f"backtest run {result.run_id} failed (see the Dagster UI)")
+    if not backtest_json_path().exists():
+        raise click.ClickException("no backtest report yet: run without --reuse")
+    report = json.loads(backtest_json_path().read_text())
+    json_file.write_text(json.dumps({"stages": report["stages"]}, indent=2))
+    for stage, methods in report["stages"].items():
+        best = ", ".join(f"{m} {v['mape']:.3f}" for m, v in methods.items() if v.get("mape") is not None)
+        click.echo(f"{stage}%: MAPE {best}")
+    click.echo(f"written to {json_file}")
 
 
 @main.group()

@@ -13,6 +13,7 @@ from gmp_assets.forecasting.assets import project_forecasts
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.sensors import build_inbox_sensor, build_months_sensor
 from gmp_assets.models.assets import global_model, project_adapter, training_dataset
+from gmp_assets.models.backtest_assets import backtest_report
 from gmp_assets.resources import build_resources
 from gmp_assets.taxonomy.assets import manual_trade_mappings, project_trade_mapping
 
@@ -41,6 +42,11 @@ adapter_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(project_adapter),
     description="Fine-tune one project's adapter on its own recent data.",
 )
+backtest_job = dg.define_asset_job(
+    "backtest_job",
+    selection=dg.AssetSelection.assets(backtest_report),
+    description="Replay completed projects at 25/50/75% elapsed: model vs EVM formulas.",
+)
 forecast_job = dg.define_asset_job(
     "forecast_job",
     selection=dg.AssetSelection.assets(project_forecasts),
@@ -60,9 +66,10 @@ defs = dg.Definitions(
         global_model,
         project_adapter,
         project_forecasts,
+        backtest_report,
     ],
     asset_checks=[canonical_cost_features_gx],
-    jobs=[canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job],
+    jobs=[canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job, backtest_job],
     sensors=[build_inbox_sensor(project_ingest_job), build_months_sensor(project_ingest_job, project_months_job)],
     resources=build_resources(),
 )

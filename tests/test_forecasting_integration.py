@@ -1,0 +1,157 @@
+"""Forecasting on the real stack: train a small global model on the demo projects, forecast, export.
+
+Uses the session's ingested demo portfolio (tests/conftest.py), real TensorFlow training, a real
+MLflow tracking store and registry (PostgreSQL), and Dagster runs against the real instance.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+
+from tests.conftest import query
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def trained(ingested):
+    from gmp_assets.pipeline import run_models
+
+    summary = run_models(list(ingested.values()), progress=lambda _: None)
+    assert summary.errors == []
+    return summary
+
+
+@pytest.fixture(scope="session")
+def registry(trained):
+    from gmp_assets.models.registry import MlflowResource
+
+    return MlflowResource(
+        tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
+    )
+
+
+def test_global_model_is_registered_as_champion(trained, registry):
+    from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
+
+    assert trained.global_version is not None and trained.promoted
+    assert registry.version_for(GLOBAL_MODEL, CHAMPION) == trained.global_version
+    loaded = registry.load_forecaster(GLOBAL_MODEL)
+    assert loaded.projects.size > 1 and loaded.trades.size > 10
+    run = registry.client().get_run(registry.client().get_model_version(GLOBAL_MODEL, loaded.version).run_id)
+    assert {"dataset_hash", "feature_schema_version", "learning_rate"} <= set(run.data.params)
+    assert any(k.startswith("val_mape_") for k in run.data.metrics)
+
+
+def test_every_active_project_has_consistent_current_forecasts(trained, ingested):
+    active = {k for (k,) in query("SELECT project_key FROM analytics.projects WHERE status = 'active'")}
+    assert active and active == set(trained.forecasts)
+    rows = query(
+        """
+        SELECT project_key, canonical_code, method, bac_cents, actual_to_date_cents, predicted_eac_cents,
+               predicted_etc_cents, confidence_lower_cents, confidence_upper_cents, eac_east_cents, eac_west_cents
+        FROM ml.project_forecasts WHERE is_current
+        """
+    )
+    assert {r[0] for r in rows} == active
+    for key, code, method, bac, actual, eac, etc, low, high, east, west in rows:
+        assert low <= eac <= high
+        assert eac >= actual and etc == eac - actual
+        assert east + west == eac
+        if method == "finished":
+            assert eac == actual and low == high == actual
+    methods = {r[2] for r in rows}
+    assert methods <= {"adapter", "global", "global_cold_start", "heuristic", "finished"}
+    assert methods & {"adapter", "global", "global_cold_start"}
+
+
+def test_export_has_the_documented_columns(trained, tmp_path):
+    from gmp_assets import database
+    from gmp_assets.forecasting.store import export_csv
+
+    out = tmp_path / "forecasts.csv"
+    with database.connect() as conn:
+        count = export_csv(conn, out)
+    with out.open() as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == [
+            "project_key", "canonical_code", "forecast_date", "bac_cents", "actual_to_date_cents",
+            "predicted_eac_cents", "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents",
+            "confidence_level", "eac_east_cents", "eac_west_cents", "model_name", "model_version", "method",
+        ]
+        rows = list(reader)
+    assert len(rows) == count > 0
+
+
+def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance):
+    from gmp_assets.canonical.months import range_tags
+    from gmp_assets.definitions import defs
+
+    key, month = sorted(trained.forecasts.items())[0]
+    before = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
+    result = defs.resolve_job_def("forecast_job").execute_in_process(instance=instance, tags=range_tags(key, (month, month)))
+    assert result.success
+    after = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
+    assert after == before  # identical forecasts are not written twice
+
+
+def _forecast(conn, registry, project_key: str, month: str) -> pd.DataFrame:
+    from gmp_assets.forecasting.assets import _east_west, forecast_rows
+    from gmp_assets.models.datasets import inference_sequences
+    from gmp_assets.models.registry import GLOBAL_MODEL, adapter_model_name
+
+    ds = inference_sequences(conn, project_key, month)
+    ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M"))
+    rows = forecast_rows(
+        ds, registry.load_forecaster(GLOBAL_MODEL), registry.load_forecaster(adapter_model_name(project_key)),
+        pd.Timestamp("2030-01-01"), _east_west(conn, project_key, month),
+    )
+    return pd.DataFrame(rows).sort_values("canonical_code").reset_index(drop=True)
+
+
+def _active_project_and_month() -> tuple[str, str]:
+    key, first, last = query(
+        "SELECT project_key, min(month_start), max(month_start) FROM ml.feature_rows f"
+        " JOIN analytics.projects USING (project_key) WHERE status = 'active' GROUP BY 1 ORDER BY 1 LIMIT 1"
+    )[0]
+    month = (pd.Timestamp(last) - pd.DateOffset(months=2)).strftime("%Y-%m-%d")
+    assert str(first) < month
+    return key, month
+
+
+def test_forecast_as_of_month_ignores_later_data(trained, registry, pg):
+    project_key, month = _active_project_and_month()
+    conn = psycopg2.connect(pg.url)
+    try:
+        with_later = _forecast(conn, registry, project_key, month)
+        with conn.cursor() as cur:  # the months after M vanish (rolled back below)
+            for table in ("ml.feature_rows", "analytics.canonical_cost_features"):
+                cur.execute(f"DELETE FROM {table} WHERE project_key = %s AND month_start > %s", (project_key, month))
+        without_later = _forecast(conn, registry, project_key, month)
+    finally:
+        conn.rollback()
+        conn.close()
+    pd.testing.assert_frame_equal(with_later, without_later)
+
+
+def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, pg):
+    project_key, month = _active_project_and_month()
+    conn = psycopg2.connect(pg.url)
+    try:
+        before = _forecast(conn, registry, project_key, month)
+        with conn.cursor() as cur:
+            for column in ("cost_per_sf", "cumulative_cost_per_sf", "pct_budget_spent"):
+                cur.execute(f"UPDATE ml.feature_rows SET {column} = {column} * 3 + 1 WHERE project_key <> %s", (project_key,))
+            cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = cumulative_cost_cents * 3"
+                        " WHERE project_key <> %s", (project_key,))
+        after = _forecast(conn, registry, project_key, month)
+    finally:
+        conn.rollback()
+        conn.close()
+    pd.testing.assert_frame_equal(before, after)
