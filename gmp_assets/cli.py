@@ -313,6 +313,56 @@ def mappings_import(csv_file: Path) -> None:
     click.echo(f"{len(done)} mapping(s) confirmed")
 
 
+# --- access -------------------------------------------------------------------------------------
+
+@main.group()
+def access() -> None:
+    """Who may read which owner's projects (row-level security in PostgreSQL)."""
+
+
+@access.command("grant")
+@click.argument("role")
+@click.argument("owner")
+@click.option("--login", is_flag=True, help="Create ROLE as a login role if it does not exist.")
+def access_grant(role: str, owner: str, login: bool) -> None:
+    """Let database ROLE read the projects of OWNER (raw.projects.owner, exactly)."""
+    from gmp_assets import access as access_control
+
+    database.prepare(start=True)
+    try:
+        with database.connect() as conn:
+            granted = access_control.grant(conn, role, owner, login=login)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{granted.role} may read {granted.project_count} project(s) of {granted.owner!r}")
+    if granted.project_count == 0:
+        click.echo(f"warning: no project has owner {owner!r} yet (check the spelling)", err=True)
+
+
+@access.command("revoke")
+@click.argument("role")
+@click.argument("owner")
+def access_revoke(role: str, owner: str) -> None:
+    """Stop database ROLE from reading the projects of OWNER."""
+    from gmp_assets import access as access_control
+
+    database.prepare(start=True)
+    with database.connect() as conn:
+        done = access_control.revoke(conn, role, owner)
+    click.echo("revoked" if done else f"{role} had no access to {owner!r}")
+
+
+@access.command("list")
+def access_list() -> None:
+    """List grants: role, owner, owner group role, visible projects."""
+    from gmp_assets import access as access_control
+
+    database.prepare(start=True)
+    with database.connect() as conn:
+        for g in access_control.list_grants(conn):
+            click.echo(f"{g.role}\t{g.owner}\t{g.owner_role}\t{g.project_count}")
+
+
 # --- UIs ----------------------------------------------------------------------------------------
 
 def _run_foreground(command: list[str], **kwargs) -> int:

@@ -7,6 +7,7 @@ One server holds three databases: the platform's own (schemas ``raw``, ``taxonom
 from __future__ import annotations
 
 import os
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -47,14 +48,20 @@ def start_embedded() -> PgUrl:
     return settings.socket_url(status["socket_dir"], settings.MAIN_DATABASE, port=status["port"])
 
 
-def stop_embedded() -> bool:
-    """Stop the embedded server; False if it was not running."""
-    import pgserver
+def stop_embedded(timeout: float = 30.0) -> bool:
+    """Stop the embedded server (a fast shutdown: SIGINT to the postmaster); False if it was not running.
 
-    if embedded_status() is None:
+    Signalling the postmaster directly works whoever runs it, also where ``pg_ctl`` (run as the
+    ``pgserver`` user when we are root) cannot enter the data directory's parents.
+    """
+    import psutil
+
+    status = embedded_status()
+    if status is None:
         return False
-    user = "pgserver" if os.geteuid() == 0 else None
-    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(), user=user)
+    process = psutil.Process(status["pid"])
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout)
     return True
 
 
@@ -112,6 +119,7 @@ def apply_schema(main: PgUrl) -> None:
         for path in sorted(settings.SQL_DIR.glob("*.sql")):
             cur.execute(path.read_text())
         cur.execute(FEATURE_ROWS_DDL)
+        cur.execute("SELECT access.protect_project_tables()")  # row-level security on every project table
 
 
 @contextmanager

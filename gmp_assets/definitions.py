@@ -11,9 +11,12 @@ from gmp_assets.canonical.assets import (
 from gmp_assets.features.assets import feature_rows
 from gmp_assets.forecasting.assets import project_forecasts
 from gmp_assets.ingest.assets import raw_project_files
-from gmp_assets.ingest.sensors import build_inbox_sensor, build_months_sensor
+from gmp_assets.ingest.sensors import build_forecast_sensor, build_inbox_sensor, build_months_sensor
 from gmp_assets.models.assets import global_model, project_adapter, training_dataset
 from gmp_assets.models.backtest_assets import backtest_report
+from gmp_assets.monitoring.assets import drift_report
+from gmp_assets.monitoring.schedules import build_schedules
+from gmp_assets.monitoring.sensors import build_data_volume_sensor, build_drift_sensor
 from gmp_assets.resources import build_resources
 from gmp_assets.taxonomy.assets import manual_trade_mappings, project_trade_mapping
 
@@ -42,6 +45,16 @@ adapter_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(project_adapter),
     description="Fine-tune one project's adapter on its own recent data.",
 )
+weekly_retraining_job = dg.define_asset_job(
+    "weekly_retraining_job",
+    selection=dg.AssetSelection.assets(training_dataset, global_model, backtest_report),
+    description="Dataset (projects passing the data-quality bar), global training with promotion, backtest.",
+)
+drift_job = dg.define_asset_job(
+    "drift_job",
+    selection=dg.AssetSelection.assets(drift_report),
+    description="One project's drift report (PSI per feature, prediction drift).",
+)
 backtest_job = dg.define_asset_job(
     "backtest_job",
     selection=dg.AssetSelection.assets(backtest_report),
@@ -67,9 +80,20 @@ defs = dg.Definitions(
         project_adapter,
         project_forecasts,
         backtest_report,
+        drift_report,
     ],
     asset_checks=[canonical_cost_features_gx],
-    jobs=[canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job, backtest_job],
-    sensors=[build_inbox_sensor(project_ingest_job), build_months_sensor(project_ingest_job, project_months_job)],
+    jobs=[
+        canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job,
+        backtest_job, weekly_retraining_job, drift_job,
+    ],
+    schedules=build_schedules(weekly_retraining_job, adapter_job, forecast_job),
+    sensors=[
+        build_inbox_sensor(project_ingest_job),
+        build_months_sensor(project_ingest_job, project_months_job),
+        build_forecast_sensor(project_months_job, forecast_job),
+        build_drift_sensor(training_job, adapter_job),
+        build_data_volume_sensor(adapter_job),
+    ],
     resources=build_resources(),
 )

@@ -61,3 +61,22 @@ def query(sql: str, params=None) -> list[tuple]:
     with database.connect() as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
+
+
+@pytest.fixture(scope="session")
+def trained(ingested):
+    """A global model trained on the ingested demo projects, adapters and current forecasts."""
+    from gmp_assets.pipeline import run_models
+
+    summary = run_models(list(ingested.values()), progress=lambda _: None)
+    assert summary.errors == []
+    return summary
+
+
+@pytest.fixture(scope="session")
+def registry(trained):
+    from gmp_assets.models.registry import MlflowResource
+
+    return MlflowResource(
+        tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
+    )

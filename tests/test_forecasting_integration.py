@@ -7,7 +7,6 @@ MLflow tracking store and registry (PostgreSQL), and Dagster runs against the re
 from __future__ import annotations
 
 import csv
-import os
 
 import numpy as np
 import pandas as pd
@@ -17,24 +16,6 @@ import pytest
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def trained(ingested):
-    from gmp_assets.pipeline import run_models
-
-    summary = run_models(list(ingested.values()), progress=lambda _: None)
-    assert summary.errors == []
-    return summary
-
-
-@pytest.fixture(scope="session")
-def registry(trained):
-    from gmp_assets.models.registry import MlflowResource
-
-    return MlflowResource(
-        tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
-    )
 
 
 def test_global_model_is_registered_as_champion(trained, registry):

@@ -252,8 +252,9 @@ def test_xlsx_unmatched_header_names_sheet_and_row(tmp_path):
     path = write_xlsx(tmp_path / "gmp_breakdown.xlsx", [[None, "Budget"], ["Division", "Original"], ["03", 5]])
     with pytest.raises(InputFileError) as err:
         read_gmp_breakdown(path, tmp_path)
-    assert "sheet 'Export', row 1" in str(err.value)
-    assert err.value.line == 1 and err.value.column == "Division"
+    # the row closest to a header (Division found) is the one reported, with what it lacks
+    assert "sheet 'Export', row 2" in str(err.value)
+    assert err.value.line == 2 and err.value.column == "Original Amount"
 
 
 def test_xlsx_header_only_and_not_a_workbook(tmp_path):

@@ -113,10 +113,11 @@ def decode_text(data: bytes, file: str, *, control_chars: bool = False) -> tuple
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as utf8_error:
         if data.startswith(_UTF8_BOM):
+            offset = utf8_error.start + len(_UTF8_BOM)  # the decoder's offsets start after the BOM
             raise InputFileError(
                 file,
-                f"starts with a UTF-8 byte-order mark but byte 0x{data[utf8_error.start]:02x} "
-                f"at offset {utf8_error.start} is not valid UTF-8",
+                f"starts with a UTF-8 byte-order mark but byte 0x{data[offset]:02x} "
+                f"at offset {offset} is not valid UTF-8",
                 expected=TEXT_EXPECTED,
             ) from utf8_error
         try:

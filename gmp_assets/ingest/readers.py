@@ -334,7 +334,8 @@ def _xlsx_table(data: bytes, source: str, kind: str, columns: tuple[Column, ...]
     if not rows:
         raise InputFileError(source, f"sheet {sheet.title!r} is empty", expected="a header row and data rows")
     matches = [(i, match_header(cells, columns)) for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS])]
-    index, match = next(((i, m) for i, m in matches if m.ok), matches[0])
+    # the header, else the row closest to one (most known columns found) for the error message
+    index, match = next(((i, m) for i, m in matches if m.ok), None) or max(matches, key=lambda im: len(im[1].positions))
     line, header_cells = rows[index]
     if not match.ok:
         raise _column_error(source, match, columns, line, where=f"sheet {sheet.title!r}, row {line}: ")

@@ -97,3 +97,26 @@ def build_months_sensor(ingest_job, months_job) -> dg.SensorDefinition:
         )
 
     return project_months_sensor
+
+
+def build_forecast_sensor(months_job, forecast_job) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[months_job],
+        request_job=forecast_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def new_data_forecast_sensor(context: dg.RunStatusSensorContext):
+        """After a project's months are rebuilt, forecast its last month (fallback path when data is short)."""
+        from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
+
+        last = context.dagster_run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
+        if not last:
+            return dg.SkipReason("run without a partition range")
+        month, project_key = last.split("|")
+        return dg.RunRequest(
+            run_key=f"{context.dagster_run.run_id}:forecast",
+            tags={**range_tags(project_key, (month, month)), "gmp/trigger": "new_data"},
+        )
+
+    return new_data_forecast_sensor

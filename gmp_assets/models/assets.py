@@ -20,6 +20,7 @@ from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
 VALIDATION_MONTHS = 6
+MIN_QUALITY = 0.8  # projects whose data quality score is lower do not train the model
 ADAPTER_HOLDOUT_MONTHS = 3
 MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
 
@@ -46,7 +47,7 @@ def _markdown_table(rows: dict[str, float], key: str, value: str) -> str:
 )
 def training_dataset(context: dg.AssetExecutionContext, postgres: PostgresResource) -> SequenceDataset:
     with postgres.connect() as conn:
-        ds = training_sequences(conn)
+        ds = training_sequences(conn, min_quality=MIN_QUALITY)
     labelled = ds.subset(ds.labelled)
     context.add_output_metadata(
         {

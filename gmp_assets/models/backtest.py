@@ -134,9 +134,8 @@ class BacktestReport:
             best = min(EVM_METHODS, key=lambda m: _nan_last(methods[m]["mape"]))
             best_mape = methods[best]["mape"]
             gain = (best_mape - model) / best_mape if best_mape else float("nan")
-            parts.append(
-                f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({gain:+.0%} better)"
-            )
+            verdict = f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}"
+            parts.append(f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({verdict})")
         coverage = "/".join(_pct(m["adapter"]["coverage80"]) for m in self.stages.values())
         return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}%"
 
@@ -154,6 +153,8 @@ def run_backtest(
     )
     completed = sorted(set(projects.loc[projects["status"].astype(str) == "completed", "project_key"].astype(str)))
     completed = [p for p in completed if p in set(ds.project_keys)]
+    if not completed:
+        raise ValueError("the backtest needs completed projects")
     targets = {stage: _stage_targets(ds, stage, completed) for stage in config.stages}
     taxonomy = _taxonomy(trades)
     train_config = replace(config.train, seed=config.seed)
@@ -231,7 +232,7 @@ def _train_fold(
             f"validation_projects={config.validation_projects} (use fewer folds or more completed projects)"
         )
     rng = np.random.default_rng(config.seed + fold)
-    validation = tuple(sorted(rng.choice(candidates, config.validation_projects, replace=False)))
+    validation = tuple(sorted(map(str, rng.choice(candidates, config.validation_projects, replace=False))))
     is_val = np.isin(pool.project_keys, validation)
     train, val = pool.subset(~is_val), pool.subset(is_val)
     project_vocabulary, trade_vocabulary = vocabularies(train)

@@ -16,10 +16,16 @@ from gmp_assets.features.sequences import build_sequences
 WINDOW = 12
 
 
-def training_sequences(conn: psycopg2.extensions.connection, window: int = WINDOW) -> SequenceDataset:
-    """Every training-eligible project's samples; labels from completed projects and finished trades."""
+def training_sequences(
+    conn: psycopg2.extensions.connection, window: int = WINDOW, min_quality: float = 0.0
+) -> SequenceDataset:
+    """Samples of every training-eligible project whose data quality score is at least ``min_quality``.
+
+    Labels come from completed projects and from finished trades of active ones.
+    """
     projects = store.load_projects(conn)
-    projects = projects[projects["is_training_eligible"].astype(bool)]
+    quality = projects["quality_score"].astype(float).fillna(0.0)
+    projects = projects[projects["is_training_eligible"].astype(bool) & (quality >= min_quality)]
     keys = projects["project_key"].astype(str).tolist()
     canonical = store.load_canonical(conn, keys)
     features = store.load_feature_rows(conn, keys)

@@ -45,3 +45,16 @@ CREATE TABLE IF NOT EXISTS ml.backtest_results (
     created_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, stage, method)
 );
+
+-- Drift evaluations per project (the drift_report asset and the drift sensor write them).
+CREATE TABLE IF NOT EXISTS ml.drift_reports (
+    project_key      text NOT NULL,
+    evaluated_at     timestamptz NOT NULL DEFAULT now(),
+    drifted_share    double precision NOT NULL,
+    retrain          boolean NOT NULL,
+    recent_mape      double precision,
+    baseline_mape    double precision,
+    fine_tune        boolean NOT NULL,
+    psi              jsonb NOT NULL,
+    PRIMARY KEY (project_key, evaluated_at)
+);

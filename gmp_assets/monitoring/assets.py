@@ -1,0 +1,40 @@
+"""Monitoring assets: the drift report of each project (PSI table, prediction drift, decisions)."""
+
+import dagster as dg
+
+from gmp_assets.features.assets import FEATURE_ROWS
+from gmp_assets.ingest.readers import validate_project_key
+from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
+from gmp_assets.monitoring.evaluate import evaluate_project, record
+from gmp_assets.partitions import project_partitions
+from gmp_assets.resources import PostgresResource
+
+
+@dg.asset(
+    key=["ml", "drift_report"],
+    deps=[FEATURE_ROWS, dg.AssetKey(["ml", "global_model"]), dg.AssetKey(["ml", "project_forecasts"])],
+    partitions_def=project_partitions,
+    group_name="monitoring",
+    kinds={"postgres"},
+    description="Population Stability Index of each canonical feature (last 6 months vs the champion's training"
+    " projects; > 0.2 = drifted, > 15% drifted = retrain) and prediction drift (recent forecast MAPE vs the"
+    " project's baseline; +10% = fine-tune).",
+)
+def drift_report(context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource):
+    project_key = validate_project_key(context.partition_key)
+    champion = mlflow.load_forecaster(GLOBAL_MODEL)
+    if champion is None:
+        raise dg.Failure("no champion global model to compare with yet")
+    with postgres.connect() as conn:
+        evaluation = evaluate_project(conn, mlflow, champion, project_key)
+        record(conn, evaluation)
+    return dg.MaterializeResult(
+        metadata={
+            "drifted_share": evaluation.data.drifted_share,
+            "retrain_global_model": evaluation.retrain,
+            "recent_mape": evaluation.recent_mape,
+            "baseline_mape": evaluation.baseline_mape,
+            "fine_tune_adapter": evaluation.fine_tune,
+            "psi": dg.MetadataValue.md(evaluation.data.markdown()),
+        }
+    )

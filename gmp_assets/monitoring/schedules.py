@@ -1,0 +1,65 @@
+"""Schedules: weekly global retraining, daily adapter refresh, monthly forecasts after month close."""
+
+import dagster as dg
+
+from gmp_assets.canonical.months import project_month_span, range_tags
+from gmp_assets.models.assets import project_adapter
+from gmp_assets.monitoring.sensors import TRIGGER_TAG
+from gmp_assets.resources import PostgresResource
+
+TIMEZONE = "UTC"
+
+
+def stale_adapter_projects(instance: dg.DagsterInstance, feature_updates: dict[str, float]) -> list[str]:
+    """Projects whose features changed after their adapter was last trained (or that have none)."""
+    stale = []
+    for key, updated in sorted(feature_updates.items()):
+        event = instance.get_latest_materialization_event(project_adapter.key, partition=key)
+        if event is None or event.timestamp < updated:
+            stale.append(key)
+    return stale
+
+
+def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDefinition]:
+    weekly = dg.ScheduleDefinition(
+        name="weekly_retraining",
+        job=weekly_job,
+        cron_schedule="0 2 * * 0",
+        execution_timezone=TIMEZONE,
+        tags={TRIGGER_TAG: "weekly_retraining"},
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Sunday 02:00: check the canonical data (GX), assemble the dataset, train, backtest;"
+        " the new model is promoted only if it beats the champion.",
+    )
+
+    @dg.schedule(job=adapter_job, cron_schedule="0 3 * * *", execution_timezone=TIMEZONE,
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def daily_adapter_refresh(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
+        """03:00: fine-tune only the adapters whose project has new data since they were trained."""
+        with postgres.connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT project_key, extract(epoch FROM max(computed_at)) FROM ml.feature_rows GROUP BY 1")
+            updates = {k: float(v) for k, v in cur.fetchall()}
+        stale = stale_adapter_projects(context.instance, updates)
+        if not stale:
+            return dg.SkipReason("every adapter is up to date")
+        day = context.scheduled_execution_time.date().isoformat()
+        return [dg.RunRequest(run_key=f"adapter_refresh:{k}:{day}", partition_key=k,
+                              tags={TRIGGER_TAG: "daily_adapter_refresh"}) for k in stale]
+
+    @dg.schedule(job=forecast_job, cron_schedule="0 4 2 * *", execution_timezone=TIMEZONE,
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def monthly_forecasts(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
+        """The 2nd of each month, 04:00: forecast every active project as of its last closed month."""
+        with postgres.connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active' ORDER BY 1")
+                active = [k for (k,) in cur.fetchall()]
+            spans = {k: project_month_span(conn, k) for k in active}
+        month = context.scheduled_execution_time.strftime("%Y-%m")
+        return [
+            dg.RunRequest(run_key=f"monthly_forecast:{k}:{month}",
+                          tags={**range_tags(k, (span[1], span[1])), TRIGGER_TAG: "monthly_forecasts"})
+            for k, span in spans.items() if span is not None
+        ]
+
+    return [weekly, daily_adapter_refresh, monthly_forecasts]

@@ -1,0 +1,83 @@
+"""Retraining triggers as sensors: data drift, prediction drift and data volume (the seed's RetrainingTrigger).
+
+Each sensor keeps a cursor, does a bounded amount of work per tick, requests runs for exactly the
+partitions that need them (run keys make repeats idempotent) and tags each run with its trigger.
+"""
+
+import json
+from datetime import date
+
+import dagster as dg
+
+from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
+from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
+from gmp_assets.monitoring.evaluate import evaluate_project, record
+from gmp_assets.resources import PostgresResource
+
+PROJECTS_PER_TICK = 5
+TRIGGER_TAG = "gmp/trigger"
+
+
+def _projects_with_features(postgres: PostgresResource, active_only: bool = False) -> dict[str, int]:
+    """Months of data per project that has feature rows (only projects in progress if ``active_only``)."""
+    with postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT f.project_key, max(f.months_of_data) FROM ml.feature_rows f"
+            " JOIN analytics.projects p USING (project_key) WHERE NOT %s OR p.status = 'active' GROUP BY 1 ORDER BY 1",
+            (active_only,),
+        )
+        return dict(cur.fetchall())
+
+
+def build_drift_sensor(training_job, adapter_job) -> dg.SensorDefinition:
+    @dg.sensor(jobs=[training_job, adapter_job], minimum_interval_seconds=6 * 3600,
+               default_status=dg.DefaultSensorStatus.RUNNING)
+    def drift_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource):
+        """PSI and prediction drift for the next few active projects; retrain or fine-tune where they drifted."""
+        champion = mlflow.load_forecaster(GLOBAL_MODEL)
+        if champion is None:
+            return dg.SkipReason("no champion global model yet")
+        projects = sorted(_projects_with_features(postgres, active_only=True))
+        if not projects:
+            return dg.SkipReason("no active projects with features yet")
+        start = int(context.cursor or 0) % len(projects)
+        batch = (projects[start:] + projects[:start])[:PROJECTS_PER_TICK]
+        today = date.today().isoformat()
+        requests, retrain = [], []
+        with postgres.connect() as conn:
+            for key in batch:
+                evaluation = evaluate_project(conn, mlflow, champion, key)
+                record(conn, evaluation)
+                if evaluation.retrain:
+                    retrain.append(key)
+                if evaluation.fine_tune:
+                    requests.append(
+                        dg.RunRequest(run_key=f"prediction_drift:{key}:{today}", job_name=adapter_job.name,
+                                      partition_key=key, tags={TRIGGER_TAG: "prediction_drift"})
+                    )
+        if retrain:
+            requests.append(
+                dg.RunRequest(run_key=f"data_drift:{today}", job_name=training_job.name,
+                              tags={TRIGGER_TAG: "data_drift", "gmp/drifted_projects": ",".join(retrain)})
+            )
+        return dg.SensorResult(run_requests=requests, cursor=str((start + len(batch)) % len(projects)))
+
+    return drift_sensor
+
+
+def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
+    @dg.sensor(job=adapter_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
+    def data_volume_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+        """Request a project's first adapter once it has 6 months of data."""
+        requested = set(json.loads(context.cursor)) if context.cursor else set()
+        ready = sorted(k for k, months in _projects_with_features(postgres).items()
+                       if months >= GLOBAL_MIN_MONTHS and k not in requested)[:PROJECTS_PER_TICK * 4]
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(run_key=f"data_volume:{key}", partition_key=key, tags={TRIGGER_TAG: "data_volume"})
+                for key in ready
+            ],
+            cursor=json.dumps(sorted(requested | set(ready))),
+        )
+
+    return data_volume_sensor

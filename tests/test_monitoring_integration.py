@@ -1,0 +1,104 @@
+"""Sensors and schedules driven against the real instance, database and MLflow registry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from tests.conftest import query
+
+pytestmark = pytest.mark.integration
+
+
+def _sensor(name: str):
+    from gmp_assets.definitions import defs
+
+    return defs, defs.get_sensor_def(name)
+
+
+def _tick(defs, sensor, instance, cursor=None):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources) as ctx:
+        return sensor(ctx)
+
+
+def _active() -> list[str]:
+    return [k for (k,) in query("SELECT project_key FROM analytics.projects WHERE status = 'active' ORDER BY 1")]
+
+
+def test_data_volume_sensor_requests_adapters_for_projects_with_six_months(trained, instance):
+    defs, sensor = _sensor("data_volume_sensor")
+    ready = sorted(k for k, m in query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY 1") if m >= 6)
+    first = _tick(defs, sensor, instance)
+    assert sorted(r.partition_key for r in first.run_requests) == ready
+    assert {r.tags["gmp/trigger"] for r in first.run_requests} == {"data_volume"}
+    assert _tick(defs, sensor, instance, first.cursor).run_requests == []
+
+
+def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained, instance, registry):
+    from gmp_assets import database
+    from gmp_assets.models.registry import GLOBAL_MODEL
+    from gmp_assets.monitoring.evaluate import evaluate_project
+
+    defs, sensor = _sensor("drift_sensor")
+    active = _active()
+    champion = registry.load_forecaster(GLOBAL_MODEL)
+    with database.connect() as conn:
+        expected = {k: evaluate_project(conn, registry, champion, k) for k in active}
+    calm = _tick(defs, sensor, instance)
+    training = [r for r in calm.run_requests if r.job_name == "training_job"]
+    assert bool(training) == any(e.retrain for e in expected.values())
+    assert {r.partition_key for r in calm.run_requests if r.job_name == "adapter_job"} == {
+        k for k, e in expected.items() if e.fine_tune
+    }
+    (drifting,) = [k for k in active if not expected[k].retrain][:1] or pytest.skip("every active project drifts already")
+    columns = ["cost_per_sf", "cumulative_cost_per_sf", "cost_per_sf_mean_3m", "cost_per_sf_std_3m",
+               "cost_per_sf_lag_1", "cost_per_sf_lag_2", "cost_per_sf_lag_3"]
+    scale = ", ".join(f"{c} = {c} * 8" for c in columns)
+    unscale = ", ".join(f"{c} = {c} / 8" for c in columns)  # exact: a power of two
+    with database.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"UPDATE ml.feature_rows SET {scale} WHERE project_key = %s", (drifting,))
+    try:
+        stormy = _tick(defs, sensor, instance)
+    finally:
+        with database.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"UPDATE ml.feature_rows SET {unscale} WHERE project_key = %s", (drifting,))
+    (request,) = [r for r in stormy.run_requests if r.job_name == "training_job"]
+    assert request.tags["gmp/trigger"] == "data_drift" and drifting in request.tags["gmp/drifted_projects"]
+    recorded = query(
+        "SELECT retrain FROM ml.drift_reports WHERE project_key = %s ORDER BY evaluated_at DESC LIMIT 1", (drifting,)
+    )
+    assert recorded == [(True,)]
+
+
+def _schedule(name: str):
+    from gmp_assets.definitions import defs
+
+    return defs, defs.get_schedule_def(name)
+
+
+def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, instance):
+    defs, schedule = _schedule("daily_adapter_refresh")
+    when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=defs.resources) as ctx:
+        before = schedule.evaluate_tick(ctx).run_requests or []
+    refreshed = {r.partition_key for r in before}
+    project = sorted(trained.forecasts)[0]
+    query("UPDATE ml.feature_rows SET computed_at = now() + interval '1 minute' WHERE project_key = %s RETURNING 1", (project,))
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=defs.resources) as ctx:
+        after = schedule.evaluate_tick(ctx).run_requests or []
+    assert {r.partition_key for r in after} == refreshed | {project}
+    assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" for r in after)
+
+
+def test_monthly_forecasts_schedule_covers_every_active_project(trained, instance):
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
+
+    defs, schedule = _schedule("monthly_forecasts")
+    when = datetime(2026, 11, 2, 4, 0, tzinfo=timezone.utc)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=defs.resources) as ctx:
+        requests = schedule.evaluate_tick(ctx).run_requests
+    ends = {r.tags[ASSET_PARTITION_RANGE_END_TAG] for r in requests}
+    assert {e.split("|")[1] for e in ends} == set(_active())
+    assert {e.split("|")[0] for e in ends} == {f"{m}" for m in trained.forecasts.values()}
