@@ -438,6 +438,8 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     from gmp_assets.pipeline import run_models
 
     _print_models(run_models(outcomes, progress=progress))
+    progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
+    ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=False)
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics)")
     click.echo("Forecasts: gmp forecasts export --out forecasts.csv   |   review queue: gmp mappings list --pending")
     click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui")

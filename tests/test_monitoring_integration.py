@@ -38,6 +38,7 @@ def test_data_volume_sensor_requests_adapters_for_projects_with_six_months(train
 
 def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained, instance, registry):
     from gmp_assets import database
+    from gmp_assets.canonical.months import project_month_span, range_tags
     from gmp_assets.models.registry import GLOBAL_MODEL
     from gmp_assets.monitoring.evaluate import evaluate_project
 
@@ -55,15 +56,17 @@ def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained,
     (drifting,) = [k for k in active if not expected[k].retrain][:1] or pytest.skip("every active project drifts already")
     columns = ["cost_per_sf", "cumulative_cost_per_sf", "cost_per_sf_mean_3m", "cost_per_sf_std_3m",
                "cost_per_sf_lag_1", "cost_per_sf_lag_2", "cost_per_sf_lag_3"]
-    scale = ", ".join(f"{c} = {c} * 8" for c in columns)
-    unscale = ", ".join(f"{c} = {c} / 8" for c in columns)  # exact: a power of two
+    shift = ", ".join(f"{c} = {c} * 4 + 5" for c in columns)
     with database.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"UPDATE ml.feature_rows SET {scale} WHERE project_key = %s", (drifting,))
+        cur.execute(f"UPDATE ml.feature_rows SET {shift} WHERE project_key = %s", (drifting,))
+        span = project_month_span(conn, drifting)
     try:
         stormy = _tick(defs, sensor, instance)
-    finally:
-        with database.connect() as conn, conn.cursor() as cur:
-            cur.execute(f"UPDATE ml.feature_rows SET {unscale} WHERE project_key = %s", (drifting,))
+    finally:  # rebuild the project's real feature rows through the pipeline
+        restored = defs.resolve_job_def("project_months_job").execute_in_process(
+            instance=instance, tags=range_tags(drifting, span)
+        )
+        assert restored.success
     (request,) = [r for r in stormy.run_requests if r.job_name == "training_job"]
     assert request.tags["gmp/trigger"] == "data_drift" and drifting in request.tags["gmp/drifted_projects"]
     recorded = query(
@@ -81,12 +84,16 @@ def _schedule(name: str):
 def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, instance):
     defs, schedule = _schedule("daily_adapter_refresh")
     when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
-    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=defs.resources) as ctx:
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+    ) as ctx:
         before = schedule.evaluate_tick(ctx).run_requests or []
     refreshed = {r.partition_key for r in before}
     project = sorted(trained.forecasts)[0]
     query("UPDATE ml.feature_rows SET computed_at = now() + interval '1 minute' WHERE project_key = %s RETURNING 1", (project,))
-    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=defs.resources) as ctx:
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+    ) as ctx:
         after = schedule.evaluate_tick(ctx).run_requests or []
     assert {r.partition_key for r in after} == refreshed | {project}
     assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" for r in after)
@@ -97,7 +104,9 @@ def test_monthly_forecasts_schedule_covers_every_active_project(trained, instanc
 
     defs, schedule = _schedule("monthly_forecasts")
     when = datetime(2026, 11, 2, 4, 0, tzinfo=timezone.utc)
-    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=defs.resources) as ctx:
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+    ) as ctx:
         requests = schedule.evaluate_tick(ctx).run_requests
     ends = {r.tags[ASSET_PARTITION_RANGE_END_TAG] for r in requests}
     assert {e.split("|")[1] for e in ends} == set(_active())

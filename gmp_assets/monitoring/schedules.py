@@ -14,8 +14,10 @@ def stale_adapter_projects(instance: dg.DagsterInstance, feature_updates: dict[s
     """Projects whose features changed after their adapter was last trained (or that have none)."""
     stale = []
     for key, updated in sorted(feature_updates.items()):
-        event = instance.get_latest_materialization_event(project_adapter.key, partition=key)
-        if event is None or event.timestamp < updated:
+        latest = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=project_adapter.key, asset_partitions=[key]), limit=1
+        ).records
+        if not latest or latest[0].timestamp < updated:
             stale.append(key)
     return stale
 
