@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -12,8 +14,21 @@ AS_OF = date(2026, 10, 31)
 
 
 @pytest.fixture(scope="session")
-def state_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("state")
+def session_root() -> Path:
+    """A private folder for the session's server and inbox.
+
+    Not pytest's numbered tmp dirs: a concurrent pytest session prunes old ones, which would delete
+    a running server's data directory from under it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="gmp-tests-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def state_dir(session_root) -> Path:
+    path = session_root / "state"
+    path.mkdir()
     os.environ["GMP_STATE_DIR"] = str(path)
     return path
 
@@ -38,10 +53,10 @@ def instance(pg):
 
 
 @pytest.fixture(scope="session")
-def demo_inbox(tmp_path_factory) -> Path:
+def demo_inbox(session_root) -> Path:
     from gmp_assets.demo.generator import generate_portfolio
 
-    inbox = tmp_path_factory.mktemp("inbox")
+    inbox = session_root / "inbox"
     generate_portfolio(inbox, n_projects=5, seed=11, as_of=AS_OF)
     return inbox
 
