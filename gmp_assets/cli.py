@@ -393,18 +393,57 @@ def docs(port: int, no_serve: bool) -> None:
                               "--no-browser", *args], cwd=settings.DBT_PROJECT_DIR))
 
 
+def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 300.0) -> None:
+    """Return once something listens on 127.0.0.1:PORT; fail if PROCESS exits first or TIMEOUT passes."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"nothing listens on port {port} after {timeout:.0f}s")
+            time.sleep(0.5)
+    raise click.ClickException(f"{' '.join(map(str, process.args))} exited with status {process.returncode}")
+
+
 @main.command("ui")
 @click.option("--port", default=3000, show_default=True, help="Dagster web UI port.")
-def ui(port: int) -> None:
-    """Serve the Dagster UI (with the daemon: schedules and sensors) against the real instance."""
+@click.option("--all", "all_uis", is_flag=True, help="Also serve the dbt docs site and the MLflow UI.")
+@click.option("--docs-port", default=8580, show_default=True, help="dbt docs port (with --all).")
+@click.option("--mlflow-port", default=5000, show_default=True, help="MLflow UI port (with --all).")
+def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int) -> None:
+    """Serve the Dagster UI (with the daemon: schedules and sensors) against the real instance.
+
+    With --all, `gmp docs` and `gmp mlflow-ui` are served too; the dbt docs are generated before
+    Dagster starts, so the code location never reads a manifest that dbt is rewriting.
+    """
     from gmp_assets.canonical.project import ensure_manifest
 
     database.prepare(start=True)
     ensure_manifest()
-    click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops it)")
-    dagster = Path(sys.executable).parent / "dagster"
-    sys.exit(_run_foreground([str(dagster), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
-                              "-h", "127.0.0.1", "-p", str(port)], cwd=settings.REPO_ROOT, env=os.environ.copy()))
+    wanted = {"docs": docs_port, "mlflow-ui": mlflow_port} if all_uis else {}
+    companions: list[subprocess.Popen] = []
+    try:
+        for command, companion_port in wanted.items():  # each prints its own URL once it serves
+            companions.append(subprocess.Popen(
+                [sys.executable, "-m", "gmp_assets.cli", command, "--port", str(companion_port)],
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            ))
+            _wait_for_port(companions[-1], companion_port)
+        click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops {'them' if companions else 'it'})")
+        dagster = Path(sys.executable).parent / "dagster"
+        status = _run_foreground([str(dagster), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
+                                  "-h", "127.0.0.1", "-p", str(port)], cwd=settings.REPO_ROOT, env=os.environ.copy())
+    finally:
+        for companion in companions:
+            if companion.poll() is None:
+                companion.send_signal(signal.SIGINT)
+            companion.wait()
+    sys.exit(status)
 
 
 @main.command("mlflow-ui")
@@ -446,7 +485,7 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     if not all(o.ok for o in outcomes):
         sys.exit(1)
     if not no_ui:
-        ctx.invoke(ui, port=port)
+        ctx.invoke(ui, port=port, all_uis=True, docs_port=8580, mlflow_port=5000)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Dagster resources: the platform database, the inbox and dbt."""
+"""Dagster resources: the platform database, the inbox, dbt, MLflow and the IO manager."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import psycopg2.extensions
 from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
 
-from gmp_assets import database, settings
+from gmp_assets import database, settings, storage
 from gmp_assets.models.registry import MlflowResource
 from gmp_assets.settings import PgUrl
 
@@ -60,4 +60,5 @@ def build_resources() -> dict:
             profiles_dir=str(settings.DBT_PROJECT_DIR),
             dbt_executable=dbt_executable(),
         ),
+        "io_manager": storage.io_manager(),
     }

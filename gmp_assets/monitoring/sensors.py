@@ -67,8 +67,12 @@ def build_drift_sensor(training_job, adapter_job) -> dg.SensorDefinition:
 
 def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
     @dg.sensor(job=adapter_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
-    def data_volume_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
-        """Request a project's first adapter once it has 6 months of data."""
+    def data_volume_sensor(
+        context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource
+    ):
+        """Request a project's first adapter once it has 6 months of data (and a champion to adapt)."""
+        if mlflow.version_for(GLOBAL_MODEL, "champion") is None:
+            return dg.SkipReason("no champion global model to adapt yet")
         requested = set(json.loads(context.cursor)) if context.cursor else set()
         ready = sorted(k for k, months in _projects_with_features(postgres).items()
                        if months >= GLOBAL_MIN_MONTHS and k not in requested)[:PROJECTS_PER_TICK * 4]
