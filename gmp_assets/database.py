@@ -39,8 +39,12 @@ def embedded_status() -> dict | None:
 def start_embedded() -> PgUrl:
     """Start the embedded server if needed (it keeps running after this process exits)."""
     import pgserver
+    from pgserver.postgres_server import PostgresServer
 
     if embedded_status() is None:
+        # pgserver caches one handle per data directory and returns it without starting anything:
+        # drop a handle left from before a stop, or a restart in the same process would not start it.
+        PostgresServer._instances.pop(pgdata_dir(), None)
         pgserver.get_server(pgdata_dir(), cleanup_mode=None)
     status = embedded_status()
     if status is None:

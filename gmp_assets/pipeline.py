@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -13,6 +14,34 @@ from gmp_assets import database
 from gmp_assets.canonical.months import project_month_span, range_tags
 from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN
 from gmp_assets.partitions import PROJECTS
+
+HOST_TAG, PID_TAG = "gmp/host", "gmp/pid"
+
+
+def cli_tags() -> dict[str, str]:
+    """Tags of a run this process executes in-process: the trigger, and the host and pid that run it."""
+    return {"gmp/trigger": "cli", HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail this host's in-process runs whose process is gone and free their pool slots; their ids.
+
+    A run killed outside Dagster's control (SIGKILL, OOM, power loss) stays STARTED and keeps its
+    pool slot, and no daemon watches in-process runs: every later run of that pool (limit 1) would
+    wait for the slot forever.
+    """
+    import psutil
+
+    released = []
+    for run_id in sorted(instance.event_log_storage.get_concurrency_run_ids()):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.tags.get(HOST_TAG) != socket.gethostname() or psutil.pid_exists(int(run.tags[PID_TAG])):
+            continue
+        if not run.is_finished:
+            instance.report_run_failed(run, f"its process {run.tags[PID_TAG]} is gone")
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        released.append(run_id)
+    return released
 
 
 @dataclass
@@ -68,6 +97,7 @@ def ingest_inbox(
     from gmp_assets.definitions import defs
 
     instance = dg.DagsterInstance.get()
+    release_dead_runs(instance)
     folders = sorted(p for p in inbox.iterdir() if p.is_dir() and (only is None or p.name in only))
     outcomes, keys = [], []
     for folder in folders:
@@ -80,7 +110,9 @@ def ingest_inbox(
     instance.add_dynamic_partitions(PROJECTS, [k for k in keys if not instance.has_dynamic_partition(PROJECTS, k)])
 
     progress("canonical taxonomy (dbt seed + canonical_trades)")
-    shared = defs.resolve_job_def("canonical_shared_job").execute_in_process(instance=instance, raise_on_error=False)
+    shared = defs.resolve_job_def("canonical_shared_job").execute_in_process(
+        instance=instance, raise_on_error=False, tags=cli_tags()
+    )
     if not shared.success:
         raise RuntimeError(f"canonical_shared_job failed: {_failure_message(shared)} (run {shared.run_id})")
 
@@ -91,7 +123,7 @@ def ingest_inbox(
         outcomes.append(outcome)
         progress(f"[{index}/{len(keys)}] {key}: ingest, map trades, project models")
         result = ingest_job.execute_in_process(
-            instance=instance, partition_key=key, raise_on_error=False, tags={"gmp/trigger": "cli"}
+            instance=instance, partition_key=key, raise_on_error=False, tags=cli_tags()
         )
         outcome.run_ids.append(result.run_id)
         if not result.success:
@@ -103,7 +135,7 @@ def ingest_inbox(
         if span is not None:
             progress(f"[{index}/{len(keys)}] {key}: canonical months {span[0]} .. {span[1]}")
             result = months_job.execute_in_process(
-                instance=instance, raise_on_error=False, tags={**range_tags(key, span), "gmp/trigger": "cli"}
+                instance=instance, raise_on_error=False, tags={**range_tags(key, span), **cli_tags()}
             )
             outcome.run_ids.append(result.run_id)
             if not result.success:
@@ -137,9 +169,10 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
     from gmp_assets.definitions import defs
 
     instance = dg.DagsterInstance.get()
+    release_dead_runs(instance)
     summary = ModelOutcome()
     progress("training: dataset + global model (MLflow)")
-    training = _run(defs.resolve_job_def("training_job"), instance, progress, "training", tags={"gmp/trigger": "cli"})
+    training = _run(defs.resolve_job_def("training_job"), instance, progress, "training", tags=cli_tags())
     if not training.success:
         summary.errors.append(f"training failed (run {training.run_id})")
         return summary
@@ -153,14 +186,14 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
     adapter_job, forecast_job = defs.resolve_job_def("adapter_job"), defs.resolve_job_def("forecast_job")
     for index, key in enumerate(ok, start=1):
         progress(f"[{index}/{len(ok)}] {key}: adapter")
-        result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key, tags={"gmp/trigger": "cli"})
+        result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key, tags=cli_tags())
         if result.success and _materialization_metadata(result, "kept"):
             summary.adapters_kept.append(key)
         if status.get(key) != "active" or spans[key] is None:
             continue
         last = spans[key][1]
         progress(f"[{index}/{len(ok)}] {key}: forecast as of {last}")
-        result = _run(forecast_job, instance, progress, f"{key} forecast", tags={**range_tags(key, (last, last)), "gmp/trigger": "cli"})
+        result = _run(forecast_job, instance, progress, f"{key} forecast", tags={**range_tags(key, (last, last)), **cli_tags()})
         if result.success:
             summary.forecasts[key] = last
         else:
