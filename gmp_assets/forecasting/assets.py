@@ -28,14 +28,11 @@ def forecast_rows(
     east_west: pd.DataFrame,
 ) -> list[dict]:
     """Forecast rows for one project's inference samples (one per trade)."""
-    project_known = champion is not None and champion.projects.index(str(ds.project_keys[0])) > 0
-    methods = np.array(
-        [
-            fallback.choose_method(int(m), project_known, adapter is not None) if champion else fallback.HEURISTIC
-            for m in ds.months_of_data
-        ],
-        dtype=object,
-    )
+    if champion is None:
+        methods = np.full(len(ds), fallback.HEURISTIC, dtype=object)
+    else:
+        with_adapter = set(map(str, ds.project_keys)) if adapter is not None else set()
+        methods = fallback.methods_for(ds, champion.projects, with_adapter)
     mean, std = np.zeros(len(ds)), np.zeros(len(ds))
     by_adapter = methods == fallback.ADAPTER
     for selected, loaded in ((by_adapter, adapter), (~by_adapter, champion)):
