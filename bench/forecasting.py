@@ -47,11 +47,15 @@ from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution
 from gmp_assets.models import fallback, training
 from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
-from gmp_assets.models.datasets import WINDOW, vocabularies
+from gmp_assets.models.datasets import (
+    ADAPTER_HOLDOUT_MONTHS,
+    VALIDATION_MONTHS,
+    WINDOW,
+    split_last_months,
+    vocabularies,
+)
 from gmp_assets.models.training import TrainConfig, TrainResult, stratified_batches, train_global
 
-VALIDATION_MONTHS = 6  # as gmp_assets.models.assets (not imported: it pulls in Dagster)
-ADAPTER_HOLDOUT_MONTHS = 3  # idem
 CSV_FILES = ("canonical_cost_features.csv", "projects.csv", "canonical_trades.csv")
 FULL = {"sizes": "1000,2000,5000,10000", "epochs": 3, "adapter_projects": 4, "inference_projects": 4,
         "repeats": 50, "cold_loads": 10}
@@ -174,10 +178,7 @@ def bench_adapters(
     rows = []
     for key in keys:
         labelled = ds.subset(ds.labelled & (ds.project_keys == key))
-        months = np.unique(labelled.as_of_month)
-        holdout_start = months[max(0, len(months) - ADAPTER_HOLDOUT_MONTHS)]
-        train = labelled.subset(labelled.as_of_month < holdout_start)
-        holdout = labelled.subset(labelled.as_of_month >= holdout_start)
+        train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
         started = time.perf_counter()
         result = fine_tune_adapter(model, train, holdout, projects, trades, AdapterConfig())
         rows.append({

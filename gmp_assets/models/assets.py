@@ -12,16 +12,22 @@ from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.models import registry
 from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
-from gmp_assets.models.datasets import dataset_fingerprint, inference_sequences, training_sequences, vocabularies
+from gmp_assets.models.datasets import (
+    ADAPTER_HOLDOUT_MONTHS,
+    VALIDATION_MONTHS,
+    dataset_fingerprint,
+    inference_sequences,
+    split_last_months,
+    training_sequences,
+    vocabularies,
+)
 from gmp_assets.models.network import model_inputs, predict, to_eac
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.models.training import TrainConfig, eac_mape_by_project, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
-VALIDATION_MONTHS = 6
 MIN_QUALITY = 0.8  # projects whose data quality score is lower do not train the model
-ADAPTER_HOLDOUT_MONTHS = 3
 MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
 
 
@@ -158,12 +164,8 @@ def project_adapter(
     labelled = project.subset(project.labelled)
     if not len(labelled):
         return dg.MaterializeResult(metadata={"kept": False, "reason": "no finished trades to learn from yet"})
-    months = np.unique(labelled.as_of_month)
-    holdout_start = months[max(0, len(months) - ADAPTER_HOLDOUT_MONTHS)]
-    result = fine_tune_adapter(
-        champion.model, labelled.subset(labelled.as_of_month < holdout_start),
-        labelled.subset(labelled.as_of_month >= holdout_start), champion.projects, champion.trades, AdapterConfig(),
-    )
+    train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
+    result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, AdapterConfig())
     metadata = {
         "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
         "train_samples": result.n_train, "global_version": champion.version,

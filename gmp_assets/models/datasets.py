@@ -14,6 +14,15 @@ from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 
 WINDOW = 12
+VALIDATION_MONTHS = 6  # the global model's validation: the last months of the data
+ADAPTER_HOLDOUT_MONTHS = 3  # an adapter is kept only if it beats the global model on these
+
+
+def split_last_months(ds: SequenceDataset, months: int) -> tuple[SequenceDataset, SequenceDataset]:
+    """(earlier samples, samples of the last ``months`` distinct as-of months)."""
+    distinct = np.unique(ds.as_of_month)
+    start = distinct[max(0, len(distinct) - months)]
+    return ds.subset(ds.as_of_month < start), ds.subset(ds.as_of_month >= start)
 
 
 def training_sequences(
