@@ -120,7 +120,7 @@ def ingest(inbox: Path) -> None:
 
 
 def _print_models(summary) -> None:
-    click.echo(f"global model: version {summary.global_version} ({'champion' if summary.promoted else 'challenger, not promoted'})")
+    click.echo(f"global model: version {summary.global_version} ({'champion' if summary.promoted else 'challenger: the backtest decides whether it replaces the champion'})")
     click.echo(f"adapters kept: {', '.join(summary.adapters_kept) or 'none'}")
     for key, month in sorted(summary.forecasts.items()):
         click.echo(f"forecast: {key} as of {month}")
@@ -195,6 +195,8 @@ def backtest(json_file: Path, reuse: bool) -> None:
     for stage, methods in report["stages"].items():
         best = ", ".join(f"{m} {v['mape']:.3f}" for m, v in methods.items() if v.get("mape") is not None)
         click.echo(f"{stage}%: MAPE {best}")
+    if "promotion" in report:
+        click.echo(f"global model version {report['promotion']['challenger_version']}: {report['promotion']['reason']}")
     click.echo(f"written to {json_file}")
 
 

@@ -136,3 +136,37 @@ def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, 
         conn.rollback()
         conn.close()
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, registry, instance):
+    """A challenger trained with another recipe stays a challenger until the backtest, which replays both
+    recipes on the same data and promotes the challenger only if it scores lower."""
+    from gmp_assets.definitions import defs
+    from gmp_assets.models.promotion import SCORE_TAG
+    from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
+    from gmp_assets.pipeline import _materialization_metadata
+
+    champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
+    training = defs.resolve_job_def("training_job").execute_in_process(
+        instance=instance, run_config={"ops": {"ml__global_model": {"config": {"epochs": 2, "patience": 1}}}}
+    )
+    assert training.success
+    challenger = training.output_for_node("ml__global_model")
+    assert not challenger["promoted"]
+    assert registry.version_for(GLOBAL_MODEL, CHAMPION) == champion
+    assert registry.version_for(GLOBAL_MODEL, CHALLENGER) == challenger["version"] != champion
+    try:
+        backtest = defs.resolve_job_def("backtest_job").execute_in_process(
+            instance=instance, run_config={"ops": {"ml__backtest_report": {"config": {"adapter_epochs": 2}}}}
+        )
+        assert backtest.success
+        ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
+        theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
+        promoted = _materialization_metadata(backtest, "promoted_to_champion")
+        assert promoted == (ours < theirs)
+        assert "same data" in _materialization_metadata(backtest, "decision")  # the champion's recipe was replayed
+        assert registry.version_for(GLOBAL_MODEL, CHAMPION) == (challenger["version"] if promoted else champion)
+        tags = registry.version_tags(GLOBAL_MODEL, challenger["version"])
+        assert float(tags[SCORE_TAG]) == pytest.approx(ours)
+    finally:
+        registry.promote(GLOBAL_MODEL, champion, "test: restore the session's champion")

@@ -11,7 +11,7 @@ from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.models import registry
-from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
     VALIDATION_MONTHS,
@@ -22,8 +22,9 @@ from gmp_assets.models.datasets import (
     vocabularies,
 )
 from gmp_assets.models.network import model_inputs, predict, to_eac
+from gmp_assets.models.promotion import Decision
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
-from gmp_assets.models.training import TrainConfig, eac_mape_by_project, train_global
+from gmp_assets.models.training import RECIPE_VERSION, TrainConfig, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
@@ -77,8 +78,8 @@ def _worst(per_project: dict[str, float]) -> float:
     group_name="training",
     kinds={"tensorflow", "mlflow"},
     description="The global MultiProjectForecaster trained across projects, registered in MLflow as "
-    f"{GLOBAL_MODEL}; the new version is the challenger and becomes champion only if it beats the champion"
-    " on the same validation months (worst project's MAPE of EAC).",
+    f"{GLOBAL_MODEL}; the new version is the challenger. The first version becomes champion at once; later"
+    " ones only when ml/backtest_report shows their recipe beats the champion's.",
 )
 def global_model(
     context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: SequenceDataset, mlflow: MlflowResource
@@ -89,14 +90,6 @@ def global_model(
     projects, trades = vocabularies(train)
     settings = TrainConfig(epochs=config.epochs, patience=config.patience, batch_size=config.batch_size, seed=config.seed)
     result = train_global(train, val, projects, trades, settings)
-    labelled_val = val.subset(val.labelled)
-    champion = mlflow.load_forecaster(GLOBAL_MODEL)
-    champion_worst = (
-        _worst(eac_mape_by_project(champion.model, labelled_val,
-                                   model_inputs(labelled_val, champion.projects, champion.trades))[0])
-        if champion is not None
-        else None
-    )
     challenger_worst = _worst(result.project_mape)
     with mlflow.start_run("global_model", tags={"gmp.kind": "global", "dagster.run_id": context.run_id}) as run:
         import mlflow as mlflow_lib
@@ -108,6 +101,7 @@ def global_model(
                 "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
                 "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run_id}",
                 "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
+                "recipe_version": RECIPE_VERSION,
             }
         )
         for row in result.history:
@@ -119,13 +113,12 @@ def global_model(
         )
         run_id = run.info.run_id
     mlflow.set_alias(GLOBAL_MODEL, registry.CHALLENGER, version)
-    promoted = champion_worst is None or challenger_worst < champion_worst
-    reason = (
-        "first model" if champion_worst is None
-        else f"worst-project validation MAPE {challenger_worst:.4f} vs champion {champion_worst:.4f}"
-    )
+    promoted = mlflow.version_for(GLOBAL_MODEL, registry.CHAMPION) is None
     if promoted:
+        reason = "first model: no champion to compare with (ml/backtest_report records its backtest score)"
         mlflow.promote(GLOBAL_MODEL, version, reason)
+    else:
+        reason = "challenger: ml/backtest_report decides whether it replaces the champion"
     context.add_output_metadata(
         {
             "model_version": version,
@@ -184,25 +177,34 @@ def project_adapter(
             result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name
         )
     mlflow.set_alias(name, registry.CHALLENGER, version)
-    divergence = _divergence_from_champion(postgres, mlflow, project_key, name, result.model, champion)
-    promote = divergence is None or divergence <= MAX_DIVERGENCE
-    reason = (
-        f"beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})"
-        + ("" if divergence is None else f"; forecasts move {divergence:.1%} from the champion adapter")
-    )
-    if promote:
-        mlflow.promote(name, version, reason)
-    metadata |= {"model_version": version, "promoted_to_champion": promote, "decision": reason if promote else
-                 f"not promoted: forecasts move {divergence:.1%} (> {MAX_DIVERGENCE:.0%}) from the champion;"
-                 " promote by hand with a reason (gmp models promote)"}
+    current = mlflow.load_forecaster(name)
+    decision = _adapter_decision(postgres, project_key, result, current, champion, holdout)
+    if decision.promote:
+        mlflow.promote(name, version, decision.reason)
+    metadata |= {"model_version": version, "promoted_to_champion": decision.promote, "decision": decision.reason}
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _divergence_from_champion(postgres, mlflow, project_key, name, model, champion_global) -> float | None:
-    """Median relative difference of current EACs between a new adapter and the champion adapter."""
-    current = mlflow.load_forecaster(name)
+def _adapter_decision(postgres, project_key, result, current, champion_global, holdout) -> Decision:
+    """Promote a kept adapter only if it beats the champion adapter on the same held-out months and its
+    current forecasts stay within ``MAX_DIVERGENCE`` of the champion adapter's."""
     if current is None:
-        return None
+        return Decision(True, f"first adapter; beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})")
+    champion_mape = eac_mape(current.model, holdout.subset(holdout.labelled), current.projects, current.trades)
+    if not result.adapter_mape <= champion_mape:
+        return Decision(False, f"not promoted: held-out MAPE {result.adapter_mape:.4f} does not beat the champion"
+                               f" adapter's {champion_mape:.4f} (version {current.version})")
+    divergence = _divergence(postgres, project_key, result.model, current, champion_global)
+    reason = f"held-out MAPE {result.adapter_mape:.4f} vs champion adapter {champion_mape:.4f}"
+    if divergence is None or divergence <= MAX_DIVERGENCE:
+        moved = "" if divergence is None else f"; forecasts move {divergence:.1%} from the champion adapter"
+        return Decision(True, reason + moved)
+    return Decision(False, f"not promoted: {reason}, but forecasts move {divergence:.1%} (> {MAX_DIVERGENCE:.0%}) from"
+                           " the champion; promote by hand with a reason (gmp models promote)")
+
+
+def _divergence(postgres, project_key, model, current, champion_global) -> float | None:
+    """Median relative difference of current EACs between a new adapter and the champion adapter."""
     with postgres.connect() as conn:
         month = pd.Timestamp.today().normalize().replace(day=1).date()
         ds = inference_sequences(conn, project_key, month)

@@ -1,4 +1,5 @@
-"""The backtest asset: replay completed projects at 25/50/75% elapsed, model vs EVM formulas."""
+"""The backtest asset: replay completed projects at 25/50/75% elapsed, model vs EVM formulas, and
+decide whether the global challenger replaces the champion (``models.promotion``)."""
 
 import base64
 import io
@@ -10,10 +11,17 @@ from PIL import Image
 from gmp_assets import settings
 from gmp_assets.features import store
 from gmp_assets.features.assets import FEATURE_ROWS
-from gmp_assets.models.backtest import BacktestConfig, run_backtest
+from gmp_assets.models import promotion
+from gmp_assets.models.adapters import AdapterConfig
+from gmp_assets.models.backtest import BacktestConfig, BacktestReport, run_backtest
 from gmp_assets.models.plots import fan_chart_png
-from gmp_assets.models.registry import MlflowResource
+from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
 from gmp_assets.resources import PostgresResource
+
+
+class BacktestRunConfig(dg.Config):
+    n_folds: int = 3
+    adapter_epochs: int = AdapterConfig().epochs
 
 
 def backtest_json_path():
@@ -28,17 +36,33 @@ def backtest_json_path():
     group_name="training",
     kinds={"tensorflow", "mlflow"},
     description="For completed projects, at 25%, 50% and 75% of schedule elapsed: EAC forecasts from a global model"
-    " trained without the project (leave-projects-out folds), then with its adapter, against the EVM formulas"
-    " (BAC, AC + (BAC - EV), BAC / CPI, AC + (BAC - EV) / (CPI x SPI)): MAPE, median APE, 80% coverage.",
+    " trained without the project (leave-projects-out folds) with the challenger's recipe, then with its adapter,"
+    " against the EVM formulas (BAC, AC + (BAC - EV), BAC / CPI, AC + (BAC - EV) / (CPI x SPI)): MAPE, median APE,"
+    " 80% coverage. The challenger becomes champion only if its backtest beats the champion's on the same data.",
 )
-def backtest_report(context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource):
+def backtest_report(
+    context: dg.AssetExecutionContext, config: BacktestRunConfig, postgres: PostgresResource, mlflow: MlflowResource
+):
+    challenger = mlflow.version_for(GLOBAL_MODEL, CHALLENGER)
+    if challenger is None:
+        raise dg.Failure("no global challenger to backtest: materialize ml/global_model first")
     with postgres.connect() as conn:
         projects = store.load_projects(conn)
         projects = projects[projects["is_training_eligible"].astype(bool)]
         canonical = store.load_canonical(conn, projects["project_key"].astype(str).tolist())
         trades = store.load_trades(conn)
-    report = run_backtest(canonical, projects, trades, BacktestConfig())
-    body = report.to_dict()
+
+    def backtest(recipe: dict[str, str]) -> BacktestReport:
+        train = promotion.train_config_of(recipe)
+        settings = BacktestConfig(n_folds=config.n_folds, train=train, adapter=AdapterConfig(epochs=config.adapter_epochs),
+                                  seed=train.seed)
+        return run_backtest(canonical, projects, trades, settings)
+
+    recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, challenger))
+    report = backtest(recipe)
+    decision, scores = _promotion(context, mlflow, challenger, recipe, promotion.backtest_score(report.stages), backtest)
+    body = report.to_dict() | {"promotion": {"challenger_version": challenger, "promoted": decision.promote,
+                                             "reason": decision.reason, **scores}}
     backtest_json_path().write_text(json.dumps(body, indent=2))
     with postgres.connect() as conn, conn.cursor() as cur:
         for stage, methods in report.stages.items():
@@ -51,7 +75,8 @@ def backtest_report(context: dg.AssetExecutionContext, postgres: PostgresResourc
     png = fan_chart_png(report.fan_samples)
     chart = backtest_json_path().with_name("backtest_fan_chart.png")
     chart.write_bytes(png)
-    with mlflow.start_run("backtest", tags={"gmp.kind": "backtest", "dagster.run_id": context.run_id}):
+    tags = {"gmp.kind": "backtest", "dagster.run_id": context.run_id, "gmp.challenger_version": challenger}
+    with mlflow.start_run("backtest", tags=tags):
         import mlflow as mlflow_lib
 
         mlflow_lib.log_metrics(
@@ -69,6 +94,10 @@ def backtest_report(context: dg.AssetExecutionContext, postgres: PostgresResourc
     return dg.MaterializeResult(
         metadata={
             "summary": report.summary(),
+            "challenger_version": challenger,
+            "promoted_to_champion": decision.promote,
+            "decision": decision.reason,
+            **scores,
             "metrics": dg.MetadataValue.md(report.markdown()),
             "fan_chart": dg.MetadataValue.md(f"![fan chart](data:image/png;base64,{image})"),
             "json": dg.MetadataValue.path(str(backtest_json_path())),
@@ -76,3 +105,33 @@ def backtest_report(context: dg.AssetExecutionContext, postgres: PostgresResourc
             "seconds": report.seconds,
         }
     )
+
+
+def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, score: float, backtest):
+    """Record the challenger's backtest score on its version and promote it if it beats the champion."""
+    champion = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
+    mlflow.tag_version(GLOBAL_MODEL, challenger, {promotion.SCORE_TAG: score, "backtest_run_id": context.run_id})
+    scores = {"challenger_backtest_score": score}
+    champion_score, same, replayed = None, False, False
+    if champion is not None and champion != challenger:
+        champion_recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, champion))
+        same = champion_recipe == recipe
+        if same:
+            champion_score = score
+        elif promotion.can_replay(champion_recipe, recipe):
+            context.log.info(f"replaying the champion's recipe (version {champion}) on today's data")
+            champion_score, replayed = promotion.backtest_score(backtest(champion_recipe).stages), True
+        else:
+            recorded = mlflow.version_tags(GLOBAL_MODEL, champion).get(promotion.SCORE_TAG)
+            champion_score = float(recorded) if recorded else None
+        scores["champion_version"] = champion
+        if champion_score is not None:
+            scores["champion_backtest_score"] = champion_score
+    decision = promotion.decide(
+        score, champion_score, has_champion=champion is not None, is_champion=champion == challenger,
+        same_recipe=same, replayed=replayed,
+    )
+    if decision.promote:
+        mlflow.promote(GLOBAL_MODEL, challenger, f"backtest: {decision.reason}")
+    context.log.info(f"global challenger version {challenger}: {decision.reason}")
+    return decision, scores

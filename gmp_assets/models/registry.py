@@ -86,6 +86,19 @@ class MlflowResource(ConfigurableResource):
         except MlflowException:
             return None
 
+    def run_params(self, name: str, version: str) -> dict[str, str]:
+        """The params of the run that logged ``version`` of ``name``."""
+        client = self.client()
+        return dict(client.get_run(client.get_model_version(name, version).run_id).data.params)
+
+    def version_tags(self, name: str, version: str) -> dict[str, str]:
+        return dict(self.client().get_model_version(name, version).tags)
+
+    def tag_version(self, name: str, version: str, tags: dict[str, object]) -> None:
+        client = self.client()
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, str(value))
+
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client().set_registered_model_alias(name, alias, version)
 

@@ -1,0 +1,64 @@
+"""Promotion rules of the global challenger (no MLflow, no database)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from gmp_assets.models import promotion
+from gmp_assets.models.training import TrainConfig
+
+PARAMS = {
+    "epochs": "40", "patience": "5", "batch_size": "256", "learning_rate": "0.001", "clipnorm": "1.0", "seed": "42",
+    "window": "12", "n_features": "31", "feature_schema_version": "1", "recipe_version": "1", "dataset_hash": "abc",
+}
+
+
+def decide(challenger, champion, **flags):
+    defaults = {"has_champion": True, "is_champion": False, "same_recipe": False, "replayed": True}
+    return promotion.decide(challenger, champion, **(defaults | flags))
+
+
+def test_recipe_ignores_data_params_and_fills_missing_ones():
+    recipe = promotion.recipe_of(PARAMS)
+    assert "dataset_hash" not in recipe and recipe["epochs"] == "40"
+    assert promotion.recipe_of({"epochs": "3"})["recipe_version"] == ""
+    assert promotion.recipe_of(PARAMS | {"dataset_hash": "other"}) == recipe
+
+
+def test_train_config_round_trips_through_params():
+    config = promotion.train_config_of(promotion.recipe_of(PARAMS | {"epochs": "7", "learning_rate": "0.0005"}))
+    assert config == TrainConfig(epochs=7, patience=5, batch_size=256, learning_rate=0.0005, clipnorm=1.0, seed=42)
+
+
+def test_replay_needs_the_same_features_and_code_not_the_same_settings():
+    current = promotion.recipe_of(PARAMS)
+    assert promotion.can_replay(promotion.recipe_of(PARAMS | {"epochs": "3", "batch_size": "64"}), current)
+    assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"feature_schema_version": "0"}), current)
+    assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"recipe_version": "0"}), current)
+    assert not promotion.can_replay(promotion.recipe_of({k: v for k, v in PARAMS.items() if k != "recipe_version"}), current)
+
+
+def test_score_is_the_mean_adapter_mape_over_scored_stages():
+    stages = {"25": {"adapter": {"mape": 0.10}, "global": {"mape": 0.5}},
+              "50": {"adapter": {"mape": 0.06}}, "75": {"adapter": {"mape": math.nan}}}
+    assert promotion.backtest_score(stages) == pytest.approx(0.08)
+    assert math.isnan(promotion.backtest_score({"25": {"adapter": {"mape": math.nan}}}))
+
+
+def test_a_challenger_must_beat_the_champion_strictly():
+    assert decide(0.07, 0.08).promote
+    assert not decide(0.08, 0.08).promote
+    worse = decide(0.09, 0.08)
+    assert not worse.promote and "does not beat" in worse.reason and "same data" in worse.reason
+    assert "older data" in decide(0.07, 0.08, replayed=False).reason
+
+
+def test_same_recipe_first_model_and_missing_scores():
+    assert decide(0.09, 0.09, same_recipe=True).promote  # same recipe: same score, newer data wins
+    assert decide(0.09, None, has_champion=False).promote
+    assert not decide(0.09, None, is_champion=True).promote  # already the champion: nothing moves
+    unreplayable = decide(0.09, None, replayed=False)
+    assert unreplayable.promote and "cannot be replayed" in unreplayable.reason
+    assert not decide(math.nan, 0.08).promote
