@@ -109,7 +109,7 @@ def test_report_shape_keys_and_equal_samples_per_stage(report):
         assert {m["n"] for m in methods.values()} == {len(rows)} == {3 * len(TRADES)}  # every trade of p1..p3
         for name, m in methods.items():
             assert {"mape", "median_ape", "coverage80", "n"} <= set(m)
-            assert (m["coverage80"] is None) == name.startswith("evm_")
+            assert (m["coverage80"] is None) == (name not in ("global", "adapter"))
             assert m["mape"] >= 0 and m["median_ape"] >= 0
     assert set(report.predictions.project_key) == {"p1", "p2", "p3"}  # the active project is never scored
 
@@ -130,6 +130,15 @@ def test_stage_metrics_recompute_from_predictions(report):
         assert (rows[f"{method}_lower"] >= rows.actual_to_date_cents).all()
     finished = rows[rows.trade_finished]
     assert len(finished) and (finished.global_eac == finished.actual_to_date_cents).all()
+
+
+def test_reference_knows_the_projects_true_overrun(report):
+    ratio = sum(BUDGET[c] * PROJECT_RATIO["p1"] * TRADE_RATIO[c] for c in BUDGET) / sum(BUDGET.values())
+    rows = report.predictions.query("stage == '25' and project_key == 'p1'").set_index("canonical_code")
+    assert rows.loc["09", "actual_to_date_cents"] == 0  # finishes have not started at 25%
+    assert rows.loc["09", "reference_project_ratio_eac"] == pytest.approx(BUDGET["09"] * ratio, rel=1e-6)
+    finished = report.predictions[report.predictions.trade_finished]
+    assert len(finished) and (finished.reference_project_ratio_eac == finished.actual_to_date_cents).all()
 
 
 def test_evm_baselines_on_a_hand_made_trade(report):

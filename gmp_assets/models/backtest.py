@@ -16,6 +16,12 @@ of M from the project's canonical rows dated <= M only:
 - ``evm_*``: the EVM formulas on the same samples, EV from the dataset's percent complete
   (reported, else budget spent) and the planned percent from the taxonomy's typical curve.
 
+- ``reference_project_ratio`` (not a method: it reads the future): each unfinished trade's BAC
+  times its project's true final cost ratio (sum of final costs / sum of BAC over the scored
+  trades), at least AC; finished trades at their cost. It is what a forecaster would reach if it
+  knew exactly how much the whole project will overrun but nothing about how each trade scatters
+  around that, so it shows how much of the error is left for any method to remove.
+
 Model EACs and 80 % intervals follow the production rules (``forecast_from_distribution``): a
 trade known finished at M is forecast at its actual cost. Every method is scored on the same
 samples against the trade's final cost (trades with a positive budget and final cost).
@@ -51,7 +57,8 @@ EVM_METHODS = {  # report name -> evm_estimates key
     "evm_cpi": "cpi",
     "evm_cpi_spi": "cpi_spi",
 }
-METHODS = (*MODEL_METHODS, *EVM_METHODS)
+REFERENCE = "reference_project_ratio"
+METHODS = (*MODEL_METHODS, *EVM_METHODS, REFERENCE)
 KEPT, NOT_KEPT, NO_DATA = "kept", "not_kept", "no_data"
 
 
@@ -119,6 +126,8 @@ class BacktestReport:
                 lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
         outcomes = pd.Series([a["outcome"] for a in self.adapters], dtype=object).value_counts()
         lines.append("")
+        lines.append(f"{REFERENCE} is not a method: it knows each project's true final overrun (the error left"
+                     " when only the trades' scatter around their project's overrun is unknown).")
         lines.append(
             f"Adapters (project x stage): {outcomes.get(KEPT, 0)} kept, {outcomes.get(NOT_KEPT, 0)} not kept, "
             f"{outcomes.get(NO_DATA, 0)} without finished trades before the stage (global forecast used)."
@@ -176,7 +185,7 @@ def run_backtest(
                     {"project_key": project, "stage": stage_key(stage), "as_of_month": str(month)[:7], **adapter}
                 )
 
-    predictions = pd.concat(rows, ignore_index=True)
+    predictions = _with_reference(pd.concat(rows, ignore_index=True))
     stages = {stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
     return BacktestReport(
         stages=stages,
@@ -327,6 +336,15 @@ def _forecast_stage(
     for name, key in EVM_METHODS.items():
         frame[f"{name}_eac"] = estimates[key]
     return frame, record
+
+
+def _with_reference(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``reference_project_ratio_eac`` (see the module docstring) to the stage samples."""
+    groups = predictions.groupby(["stage", "project_key"])
+    ratio = groups["actual_final_cents"].transform("sum") / groups["bac_cents"].transform("sum")
+    actual = predictions["actual_to_date_cents"].to_numpy(dtype=np.float64)
+    known = np.maximum(predictions["bac_cents"].to_numpy(dtype=np.float64) * ratio.to_numpy(), actual)
+    return predictions.assign(**{f"{REFERENCE}_eac": np.where(predictions["trade_finished"], actual, known)})
 
 
 def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
