@@ -18,7 +18,7 @@ from matplotlib.image import imread
 from test_features import load_sample, needs_sample, trade_rows
 
 from gmp_assets.models.adapters import AdapterConfig
-from gmp_assets.models.backtest import METHODS, BacktestConfig, run_backtest, stage_view
+from gmp_assets.models.backtest import METHODS, REFERENCE, BacktestConfig, run_backtest, stage_view
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png
 from gmp_assets.models.training import TrainConfig
 
@@ -193,11 +193,12 @@ def test_stage_forecasts_ignore_later_data_of_the_project(portfolio, report):
     canonical, projects = portfolio
     changed = scaled_after(canonical, "p1", "2022-06-01", 1.5)  # p1 after its 50% month costs 50% more
     again = run_backtest(changed, projects, TRADES, replace(CONFIG, stages=(0.5,)))
-    columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper"))]
+    columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCE)]
     before = report.predictions.query("stage == '50' and project_key == 'p1'").reset_index(drop=True)
     after = again.predictions.query("project_key == 'p1'").reset_index(drop=True)
     pd.testing.assert_frame_equal(after[columns], before[columns])
     assert (after.actual_final_cents > before.actual_final_cents).any()  # the finals did change
+    assert (after[f"{REFERENCE}_eac"] > before[f"{REFERENCE}_eac"]).any()  # only the reference reads them
 
 
 def test_to_json_shape_and_text(report):
