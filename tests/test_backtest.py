@@ -169,6 +169,10 @@ def test_adapter_falls_back_without_finished_trades_before_the_stage(report):
     assert report.stages["25"]["adapter"]["adapter_fallback"] == report.stages["25"]["adapter"]["n"]
     early = report.predictions[report.predictions.stage == "25"]
     assert (early.adapter_eac == early.global_eac).all()
+    assert report.stages["25"]["adapter"]["kept_n"] == 0 and np.isnan(report.stages["25"]["adapter"]["kept_mape"])
+    for stage, methods in report.stages.items():
+        rows = report.predictions[(report.predictions.stage == stage) & (report.predictions.adapter_outcome == "kept")]
+        assert methods["adapter"]["kept_n"] == len(rows) == methods["adapter"]["n"] - methods["adapter"]["adapter_fallback"]
     assert all(a["n_train"] > 0 for a in report.adapters if a["stage"] == "50")
 
 

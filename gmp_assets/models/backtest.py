@@ -87,7 +87,9 @@ class BacktestReport:
     """Metrics per stage and method, plus what produced them.
 
     ``stages[stage][method]``: mape, median_ape, coverage80 (None for EVM), mean_width (None for
-    EVM), n; the adapter method adds ``adapter_fallback`` (samples that got the global forecast).
+    EVM), n; the adapter method adds ``adapter_fallback`` (samples that got the global forecast) and,
+    on the samples whose project kept its adapter, ``kept_n``, ``kept_mape`` and ``kept_global_mape``
+    (is the adapter better than the global model where it is used?).
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
@@ -126,6 +128,11 @@ class BacktestReport:
                 lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
         outcomes = pd.Series([a["outcome"] for a in self.adapters], dtype=object).value_counts()
         lines.append("")
+        kept = "; ".join(
+            f"{stage}%: {_pct(m['adapter']['kept_mape'])} vs {_pct(m['adapter']['kept_global_mape'])} (n={m['adapter']['kept_n']})"
+            for stage, m in self.stages.items()
+        )
+        lines.append(f"Where an adapter was kept, adapter vs global MAPE: {kept}.")
         lines.append(f"{REFERENCE} is not a method: it knows each project's true final overrun (the error left"
                      " when only the trades' scatter around their project's overrun is unknown).")
         lines.append(
@@ -362,7 +369,13 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
             "mean_width": metrics.mean_relative_width(actual, lower, upper) if has_interval else None,
             "n": len(frame),
         }
-    out["adapter"]["adapter_fallback"] = int((frame["adapter_outcome"] != KEPT).sum())
+    kept = frame["adapter_outcome"].to_numpy() == KEPT
+    out["adapter"] |= {
+        "adapter_fallback": int((~kept).sum()),
+        "kept_n": int(kept.sum()),
+        "kept_mape": metrics.mape(actual[kept], frame["adapter_eac"].to_numpy()[kept]),
+        "kept_global_mape": metrics.mape(actual[kept], frame["global_eac"].to_numpy()[kept]),
+    }
     return out
 
 
