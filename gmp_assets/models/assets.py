@@ -33,10 +33,10 @@ MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion'
 
 
 class TrainingConfig(dg.Config):
-    epochs: int = 40
-    patience: int = 5
-    batch_size: int = 256
-    seed: int = 42
+    epochs: int = TrainConfig().epochs
+    patience: int = TrainConfig().patience
+    batch_size: int = TrainConfig().batch_size
+    seed: int = TrainConfig().seed
 
 
 def _markdown_table(rows: dict[str, float], key: str, value: str) -> str:

@@ -70,7 +70,7 @@ class BacktestConfig:
     n_folds: int = 3
     window: int = 12
     validation_projects: int = 1  # completed training projects held out of each fold for early stopping
-    train: TrainConfig = TrainConfig(epochs=20, patience=4, batch_size=128)
+    train: TrainConfig = TrainConfig()  # the production recipe (the asset passes the challenger's)
     adapter: AdapterConfig = AdapterConfig(epochs=20)
     adapter_holdout_months: int = 3
     fan_trades: int = 6
@@ -151,7 +151,8 @@ class BacktestReport:
             best_mape = methods[best]["mape"]
             gain = (best_mape - model) / best_mape if best_mape else float("nan")
             verdict = f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}"
-            parts.append(f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({verdict})")
+            parts.append(f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({verdict};"
+                         f" {REFERENCE} {_pct(methods[REFERENCE]['mape'])})")
         coverage = "/".join(_pct(m["adapter"]["coverage80"]) for m in self.stages.values())
         return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}%"
 

@@ -32,7 +32,10 @@ class TrainConfig:
     """Global training settings (Adam with global-norm gradient clipping)."""
 
     epochs: int = 40
-    batch_size: int = 256
+    # Large stratified batches: with ~1-2K labelled samples an epoch is a couple of updates, so early
+    # stopping can catch the network before it memorises the few training projects (backtested:
+    # 1024 beat 128/256/512 at every stage on a 9-project demo; README "Backtest").
+    batch_size: int = 1024
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
     patience: int = 5
