@@ -82,7 +82,7 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
     signature = [input_signature(model), tf.TensorSpec((None,), tf.float32)]
     optimizer.build(model.trainable_variables)  # variables made outside the graph: one trace
 
-    @tf.function(input_signature=signature)
+    @tf.function(input_signature=signature, autograph=False)
     def step(inputs, y):
         with tf.GradientTape() as tape:
             loss = gaussian_nll(y, model(inputs, training=True))
