@@ -120,7 +120,8 @@ def ingest(inbox: Path) -> None:
 
 
 def _print_models(summary) -> None:
-    click.echo(f"global model: version {summary.global_version} ({'champion' if summary.promoted else 'challenger: the backtest decides whether it replaces the champion'})")
+    role = "champion" if summary.promoted else "challenger, not promoted"
+    click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
     click.echo(f"adapters kept: {', '.join(summary.adapters_kept) or 'none'}")
     for key, month in sorted(summary.forecasts.items()):
         click.echo(f"forecast: {key} as of {month}")
@@ -131,7 +132,8 @@ def _print_models(summary) -> None:
 @main.command("run")
 @click.option("--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 def run(inbox: Path) -> None:
-    """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features, training, adapters, forecasts."""
+    """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features, training (a new global version
+    replaces the champion only if its backtest beats it), adapters, forecasts."""
     from gmp_assets.pipeline import ingest_inbox, run_models
 
     database.prepare(start=True)
@@ -478,9 +480,11 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     _print_outcomes(outcomes)
     from gmp_assets.pipeline import run_models
 
-    _print_models(run_models(outcomes, progress=progress))
-    progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
-    ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=False)
+    summary = run_models(outcomes, progress=progress)
+    _print_models(summary)
+    if not summary.backtested:
+        progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
+    ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=summary.backtested)
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics)")
     click.echo("Forecasts: gmp forecasts export --out forecasts.csv   |   review queue: gmp mappings list --pending")
     click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui")

@@ -152,6 +152,8 @@ def ingest_inbox(
 class ModelOutcome:
     global_version: str | None = None
     promoted: bool = False
+    decision: str = ""  # why the new global version is (not) the champion
+    backtested: bool = False  # the backtest ran to decide the promotion
     adapters_kept: list[str] = field(default_factory=list)
     forecasts: dict[str, str] = field(default_factory=dict)  # project -> forecast month
     errors: list[str] = field(default_factory=list)
@@ -165,7 +167,11 @@ def _run(job, instance, progress, label: str, **kwargs) -> dg.ExecuteInProcessRe
 
 
 def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] = print) -> ModelOutcome:
-    """Train the global model, fine-tune adapters and forecast the latest month of every active project."""
+    """Train the global model, fine-tune adapters and forecast the latest month of every active project.
+
+    A new global version that is not the first one stays the challenger until the backtest (run here,
+    before adapters and forecasts) shows that its recipe beats the champion's.
+    """
     from gmp_assets.definitions import defs
 
     instance = dg.DagsterInstance.get()
@@ -178,6 +184,16 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
         return summary
     model = training.output_for_node("ml__global_model")
     summary.global_version, summary.promoted = model["version"], model["promoted"]
+    summary.decision = _materialization_metadata(training, "decision") or ""
+    if not summary.promoted:
+        progress(f"backtest: does global version {summary.global_version} beat the champion?")
+        backtest = _run(defs.resolve_job_def("backtest_job"), instance, progress, "backtest", tags=cli_tags())
+        if not backtest.success:
+            summary.errors.append(f"backtest failed (run {backtest.run_id})")
+            return summary
+        summary.backtested = True
+        summary.promoted = bool(_materialization_metadata(backtest, "promoted_to_champion"))
+        summary.decision = _materialization_metadata(backtest, "decision")
     ok = [o.project_key for o in outcomes if o.ok]
     with database.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT project_key, status FROM analytics.projects WHERE project_key = ANY(%s)", (ok,))
