@@ -6,6 +6,7 @@ few tiny trainings; the sample export in /tmp, when present, checks the stage vi
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from dataclasses import replace
@@ -19,7 +20,7 @@ from test_features import load_sample, needs_sample, trade_rows
 
 from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.models.backtest import METHODS, REFERENCE, BacktestConfig, run_backtest, stage_view
-from gmp_assets.models.plots import fan_chart_png, forecast_fan_png
+from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
 
 TRADES = pd.DataFrame(
@@ -251,3 +252,10 @@ def test_stage_view_on_the_sample_export():
     assert len(known) and (known.as_of_month < month).all() and (known.final_cost_cents > 0).all()
     np.testing.assert_array_equal(again.x, known.x)
     np.testing.assert_array_equal(again.y, known.y)
+
+
+def test_markdown_image_inlines_the_png():
+    png = forecast_fan_png([])
+    text = markdown_image(png, "chart")
+    assert text.startswith("![chart](data:image/png;base64,")
+    assert base64.b64decode(text[len("![chart](data:image/png;base64,"):-1]) == png

@@ -78,6 +78,9 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     before = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
     result = defs.resolve_job_def("forecast_job").execute_in_process(instance=instance, tags=range_tags(key, (month, month)))
     assert result.success
+    from gmp_assets.pipeline import _materialization_metadata
+
+    assert _materialization_metadata(result, "forecast_chart").startswith("![forecasts](data:image/png;base64,")
     after = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
     assert after == before  # identical forecasts are not written twice
 

@@ -13,6 +13,7 @@ from gmp_assets.forecasting.store import write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.datasets import inference_sequences
+from gmp_assets.models.plots import forecast_fan_png, markdown_image
 from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.partitions import project_month_partitions
 from gmp_assets.resources import PostgresResource
@@ -116,4 +117,6 @@ def project_forecasts(
             for r in rows
         ]
         metadata[f"forecast_{project_key}_{month}"] = dg.MetadataValue.md("\n".join(table))
+        chart = forecast_fan_png(rows, f"{project_key} as of {month[:7]}: EAC and 80% interval")
+        metadata["forecast_chart"] = dg.MetadataValue.md(markdown_image(chart, "forecasts"))
     return dg.MaterializeResult(metadata=metadata)

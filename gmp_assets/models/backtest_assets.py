@@ -1,7 +1,6 @@
 """The backtest asset: replay completed projects at 25/50/75% elapsed, model vs EVM formulas, and
 decide whether the global challenger replaces the champion (``models.promotion``)."""
 
-import base64
 import io
 import json
 
@@ -14,7 +13,7 @@ from gmp_assets.features.assets import FEATURE_ROWS
 from gmp_assets.models import promotion
 from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.models.backtest import BacktestConfig, BacktestReport, run_backtest
-from gmp_assets.models.plots import fan_chart_png
+from gmp_assets.models.plots import fan_chart_png, markdown_image
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
 from gmp_assets.resources import PostgresResource
 
@@ -90,7 +89,6 @@ def backtest_report(
         )
         mlflow_lib.log_dict(body, "backtest.json")
         mlflow_lib.log_image(Image.open(io.BytesIO(png)), "fan_chart.png")
-    image = base64.b64encode(png).decode()
     return dg.MaterializeResult(
         metadata={
             "summary": report.summary(),
@@ -99,7 +97,7 @@ def backtest_report(
             "decision": decision.reason,
             **scores,
             "metrics": dg.MetadataValue.md(report.markdown()),
-            "fan_chart": dg.MetadataValue.md(f"![fan chart](data:image/png;base64,{image})"),
+            "fan_chart": dg.MetadataValue.md(markdown_image(png, "fan chart")),
             "json": dg.MetadataValue.path(str(backtest_json_path())),
             "fan_chart_png": dg.MetadataValue.path(str(chart)),
             "seconds": report.seconds,

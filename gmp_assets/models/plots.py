@@ -3,10 +3,12 @@
 - :func:`fan_chart_png`: backtest fan samples, the forecast EAC and its 80 % band at each stage
   against the trade's actual final cost and budget.
 - :func:`forecast_fan_png`: one project's current forecasts, EAC and interval per trade vs BAC.
+- :func:`markdown_image`: a PNG inlined for Dagster's Markdown metadata.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 from collections.abc import Iterable, Mapping
@@ -32,6 +34,11 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    """``png`` inlined as a Markdown image (how the Dagster UI shows charts in asset metadata)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
 def fan_chart_png(fan_samples: list[dict], title: str = "Backtest: forecast EAC and 80% interval by stage") -> bytes:
