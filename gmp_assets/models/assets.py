@@ -190,7 +190,7 @@ def _adapter_decision(postgres, project_key, result, current, champion_global, h
     current forecasts stay within ``MAX_DIVERGENCE`` of the champion adapter's."""
     if current is None:
         return Decision(True, f"first adapter; beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})")
-    champion_mape = eac_mape(current.model, holdout.subset(holdout.labelled), current.projects, current.trades)
+    champion_mape = eac_mape(current.model, holdout, current.projects, current.trades)  # holdout: labelled only
     if not result.adapter_mape <= champion_mape:
         return Decision(False, f"not promoted: held-out MAPE {result.adapter_mape:.4f} does not beat the champion"
                                f" adapter's {champion_mape:.4f} (version {current.version})")

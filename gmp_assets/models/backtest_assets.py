@@ -19,7 +19,7 @@ from gmp_assets.resources import PostgresResource
 
 
 class BacktestRunConfig(dg.Config):
-    n_folds: int = 3
+    n_folds: int = BacktestConfig().n_folds
     adapter_epochs: int = AdapterConfig().epochs
 
 

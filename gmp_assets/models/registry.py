@@ -109,7 +109,7 @@ class MlflowResource(ConfigurableResource):
         if old is not None and old != version:
             client.set_registered_model_alias(name, PREVIOUS, old)
         client.set_registered_model_alias(name, CHAMPION, version)
-        client.set_model_version_tag(name, version, "promotion_reason", reason)
+        self.tag_version(name, version, {"promotion_reason": reason})
 
     def load_forecaster(self, name: str, alias: str = CHAMPION) -> LoadedModel | None:
         """The model behind an alias with its vocabularies, or None if the alias is not set."""
