@@ -109,35 +109,38 @@ def _active_project_and_month() -> tuple[str, str]:
     return key, month
 
 
-def test_forecast_as_of_month_ignores_later_data(trained, registry, pg):
-    project_key, month = _active_project_and_month()
-    conn = psycopg2.connect(pg.url)
-    try:
-        with_later = _forecast(conn, registry, project_key, month)
-        with conn.cursor() as cur:  # the months after M vanish (rolled back below)
-            for table in ("ml.feature_rows", "analytics.canonical_cost_features"):
-                cur.execute(f"DELETE FROM {table} WHERE project_key = %s AND month_start > %s", (project_key, month))
-        without_later = _forecast(conn, registry, project_key, month)
-    finally:
-        conn.rollback()
-        conn.close()
-    pd.testing.assert_frame_equal(with_later, without_later)
-
-
-def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, pg):
+def _forecast_around_change(pg, registry, change) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An active project's forecast as of a past month before and after ``change(cursor, project_key, month)``
+    alters the data in an open transaction, which is rolled back afterwards."""
     project_key, month = _active_project_and_month()
     conn = psycopg2.connect(pg.url)
     try:
         before = _forecast(conn, registry, project_key, month)
         with conn.cursor() as cur:
-            for column in ("cost_per_sf", "cumulative_cost_per_sf", "pct_budget_spent"):
-                cur.execute(f"UPDATE ml.feature_rows SET {column} = {column} * 3 + 1 WHERE project_key <> %s", (project_key,))
-            cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = cumulative_cost_cents * 3"
-                        " WHERE project_key <> %s", (project_key,))
-        after = _forecast(conn, registry, project_key, month)
+            change(cur, project_key, month)
+        return before, _forecast(conn, registry, project_key, month)
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_forecast_as_of_month_ignores_later_data(trained, registry, pg):
+    def drop_later_months(cur, project_key, month):
+        for table in ("ml.feature_rows", "analytics.canonical_cost_features"):
+            cur.execute(f"DELETE FROM {table} WHERE project_key = %s AND month_start > %s", (project_key, month))
+
+    with_later, without_later = _forecast_around_change(pg, registry, drop_later_months)
+    pd.testing.assert_frame_equal(with_later, without_later)
+
+
+def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, pg):
+    def inflate_other_projects(cur, project_key, month):
+        for column in ("cost_per_sf", "cumulative_cost_per_sf", "pct_budget_spent"):
+            cur.execute(f"UPDATE ml.feature_rows SET {column} = {column} * 3 + 1 WHERE project_key <> %s", (project_key,))
+        cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = cumulative_cost_cents * 3"
+                    " WHERE project_key <> %s", (project_key,))
+
+    before, after = _forecast_around_change(pg, registry, inflate_other_projects)
     pd.testing.assert_frame_equal(before, after)
 
 

@@ -75,26 +75,22 @@ def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained,
     assert recorded == [(True,)]
 
 
-def _schedule(name: str):
+def _schedule_tick(name: str, instance, when: datetime) -> list:
+    """The run requests of schedule ``name`` evaluated at ``when`` against the real instance."""
     from gmp_assets.definitions import defs
 
-    return defs, defs.get_schedule_def(name)
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+    ) as ctx:
+        return defs.get_schedule_def(name).evaluate_tick(ctx).run_requests or []
 
 
 def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, instance):
-    defs, schedule = _schedule("daily_adapter_refresh")
     when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
-    with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
-    ) as ctx:
-        before = schedule.evaluate_tick(ctx).run_requests or []
-    refreshed = {r.partition_key for r in before}
+    refreshed = {r.partition_key for r in _schedule_tick("daily_adapter_refresh", instance, when)}
     project = sorted(trained.forecasts)[0]
     query("UPDATE ml.feature_rows SET computed_at = now() + interval '1 minute' WHERE project_key = %s RETURNING 1", (project,))
-    with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
-    ) as ctx:
-        after = schedule.evaluate_tick(ctx).run_requests or []
+    after = _schedule_tick("daily_adapter_refresh", instance, when)
     assert {r.partition_key for r in after} == refreshed | {project}
     assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" for r in after)
 
@@ -102,12 +98,7 @@ def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, inst
 def test_monthly_forecasts_schedule_covers_every_active_project(trained, instance):
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
-    defs, schedule = _schedule("monthly_forecasts")
-    when = datetime(2026, 11, 2, 4, 0, tzinfo=timezone.utc)
-    with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
-    ) as ctx:
-        requests = schedule.evaluate_tick(ctx).run_requests
+    requests = _schedule_tick("monthly_forecasts", instance, datetime(2026, 11, 2, 4, 0, tzinfo=timezone.utc))
     ends = {r.tags[ASSET_PARTITION_RANGE_END_TAG] for r in requests}
     assert {e.split("|")[1] for e in ends} == set(_active())
     assert {e.split("|")[0] for e in ends} == {f"{m}" for m in trained.forecasts.values()}
