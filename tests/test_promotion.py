@@ -11,7 +11,7 @@ from gmp_assets.models.training import TrainConfig
 
 PARAMS = {
     "epochs": "40", "patience": "5", "batch_size": "256", "learning_rate": "0.001", "clipnorm": "1.0", "seed": "42",
-    "window": "12", "n_features": "31", "feature_schema_version": "1", "recipe_version": "1", "dataset_hash": "abc",
+    "window": "12", "n_features": "31", "feature_schema_version": "1", "recipe_code": "0123456789ab", "dataset_hash": "abc",
 }
 
 
@@ -23,7 +23,7 @@ def decide(challenger, champion, **flags):
 def test_recipe_ignores_data_params_and_fills_missing_ones():
     recipe = promotion.recipe_of(PARAMS)
     assert "dataset_hash" not in recipe and recipe["epochs"] == "40"
-    assert promotion.recipe_of({"epochs": "3"})["recipe_version"] == ""
+    assert promotion.recipe_of({"epochs": "3"})["recipe_code"] == ""
     assert promotion.recipe_of(PARAMS | {"dataset_hash": "other"}) == recipe
 
 
@@ -36,8 +36,8 @@ def test_replay_needs_the_same_features_and_code_not_the_same_settings():
     current = promotion.recipe_of(PARAMS)
     assert promotion.can_replay(promotion.recipe_of(PARAMS | {"epochs": "3", "batch_size": "64"}), current)
     assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"feature_schema_version": "0"}), current)
-    assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"recipe_version": "0"}), current)
-    assert not promotion.can_replay(promotion.recipe_of({k: v for k, v in PARAMS.items() if k != "recipe_version"}), current)
+    assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"recipe_code": "ba9876543210"}), current)
+    assert not promotion.can_replay(promotion.recipe_of({k: v for k, v in PARAMS.items() if k != "recipe_code"}), current)
 
 
 def test_score_is_the_mean_adapter_mape_over_scored_stages():

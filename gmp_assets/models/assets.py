@@ -24,7 +24,8 @@ from gmp_assets.models.datasets import (
 from gmp_assets.models.network import model_inputs, predict, to_eac
 from gmp_assets.models.promotion import Decision
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
-from gmp_assets.models.training import RECIPE_VERSION, TrainConfig, train_global
+from gmp_assets.models.recipe import code_fingerprint
+from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
@@ -101,7 +102,7 @@ def global_model(
                 "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
                 "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run_id}",
                 "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
-                "recipe_version": RECIPE_VERSION,
+                "recipe_code": code_fingerprint(),
             }
         )
         for row in result.history:

@@ -8,10 +8,11 @@ recipe's backtest beats the champion's on the same data:
 - no champion yet, or the challenger already is the champion: nothing to compare;
 - same recipe: the champion's recipe scores exactly what the challenger's does on today's data, so
   the challenger, trained on newer data, replaces it;
-- different recipe that can be replayed on today's features (same feature schema and window): both
-  recipes are backtested on the same data and the challenger must score strictly lower;
-- the champion's recipe cannot be replayed (older feature schema): the challenger must beat the
-  score recorded on the champion when it was backtested; without one it is promoted, and the
+- different recipe that can be replayed on today's features and code (same feature schema, window
+  and code fingerprint, ``models.recipe``): both recipes are backtested on the same data and the
+  challenger must score strictly lower;
+- the champion's recipe cannot be replayed (older feature schema or code): the challenger must beat
+  the score recorded on the champion when it was backtested; without one it is promoted, and the
   reason says the comparison was impossible.
 
 The score is the mean of the adapter method's MAPE of EAC over the backtest stages.
@@ -27,9 +28,10 @@ from gmp_assets.models.training import TrainConfig
 # MLflow run params that define a global model's recipe (``global_model`` logs them all).
 RECIPE_PARAMS = (
     "epochs", "patience", "batch_size", "learning_rate", "clipnorm", "seed",
-    "window", "n_features", "feature_schema_version", "recipe_version",
+    "window", "n_features", "feature_schema_version", "recipe_code",
 )
-REPLAY_PARAMS = ("window", "n_features", "feature_schema_version", "recipe_version")
+# ``recipe_code`` is ``recipe.code_fingerprint()``: only the code running now can be replayed.
+REPLAY_PARAMS = ("window", "n_features", "feature_schema_version", "recipe_code")
 SCORE_TAG = "backtest_score"
 SCORED_METHOD = "adapter"
 

@@ -22,11 +22,6 @@ from gmp_assets.models import metrics
 from gmp_assets.models.network import build_forecaster, gaussian_nll, input_signature, model_inputs, predict, to_eac
 
 
-# Bump when the network or the training procedure changes in a way TrainConfig does not show: the
-# backtest then knows a champion's recipe can no longer be replayed (models.promotion).
-RECIPE_VERSION = "1"
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Global training settings (Adam with global-norm gradient clipping)."""
