@@ -12,6 +12,7 @@ import shutil
 import dagster as dg
 import pytest
 
+from gmp_assets.canonical.assets import canonical_monthly_models
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration
@@ -227,3 +228,18 @@ def test_inbox_sensor_requests_new_and_changed_projects(ingested, demo_inbox, in
     changed = tick(first.cursor)
     assert [r.partition_key for r in changed.run_requests] == [loaded[1]]
     assert changed.dynamic_partitions_requests == []
+
+
+def test_every_dbt_test_of_the_monthly_features_ran_and_passed(ingested, instance):
+    """Relationship tests reference models of other scopes; the monthly build still runs them."""
+    run_ids = {run_id for outcome in ingested.values() for run_id in outcome.run_ids}
+    evaluations = {
+        (ev.asset_key, ev.check_name): ev.passed
+        for run_id in run_ids
+        for ev in (e.dagster_event.event_specific_data
+                   for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION))
+    }
+    expected = {(key.asset_key, key.name) for key in canonical_monthly_models.check_keys}
+    assert any("relationships" in name for _, name in expected)
+    assert expected <= set(evaluations)
+    assert all(evaluations[key] for key in expected)

@@ -90,7 +90,13 @@ def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
     """``canonical_cost_features`` for the run's project-months, in one incremental dbt build."""
     variables = monthly_vars(list(context.partition_keys))
     context.log.info(f"dbt build canonical_cost_features with vars {variables}")
-    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+    args = ["build", "--vars", json.dumps(variables)]
+    if set(context.selected_asset_check_keys) == set(context.assets_def.check_keys):
+        # Its relationship tests also reference `projects` and `canonical_trades`, so the project's
+        # `buildable` default leaves them out; both are upstream and built by now, so run them here.
+        # (When only some checks are selected, dagster-dbt names the tests itself.)
+        args += ["--indirect-selection", "eager"]
+    yield from dbt.cli(args, context=context).stream()
 
 
 @dg.asset_check(asset=canonical_features_suite.asset_key, name=canonical_features_suite.name, blocking=True,
