@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gmp_assets.models import metrics
-from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, AdapterTuner, fine_tune_adapter
 from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
 from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
 from test_network import synthetic_dataset, vocabularies
@@ -96,3 +96,18 @@ def test_adapter_not_kept_when_holdout_disagrees_with_recent_training(data, trai
     result = fine_tune_adapter(trained.model, project_train, holdout, projects, trades, config)
     assert not result.kept and result.model is None
     assert result.adapter_mape >= result.global_mape
+
+
+def test_a_reused_tuner_fits_each_project_as_a_fresh_copy_would(data, trained):
+    _, _, projects, trades = data
+    config = AdapterConfig(epochs=5, learning_rate=1e-2, seed=1)
+    cases = {key: (synthetic_dataset(n=80, seed=s, months=24, project_keys=(key,), offset=o),
+                   synthetic_dataset(n=30, seed=s + 1, project_keys=(key,), offset=o))
+             for key, s, o in (("P1", 11, 0.15), ("P2", 13, -0.1))}
+    fresh = {key: fine_tune_adapter(trained.model, *case, projects, trades, config) for key, case in cases.items()}
+    tuner = AdapterTuner(trained.model, projects, trades, config)
+    reused = {key: tuner.fit(*cases[key]) for key in ("P2", "P1", "P2")}  # other order, P2 twice
+    for key in cases:
+        assert reused[key].adapter_mape == fresh[key].adapter_mape
+        assert reused[key].kept == fresh[key].kept
+    assert fresh["P1"].adapter_mape != fresh["P2"].adapter_mape

@@ -58,6 +58,47 @@ def eac_mape(model: keras.Model, ds: SequenceDataset, projects: Vocabulary, trad
     return metrics.mape(ds.final_cost_cents, to_eac(ds.bac_cents, mean))
 
 
+class AdapterTuner:
+    """Fine-tunes adapters of one global model, one project after another, with one compiled step.
+
+    Each ``fit`` starts from the global weights, fresh optimizer state and the seed state the
+    frozen copy had when built, so its result does not depend on the projects fitted before it
+    (the same as a fresh copy per project, without tracing a new training step each time).
+    """
+
+    def __init__(self, global_model: keras.Model, projects: Vocabulary, trades: Vocabulary,
+                 config: AdapterConfig = AdapterConfig()):
+        self.global_model, self.projects, self.trades, self.config = global_model, projects, trades, config
+        set_deterministic(config.seed)
+        self._work = freeze_for_adapter(clone_with_weights(global_model))
+        self._optimizer = make_optimizer(config.learning_rate, config.clipnorm)
+        self._step = make_train_step(self._work, self._optimizer)
+        self._initial = [(v, v.numpy()) for v in (*self._work.variables, *self._optimizer.variables)]
+
+    def fit(self, project_train: SequenceDataset, project_holdout: SequenceDataset) -> AdapterResult:
+        """Fine-tune on ``project_train``'s recent labelled samples; keep it only if it beats the
+        global model on ``project_holdout``'s labelled samples."""
+        train = recent_labelled(project_train, self.config.recent_months)
+        holdout = project_holdout.subset(project_holdout.labelled)
+        if not len(train) or not len(holdout):
+            nan = float("nan")
+            return AdapterResult(None, nan, nan, False, len(train))
+
+        for variable, value in self._initial:
+            variable.assign(value)
+        inputs = model_inputs(train, self.projects, self.trades)
+        rng = np.random.default_rng(self.config.seed)
+        for _ in range(self.config.epochs):
+            for idx in stratified_batches(train.project_keys, self.config.batch_size, rng):
+                self._step({k: v[idx] for k, v in inputs.items()}, train.y[idx])
+
+        global_mape = eac_mape(self.global_model, holdout, self.projects, self.trades)
+        adapter_mape = eac_mape(self._work, holdout, self.projects, self.trades)
+        kept = bool(adapter_mape < global_mape)
+        return AdapterResult(clone_with_weights(self._work) if kept else None, global_mape, adapter_mape, kept,
+                             len(train))
+
+
 def fine_tune_adapter(
     global_model: keras.Model,
     project_train: SequenceDataset,
@@ -67,22 +108,4 @@ def fine_tune_adapter(
     config: AdapterConfig = AdapterConfig(),
 ) -> AdapterResult:
     """Fine-tune an adapter for one project and keep it only if it beats the global model."""
-    train = recent_labelled(project_train, config.recent_months)
-    holdout = project_holdout.subset(project_holdout.labelled)
-    if not len(train) or not len(holdout):
-        nan = float("nan")
-        return AdapterResult(None, nan, nan, False, len(train))
-
-    set_deterministic(config.seed)
-    adapter = freeze_for_adapter(clone_with_weights(global_model))
-    step = make_train_step(adapter, make_optimizer(config.learning_rate, config.clipnorm))
-    inputs = model_inputs(train, projects, trades)
-    rng = np.random.default_rng(config.seed)
-    for _ in range(config.epochs):
-        for idx in stratified_batches(train.project_keys, config.batch_size, rng):
-            step({k: v[idx] for k, v in inputs.items()}, train.y[idx])
-
-    global_mape = eac_mape(global_model, holdout, projects, trades)
-    adapter_mape = eac_mape(adapter, holdout, projects, trades)
-    kept = bool(adapter_mape < global_mape)
-    return AdapterResult(adapter if kept else None, global_mape, adapter_mape, kept, len(train))
+    return AdapterTuner(global_model, projects, trades, config).fit(project_train, project_holdout)

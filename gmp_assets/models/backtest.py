@@ -8,9 +8,9 @@ of M from the project's canonical rows dated <= M only:
   project's labelled samples (active projects' finished trades included) with early stopping on
   a validation slice of whole training projects. The held-out project is outside the fold's
   vocabulary, so it gets the cold-start embedding (index 0), as a project the model never saw.
-- ``adapter``: that model fine-tuned (``fine_tune_adapter``) on the project's own samples dated
-  before M of trades known finished at M (``trade_finished_as_of`` on rows <= M), labelled with
-  the cost known at M; its last ``adapter_holdout_months`` months decide whether the adapter is
+- ``adapter``: that model fine-tuned (one ``AdapterTuner`` per fold) on the project's own samples
+  dated before M of trades known finished at M (``trade_finished_as_of`` on rows <= M), labelled
+  with the cost known at M; its last ``adapter_holdout_months`` months decide whether the adapter is
   kept, as in production. Without such samples, or when the adapter is not kept, the method
   falls back to the global forecast (counted as ``adapter_fallback``).
 - ``evm_*``: the EVM formulas on the same samples, EV from the dataset's percent complete
@@ -43,7 +43,7 @@ from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
 from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution
 from gmp_assets.models import fallback, metrics
-from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
 from gmp_assets.models.datasets import vocabularies
 from gmp_assets.models.evm import evm_estimates
 from gmp_assets.models.training import TrainConfig, train_global
@@ -182,11 +182,12 @@ def run_backtest(
     for fold, (held_out, _, _) in enumerate(leave_projects_out(held_ds, config.n_folds)):
         model, vocabulary, info = _train_fold(ds, held_out, completed, train_config, config, fold)
         folds.append(info)
+        tuner = AdapterTuner(model, *vocabulary, adapter_config)
         for stage, target in targets.items():
             scored = target[target.project_key.isin(held_out)]
             for (project, month), group in scored.groupby(["project_key", "as_of_month"], sort=True):
                 frame, adapter = _forecast_stage(
-                    model, vocabulary, canonical, projects, trades, taxonomy, group, config, adapter_config
+                    model, vocabulary, canonical, projects, trades, taxonomy, group, config, tuner
                 )
                 rows.append(frame.assign(stage=stage_key(stage)))
                 adapters.append(
@@ -284,14 +285,14 @@ def stage_view(
     return current, known.subset(known.labelled & (known.as_of_month < month_of(month)))
 
 
-def _fit_adapter(model, known: SequenceDataset, vocabulary, config: BacktestConfig, adapter_config: AdapterConfig):
+def _fit_adapter(tuner: AdapterTuner, known: SequenceDataset, config: BacktestConfig):
     """(the kept adapter or None, its record): last ``adapter_holdout_months`` months judge it."""
     months = np.unique(known.as_of_month)
     if not len(months):
         return None, {"outcome": NO_DATA, "n_train": 0, "global_mape": None, "adapter_mape": None}
     holdout_start = months[max(0, len(months) - config.adapter_holdout_months)]
     train, holdout = known.subset(known.as_of_month < holdout_start), known.subset(known.as_of_month >= holdout_start)
-    result = fine_tune_adapter(model, train, holdout, *vocabulary, adapter_config)
+    result = tuner.fit(train, holdout)
     outcome = KEPT if result.kept else NOT_KEPT if result.n_train else NO_DATA
     return result.model, {
         "outcome": outcome,
@@ -310,13 +311,13 @@ def _forecast_stage(
     taxonomy: Taxonomy,
     target: pd.DataFrame,
     config: BacktestConfig,
-    adapter_config: AdapterConfig,
+    tuner: AdapterTuner,
 ) -> tuple[pd.DataFrame, dict]:
     """Every method's forecast of the ``target`` samples: one project's trades at one stage month."""
     project, month = target["project_key"].iloc[0], target["as_of_month"].iloc[0]
     current, known = stage_view(canonical, projects, trades, project, month, config.window)
     current = current.subset(np.isin(current.canonical_codes, target["canonical_code"].to_numpy()))
-    adapter, record = _fit_adapter(model, known, vocabulary, config, adapter_config)
+    adapter, record = _fit_adapter(tuner, known, config)
 
     frame = pd.DataFrame(
         {
