@@ -106,7 +106,7 @@ def inference_set(frames: Frames, project_key: str) -> SequenceDataset:
     rows = canonical[canonical["project_key"].astype(str) == project_key]
     month = str(pd.to_datetime(rows["month_start"]).max().date())
     features = compute_feature_rows(rows, projects, trades)
-    finals = trade_finished_as_of(rows).assign(project_completed=False)
+    finals = trade_finished_as_of(rows).assign(label_every_month=False)
     ds = build_sequences(features, finals, window=WINDOW, as_of=month)
     return ds.subset(ds.as_of_month == np.datetime64(month[:7], "M"))
 

@@ -285,11 +285,11 @@ def test_trade_final_costs_completed_and_active():
     canonical, projects = portfolio()
     finals = trade_final_costs(canonical, projects).set_index(["project_key", "canonical_code"])
     completed = finals.loc[("a", "26")]
-    assert completed.project_completed and completed.final_cost_cents == 250_000
+    assert completed.label_every_month and completed.final_cost_cents == 250_000
     assert completed.finished_month == pd.Timestamp("2024-08-01")  # the last month with a cost
     assert finals.loc[("a", "03")].finished_month == pd.Timestamp("2024-04-01")
     active = finals.loc[("b", "03")]
-    assert not active.project_completed and active.final_cost_cents == 960_000
+    assert not active.label_every_month and active.final_cost_cents == 960_000
     assert active.finished_month == pd.Timestamp("2024-07-01")
     assert ("b", "09") not in finals.index  # no budget: never finished by the budget rule
 
@@ -340,6 +340,12 @@ def test_sequence_targets_known_only_when_final_is_known_at_the_month():
     assert np.isnan(ds.y[unfinished_no_budget]).all()
     assert (ds.final_cost_cents[unfinished_no_budget] == -1).all()
     assert ds.labelled.sum() == 16 + 4  # all of 'a'; 'b'/'03' from July to October
+
+    # an adapter's data: every month of a finished trade labelled, trade_finished still as of the month
+    every = build_sequences(features, trade_final_costs(canonical, projects).assign(label_every_month=True))
+    assert np.allclose(every.y[finished], np.log(960_000 / 1_000_000))
+    assert every.trade_finished.tolist() == ds.trade_finished.tolist()
+    assert every.labelled.sum() == 16 + finished.sum()
 
 
 def test_sequences_as_of_min_months_and_schema_guard():

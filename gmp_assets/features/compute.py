@@ -272,10 +272,11 @@ def trade_final_costs(canonical: pd.DataFrame, projects: pd.DataFrame) -> pd.Dat
     """Known final costs: every trade of completed projects, finished trades of active ones.
 
     Columns: project_key, canonical_code, final_cost_cents, finished_month (month start, datetime64),
-    project_completed (bool: the final is a training label at every month of the trade).
+    label_every_month (bool: the final is a training label at every month of the trade; otherwise
+    only from its finished month on, as the global model learns from active projects).
     """
     completed_keys = set(projects.loc[projects["status"].astype(str) == "completed", "project_key"].astype(str))
     is_completed = canonical["project_key"].astype(str).isin(completed_keys)
-    completed = _completed_final_costs(_prepare(canonical[is_completed])).assign(project_completed=True)
-    active = trade_finished_as_of(canonical[~is_completed]).assign(project_completed=False)
+    completed = _completed_final_costs(_prepare(canonical[is_completed])).assign(label_every_month=True)
+    active = trade_finished_as_of(canonical[~is_completed]).assign(label_every_month=False)
     return pd.concat([completed, active], ignore_index=True)

@@ -63,13 +63,13 @@ def build_sequences(
         project_key=finals["project_key"].astype(str),
         canonical_code=finals["canonical_code"].astype(str),
         finished_month=pd.to_datetime(finals["finished_month"]).to_numpy().astype("datetime64[M]"),
-    )[[*TRADE_KEYS, "final_cost_cents", "finished_month", "project_completed"]]
+    )[[*TRADE_KEYS, "final_cost_cents", "finished_month", "label_every_month"]]
     samples = samples.merge(known_finals, on=TRADE_KEYS, how="left", validate="many_to_one")
 
     as_of_month = samples["month"].to_numpy().astype("datetime64[M]")
     finished_month = samples["finished_month"].to_numpy().astype("datetime64[M]")
     trade_finished = ~np.isnat(finished_month) & (finished_month <= as_of_month)
-    known = samples["project_completed"].fillna(False).to_numpy(dtype=bool) | trade_finished
+    known = samples["label_every_month"].fillna(False).to_numpy(dtype=bool) | trade_finished
     final = np.where(known, samples["final_cost_cents"].fillna(-1).to_numpy(), -1).astype(np.int64)
     bac = samples["bac_cents"].to_numpy().astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):

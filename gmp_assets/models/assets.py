@@ -153,7 +153,7 @@ def project_adapter(
     if champion is None:
         raise dg.Failure("no champion global model yet: materialize ml/global_model first")
     with postgres.connect() as conn:
-        ds = training_sequences(conn)
+        ds = training_sequences(conn, label_every_month=True)
     project = ds.subset(ds.project_keys == project_key)
     labelled = project.subset(project.labelled)
     if not len(labelled):

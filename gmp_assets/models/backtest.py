@@ -280,8 +280,8 @@ def stage_view(
     rows = canonical[(canonical["project_key"].astype(str) == project_key) & (months <= month_of(month))]
     features = compute_feature_rows(rows, projects, trades)
     finished = trade_finished_as_of(rows)
-    current = build_sequences(features, finished.assign(project_completed=False), window, as_of=str(month))
-    known = build_sequences(features, finished.assign(project_completed=True), window)
+    current = build_sequences(features, finished.assign(label_every_month=False), window, as_of=str(month))
+    known = build_sequences(features, finished.assign(label_every_month=True), window)
     return current, known.subset(known.labelled & (known.as_of_month < month_of(month)))
 
 

@@ -26,11 +26,16 @@ def split_last_months(ds: SequenceDataset, months: int) -> tuple[SequenceDataset
 
 
 def training_sequences(
-    conn: psycopg2.extensions.connection, window: int = WINDOW, min_quality: float = 0.0
+    conn: psycopg2.extensions.connection,
+    window: int = WINDOW,
+    min_quality: float = 0.0,
+    label_every_month: bool = False,
 ) -> SequenceDataset:
     """Samples of every training-eligible project whose data quality score is at least ``min_quality``.
 
-    Labels come from completed projects and from finished trades of active ones.
+    Labels come from completed projects and from finished trades of active ones: from their
+    finished month on, or with ``label_every_month`` at every month of the trade (what a project's
+    adapter learns from: how its trades' early months turned out, as in the backtest).
     """
     projects = store.load_projects(conn)
     quality = projects["quality_score"].astype(float).fillna(0.0)
@@ -38,7 +43,10 @@ def training_sequences(
     keys = projects["project_key"].astype(str).tolist()
     canonical = store.load_canonical(conn, keys)
     features = store.load_feature_rows(conn, keys)
-    return build_sequences(features, trade_final_costs(canonical, projects), window=window)
+    finals = trade_final_costs(canonical, projects)
+    if label_every_month:
+        finals = finals.assign(label_every_month=True)
+    return build_sequences(features, finals, window=window)
 
 
 def inference_sequences(
@@ -51,7 +59,7 @@ def inference_sequences(
     """
     canonical = store.load_canonical(conn, [project_key], until_month=as_of_month)
     features = store.load_feature_rows(conn, [project_key], until_month=as_of_month)
-    finals = trade_finished_as_of(canonical).assign(project_completed=False)
+    finals = trade_finished_as_of(canonical).assign(label_every_month=False)
     return build_sequences(features, finals, window=window, as_of=str(as_of_month))
 
 
