@@ -110,7 +110,7 @@ def test_report_shape_keys_and_equal_samples_per_stage(report):
         assert {m["n"] for m in methods.values()} == {len(rows)} == {3 * len(TRADES)}  # every trade of p1..p3
         for name, m in methods.items():
             assert {"mape", "median_ape", "coverage80", "n"} <= set(m)
-            assert (m["coverage80"] is None) == (name not in ("global", "adapter"))
+            assert (m["coverage80"] is None) == (m["coverage80_open"] is None) == (name not in ("global", "adapter"))
             assert m["mape"] >= 0 and m["median_ape"] >= 0
     assert set(report.predictions.project_key) == {"p1", "p2", "p3"}  # the active project is never scored
 
@@ -124,6 +124,7 @@ def test_stage_metrics_recompute_from_predictions(report):
         assert report.stages["50"][method]["median_ape"] == pytest.approx(np.median(ape))
     inside = (rows.global_lower <= rows.actual_final_cents) & (rows.actual_final_cents <= rows.global_upper)
     assert report.stages["50"]["global"]["coverage80"] == pytest.approx(inside.mean())
+    assert report.stages["50"]["global"]["coverage80_open"] == pytest.approx(inside[~rows.trade_finished].mean())
     # consistency rules: bounds around the point, nothing below the cost to date, finished = actual
     for method in ("global", "adapter"):
         assert (rows[f"{method}_lower"] <= rows[f"{method}_eac"]).all()

@@ -86,8 +86,9 @@ def stage_key(stage: float) -> str:
 class BacktestReport:
     """Metrics per stage and method, plus what produced them.
 
-    ``stages[stage][method]``: mape, median_ape, coverage80 (None for EVM), mean_width (None for
-    EVM), n; the adapter method adds ``adapter_fallback`` (samples that got the global forecast) and,
+    ``stages[stage][method]``: mape, median_ape, coverage80 (None for EVM), coverage80_open (the
+    same on the trades not finished at the stage: finished ones sit at their actual cost, inside
+    any interval; None for EVM), mean_width (None for EVM), n; the adapter method adds ``adapter_fallback`` (samples that got the global forecast) and,
     on the samples whose project kept its adapter, ``kept_n``, ``kept_mape`` and ``kept_global_mape``
     (is the adapter better than the global model where it is used?).
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
@@ -119,12 +120,12 @@ class BacktestReport:
     def markdown(self) -> str:
         """The metrics table (percentages) and adapter fallbacks, for the Dagster UI."""
         lines = [
-            "| stage | method | MAPE | median APE | 80% coverage | mean 80% width | n |",
-            "|---|---|---|---|---|---|---|",
+            "| stage | method | MAPE | median APE | 80% coverage | 80% coverage (open trades) | mean 80% width | n |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for stage, methods in self.stages.items():
             for method, m in methods.items():
-                cells = [_pct(m["mape"]), _pct(m["median_ape"]), _pct(m["coverage80"]), _pct(m["mean_width"])]
+                cells = [_pct(m[key]) for key in ("mape", "median_ape", "coverage80", "coverage80_open", "mean_width")]
                 lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
         outcomes = pd.Series([a["outcome"] for a in self.adapters], dtype=object).value_counts()
         lines.append("")
@@ -153,8 +154,9 @@ class BacktestReport:
             verdict = f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}"
             parts.append(f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({verdict};"
                          f" {REFERENCE} {_pct(methods[REFERENCE]['mape'])})")
-        coverage = "/".join(_pct(m["adapter"]["coverage80"]) for m in self.stages.values())
-        return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}%"
+        coverage, open_ = ("/".join(_pct(m["adapter"][key]) for m in self.stages.values())
+                           for key in ("coverage80", "coverage80_open"))
+        return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}% (open trades {open_})"
 
 
 def run_backtest(
@@ -358,6 +360,7 @@ def _with_reference(predictions: pd.DataFrame) -> pd.DataFrame:
 
 def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     actual = frame["actual_final_cents"].to_numpy()
+    open_ = ~frame["trade_finished"].to_numpy(dtype=bool)
     out = {}
     for method in METHODS:
         eac = frame[f"{method}_eac"].to_numpy()
@@ -368,6 +371,7 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
             "mape": metrics.mape(actual, eac),
             "median_ape": metrics.median_ape(actual, eac),
             "coverage80": metrics.interval_coverage(actual, lower, upper) if has_interval else None,
+            "coverage80_open": metrics.interval_coverage(actual[open_], lower[open_], upper[open_]) if has_interval else None,
             "mean_width": metrics.mean_relative_width(actual, lower, upper) if has_interval else None,
             "n": len(frame),
         }

@@ -83,7 +83,7 @@ def backtest_report(
                 f"{method}_{name}_{stage}": float(m[name])
                 for stage, methods in report.stages.items()
                 for method, m in methods.items()
-                for name in ("mape", "median_ape", "coverage80")
+                for name in ("mape", "median_ape", "coverage80", "coverage80_open")
                 if m.get(name) is not None and m[name] == m[name]
             }
         )
