@@ -369,8 +369,20 @@ def access_list() -> None:
 
 # --- UIs ----------------------------------------------------------------------------------------
 
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (``kill``, ``docker stop``, a process manager) stop the servers as Ctrl-C does, so
+    children are stopped too instead of being left running."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _run_foreground(command: list[str], **kwargs) -> int:
-    """Run a server in the foreground; Ctrl-C stops it (default SIGINT handling restored in the child)."""
+    """Run a server in the foreground; Ctrl-C or SIGTERM stops it (SIGINT to the child, whose default
+    SIGINT handling is restored)."""
+    _stop_on_sigterm()
     process = subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
     try:
         return process.wait()
@@ -427,6 +439,7 @@ def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int) -> None:
     """
     from gmp_assets.canonical.project import ensure_manifest
 
+    _stop_on_sigterm()
     database.prepare(start=True)
     ensure_manifest()
     wanted = {"docs": docs_port, "mlflow-ui": mlflow_port} if all_uis else {}
