@@ -30,10 +30,15 @@ def _active() -> list[str]:
 def test_data_volume_sensor_requests_adapters_for_projects_with_six_months(trained, instance):
     defs, sensor = _sensor("data_volume_sensor")
     ready = sorted(k for k, m in query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY 1") if m >= 6)
-    first = _tick(defs, sensor, instance)
-    assert sorted(r.partition_key for r in first.run_requests) == ready
-    assert {r.tags["gmp/trigger"] for r in first.run_requests} == {"data_volume"}
-    assert _tick(defs, sensor, instance, first.cursor).run_requests == []
+    with dg.DagsterInstance.ephemeral() as fresh:  # an instance where no adapter was materialized yet
+        first = _tick(defs, sensor, fresh)
+        assert sorted(r.partition_key for r in first.run_requests) == ready
+        assert {r.tags["gmp/trigger"] for r in first.run_requests} == {"data_volume"}
+        assert _tick(defs, sensor, fresh, first.cursor).run_requests == []
+    adapted = instance.get_materialized_partitions(dg.AssetKey(["ml", "project_adapter"]))
+    assert adapted and sorted(r.partition_key for r in _tick(defs, sensor, instance).run_requests) == sorted(
+        set(ready) - adapted
+    )
 
 
 def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained, instance, registry):

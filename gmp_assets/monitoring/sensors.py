@@ -15,6 +15,7 @@ from gmp_assets.monitoring.evaluate import evaluate_project, record
 from gmp_assets.resources import PostgresResource
 
 PROJECTS_PER_TICK = 5
+ADAPTER_KEY = dg.AssetKey(["ml", "project_adapter"])
 TRIGGER_TAG = "gmp/trigger"
 
 
@@ -70,10 +71,12 @@ def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
     def data_volume_sensor(
         context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource
     ):
-        """Request a project's first adapter once it has 6 months of data (and a champion to adapt)."""
+        """Request a project's first adapter once it has 6 months of data (and a champion to adapt);
+        projects whose adapter was already materialized (by `gmp run`, a schedule or by hand) are left out."""
         if mlflow.version_for(GLOBAL_MODEL, "champion") is None:
             return dg.SkipReason("no champion global model to adapt yet")
         requested = set(json.loads(context.cursor)) if context.cursor else set()
+        requested |= context.instance.get_materialized_partitions(ADAPTER_KEY)
         ready = sorted(k for k, months in _projects_with_features(postgres).items()
                        if months >= GLOBAL_MIN_MONTHS and k not in requested)[:PROJECTS_PER_TICK * 4]
         return dg.SensorResult(
