@@ -18,6 +18,7 @@ from matplotlib.image import imread
 
 from test_features import load_sample, needs_sample, trade_rows
 
+from gmp_assets.models import fallback
 from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.models.backtest import METHODS, REFERENCE, BacktestConfig, run_backtest, stage_view
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
@@ -98,8 +99,14 @@ def portfolio():
 
 @pytest.fixture(scope="module")
 def report(portfolio):
-    canonical, projects = portfolio
-    return run_backtest(canonical, projects, TRADES, CONFIG)
+    return backtest(*portfolio)
+
+
+def backtest(canonical, projects, config=CONFIG):
+    """``run_backtest`` with the ladder's adapter rung at 6 months, so the 13-month projects reach it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fallback, "ADAPTER_MIN_MONTHS", 6)
+        return run_backtest(canonical, projects, TRADES, config)
 
 
 def test_report_shape_keys_and_equal_samples_per_stage(report):
@@ -172,9 +179,13 @@ def test_adapter_falls_back_without_finished_trades_before_the_stage(report):
     early = report.predictions[report.predictions.stage == "25"]
     assert (early.adapter_eac == early.global_eac).all()
     assert report.stages["25"]["adapter"]["kept_n"] == 0 and np.isnan(report.stages["25"]["adapter"]["kept_mape"])
+    p = report.predictions
+    assert p.adapter_used.tolist() == ((p.adapter_outcome == "kept") & (p.months_of_data >= 6)).tolist()  # the ladder
+    assert p.adapter_used.any() and (p.adapter_outcome == "kept").any()
+    assert ((p.adapter_eac != p.global_eac) <= p.adapter_used).all()  # where no adapter forecasts, the global one does
     for stage, methods in report.stages.items():
-        rows = report.predictions[(report.predictions.stage == stage) & (report.predictions.adapter_outcome == "kept")]
-        assert methods["adapter"]["kept_n"] == len(rows) == methods["adapter"]["n"] - methods["adapter"]["adapter_fallback"]
+        used = p[(p.stage == stage) & p.adapter_used]
+        assert methods["adapter"]["kept_n"] == len(used) == methods["adapter"]["n"] - methods["adapter"]["adapter_fallback"]
     assert all(a["n_train"] > 0 for a in report.adapters if a["stage"] == "50")
 
 
@@ -198,7 +209,7 @@ def test_stage_view_reads_nothing_after_the_stage_month(portfolio):
 def test_stage_forecasts_ignore_later_data_of_the_project(portfolio, report):
     canonical, projects = portfolio
     changed = scaled_after(canonical, "p1", "2022-06-01", 1.5)  # p1 after its 50% month costs 50% more
-    again = run_backtest(changed, projects, TRADES, replace(CONFIG, stages=(0.5,)))
+    again = backtest(changed, projects, replace(CONFIG, stages=(0.5,)))
     columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCE)]
     before = report.predictions.query("stage == '50' and project_key == 'p1'").reset_index(drop=True)
     after = again.predictions.query("project_key == 'p1'").reset_index(drop=True)

@@ -7,8 +7,8 @@ import dagster as dg
 
 from gmp_assets.canonical.assets import monthly_ranges
 from gmp_assets.features.assets import FEATURE_ROWS
-from gmp_assets.features.dataset import SequenceDataset, Vocabulary
-from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution, split_east_west
+from gmp_assets.features.dataset import SequenceDataset
+from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.store import write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
@@ -21,7 +21,10 @@ from gmp_assets.resources import PostgresResource
 CONFIDENCE = 0.8
 HEURISTIC_MODEL = ("typical_curve_baseline", "1")
 FINISHED_MODEL = ("actual_cost", "-")  # a finished trade's EAC is its actual cost
-NO_VOCAB = Vocabulary(())
+
+
+def _forecaster(loaded: LoadedModel | None) -> Forecaster | None:
+    return (loaded.model, loaded.projects, loaded.trades) if loaded else None
 
 
 def forecast_rows(
@@ -34,12 +37,7 @@ def forecast_rows(
     else:
         with_adapter = set(map(str, ds.project_keys)) if adapter is not None else set()
         methods = fallback.methods_for(ds, champion.projects, with_adapter)
-    mean, std = np.zeros(len(ds)), np.zeros(len(ds))
-    by_adapter = methods == fallback.ADAPTER
-    for selected, loaded in ((by_adapter, adapter), (~by_adapter, champion)):
-        if selected.any():
-            model, projects, trades = (loaded.model, loaded.projects, loaded.trades) if loaded else (None, NO_VOCAB, NO_VOCAB)
-            mean[selected], std[selected] = predict_distribution(model, ds.subset(selected), projects, trades, methods[selected])
+    mean, std = ladder_distribution(ds, methods, _forecaster(champion), _forecaster(adapter))
     values = forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, CONFIDENCE)
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
     east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])

@@ -69,6 +69,32 @@ def predict_distribution(
     return mean, std
 
 
+Forecaster = tuple[keras.Model, Vocabulary, Vocabulary]  # a model and its project and trade vocabularies
+NO_VOCAB = Vocabulary(())
+
+
+def ladder_distribution(
+    ds: SequenceDataset,
+    methods: np.ndarray,
+    base: Forecaster | None,
+    adapter: Forecaster | None,
+    taxonomy: Taxonomy | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) per sample by its fallback method (``fallback.methods_for``): ``adapter`` samples
+    from the project's ``adapter``, the others from the global model ``base`` (the heuristic needs
+    no model, so ``base`` may be None when every sample is ``heuristic``)."""
+    methods = np.asarray(methods, dtype=object)
+    mean, std = np.zeros(len(ds)), np.zeros(len(ds))
+    by_adapter = methods == fallback.ADAPTER
+    for selected, forecaster in ((by_adapter, adapter), (~by_adapter, base)):
+        if selected.any():
+            model, projects, trades = forecaster or (None, NO_VOCAB, NO_VOCAB)
+            mean[selected], std[selected] = predict_distribution(
+                model, ds.subset(selected), projects, trades, methods[selected], taxonomy
+            )
+    return mean, std
+
+
 def forecast_from_distribution(
     mean,
     std,

@@ -7,12 +7,14 @@ of M from the project's canonical rows dated <= M only:
 - ``global``: the model of the project's leave-projects-out fold, trained on every other
   project's labelled samples (active projects' finished trades included) with early stopping on
   a validation slice of whole training projects. The held-out project is outside the fold's
-  vocabulary, so it gets the cold-start embedding (index 0), as a project the model never saw.
+  vocabulary, so it gets the cold-start embedding (index 0), as a project the model never saw
+  (and, as in production, the heuristic baseline under 3 months of data).
 - ``adapter``: that model fine-tuned (one ``AdapterTuner`` per fold) on the project's own samples
   dated before M of trades known finished at M (``trade_finished_as_of`` on rows <= M), labelled
   with the cost known at M; its last ``adapter_holdout_months`` months decide whether the adapter is
-  kept, as in production. Without such samples, or when the adapter is not kept, the method
-  falls back to the global forecast (counted as ``adapter_fallback``).
+  kept, as in production. A kept adapter forecasts only where the production ladder uses one (12
+  months of data or more, ``fallback``); elsewhere, without such samples, or when the adapter is
+  not kept, the method gives the global forecast (counted as ``adapter_fallback``).
 - ``evm_*``: the EVM formulas on the same samples, EV from the dataset's percent complete
   (reported, else budget spent) and the planned percent from the taxonomy's typical curve.
 
@@ -41,7 +43,7 @@ from gmp_assets.features.compute import compute_feature_rows, month_of, trade_fi
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
-from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution
+from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
 from gmp_assets.models import fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
 from gmp_assets.models.datasets import vocabularies
@@ -88,9 +90,10 @@ class BacktestReport:
 
     ``stages[stage][method]``: mape, median_ape, coverage80 (None for EVM), coverage80_open (the
     same on the trades not finished at the stage: finished ones sit at their actual cost, inside
-    any interval; None for EVM), mean_width (None for EVM), n; the adapter method adds ``adapter_fallback`` (samples that got the global forecast) and,
-    on the samples whose project kept its adapter, ``kept_n``, ``kept_mape`` and ``kept_global_mape``
-    (is the adapter better than the global model where it is used?).
+    any interval; None for EVM), mean_width (None for EVM), n; the adapter method adds
+    ``adapter_fallback`` (samples that got the global forecast) and, on the samples a kept adapter
+    forecast, ``kept_n``, ``kept_mape`` and ``kept_global_mape`` (is the adapter better than the
+    global model where it is used?).
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
@@ -133,7 +136,7 @@ class BacktestReport:
             f"{stage}%: {_pct(m['adapter']['kept_mape'])} vs {_pct(m['adapter']['kept_global_mape'])} (n={m['adapter']['kept_n']})"
             for stage, m in self.stages.items()
         )
-        lines.append(f"Where an adapter was kept, adapter vs global MAPE: {kept}.")
+        lines.append(f"Where a kept adapter forecast (12 months of data or more), adapter vs global MAPE: {kept}.")
         lines.append(f"{REFERENCE} is not a method: it knows each project's true final overrun (the error left"
                      " when only the trades' scatter around their project's overrun is unknown).")
         lines.append(
@@ -330,12 +333,19 @@ def _forecast_stage(
             "actual_to_date_cents": current.actual_to_date_cents,
             "trade_finished": current.trade_finished,
             "pct_complete": current.pct_complete,
+            "months_of_data": current.months_of_data,
             "adapter_outcome": record["outcome"],
         }
     ).merge(target.drop(columns="as_of_month"), on=["project_key", "canonical_code"], validate="one_to_one")
-    methods = [fallback.GLOBAL] * len(current)
-    for name, forecaster in (("global", model), ("adapter", adapter or model)):
-        mean, std = predict_distribution(forecaster, current, *vocabulary, methods)
+    fold = (model, *vocabulary)
+    for name, kept in (("global", None), ("adapter", adapter)):
+        # the production ladder: a held-out project is unknown to its fold (cold start, or the
+        # heuristic under 3 months); a kept adapter forecasts only from 12 months of data on
+        methods = fallback.methods_for(current, vocabulary[0], {project} if kept is not None else ())
+        mean, std = ladder_distribution(current, methods, fold, None if kept is None else (kept, *vocabulary),
+                                        taxonomy)
+        if name == "adapter":
+            frame["adapter_used"] = methods == fallback.ADAPTER
         forecast = forecast_from_distribution(
             mean, std, current.bac_cents, current.actual_to_date_cents, current.trade_finished, CONFIDENCE
         )
@@ -375,7 +385,7 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
             "mean_width": metrics.mean_relative_width(actual, lower, upper) if has_interval else None,
             "n": len(frame),
         }
-    kept = frame["adapter_outcome"].to_numpy() == KEPT
+    kept = frame["adapter_used"].to_numpy(dtype=bool)
     out["adapter"] |= {
         "adapter_fallback": int((~kept).sum()),
         "kept_n": int(kept.sum()),
