@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import pytest
 
+from gmp_assets.monitoring.sensors import ADAPTER_KEY
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,7 @@ def test_data_volume_sensor_requests_adapters_for_projects_with_six_months(train
         assert sorted(r.partition_key for r in first.run_requests) == ready
         assert {r.tags["gmp/trigger"] for r in first.run_requests} == {"data_volume"}
         assert _tick(defs, sensor, fresh, first.cursor).run_requests == []
-    adapted = instance.get_materialized_partitions(dg.AssetKey(["ml", "project_adapter"]))
+    adapted = instance.get_materialized_partitions(ADAPTER_KEY)
     assert adapted and sorted(r.partition_key for r in _tick(defs, sensor, instance).run_requests) == sorted(
         set(ready) - adapted
     )

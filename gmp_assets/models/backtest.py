@@ -46,7 +46,7 @@ from gmp_assets.features.splits import leave_projects_out, stage_samples
 from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
 from gmp_assets.models import fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
-from gmp_assets.models.datasets import vocabularies
+from gmp_assets.models.datasets import split_last_months, vocabularies
 from gmp_assets.models.evm import evm_estimates
 from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
@@ -292,12 +292,9 @@ def stage_view(
 
 def _fit_adapter(tuner: AdapterTuner, known: SequenceDataset, config: BacktestConfig):
     """(the kept adapter or None, its record): last ``adapter_holdout_months`` months judge it."""
-    months = np.unique(known.as_of_month)
-    if not len(months):
+    if not len(known):
         return None, {"outcome": NO_DATA, "n_train": 0, "global_mape": None, "adapter_mape": None}
-    holdout_start = months[max(0, len(months) - config.adapter_holdout_months)]
-    train, holdout = known.subset(known.as_of_month < holdout_start), known.subset(known.as_of_month >= holdout_start)
-    result = tuner.fit(train, holdout)
+    result = tuner.fit(*split_last_months(known, config.adapter_holdout_months))
     outcome = KEPT if result.kept else NOT_KEPT if result.n_train else NO_DATA
     return result.model, {
         "outcome": outcome,

@@ -53,9 +53,9 @@ def backtest_report(
 
     def backtest(recipe: dict[str, str]) -> BacktestReport:
         train = promotion.train_config_of(recipe)
-        settings = BacktestConfig(n_folds=config.n_folds, train=train, adapter=AdapterConfig(epochs=config.adapter_epochs),
-                                  seed=train.seed)
-        return run_backtest(canonical, projects, trades, settings)
+        backtest_config = BacktestConfig(n_folds=config.n_folds, train=train,
+                                         adapter=AdapterConfig(epochs=config.adapter_epochs), seed=train.seed)
+        return run_backtest(canonical, projects, trades, backtest_config)
 
     recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, challenger))
     report = backtest(recipe)
