@@ -361,6 +361,11 @@ def test_sequences_as_of_min_months_and_schema_guard():
     assert len(build_sequences(features, finals, min_months=7)) == 4 * 2
     with pytest.raises(ValueError, match="schema"):
         build_sequences(features.assign(feature_schema_version="0"), finals)
+    with pytest.raises(ValueError, match="schema"):  # one foreign row is enough
+        build_sequences(features.assign(feature_schema_version=np.where(features.index == 0, "0", FEATURE_SCHEMA_VERSION)), finals)
+
+    empty = build_sequences(features.iloc[:0], finals.iloc[:0], window=4)  # a project without feature rows yet
+    assert len(empty) == 0 and empty.x.shape == (0, 4, len(FEATURE_COLUMNS)) and not empty.labelled.any()
 
 
 # --- real pipeline output -------------------------------------------------------------------------

@@ -144,6 +144,20 @@ def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, 
     pd.testing.assert_frame_equal(before, after)
 
 
+def test_adapter_training_data_is_read_for_its_project_only(trained):
+    from gmp_assets import database
+    from gmp_assets.models.datasets import dataset_fingerprint, training_sequences
+
+    with database.connect() as conn:
+        everyone = training_sequences(conn, label_every_month=True)
+        key = sorted(set(everyone.project_keys))[0]
+        own = training_sequences(conn, label_every_month=True, project_keys=[key])
+        unknown = training_sequences(conn, label_every_month=True, project_keys=["no-such-project"])
+    assert set(own.project_keys) == {key} and own.labelled.any()
+    assert dataset_fingerprint(own) == dataset_fingerprint(everyone.subset(everyone.project_keys == key))
+    assert len(unknown) == 0
+
+
 def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, registry, instance):
     """A challenger trained with another recipe stays a challenger until the backtest, which replays both
     recipes on the same data and promotes the challenger only if it scores lower."""

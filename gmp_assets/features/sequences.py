@@ -45,7 +45,7 @@ def build_sequences(
     if window < 1 or min_months < 1:
         raise ValueError("window and min_months must be >= 1")
     versions = set(features.get("feature_schema_version", pd.Series([FEATURE_SCHEMA_VERSION])).astype(str))
-    if versions != {FEATURE_SCHEMA_VERSION}:
+    if versions - {FEATURE_SCHEMA_VERSION}:  # no rows (a project without features yet) carry no version
         raise ValueError(f"feature rows of schema {sorted(versions)}, expected {FEATURE_SCHEMA_VERSION}")
 
     frame = features.assign(

@@ -92,7 +92,7 @@ def global_model(
     settings = TrainConfig(epochs=config.epochs, patience=config.patience, batch_size=config.batch_size, seed=config.seed)
     result = train_global(train, val, projects, trades, settings)
     challenger_worst = _worst(result.project_mape)
-    with mlflow.start_run("global_model", tags={"gmp.kind": "global", "dagster.run_id": context.run_id}) as run:
+    with mlflow.start_run("global_model", tags={"gmp.kind": "global", "dagster.run_id": context.run.run_id}) as run:
         import mlflow as mlflow_lib
 
         mlflow_lib.log_params(
@@ -100,7 +100,7 @@ def global_model(
                 "epochs": settings.epochs, "patience": settings.patience, "batch_size": settings.batch_size,
                 "learning_rate": settings.learning_rate, "clipnorm": settings.clipnorm, "seed": settings.seed,
                 "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
-                "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run_id}",
+                "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run.run_id}",
                 "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
                 "recipe_code": code_fingerprint(),
             }
@@ -153,8 +153,7 @@ def project_adapter(
     if champion is None:
         raise dg.Failure("no champion global model yet: materialize ml/global_model first")
     with postgres.connect() as conn:
-        ds = training_sequences(conn, label_every_month=True)
-    project = ds.subset(ds.project_keys == project_key)
+        project = training_sequences(conn, label_every_month=True, project_keys=[project_key])
     labelled = project.subset(project.labelled)
     if not len(labelled):
         return dg.MaterializeResult(metadata={"kept": False, "reason": "no finished trades to learn from yet"})

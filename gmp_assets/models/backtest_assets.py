@@ -69,12 +69,12 @@ def backtest_report(
                 cur.execute(
                     "INSERT INTO ml.backtest_results (run_id, stage, method, n, mape, median_ape, coverage80, mean_width)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (context.run_id, stage, method, m["n"], m["mape"], m["median_ape"], m["coverage80"], m["mean_width"]),
+                    (context.run.run_id, stage, method, m["n"], m["mape"], m["median_ape"], m["coverage80"], m["mean_width"]),
                 )
     png = fan_chart_png(report.fan_samples)
     chart = backtest_json_path().with_name("backtest_fan_chart.png")
     chart.write_bytes(png)
-    tags = {"gmp.kind": "backtest", "dagster.run_id": context.run_id, "gmp.challenger_version": challenger}
+    tags = {"gmp.kind": "backtest", "dagster.run_id": context.run.run_id, "gmp.challenger_version": challenger}
     with mlflow.start_run("backtest", tags=tags):
         import mlflow as mlflow_lib
 
@@ -108,7 +108,7 @@ def backtest_report(
 def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, score: float, backtest):
     """Record the challenger's backtest score on its version and promote it if it beats the champion."""
     champion = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
-    mlflow.tag_version(GLOBAL_MODEL, challenger, {promotion.SCORE_TAG: score, "backtest_run_id": context.run_id})
+    mlflow.tag_version(GLOBAL_MODEL, challenger, {promotion.SCORE_TAG: score, "backtest_run_id": context.run.run_id})
     scores = {"challenger_backtest_score": score}
     champion_score, same, replayed = None, False, False
     if champion is not None and champion != challenger:

@@ -30,14 +30,16 @@ def training_sequences(
     window: int = WINDOW,
     min_quality: float = 0.0,
     label_every_month: bool = False,
+    project_keys: list[str] | None = None,
 ) -> SequenceDataset:
-    """Samples of every training-eligible project whose data quality score is at least ``min_quality``.
+    """Samples of every training-eligible project (of ``project_keys`` if given; the queries read
+    only those projects) whose data quality score is at least ``min_quality``.
 
     Labels come from completed projects and from finished trades of active ones: from their
     finished month on, or with ``label_every_month`` at every month of the trade (what a project's
     adapter learns from: how its trades' early months turned out, as in the backtest).
     """
-    projects = store.load_projects(conn)
+    projects = store.load_projects(conn, project_keys)
     quality = projects["quality_score"].astype(float).fillna(0.0)
     projects = projects[projects["is_training_eligible"].astype(bool) & (quality >= min_quality)]
     keys = projects["project_key"].astype(str).tolist()
