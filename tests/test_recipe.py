@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import inspect
 
 from gmp_assets.models import recipe, training
@@ -41,3 +44,24 @@ def test_code_fingerprint_covers_the_training_module():
     changed = [s.replace("batch_size: int = 256", "batch_size: int = 512") if s == inspect.getsource(training) else s
                for s in sources]
     assert recipe.source_fingerprint(changed) != fingerprint
+
+
+def test_recipe_modules_cover_every_project_module_they_import():
+    """A module the recipe imports changes the model too, so it must be fingerprinted (the store
+    only reads rows: what it reads shows in the dataset hash)."""
+    imported = set()
+    for name in recipe.RECIPE_MODULES:
+        tree = ast.parse(inspect.getsource(importlib.import_module(name)))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gmp_assets"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    imported.add(full if _is_module(full) else node.module)
+    assert imported - set(recipe.RECIPE_MODULES) == {"gmp_assets.features.store"}
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

@@ -8,7 +8,9 @@ the cold-start row). Output [n, 2]: mean and standard deviation of a Gaussian ov
 
 Layers are named by role so parts can be frozen: ``encoder_*``, ``project_embedding``,
 ``trade_embedding``, ``fusion``, ``adapter_*`` and ``head_*``. Fine-tuning a project adapter
-trains only ``adapter_*`` and ``head_*`` (:func:`freeze_for_adapter`).
+trains only ``adapter_*`` and ``head_*`` (:func:`freeze_for_adapter`). The last layer,
+``evidence_fusion``, combines the head's Gaussian with the trade's earned-value measurement
+(``models/evidence.py``); it has no trainable weights.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.models import evidence
 
 LSTM_UNITS = 64
 PROJECT_EMBEDDING_DIM = 32
@@ -32,6 +35,7 @@ ADAPTER_DROPOUT = 0.1
 STD_EPSILON = 1e-3
 TRAINABLE_IN_ADAPTER = ("adapter_", "head_")
 LOG_2PI = math.log(2.0 * math.pi)
+EVIDENCE_LAYER = "evidence_fusion"
 
 
 @keras.saving.register_keras_serializable(package="gmp")
@@ -60,6 +64,50 @@ def gaussian_nll(y_true, y_pred):
     return ops.mean(0.5 * LOG_2PI + ops.log(std) + 0.5 * ops.square((y_true - mean) / std))
 
 
+@keras.saving.register_keras_serializable(package="gmp")
+class EvidenceFusion(layers.Layer):
+    """[x, (mean, std)] -> (mean, std) combined with the last month's earned-value measurement.
+
+    ``columns``: positions in ``x`` of ``evidence.MEASURED_FEATURES``. Its bias and precision per
+    band of percent complete (``models/evidence.py``) are non-trainable weights: zero (no
+    evidence, the identity) until :meth:`set_evidence` sets fitted values; they are saved with
+    the model.
+    """
+
+    def __init__(self, columns, **kwargs):
+        super().__init__(**kwargs)
+        self.columns = tuple(int(c) for c in columns)
+
+    def build(self, input_shape):
+        bands = len(evidence.BAND_EDGES)
+        self.bias = self.add_weight(shape=(bands,), initializer="zeros", trainable=False, name="bias")
+        self.precision = self.add_weight(shape=(bands,), initializer="zeros", trainable=False, name="precision")
+
+    def set_evidence(self, noise: evidence.EvidenceNoise) -> None:
+        self.bias.assign(np.asarray(noise.bias, dtype=np.float32))
+        self.precision.assign(np.asarray(noise.precision, dtype=np.float32))
+
+    def call(self, inputs):
+        x, gaussian = inputs
+        spent, pct, scheduled = (x[:, -1, c] for c in self.columns)
+        lower = ops.convert_to_tensor(evidence.BAND_EDGES, dtype=x.dtype)
+        upper = ops.convert_to_tensor((*evidence.BAND_EDGES[1:], math.inf), dtype=x.dtype)
+        in_band = ops.cast((pct[:, None] >= lower) & (pct[:, None] < upper), x.dtype)
+        measured = ops.log(ops.maximum(spent + 1.0 - pct, evidence.MIN_REMAINING_RATIO))
+        measured = measured + ops.sum(in_band * self.bias, axis=-1)
+        precision = ops.sum(in_band * self.precision, axis=-1) * ops.cast(scheduled > 0.5, x.dtype)
+        model_precision = 1.0 / ops.square(gaussian[:, 1])
+        total = model_precision + precision
+        mean = (model_precision * gaussian[:, 0] + precision * measured) / total
+        return ops.stack([mean, 1.0 / ops.sqrt(ops.maximum(model_precision, precision))], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[1]
+
+    def get_config(self):
+        return {**super().get_config(), "columns": list(self.columns)}
+
+
 def build_forecaster(
     n_features: int,
     window: int,
@@ -71,12 +119,15 @@ def build_forecaster(
     feature_variance: np.ndarray | None = None,
     target_mean: float = 0.0,
     target_std: float = 0.1,
+    evidence_columns: tuple[int, int, int] | None = None,
 ) -> keras.Model:
     """Build the network; ``n_projects``/``n_trades`` are vocabulary sizes (with index 0).
 
     ``feature_mean``/``feature_variance`` (per feature, default 0/1) standardise ``x`` inside the
     model, so a saved model carries its own scaling. The head starts near the constant forecast
     N(``target_mean``, ``target_std``) (small kernel, biases set to the training target's moments).
+    ``evidence_columns`` (positions of ``evidence.MEASURED_FEATURES`` in ``x``) adds the
+    earned-value fusion after the head, without evidence until it is set (``EvidenceFusion``).
     Sets the global Keras seed to ``seed``.
     """
     keras.utils.set_random_seed(seed)
@@ -110,6 +161,8 @@ def build_forecaster(
         name="head_dense",
     )(h)
     out = GaussianParameters(name="head_gaussian")(raw)
+    if evidence_columns is not None:
+        out = EvidenceFusion(evidence_columns, name=EVIDENCE_LAYER)([x_in, out])
     return keras.Model(
         {"x": x_in, "mask": mask_in, "project": project_in, "trade": trade_in},
         out,

@@ -22,6 +22,8 @@ RECIPE_MODULES = (
     "gmp_assets.features.dataset",
     "gmp_assets.features.sequences",
     "gmp_assets.models.datasets",
+    "gmp_assets.models.evidence",
+    "gmp_assets.models.metrics",
     "gmp_assets.models.network",
     "gmp_assets.models.training",
 )

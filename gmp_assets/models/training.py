@@ -4,8 +4,10 @@ Only labelled samples (finished trades) train. Every batch holds the same number
 each project (smaller projects are cycled, larger ones subsampled), so no project dominates the
 gradient. A fraction of samples see project/trade index 0 so the reserved "unknown" embeddings
 learn an average project/trade for cold starts. Early stopping watches the *worst* project's
-validation MAPE of EAC (``BAC * exp(mean)``) and restores the best epoch's weights. With a fixed
-seed the run is deterministic on CPU (``enable_op_determinism``).
+validation MAPE of EAC (``BAC * exp(mean)``) and restores the best epoch's weights; then the
+earned-value fusion gets its bias and noise fitted on the training and validation samples
+(``models/evidence.py``). With a fixed seed the run is deterministic on CPU
+(``enable_op_determinism``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ import numpy as np
 import tensorflow as tf
 
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
-from gmp_assets.models import metrics
-from gmp_assets.models.network import build_forecaster, gaussian_nll, input_signature, model_inputs, predict, to_eac
+from gmp_assets.models import evidence, metrics
+from gmp_assets.models.network import (
+    EVIDENCE_LAYER,
+    build_forecaster,
+    gaussian_nll,
+    input_signature,
+    model_inputs,
+    predict,
+    to_eac,
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class TrainConfig:
 class TrainResult:
     model: keras.Model
     history: list[dict[str, float]]  # one row per epoch: epoch (1-based), loss, val_loss, val_worst_mape
-    project_mape: dict[str, float]  # validation MAPE of EAC per project, at the best epoch
+    project_mape: dict[str, float]  # validation MAPE of EAC per project of the returned model
     best_epoch: int  # 1-based
     seconds: float  # wall time of the whole fit
 
@@ -115,6 +125,7 @@ def train_global(
         raise ValueError("training features contain NaN or infinite values")
 
     set_deterministic(config.seed)
+    evidence_columns = evidence.feature_indices(train.feature_names)
     real_rows = train.x[train.mask]
     variance = real_rows.var(axis=0)
     model = build_forecaster(
@@ -127,6 +138,7 @@ def train_global(
         feature_variance=np.where(variance > 1e-12, variance, 1.0),
         target_mean=float(train.y.mean()),
         target_std=float(max(train.y.std(), 0.01)),
+        evidence_columns=evidence_columns,
     )
     step = make_train_step(model, make_optimizer(config.learning_rate, config.clipnorm))
     rng = np.random.default_rng(config.seed)
@@ -151,7 +163,11 @@ def train_global(
     if not best[1]:
         raise RuntimeError("training never reached a finite validation MAPE (diverged?)")
     model.set_weights(best[2])
-    return TrainResult(model, history, best[3], best[1], time.perf_counter() - started)
+    per_project = best[3]
+    if evidence_columns is not None:
+        model.get_layer(EVIDENCE_LAYER).set_evidence(evidence.fit_evidence_noise(train, val))
+        per_project, _ = eac_mape_by_project(model, val, val_inputs)  # of the model returned, fusion included
+    return TrainResult(model, history, per_project, best[1], time.perf_counter() - started)
 
 
 def _batch(inputs: dict, idx: np.ndarray, rng: np.random.Generator, unknown_rate: float) -> dict:
