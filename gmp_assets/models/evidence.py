@@ -9,7 +9,7 @@ arithmetic from its inputs: at 75 % elapsed the remaining-at-budget EVM formula 
 over 70 % complete.
 
 So the model's Gaussian over ``y = log(final / BAC)`` is combined with this measurement
-(:func:`fuse`: precision-weighted mean, the smaller std) in the network's last layer
+(:func:`fuse`: precision-weighted mean, wider where the two disagree) in the network's last layer
 (``network.EvidenceFusion``): adapters are fine-tuned through it and the registered model
 carries it. The global network trains without it; the fitted values are set afterwards.
 
@@ -93,11 +93,17 @@ def fit_evidence_noise(*datasets: SequenceDataset) -> EvidenceNoise:
 def fuse(mean, std, evidence_mean, evidence_precision) -> tuple[np.ndarray, np.ndarray]:
     """N(mean, std) combined with the measurement (the NumPy reference of ``network.EvidenceFusion``).
 
-    The mean is precision-weighted; the std is the smaller of the two, not the independent
-    product's (both miss the same unknown: what the trade's remaining work will cost, so the
-    product's std claimed too much precision and under-covered on held-out projects).
+    With ``w`` the measurement's share of the total precision, the result has the moments of the
+    mixture ``(1 - w) N(mean, std) + w N(measured, noise)``: the precision-weighted mean, and a
+    variance that grows with the disagreement of the two. Not the product of the two Gaussians:
+    both miss the same unknown (what the trade's remaining work will cost), and either can be off
+    (a percent complete that lags a trade already paid in full), so the product's variance claimed
+    too much precision and under-covered on held-out projects.
     """
-    model_precision = 1.0 / np.square(np.asarray(std, dtype=np.float64))
-    evidence_precision = np.asarray(evidence_precision, dtype=np.float64)
-    weighted = model_precision * np.asarray(mean, dtype=np.float64) + evidence_precision * np.asarray(evidence_mean)
-    return weighted / (model_precision + evidence_precision), 1.0 / np.sqrt(np.maximum(model_precision, evidence_precision))
+    mean = np.asarray(mean, dtype=np.float64)
+    model_variance = np.square(np.asarray(std, dtype=np.float64))
+    precision = np.asarray(evidence_precision, dtype=np.float64)
+    weight = precision * model_variance / (1.0 + precision * model_variance)
+    gap = np.asarray(evidence_mean, dtype=np.float64) - mean
+    variance = (1 - weight) * model_variance + weight / np.maximum(precision, 1e-12) + weight * (1 - weight) * gap**2
+    return mean + weight * gap, np.sqrt(variance)

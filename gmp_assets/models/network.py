@@ -96,10 +96,12 @@ class EvidenceFusion(layers.Layer):
         measured = ops.log(ops.maximum(spent + 1.0 - pct, evidence.MIN_REMAINING_RATIO))
         measured = measured + ops.sum(in_band * self.bias, axis=-1)
         precision = ops.sum(in_band * self.precision, axis=-1) * ops.cast(scheduled > 0.5, x.dtype)
-        model_precision = 1.0 / ops.square(gaussian[:, 1])
-        total = model_precision + precision
-        mean = (model_precision * gaussian[:, 0] + precision * measured) / total
-        return ops.stack([mean, 1.0 / ops.sqrt(ops.maximum(model_precision, precision))], axis=-1)
+        model_variance = ops.square(gaussian[:, 1])
+        weight = precision * model_variance / (1.0 + precision * model_variance)  # see evidence.fuse
+        gap = measured - gaussian[:, 0]
+        variance = (1.0 - weight) * model_variance + weight / ops.maximum(precision, 1e-12)
+        variance = variance + weight * (1.0 - weight) * ops.square(gap)
+        return ops.stack([gaussian[:, 0] + weight * gap, ops.sqrt(variance)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return input_shape[1]
