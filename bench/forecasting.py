@@ -130,7 +130,8 @@ def epoch_ends(run: Callable[[], TrainResult]) -> tuple[TrainResult, np.ndarray]
     """``run()`` and [epochs, 2]: (wall, process CPU) seconds from its start to the end of each epoch.
 
     ``train_global`` scores the validation set once at the end of every epoch, so its call to
-    ``eac_mape_by_project`` marks the epoch boundary (including that validation pass).
+    ``eac_mape_by_project`` marks the epoch boundary (including that validation pass). A model with
+    the earned-value fusion is scored once more after the last epoch; callers drop that mark.
     """
     marks: list[tuple[float, float]] = []
 
@@ -157,7 +158,8 @@ def bench_training(
     for n in sizes:
         sample = resample(train, n, rng)
         result, ends = epoch_ends(partial(train_global, sample, val, projects, trades, config))
-        assert len(ends) == config.epochs, "train_global no longer scores validation once per epoch"
+        assert len(ends) - config.epochs in (0, 1), "train_global no longer scores validation once per epoch"
+        ends = ends[: config.epochs]
         durations = np.diff(ends, axis=0)
         per_epoch, cpu_per_epoch = np.median(durations, axis=0)
         batches = len(stratified_batches(sample.project_keys, config.batch_size, rng))
