@@ -60,6 +60,16 @@ def test_fit_recovers_bias_and_noise_per_band_from_open_scheduled_samples_only()
     np.testing.assert_allclose(fitted_sd, sd, rtol=0.25)  # +1.0 on finished/unscheduled rows would swamp it
 
 
+def test_projects_that_disagree_on_the_bias_make_the_measurement_noisier():
+    ds, _, sd = measured_dataset()
+    shifted = dataclasses.replace(ds, y=np.where(ds.project_keys == "C", ds.y + 0.1, ds.y).astype(np.float32))
+    agreeing, disagreeing = fit_evidence_noise(ds), fit_evidence_noise(shifted)
+    # a pooled sd around the common bias would grow only to about sqrt(sd^2 + 2/9 * 0.1^2)
+    pooled = np.sqrt(np.square(sd) + 2 / 9 * 0.01)
+    assert (1.0 / np.sqrt(disagreeing.precision) > 1.1 * pooled).all()  # leave-one-project-out: ~sqrt(sd^2 + 0.005)
+    assert (np.array(disagreeing.precision) < np.array(agreeing.precision)).all()
+
+
 def test_a_band_needs_enough_samples_from_two_projects():
     ds, _, _ = measured_dataset(projects=("A",))
     assert fit_evidence_noise(ds) == EvidenceNoise()  # one project: no evidence anywhere

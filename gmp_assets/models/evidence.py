@@ -84,7 +84,9 @@ def fit_evidence_noise(*datasets: SequenceDataset) -> EvidenceNoise:
         values, owners = error[bands == band], projects[bands == band]
         if len(values) < MIN_SAMPLES or len(set(owners)) < 2:
             continue
-        others = np.array([values[owners != p].mean() for p in owners])
+        _, owner, count = np.unique(owners, return_inverse=True, return_counts=True)
+        own_sum = np.bincount(owner, weights=values)
+        others = (values.sum() - own_sum[owner]) / (len(values) - count[owner])  # other projects' mean
         bias[band] = float(values.mean())
         precision[band] = float(1.0 / max(np.sqrt(np.mean(np.square(values - others))), MIN_NOISE) ** 2)
     return EvidenceNoise(tuple(bias), tuple(precision))
