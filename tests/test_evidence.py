@@ -132,3 +132,13 @@ def test_models_without_the_measured_features_have_no_fusion():
     model = build_forecaster(4, 6, 3, 3, seed=0)
     with pytest.raises(ValueError):
         model.get_layer(EVIDENCE_LAYER)
+
+
+def test_params_for_mlflow_name_each_band_and_give_its_noise_sd():
+    params = evidence.as_params(EvidenceNoise(bias=(-0.05, -0.02, 0.0, 0.001), precision=(0.0, 400.0, 2500.0, 1e4)))
+    assert params == {
+        "evidence_bias_p50": -0.05, "evidence_noise_p50": 0.0,  # no evidence in that band
+        "evidence_bias_p70": -0.02, "evidence_noise_p70": 0.05,
+        "evidence_bias_p85": 0.0, "evidence_noise_p85": 0.02,
+        "evidence_bias_p95": 0.001, "evidence_noise_p95": 0.01,
+    }

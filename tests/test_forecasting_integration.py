@@ -28,6 +28,25 @@ def test_global_model_is_registered_as_champion(trained, registry):
     run = registry.client().get_run(registry.client().get_model_version(GLOBAL_MODEL, loaded.version).run_id)
     assert {"dataset_hash", "feature_schema_version", "learning_rate"} <= set(run.data.params)
     assert any(k.startswith("val_mape_") for k in run.data.metrics)
+    # the earned-value evidence the registered model carries is logged with its run
+    from gmp_assets.models.evidence import as_params
+    from gmp_assets.models.network import evidence_noise
+
+    carried = as_params(evidence_noise(loaded.model))
+    assert {k: float(run.data.params[k]) for k in carried} == carried
+
+
+def test_adapter_runs_log_their_project_dataset(trained, registry):
+    from gmp_assets.models.registry import adapter_model_name
+
+    assert trained.adapters_kept
+    client = registry.client()
+    for key in trained.adapters_kept:
+        versions = client.search_model_versions(f"name = '{adapter_model_name(key)}'")
+        params = client.get_run(versions[0].run_id).data.params
+        assert params["project_key"] == key and len(params["dataset_hash"]) == 64
+        assert params["dataset_id"].startswith(f"training_sequences[{key}]@")
+        assert int(params["train_samples"]) > 0 and int(params["holdout_samples"]) > 0
 
 
 def test_every_active_project_has_consistent_current_forecasts(trained, ingested):

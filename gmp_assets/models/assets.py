@@ -10,7 +10,7 @@ from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.ingest.readers import validate_project_key
-from gmp_assets.models import registry
+from gmp_assets.models import evidence, registry
 from gmp_assets.models.adapters import AdapterConfig, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
@@ -21,7 +21,7 @@ from gmp_assets.models.datasets import (
     training_sequences,
     vocabularies,
 )
-from gmp_assets.models.network import model_inputs, predict, to_eac
+from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
 from gmp_assets.models.promotion import Decision
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.models.recipe import code_fingerprint
@@ -92,6 +92,7 @@ def global_model(
     settings = TrainConfig(epochs=config.epochs, patience=config.patience, batch_size=config.batch_size, seed=config.seed)
     result = train_global(train, val, projects, trades, settings)
     challenger_worst = _worst(result.project_mape)
+    evidence_params = evidence.as_params(evidence_noise(result.model) or evidence.EvidenceNoise())
     with mlflow.start_run("global_model", tags={"gmp.kind": "global", "dagster.run_id": context.run.run_id}) as run:
         import mlflow as mlflow_lib
 
@@ -103,6 +104,7 @@ def global_model(
                 "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run.run_id}",
                 "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
                 "recipe_code": code_fingerprint(),
+                **evidence_params,
             }
         )
         for row in result.history:
@@ -129,6 +131,7 @@ def global_model(
             "best_epoch": result.best_epoch,
             "training_seconds": round(result.seconds, 1),
             "val_worst_mape": challenger_worst,
+            "earned_value_evidence": dg.MetadataValue.json(evidence_params),
             "val_mape_by_project": dg.MetadataValue.md(_markdown_table(result.project_mape, "project", "MAPE of EAC")),
         }
     )
@@ -170,8 +173,12 @@ def project_adapter(
     with mlflow.start_run(f"adapter_{project_key}", tags={"gmp.kind": "adapter", "gmp.project": project_key}):
         import mlflow as mlflow_lib
 
-        mlflow_lib.log_params({"project_key": project_key, "global_version": champion.version,
-                               "learning_rate": AdapterConfig().learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION})
+        mlflow_lib.log_params({
+            "project_key": project_key, "global_version": champion.version, "epochs": AdapterConfig().epochs,
+            "learning_rate": AdapterConfig().learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION,
+            "dataset_hash": dataset_fingerprint(labelled), "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
+            "train_samples": result.n_train, "holdout_samples": len(holdout), "recipe_code": code_fingerprint(),
+        })
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
         version = mlflow.log_forecaster(
             result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name

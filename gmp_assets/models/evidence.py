@@ -43,6 +43,17 @@ class EvidenceNoise:
     precision: tuple[float, ...] = (0.0,) * len(BAND_EDGES)
 
 
+def as_params(noise: EvidenceNoise) -> dict[str, float]:
+    """Flat parameters for MLflow: bias and noise sd per band (``evidence_noise_p85``: sd of the
+    band from 85 % complete; 0 where the band carries no evidence)."""
+    params = {}
+    for edge, bias, precision in zip(BAND_EDGES, noise.bias, noise.precision):
+        band = f"p{round(edge * 100)}"
+        params[f"evidence_bias_{band}"] = round(bias, 5)
+        params[f"evidence_noise_{band}"] = round(1.0 / np.sqrt(precision), 5) if precision > 0 else 0.0
+    return params
+
+
 def feature_indices(feature_names) -> tuple[int, int, int] | None:
     """Positions of ``MEASURED_FEATURES`` in ``feature_names``; None if one is missing."""
     names = list(feature_names)

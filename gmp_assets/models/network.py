@@ -110,6 +110,17 @@ class EvidenceFusion(layers.Layer):
         return {**super().get_config(), "columns": list(self.columns)}
 
 
+def evidence_noise(model: keras.Model) -> evidence.EvidenceNoise | None:
+    """The earned-value evidence a model carries (None for a model without the fusion layer)."""
+    try:
+        layer = model.get_layer(EVIDENCE_LAYER)
+    except ValueError:
+        return None
+    return evidence.EvidenceNoise(
+        tuple(map(float, layer.bias.numpy())), tuple(map(float, layer.precision.numpy()))
+    )
+
+
 def build_forecaster(
     n_features: int,
     window: int,
