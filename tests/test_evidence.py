@@ -11,7 +11,15 @@ import pytest
 from gmp_assets.features.schema import FEATURE_COLUMNS
 from gmp_assets.models import evidence
 from gmp_assets.models.evidence import EvidenceNoise, band_of, feature_indices, fit_evidence_noise, fuse
-from gmp_assets.models.network import EVIDENCE_LAYER, EvidenceFusion, build_forecaster, model_inputs, predict
+from gmp_assets.models.adapters import clone_with_weights
+from gmp_assets.models.network import (
+    EVIDENCE_LAYER,
+    EvidenceFusion,
+    build_forecaster,
+    evidence_noise,
+    model_inputs,
+    predict,
+)
 from gmp_assets.models.training import TrainConfig, train_global
 from test_network import synthetic_dataset, vocabularies
 
@@ -126,6 +134,7 @@ def test_training_sets_the_fitted_evidence_and_a_saved_model_keeps_it(tmp_path):
     inputs = model_inputs(val, projects, trades)
     np.testing.assert_array_equal(predict(loaded, inputs), predict(result.model, inputs))
     np.testing.assert_array_equal(loaded.get_layer(EVIDENCE_LAYER).bias.numpy(), layer.bias.numpy())
+    assert evidence_noise(clone_with_weights(result.model)) == evidence_noise(result.model)  # what adapters start from
 
 
 def test_models_without_the_measured_features_have_no_fusion():
