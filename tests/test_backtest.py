@@ -20,7 +20,16 @@ from test_features import load_sample, needs_sample, trade_rows
 
 from gmp_assets.models import fallback
 from gmp_assets.models.adapters import AdapterConfig
-from gmp_assets.models.backtest import METHODS, REFERENCE, BacktestConfig, run_backtest, stage_view
+from gmp_assets.models.backtest import (
+    EVM_METHODS,
+    METHODS,
+    REFERENCE,
+    BacktestConfig,
+    coverage_misses,
+    run_backtest,
+    stage_view,
+    stages_behind_evm,
+)
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
 
@@ -271,3 +280,18 @@ def test_markdown_image_inlines_the_png():
     text = markdown_image(png, "chart")
     assert text.startswith("![chart](data:image/png;base64,")
     assert base64.b64decode(text[len("![chart](data:image/png;base64,"):-1]) == png
+
+
+def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_formula():
+    def stage(model: float, coverage_open: float | None, evm: dict[str, float]) -> dict[str, dict]:
+        methods = {name: {"mape": evm.get(name, 0.5)} for name in EVM_METHODS}
+        return methods | {"adapter": {"mape": model, "coverage80_open": coverage_open}}
+
+    stages = {
+        "25": stage(0.06, 0.80, {"evm_bac": 0.08}),
+        "50": stage(0.06, 0.70, {"evm_ac_plus_remaining": 0.06}),  # a tie is not a win
+        "75": stage(0.04, 0.86, {"evm_cpi": 0.03, "evm_bac": float("nan")}),
+    }
+    assert coverage_misses(stages) == {"50": 0.70, "75": 0.86}
+    assert coverage_misses({"25": stage(0.06, None, {})}) == {}  # no open trades scored: nothing to judge
+    assert stages_behind_evm(stages) == {"50": "model 6.0% vs evm_ac_plus_remaining 6.0%", "75": "model 4.0% vs evm_cpi 3.0%"}

@@ -199,6 +199,9 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
             instance=instance, run_config={"ops": {"ml__backtest_report": {"config": {"adapter_epochs": 2}}}}
         )
         assert backtest.success
+        checks = {e.check_name: e for e in backtest.get_asset_check_evaluations()}
+        assert set(checks) == {"interval_coverage", "beats_evm_formulas"}
+        assert all(e.severity.value == "WARN" for e in checks.values())
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

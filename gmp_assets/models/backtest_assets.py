@@ -12,7 +12,14 @@ from gmp_assets.features import store
 from gmp_assets.features.assets import FEATURE_ROWS
 from gmp_assets.models import promotion
 from gmp_assets.models.adapters import AdapterConfig
-from gmp_assets.models.backtest import BacktestConfig, BacktestReport, run_backtest
+from gmp_assets.models.backtest import (
+    COVERAGE_TARGET,
+    BacktestConfig,
+    BacktestReport,
+    coverage_misses,
+    run_backtest,
+    stages_behind_evm,
+)
 from gmp_assets.models.plots import fan_chart_png, markdown_image
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
 from gmp_assets.resources import PostgresResource
@@ -29,8 +36,17 @@ def backtest_json_path():
     return path
 
 
+BACKTEST_KEY = dg.AssetKey(["ml", "backtest_report"])
+CHECKS = {
+    "interval_coverage": f"The model's 80% interval covers {COVERAGE_TARGET[0]:.0%}-{COVERAGE_TARGET[1]:.0%} of the"
+    " open trades' final costs at every stage (warning).",
+    "beats_evm_formulas": "The model's MAPE is below the best EVM formula's at every stage (warning).",
+}
+
+
 @dg.asset(
-    key=["ml", "backtest_report"],
+    key=BACKTEST_KEY,
+    check_specs=[dg.AssetCheckSpec(name, asset=BACKTEST_KEY, description=text) for name, text in CHECKS.items()],
     deps=[FEATURE_ROWS, dg.AssetKey(["ml", "global_model"])],
     group_name="training",
     kinds={"tensorflow", "mlflow"},
@@ -90,6 +106,7 @@ def backtest_report(
         mlflow_lib.log_dict(body, "backtest.json")
         mlflow_lib.log_image(Image.open(io.BytesIO(png)), "fan_chart.png")
     return dg.MaterializeResult(
+        check_results=_goal_checks(report),
         metadata={
             "summary": report.summary(),
             "challenger_version": challenger,
@@ -103,6 +120,22 @@ def backtest_report(
             "seconds": report.seconds,
         }
     )
+
+
+def _goal_checks(report: BacktestReport) -> list[dg.AssetCheckResult]:
+    """The issue's goals as warnings in the UI: interval coverage on open trades, and the EVM formulas beaten."""
+    misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
+    coverage = {f"{stage}%": methods["adapter"]["coverage80_open"] for stage, methods in report.stages.items()}
+    return [
+        dg.AssetCheckResult(
+            check_name="interval_coverage", passed=not misses, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"coverage80_open": dg.MetadataValue.json(coverage), "outside_target": dg.MetadataValue.json(sorted(f"{s}%" for s in misses))},
+        ),
+        dg.AssetCheckResult(
+            check_name="beats_evm_formulas", passed=not behind, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()})},
+        ),
+    ]
 
 
 def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, score: float, backtest):
