@@ -29,7 +29,7 @@ SPENT, PCT, SCHEDULED = feature_indices(FEATURE_COLUMNS)
 def test_measurement_band_and_feature_positions():
     assert np.allclose(evidence.remaining_at_budget_log_ratio([0.9, 0.1, 0.0], [0.8, 1.0, 1.0]),
                        np.log([1.1, 0.1, evidence.MIN_REMAINING_RATIO]))
-    assert band_of([0.1, 0.5, 0.69, 0.7, 0.95, 1.0]).tolist() == [-1, 0, 0, 1, 3, 3]
+    assert np.asarray(band_of([0.1, 0.5, 0.69, 0.7, 0.95, 1.0])).tolist() == [-1, 0, 0, 1, 3, 3]
     assert [FEATURE_COLUMNS[i] for i in (SPENT, PCT, SCHEDULED)] == list(evidence.MEASURED_FEATURES)
     assert feature_indices(("f0", "pct_complete")) is None
 
@@ -45,8 +45,8 @@ def measured_dataset(seed: int = 0, n_per_project: int = 300, projects: tuple[st
     spent = pct * rng.uniform(0.8, 1.2, len(ds))
     x[:, -1, PCT], x[:, -1, SPENT], x[:, -1, SCHEDULED] = pct, spent, 1.0
     bias, sd = np.array([-0.05, -0.02, -0.01, 0.0]), np.array([0.08, 0.04, 0.02, 0.01])
-    band = band_of(pct)
-    y = evidence.remaining_at_budget_log_ratio(spent, pct) + np.where(band >= 0, bias[band] + sd[band] * rng.normal(size=len(ds)), 0.0)
+    band = np.asarray(band_of(pct))
+    y = np.asarray(evidence.remaining_at_budget_log_ratio(spent, pct)) + np.where(band >= 0, bias[band] + sd[band] * rng.normal(size=len(ds)), 0.0)
     finished = rng.random(len(ds)) < 0.15
     unscheduled = ~finished & (rng.random(len(ds)) < 0.15)
     x[unscheduled, -1, SCHEDULED] = 0.0
@@ -107,7 +107,7 @@ def test_layer_matches_the_numpy_reference_and_is_the_identity_without_evidence(
     layer.set_evidence(noise)
     out = np.asarray(layer([x, gaussian]))
 
-    band = band_of(x[:, -1, 1])
+    band = np.asarray(band_of(x[:, -1, 1]))
     has = (band >= 0) & (x[:, -1, 2] > 0.5)
     measured = evidence.remaining_at_budget_log_ratio(x[:, -1, 0], x[:, -1, 1]) + np.where(has, np.take(noise.bias, band), 0)
     precision = np.where(has, np.take(noise.precision, band), 0.0)

@@ -161,7 +161,8 @@ def project_adapter(
     if not len(labelled):
         return dg.MaterializeResult(metadata={"kept": False, "reason": "no finished trades to learn from yet"})
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
-    result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, AdapterConfig())
+    adapter_config = AdapterConfig()
+    result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
     metadata = {
         "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
         "train_samples": result.n_train, "global_version": champion.version,
@@ -174,8 +175,8 @@ def project_adapter(
         import mlflow as mlflow_lib
 
         mlflow_lib.log_params({
-            "project_key": project_key, "global_version": champion.version, "epochs": AdapterConfig().epochs,
-            "learning_rate": AdapterConfig().learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION,
+            "project_key": project_key, "global_version": champion.version, "epochs": adapter_config.epochs,
+            "learning_rate": adapter_config.learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION,
             "dataset_hash": dataset_fingerprint(labelled), "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
             "train_samples": result.n_train, "holdout_samples": len(holdout), "recipe_code": code_fingerprint(),
         })

@@ -164,12 +164,16 @@ class BacktestReport:
 COVERAGE_TARGET = (0.75, 0.85)  # the issue's goal for the 80 % interval
 
 
+def open_coverage(stages: dict[str, dict[str, dict]]) -> dict[str, float | None]:
+    """Stage -> the model's 80 % coverage on open trades (finished trades sit at their actual cost,
+    inside any interval, so they are left out)."""
+    return {stage: methods["adapter"]["coverage80_open"] for stage, methods in stages.items()}
+
+
 def coverage_misses(stages: dict[str, dict[str, dict]], target: tuple[float, float] = COVERAGE_TARGET) -> dict[str, float]:
-    """Stage -> the model's 80 % coverage on open trades, where it falls outside ``target``
-    (finished trades sit at their actual cost, inside any interval, so they are left out)."""
+    """Stage -> :func:`open_coverage`, where it falls outside ``target``."""
     low, high = target
-    coverage = {stage: methods["adapter"]["coverage80_open"] for stage, methods in stages.items()}
-    return {stage: c for stage, c in coverage.items() if c is not None and not low <= c <= high}
+    return {stage: c for stage, c in open_coverage(stages).items() if c is not None and not low <= c <= high}
 
 
 def best_evm(methods: dict[str, dict]) -> tuple[str, float]:

@@ -17,6 +17,7 @@ from gmp_assets.models.backtest import (
     BacktestConfig,
     BacktestReport,
     coverage_misses,
+    open_coverage,
     run_backtest,
     stages_behind_evm,
 )
@@ -125,7 +126,7 @@ def backtest_report(
 def _goal_checks(report: BacktestReport) -> list[dg.AssetCheckResult]:
     """The issue's goals as warnings in the UI: interval coverage on open trades, and the EVM formulas beaten."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
-    coverage = {f"{stage}%": methods["adapter"]["coverage80_open"] for stage, methods in report.stages.items()}
+    coverage = {f"{stage}%": c for stage, c in open_coverage(report.stages).items()}
     return [
         dg.AssetCheckResult(
             check_name="interval_coverage", passed=not misses, severity=dg.AssetCheckSeverity.WARN,

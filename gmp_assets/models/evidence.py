@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from keras import ops
 
 from gmp_assets.features.dataset import SequenceDataset
 
@@ -60,15 +61,21 @@ def feature_indices(feature_names) -> tuple[int, int, int] | None:
     return tuple(names.index(n) for n in MEASURED_FEATURES) if set(MEASURED_FEATURES) <= set(names) else None
 
 
-def remaining_at_budget_log_ratio(spent_share, pct_complete) -> np.ndarray:
+def _float(value):
+    """A tensor as it is, anything else as a float64 array (the functions below serve both the
+    fitting, on arrays, and ``network.EvidenceFusion``, on the graph's float32 tensors)."""
+    return value if ops.is_tensor(value) else np.asarray(value, dtype=np.float64)
+
+
+def remaining_at_budget_log_ratio(spent_share, pct_complete):
     """``log(spent share + 1 - percent complete)``: the remaining-at-budget EAC over BAC, floored."""
-    ratio = np.asarray(spent_share, dtype=np.float64) + 1.0 - np.asarray(pct_complete, dtype=np.float64)
-    return np.log(np.maximum(ratio, MIN_REMAINING_RATIO))
+    return ops.log(ops.maximum(_float(spent_share) + 1.0 - _float(pct_complete), MIN_REMAINING_RATIO))
 
 
-def band_of(pct_complete) -> np.ndarray:
+def band_of(pct_complete):
     """Band index of each percent complete (0..len(BAND_EDGES) - 1), -1 under the first edge."""
-    return np.searchsorted(np.asarray(BAND_EDGES), np.asarray(pct_complete, dtype=np.float64), side="right") - 1
+    pct = ops.convert_to_tensor(_float(pct_complete))
+    return ops.searchsorted(ops.convert_to_tensor(BAND_EDGES, dtype=pct.dtype), pct, side="right") - 1
 
 
 def _measurement_errors(ds: SequenceDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,8 +83,9 @@ def _measurement_errors(ds: SequenceDataset) -> tuple[np.ndarray, np.ndarray, np
     open at their month that have a reported percent complete."""
     spent, pct, scheduled = ds.x[:, -1, list(feature_indices(ds.feature_names))].T
     usable = ds.labelled & ~ds.trade_finished & (scheduled > 0.5)
-    error = ds.y[usable] - remaining_at_budget_log_ratio(spent[usable], pct[usable])
-    return error, band_of(pct[usable]), ds.project_keys[usable].astype(str)
+    spent, pct = spent[usable].astype(np.float64), pct[usable].astype(np.float64)
+    error = ds.y[usable] - np.asarray(remaining_at_budget_log_ratio(spent, pct))
+    return error, np.asarray(band_of(pct)), ds.project_keys[usable].astype(str)
 
 
 def fit_evidence_noise(*datasets: SequenceDataset) -> EvidenceNoise:
@@ -103,8 +111,8 @@ def fit_evidence_noise(*datasets: SequenceDataset) -> EvidenceNoise:
     return EvidenceNoise(tuple(bias), tuple(precision))
 
 
-def fuse(mean, std, evidence_mean, evidence_precision) -> tuple[np.ndarray, np.ndarray]:
-    """N(mean, std) combined with the measurement (the NumPy reference of ``network.EvidenceFusion``).
+def fuse(mean, std, evidence_mean, evidence_precision):
+    """N(mean, std) combined with the measurement; ``network.EvidenceFusion`` computes its output so.
 
     With ``w`` the measurement's share of the total precision, the result has the moments of the
     mixture ``(1 - w) N(mean, std) + w N(measured, noise)``: the precision-weighted mean, and a
@@ -113,10 +121,11 @@ def fuse(mean, std, evidence_mean, evidence_precision) -> tuple[np.ndarray, np.n
     (a percent complete that lags a trade already paid in full), so the product's variance claimed
     too much precision and under-covered on held-out projects.
     """
-    mean = np.asarray(mean, dtype=np.float64)
-    model_variance = np.square(np.asarray(std, dtype=np.float64))
-    precision = np.asarray(evidence_precision, dtype=np.float64)
+    mean = ops.convert_to_tensor(_float(mean))
+    std, evidence_mean, precision = (ops.cast(_float(v), mean.dtype) for v in (std, evidence_mean, evidence_precision))
+    model_variance = ops.square(std)
     weight = precision * model_variance / (1.0 + precision * model_variance)
-    gap = np.asarray(evidence_mean, dtype=np.float64) - mean
-    variance = (1 - weight) * model_variance + weight / np.maximum(precision, 1e-12) + weight * (1 - weight) * gap**2
-    return mean + weight * gap, np.sqrt(variance)
+    gap = evidence_mean - mean
+    variance = (1.0 - weight) * model_variance + weight / ops.maximum(precision, 1e-12)
+    variance = variance + weight * (1.0 - weight) * ops.square(gap)
+    return mean + weight * gap, ops.sqrt(variance)

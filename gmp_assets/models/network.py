@@ -90,18 +90,10 @@ class EvidenceFusion(layers.Layer):
     def call(self, inputs):
         x, gaussian = inputs
         spent, pct, scheduled = (x[:, -1, c] for c in self.columns)
-        lower = ops.convert_to_tensor(evidence.BAND_EDGES, dtype=x.dtype)
-        upper = ops.convert_to_tensor((*evidence.BAND_EDGES[1:], math.inf), dtype=x.dtype)
-        in_band = ops.cast((pct[:, None] >= lower) & (pct[:, None] < upper), x.dtype)
-        measured = ops.log(ops.maximum(spent + 1.0 - pct, evidence.MIN_REMAINING_RATIO))
-        measured = measured + ops.sum(in_band * self.bias, axis=-1)
+        in_band = ops.one_hot(evidence.band_of(pct), len(evidence.BAND_EDGES), dtype=x.dtype)  # none under the first
+        measured = evidence.remaining_at_budget_log_ratio(spent, pct) + ops.sum(in_band * self.bias, axis=-1)
         precision = ops.sum(in_band * self.precision, axis=-1) * ops.cast(scheduled > 0.5, x.dtype)
-        model_variance = ops.square(gaussian[:, 1])
-        weight = precision * model_variance / (1.0 + precision * model_variance)  # see evidence.fuse
-        gap = measured - gaussian[:, 0]
-        variance = (1.0 - weight) * model_variance + weight / ops.maximum(precision, 1e-12)
-        variance = variance + weight * (1.0 - weight) * ops.square(gap)
-        return ops.stack([gaussian[:, 0] + weight * gap, ops.sqrt(variance)], axis=-1)
+        return ops.stack(evidence.fuse(gaussian[:, 0], gaussian[:, 1], measured, precision), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return input_shape[1]
