@@ -12,12 +12,14 @@ from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribut
 from gmp_assets.forecasting.store import write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
+from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
 from gmp_assets.models.datasets import inference_sequences
 from gmp_assets.models.plots import forecast_fan_png, markdown_image
 from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.partitions import project_month_partitions
 from gmp_assets.resources import PostgresResource
 
+FORECASTS_KEY = dg.AssetKey(["ml", "project_forecasts"])
 CONFIDENCE = 0.8
 HEURISTIC_MODEL = ("typical_curve_baseline", "1")
 FINISHED_MODEL = ("actual_cost", "-")  # a finished trade's EAC is its actual cost
@@ -73,8 +75,8 @@ def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
 
 
 @dg.asset(
-    key=["ml", "project_forecasts"],
-    deps=[FEATURE_ROWS, dg.AssetKey(["ml", "global_model"]), dg.AssetKey(["ml", "project_adapter"])],
+    key=FORECASTS_KEY,
+    deps=[FEATURE_ROWS, GLOBAL_MODEL_KEY, ADAPTER_KEY],
     partitions_def=project_month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="forecasting",

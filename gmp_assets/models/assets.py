@@ -29,6 +29,8 @@ from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
+GLOBAL_MODEL_KEY = dg.AssetKey(["ml", "global_model"])
+ADAPTER_KEY = dg.AssetKey(["ml", "project_adapter"])
 MIN_QUALITY = 0.8  # projects whose data quality score is lower do not train the model
 MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
 
@@ -75,7 +77,7 @@ def _worst(per_project: dict[str, float]) -> float:
 
 
 @dg.asset(
-    key=["ml", "global_model"],
+    key=GLOBAL_MODEL_KEY,
     group_name="training",
     kinds={"tensorflow", "mlflow"},
     description="The global MultiProjectForecaster trained across projects, registered in MLflow as "
@@ -139,8 +141,8 @@ def global_model(
 
 
 @dg.asset(
-    key=["ml", "project_adapter"],
-    deps=[dg.AssetKey(["ml", "global_model"])],
+    key=ADAPTER_KEY,
+    deps=[GLOBAL_MODEL_KEY],
     partitions_def=project_partitions,
     group_name="training",
     kinds={"tensorflow", "mlflow"},

@@ -12,6 +12,7 @@ from gmp_assets.features import store
 from gmp_assets.features.assets import FEATURE_ROWS
 from gmp_assets.models import promotion
 from gmp_assets.models.adapters import AdapterConfig
+from gmp_assets.models.assets import GLOBAL_MODEL_KEY
 from gmp_assets.models.backtest import (
     COVERAGE_TARGET,
     BacktestConfig,
@@ -48,7 +49,7 @@ CHECKS = {
 @dg.asset(
     key=BACKTEST_KEY,
     check_specs=[dg.AssetCheckSpec(name, asset=BACKTEST_KEY, description=text) for name, text in CHECKS.items()],
-    deps=[FEATURE_ROWS, dg.AssetKey(["ml", "global_model"])],
+    deps=[FEATURE_ROWS, GLOBAL_MODEL_KEY],
     group_name="training",
     kinds={"tensorflow", "mlflow"},
     description="For completed projects, at 25%, 50% and 75% of schedule elapsed: EAC forecasts from a global model"

@@ -9,13 +9,13 @@ from datetime import date
 
 import dagster as dg
 
+from gmp_assets.models.assets import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
 from gmp_assets.monitoring.evaluate import evaluate_project, record
 from gmp_assets.resources import PostgresResource
 
 PROJECTS_PER_TICK = 5
-ADAPTER_KEY = dg.AssetKey(["ml", "project_adapter"])
 TRIGGER_TAG = "gmp/trigger"
 
 
