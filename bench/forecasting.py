@@ -12,8 +12,8 @@ turned into sequences by the product's own feature code. Measured, seeded:
    real validation months; s/epoch = median of epochs 2.., one-off cost (model build, graph
    tracing) = epoch 1 - s/epoch; each epoch includes its validation pass;
 2. adapters: ``fine_tune_adapter`` with ``AdapterConfig()`` per project, split as the adapter asset;
-3. inference per project (one sample per trade, as of its last month): ``predict_distribution`` +
-   ``forecast_from_distribution`` warm (model in memory) and cold (``.keras`` file loaded first;
+3. inference per project (one sample per trade, as of its last month): ``ladder_distribution``
+   (cold-start rung, peer evidence included) + ``forecast_from_distribution`` warm (model in memory) and cold (``.keras`` file loaded first;
    with ``--mlflow`` also from a registry in a temporary SQLite tracking store).
 
 Prints tables and writes JSON (default ``bench/results/forecasting.json``).
@@ -44,7 +44,7 @@ from gmp_assets.features.compute import compute_feature_rows, trade_final_costs,
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import TemporalSplitter
-from gmp_assets.forecasting.inference import forecast_from_distribution, predict_distribution
+from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
 from gmp_assets.models import fallback, training
 from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
 from gmp_assets.models.datasets import (
@@ -191,9 +191,10 @@ def bench_adapters(
 
 
 def forecast(model: keras.Model, ds: SequenceDataset, projects: Vocabulary, trades: Vocabulary) -> dict:
-    """The model path of a project forecast: distributions for every trade, then EAC/ETC/interval."""
-    methods = np.full(len(ds), fallback.GLOBAL, dtype=object)
-    mean, std = predict_distribution(model, ds, projects, trades, methods)
+    """The model path of a project forecast: distributions for every trade, as for a project the
+    model does not know (the cold-start rung, peer evidence included), then EAC/ETC/interval."""
+    methods = np.full(len(ds), fallback.COLD_START, dtype=object)
+    mean, std = ladder_distribution(ds, methods, (model, projects, trades), None)
     return forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished)
 
 
@@ -360,7 +361,7 @@ def main() -> None:
     print_table("adapter fine-tune (AdapterConfig defaults)", report["adapters"])
     with stage(report, "inference_warm"):
         report["inference_warm"] = bench_warm(model, sets, projects, trades, args.repeats)
-    print_table("inference warm (predict_distribution + forecast_from_distribution)", report["inference_warm"])
+    print_table("inference warm (ladder_distribution + forecast_from_distribution)", report["inference_warm"])
 
     with tempfile.TemporaryDirectory() as tmp:
         with stage(report, "inference_cold_keras"):

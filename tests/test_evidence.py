@@ -1,4 +1,5 @@
-"""Earned-value evidence: the measurement, its fitted noise per band, and its fusion in the network."""
+"""Earned-value evidence: the measurement, its fitted noise per band, its fusion in the network, and
+the peer evidence cold-start trades borrow from their project's other trades."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ import keras
 import numpy as np
 import pytest
 
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.schema import FEATURE_COLUMNS
-from gmp_assets.models import evidence
-from gmp_assets.models.evidence import EvidenceNoise, band_of, feature_indices, fit_evidence_noise, fuse
+from gmp_assets.forecasting.inference import ladder_distribution, predict_distribution
+from gmp_assets.models import evidence, fallback
+from gmp_assets.models.evidence import (
+    EvidenceNoise,
+    band_of,
+    feature_indices,
+    fit_evidence_noise,
+    fuse,
+    peer_evidence,
+    trade_scatter_variance,
+    with_peer_evidence,
+)
 from gmp_assets.models.adapters import clone_with_weights
 from gmp_assets.models.network import (
     EVIDENCE_LAYER,
@@ -134,6 +146,9 @@ def test_training_sets_the_fitted_evidence_and_a_saved_model_keeps_it(tmp_path):
     inputs = model_inputs(val, projects, trades)
     np.testing.assert_array_equal(predict(loaded, inputs), predict(result.model, inputs))
     np.testing.assert_array_equal(loaded.get_layer(EVIDENCE_LAYER).bias.numpy(), layer.bias.numpy())
+    carried = evidence_noise(loaded)
+    assert carried == evidence_noise(result.model)
+    assert carried.scatter_variance == pytest.approx(expected.scatter_variance, rel=1e-6) and expected.scatter_variance > 0
     assert evidence_noise(clone_with_weights(result.model)) == evidence_noise(result.model)  # what adapters start from
 
 
@@ -144,10 +159,107 @@ def test_models_without_the_measured_features_have_no_fusion():
 
 
 def test_params_for_mlflow_name_each_band_and_give_its_noise_sd():
-    params = evidence.as_params(EvidenceNoise(bias=(-0.05, -0.02, 0.0, 0.001), precision=(0.0, 400.0, 2500.0, 1e4)))
+    params = evidence.as_params(EvidenceNoise(bias=(-0.05, -0.02, 0.0, 0.001), precision=(0.0, 400.0, 2500.0, 1e4),
+                                              scatter_variance=0.0081))
     assert params == {
         "evidence_bias_p50": -0.05, "evidence_noise_p50": 0.0,  # no evidence in that band
         "evidence_bias_p70": -0.02, "evidence_noise_p70": 0.05,
         "evidence_bias_p85": 0.0, "evidence_noise_p85": 0.02,
         "evidence_bias_p95": 0.001, "evidence_noise_p95": 0.01,
+        "evidence_trade_scatter_sd": 0.09,
     }
+
+
+def test_trade_scatter_is_the_pooled_within_project_variance_of_each_trades_last_label():
+    #        project, trade, month, y  (trade "03" of A is relabelled later: its last label counts)
+    rows = [("A", "03", 0, 0.5), ("A", "03", 2, 0.1), ("A", "04", 1, 0.3), ("A", "05", 1, np.nan),
+            ("B", "03", 0, -0.1), ("B", "04", 0, 0.0), ("B", "05", 3, 0.2), ("C", "03", 0, 0.9)]
+    ds = synthetic_dataset(n=len(rows), project_keys=("A",))
+    ds = dataclasses.replace(
+        ds, project_keys=np.array([r[0] for r in rows], dtype=object), canonical_codes=np.array([r[1] for r in rows], dtype=object),
+        as_of_month=np.datetime64("2024-01", "M") + np.array([r[2] for r in rows]).astype("timedelta64[M]"),
+        y=np.array([r[3] for r in rows], dtype=np.float32))
+    # A: 0.1, 0.3 (1 degree of freedom); B: -0.1, 0.0, 0.2 (2); C has one trade and no say
+    a, b = np.array([0.1, 0.3]), np.array([-0.1, 0.0, 0.2])
+    expected = (np.square(a - a.mean()).sum() + np.square(b - b.mean()).sum()) / 3
+    assert trade_scatter_variance(ds.subset(np.arange(4)), ds.subset(np.arange(4, 8))) == pytest.approx(expected, rel=1e-5)
+    assert trade_scatter_variance(ds.subset(np.arange(4))) == 0.0  # one project: nothing to pool
+
+
+BAC = 10_000_000
+PEER_NOISE = EvidenceNoise(bias=(0.0, 0.0, 0.01, 0.0), precision=(0.0, 0.0, 400.0, 2500.0), scatter_variance=0.01)
+
+
+def peer_dataset() -> SequenceDataset:
+    """One project-month of five trades, the next month of the same project, another project."""
+    #        project, month, finished, spent share, pct complete, scheduled
+    rows = [("A", 0, True, 1.2, 1.0, 1.0),  # finished 20 % over
+            ("A", 0, False, 0.95, 0.9, 1.0),  # band 85-95 %: measured log(1.05) + 0.01, sd 0.05
+            ("A", 0, False, 0.1, 0.1, 1.0),  # no evidence of its own
+            ("A", 0, False, 0.8, 0.9, 0.0),  # no reported percent complete: no evidence
+            ("A", 0, False, 0.6, 0.6, 1.0),  # band 50-70 % carries no evidence (precision 0)
+            ("A", 0, True, 0.9, 1.0, 1.0),  # finished, but without a budget (below): no evidence
+            ("A", 1, False, 0.2, 0.2, 1.0),  # the next month: alone
+            ("B", 0, True, 0.8, 1.0, 1.0)]  # another project: alone
+    n = len(rows)
+    x = np.zeros((n, 1, len(FEATURE_COLUMNS)), dtype=np.float32)
+    x[:, -1, SPENT], x[:, -1, PCT], x[:, -1, SCHEDULED] = np.array([r[3:] for r in rows], dtype=np.float32).T
+    return SequenceDataset(
+        x=x, mask=np.ones((n, 1), dtype=bool), project_keys=np.array([r[0] for r in rows], dtype=object),
+        canonical_codes=np.array([f"{3 + i:02d}" for i in range(n)], dtype=object),
+        as_of_month=np.datetime64("2024-01", "M") + np.array([r[1] for r in rows]).astype("timedelta64[M]"),
+        y=np.full(n, np.nan, dtype=np.float32), bac_cents=np.where(np.arange(n) == 5, 0, BAC).astype(np.int64),
+        actual_to_date_cents=np.rint(BAC * x[:, -1, SPENT].astype(np.float64)).astype(np.int64),
+        final_cost_cents=np.full(n, -1, dtype=np.int64), pct_complete=x[:, -1, PCT].copy(),
+        schedule_elapsed=np.full(n, 0.5, dtype=np.float32), trade_finished=np.array([r[2] for r in rows]),
+        months_of_data=np.full(n, 8, dtype=np.int32), feature_names=FEATURE_COLUMNS)
+
+
+def test_peer_evidence_averages_the_other_trades_of_the_same_project_and_month():
+    ds = peer_dataset()
+    mean, precision = peer_evidence(ds, PEER_NOISE)
+    finished, measured = np.log(1.2), np.log(1.05) + 0.01  # finished: the actual ratio, exactly
+    w_finished, w_measured = 1 / 0.01, 1 / (0.01 + 0.05 ** 2)  # 1 / (scatter + noise variance)
+    both = (w_finished * finished + w_measured * measured) / (w_finished + w_measured)
+    np.testing.assert_allclose(mean[:6], [measured, finished, both, both, both, both], rtol=1e-5)
+    np.testing.assert_allclose(
+        precision[:6],
+        [1 / (0.01 + 1 / w_measured), 1 / (0.01 + 1 / w_finished), *[1 / (0.01 + 1 / (w_finished + w_measured))] * 4],
+        rtol=1e-5)
+    assert precision[6] == precision[7] == 0.0  # no other trade in that project-month
+    assert not peer_evidence(ds, dataclasses.replace(PEER_NOISE, scatter_variance=0.0))[1].any()
+
+
+def test_only_eligible_open_trades_without_evidence_of_their_own_take_in_their_peers():
+    ds = peer_dataset()
+    rng = np.random.default_rng(0)
+    mean, std = rng.normal(0, 0.05, len(ds)), rng.uniform(0.05, 0.15, len(ds))
+    eligible = np.array([True] * 7 + [False])
+    fused_mean, fused_std = with_peer_evidence(ds, mean, std, PEER_NOISE, eligible)
+    peer_mean, peer_precision = peer_evidence(ds, PEER_NOISE)
+    changed = np.array([False, False, True, True, True, False, False, False])
+    # 0 and 5 finished, 1 has its own evidence, 6 has no peers, 7 is not eligible
+    np.testing.assert_array_equal(fused_mean[~changed], mean[~changed])
+    np.testing.assert_array_equal(fused_std[~changed], std[~changed])
+    expected_mean, expected_std = fuse(mean, std, peer_mean, peer_precision)
+    np.testing.assert_allclose(fused_mean[changed], np.asarray(expected_mean)[changed], rtol=1e-6)
+    np.testing.assert_allclose(fused_std[changed], np.asarray(expected_std)[changed], rtol=1e-6)
+    assert (np.abs(fused_mean - mean)[changed] > 1e-3).all()
+
+
+def test_the_ladder_pools_peers_for_projects_the_model_does_not_know_only():
+    ds = peer_dataset()
+    trades = Vocabulary(tuple(ds.canonical_codes))
+    projects = Vocabulary(("A", "B"))
+    model = build_forecaster(len(FEATURE_COLUMNS), 1, projects.size, trades.size, seed=0,
+                             evidence_columns=(SPENT, PCT, SCHEDULED))
+    model.get_layer(EVIDENCE_LAYER).set_evidence(PEER_NOISE)
+    for method, pooled in ((fallback.COLD_START, True), (fallback.HEURISTIC, True), (fallback.GLOBAL, False)):
+        methods = np.full(len(ds), method, dtype=object)
+        raw = predict_distribution(model, ds, projects, trades, methods)
+        mean, std = ladder_distribution(ds, methods, (model, projects, trades), None)
+        carried = evidence_noise(model)
+        expected = with_peer_evidence(ds, *raw, carried, np.ones(len(ds), bool)) if pooled else raw
+        np.testing.assert_allclose(mean, expected[0], rtol=1e-6)
+        np.testing.assert_allclose(std, expected[1], rtol=1e-6)
+        assert (np.abs(mean - raw[0]).max() > 1e-3) == pooled

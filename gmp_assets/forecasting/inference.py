@@ -17,8 +17,8 @@ import keras
 import numpy as np
 
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
-from gmp_assets.models import fallback
-from gmp_assets.models.network import model_inputs, predict, to_eac
+from gmp_assets.models import evidence, fallback
+from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
 from gmp_assets.taxonomy.trades import Taxonomy, load_taxonomy
 
 MAX_LOG_RATIO = float(np.log(100.0))
@@ -82,7 +82,12 @@ def ladder_distribution(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) per sample by its fallback method (``fallback.methods_for``): ``adapter`` samples
     from the project's ``adapter``, the others from the global model ``base`` (the heuristic needs
-    no model, so ``base`` may be None when every sample is ``heuristic``)."""
+    no model, so ``base`` may be None when every sample is ``heuristic``).
+
+    Cold-start and heuristic samples, of a project the model does not know, then take in their
+    project's other trades' evidence (``evidence.with_peer_evidence``, with the scatter ``base``
+    carries); ``ds`` should hold all the project's trades at the month.
+    """
     methods = np.asarray(methods, dtype=object)
     mean, std = np.zeros(len(ds)), np.zeros(len(ds))
     by_adapter = methods == fallback.ADAPTER
@@ -92,6 +97,10 @@ def ladder_distribution(
             mean[selected], std[selected] = predict_distribution(
                 model, ds.subset(selected), projects, trades, methods[selected], taxonomy
             )
+    noise = evidence_noise(base[0]) if base is not None else None
+    if noise is not None:
+        unknown_project = np.isin(methods, (fallback.COLD_START, fallback.HEURISTIC))
+        mean, std = evidence.with_peer_evidence(ds, mean, std, noise, unknown_project)
     return mean, std
 
 

@@ -71,7 +71,8 @@ class EvidenceFusion(layers.Layer):
     ``columns``: positions in ``x`` of ``evidence.MEASURED_FEATURES``. Its bias and precision per
     band of percent complete (``models/evidence.py``) are non-trainable weights: zero (no
     evidence, the identity) until :meth:`set_evidence` sets fitted values; they are saved with
-    the model.
+    the model, and so is the trades' scatter that ``evidence.with_peer_evidence`` reads
+    (:func:`evidence_noise`).
     """
 
     def __init__(self, columns, **kwargs):
@@ -82,10 +83,13 @@ class EvidenceFusion(layers.Layer):
         bands = len(evidence.BAND_EDGES)
         self.bias = self.add_weight(shape=(bands,), initializer="zeros", trainable=False, name="bias")
         self.precision = self.add_weight(shape=(bands,), initializer="zeros", trainable=False, name="precision")
+        # used outside the graph (evidence.with_peer_evidence); kept here so the model carries it
+        self.scatter_variance = self.add_weight(shape=(), initializer="zeros", trainable=False, name="scatter_variance")
 
     def set_evidence(self, noise: evidence.EvidenceNoise) -> None:
         self.bias.assign(np.asarray(noise.bias, dtype=np.float32))
         self.precision.assign(np.asarray(noise.precision, dtype=np.float32))
+        self.scatter_variance.assign(np.float32(noise.scatter_variance))
 
     def call(self, inputs):
         x, gaussian = inputs
@@ -109,7 +113,9 @@ def evidence_noise(model: keras.Model) -> evidence.EvidenceNoise | None:
     except ValueError:
         return None
     return evidence.EvidenceNoise(
-        tuple(map(float, layer.bias.numpy())), tuple(map(float, layer.precision.numpy()))
+        tuple(map(float, layer.bias.numpy())),
+        tuple(map(float, layer.precision.numpy())),
+        float(layer.scatter_variance.numpy()),
     )
 
 
