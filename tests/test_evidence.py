@@ -230,15 +230,14 @@ def test_peer_evidence_averages_the_other_trades_of_the_same_project_and_month()
     assert not peer_evidence(ds, dataclasses.replace(PEER_NOISE, scatter_variance=0.0))[1].any()
 
 
-def test_only_eligible_open_trades_without_evidence_of_their_own_take_in_their_peers():
+def test_only_open_trades_without_evidence_of_their_own_take_in_their_peers():
     ds = peer_dataset()
     rng = np.random.default_rng(0)
     mean, std = rng.normal(0, 0.05, len(ds)), rng.uniform(0.05, 0.15, len(ds))
-    eligible = np.array([True] * 7 + [False])
-    fused_mean, fused_std = with_peer_evidence(ds, mean, std, PEER_NOISE, eligible)
+    fused_mean, fused_std = with_peer_evidence(ds, mean, std, PEER_NOISE)
     peer_mean, peer_precision = peer_evidence(ds, PEER_NOISE)
     changed = np.array([False, False, True, True, True, False, False, False])
-    # 0 and 5 finished, 1 has its own evidence, 6 has no peers, 7 is not eligible
+    # 0 and 5 finished, 1 has its own evidence, 6 and 7 have no peers
     np.testing.assert_array_equal(fused_mean[~changed], mean[~changed])
     np.testing.assert_array_equal(fused_std[~changed], std[~changed])
     expected_mean, expected_std = fuse(mean, std, peer_mean, peer_precision)
@@ -247,19 +246,24 @@ def test_only_eligible_open_trades_without_evidence_of_their_own_take_in_their_p
     assert (np.abs(fused_mean - mean)[changed] > 1e-3).all()
 
 
-def test_the_ladder_pools_peers_for_projects_the_model_does_not_know_only():
+def test_the_ladder_applies_the_peer_evidence_the_global_model_carries_on_every_rung():
     ds = peer_dataset()
     trades = Vocabulary(tuple(ds.canonical_codes))
     projects = Vocabulary(("A", "B"))
     model = build_forecaster(len(FEATURE_COLUMNS), 1, projects.size, trades.size, seed=0,
                              evidence_columns=(SPENT, PCT, SCHEDULED))
+    bare = clone_with_weights(model)  # no evidence: the identity
     model.get_layer(EVIDENCE_LAYER).set_evidence(PEER_NOISE)
-    for method, pooled in ((fallback.COLD_START, True), (fallback.HEURISTIC, True), (fallback.GLOBAL, False)):
+    carried = evidence_noise(model)
+    for method in (fallback.ADAPTER, fallback.GLOBAL, fallback.COLD_START, fallback.HEURISTIC):
         methods = np.full(len(ds), method, dtype=object)
         raw = predict_distribution(model, ds, projects, trades, methods)
-        mean, std = ladder_distribution(ds, methods, (model, projects, trades), None)
-        carried = evidence_noise(model)
-        expected = with_peer_evidence(ds, *raw, carried, np.ones(len(ds), bool)) if pooled else raw
+        forecaster = (model, projects, trades)
+        mean, std = ladder_distribution(ds, methods, forecaster, forecaster)
+        expected = with_peer_evidence(ds, *raw, carried)
         np.testing.assert_allclose(mean, expected[0], rtol=1e-6)
         np.testing.assert_allclose(std, expected[1], rtol=1e-6)
-        assert (np.abs(mean - raw[0]).max() > 1e-3) == pooled
+        assert np.abs(mean - raw[0]).max() > 1e-3
+    methods = np.full(len(ds), fallback.GLOBAL, dtype=object)
+    np.testing.assert_array_equal(ladder_distribution(ds, methods, (bare, projects, trades), None),
+                                  predict_distribution(bare, ds, projects, trades, methods))

@@ -84,9 +84,9 @@ def ladder_distribution(
     from the project's ``adapter``, the others from the global model ``base`` (the heuristic needs
     no model, so ``base`` may be None when every sample is ``heuristic``).
 
-    Cold-start and heuristic samples, of a project the model does not know, then take in their
-    project's other trades' evidence (``evidence.with_peer_evidence``, with the scatter ``base``
-    carries); ``ds`` should hold all the project's trades at the month.
+    Then open trades without evidence of their own take in their project's other trades' evidence
+    (``evidence.with_peer_evidence``, with the scatter the global model carries); ``ds`` should
+    hold all the project's trades at the month.
     """
     methods = np.asarray(methods, dtype=object)
     mean, std = np.zeros(len(ds)), np.zeros(len(ds))
@@ -99,8 +99,7 @@ def ladder_distribution(
             )
     noise = evidence_noise(base[0]) if base is not None else None
     if noise is not None:
-        unknown_project = np.isin(methods, (fallback.COLD_START, fallback.HEURISTIC))
-        mean, std = evidence.with_peer_evidence(ds, mean, std, noise, unknown_project)
+        mean, std = evidence.with_peer_evidence(ds, mean, std, noise)
     return mean, std
 
 

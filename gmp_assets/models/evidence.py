@@ -18,18 +18,17 @@ labelled samples of trades still open at their month that have a reported percen
 (:func:`fit_evidence_noise`). Samples under the first band, without a reported percent complete,
 or in a band with too few samples carry no evidence (precision 0): the model's output stands.
 
-Peer evidence (:func:`with_peer_evidence`): a trade with no evidence of its own, in a project the
-model does not know (cold start, heuristic), borrows its project's other trades' evidence. The
-trades of a project scatter around the project's overrun (sd ~0.10 in log on the demo
-portfolios), and projects differ (sd 0.06-0.11), which a model trained on a few projects cannot
-know of a new one: on the third demo portfolio each fold's cold-start forecasts carried a
-project-level bias and under-covered at 25-50 % elapsed. So the finished trades (their actual
-ratio) and the measured ones (as above) of the same project and month are averaged by precision,
-leaving the trade itself out, into one more measurement of the trade's ``y`` with the variance
-of that average plus the trades' scatter (``EvidenceNoise.scatter_variance``, fitted with the
-bands). It is combined with the model's output by :func:`fuse` like the trade's own measurement.
-Projects the model knows are left alone: their embedding or adapter learned from those very
-finished trades.
+Peer evidence (:func:`with_peer_evidence`): a trade still open with no evidence of its own borrows
+its project's other trades' evidence. The trades of a project scatter around the project's
+overrun (sd ~0.10 in log on the demo portfolios), and projects differ (sd 0.06-0.11), which a
+model trained on a few projects cannot know of a new one: on the third demo portfolio each
+fold's cold-start forecasts carried a project-level bias and under-covered at 25-50 % elapsed,
+and adapters fine-tuned on a project's few finished trades caught little of it. So the finished
+trades (their actual ratio) and the measured ones (as above) of the same project and month are
+averaged by precision, leaving the trade itself out, into one more measurement of the trade's
+``y`` with the variance of that average plus the trades' scatter
+(``EvidenceNoise.scatter_variance``, fitted with the bands). It is combined with the model's
+output by :func:`fuse`, like the trade's own measurement, on every rung of the fallback ladder.
 """
 
 from __future__ import annotations
@@ -179,12 +178,12 @@ def peer_evidence(ds: SequenceDataset, noise: EvidenceNoise) -> tuple[np.ndarray
     return mean, precision
 
 
-def with_peer_evidence(ds: SequenceDataset, mean, std, noise: EvidenceNoise, eligible) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, std)`` fused (:func:`fuse`) with :func:`peer_evidence` on the ``eligible`` samples
-    of trades still open that carry no evidence of their own; the others unchanged."""
+def with_peer_evidence(ds: SequenceDataset, mean, std, noise: EvidenceNoise) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` fused (:func:`fuse`) with :func:`peer_evidence` on the samples of trades
+    still open that carry no evidence of their own; the others unchanged."""
     peer_mean, peer_precision = peer_evidence(ds, noise)
     _, own_variance = _measurements(ds, noise)
-    use = np.asarray(eligible, dtype=bool) & ~ds.trade_finished & np.isinf(own_variance)
+    use = ~ds.trade_finished & np.isinf(own_variance)
     fused_mean, fused_std = fuse(mean, std, peer_mean, np.where(use, peer_precision, 0.0))
     return np.asarray(fused_mean, dtype=np.float64), np.asarray(fused_std, dtype=np.float64)
 
