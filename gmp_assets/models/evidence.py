@@ -165,25 +165,29 @@ def peer_evidence(ds: SequenceDataset, noise: EvidenceNoise) -> tuple[np.ndarray
     of its ``y``: their precision-weighted mean, with variance ``1 / sum of weights`` plus the
     scatter; each trade weighs ``1 / (scatter + its noise variance)``. Precision 0 where no
     other trade carries evidence, or without a fitted scatter."""
-    if noise.scatter_variance <= 0 or not len(ds):
+    return _peers(ds, *_measurements(ds, noise), noise.scatter_variance)
+
+
+def _peers(ds: SequenceDataset, measured: np.ndarray, variance: np.ndarray, scatter: float):
+    if scatter <= 0 or not len(ds):
         return np.zeros(len(ds)), np.zeros(len(ds))
-    measured, variance = _measurements(ds, noise)
-    weight = 1.0 / (noise.scatter_variance + variance)  # 0 where variance is inf
-    group = pd.MultiIndex.from_arrays([ds.project_keys.astype(str), ds.as_of_month]).factorize()[0]
+    weight = 1.0 / (scatter + variance)  # 0 where variance is inf
+    keys = np.array([f"{project}\x00{month}" for project, month in zip(ds.project_keys, ds.as_of_month)])
+    group = np.unique(keys, return_inverse=True)[1].reshape(-1)
     total, weighted = np.bincount(group, weights=weight), np.bincount(group, weights=weight * measured)
     others, others_sum = total[group] - weight, weighted[group] - weight * measured
     has = others > 1e-12
     mean = np.where(has, others_sum / np.where(has, others, 1.0), 0.0)
-    precision = np.where(has, 1.0 / (noise.scatter_variance + 1.0 / np.where(has, others, 1.0)), 0.0)
+    precision = np.where(has, 1.0 / (scatter + 1.0 / np.where(has, others, 1.0)), 0.0)
     return mean, precision
 
 
 def with_peer_evidence(ds: SequenceDataset, mean, std, noise: EvidenceNoise) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, std)`` fused (:func:`fuse`) with :func:`peer_evidence` on the samples of trades
     still open that carry no evidence of their own; the others unchanged."""
-    peer_mean, peer_precision = peer_evidence(ds, noise)
-    _, own_variance = _measurements(ds, noise)
-    use = ~ds.trade_finished & np.isinf(own_variance)
+    measured, variance = _measurements(ds, noise)
+    peer_mean, peer_precision = _peers(ds, measured, variance, noise.scatter_variance)
+    use = ~ds.trade_finished & np.isinf(variance)
     fused_mean, fused_std = fuse(mean, std, peer_mean, np.where(use, peer_precision, 0.0))
     return np.asarray(fused_mean, dtype=np.float64), np.asarray(fused_std, dtype=np.float64)
 
