@@ -13,8 +13,9 @@ turned into sequences by the product's own feature code. Measured, seeded:
    tracing) = epoch 1 - s/epoch; each epoch includes its validation pass;
 2. adapters: ``fine_tune_adapter`` with ``AdapterConfig()`` per project, split as the adapter asset;
 3. inference per project (one sample per trade, as of its last month): ``ladder_distribution``
-   (cold-start rung, peer evidence included) + ``forecast_from_distribution`` warm (model in memory) and cold (``.keras`` file loaded first;
-   with ``--mlflow`` also from a registry in a temporary SQLite tracking store).
+   (cold-start rung, peer evidence included) + ``forecast_from_distribution`` warm (model in
+   memory) and cold (``.keras`` file loaded first; with ``--mlflow`` also from a registry in a
+   temporary SQLite tracking store).
 
 Prints tables and writes JSON (default ``bench/results/forecasting.json``).
 """

@@ -152,6 +152,18 @@ def test_training_sets_the_fitted_evidence_and_a_saved_model_keeps_it(tmp_path):
     assert evidence_noise(clone_with_weights(result.model)) == evidence_noise(result.model)  # what adapters start from
 
 
+def test_a_fusion_layer_saved_before_the_scatter_loads_without_peer_evidence():
+    layer = EvidenceFusion((0, 1, 2))
+    layer.build(None)
+    bias, precision = np.array([-0.04, -0.02, -0.01, 0.0]), np.array([150.0, 600.0, 2500.0, 1e4])
+    layer.load_own_variables({"0": bias, "1": precision})  # what such a saved layer holds
+    np.testing.assert_allclose(layer.bias.numpy(), bias, rtol=1e-6)
+    np.testing.assert_allclose(layer.precision.numpy(), precision, rtol=1e-6)
+    assert float(layer.scatter_variance.numpy()) == 0.0
+    layer.load_own_variables({"0": bias, "1": precision, "2": np.float32(0.01)})
+    assert float(layer.scatter_variance.numpy()) == pytest.approx(0.01)
+
+
 def test_models_without_the_measured_features_have_no_fusion():
     model = build_forecaster(4, 6, 3, 3, seed=0)
     with pytest.raises(ValueError):

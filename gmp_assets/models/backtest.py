@@ -8,9 +8,9 @@ of M from the project's canonical rows dated <= M only:
   project's labelled samples (active projects' finished trades included) with early stopping on
   a validation slice of whole training projects. The held-out project is outside the fold's
   vocabulary, so it gets the cold-start embedding (index 0), as a project the model never saw
-  (and, as in production, the heuristic baseline under 3 months of data); its open trades without
-  evidence of their own take in the evidence of the project's other trades at M
-  (``evidence.with_peer_evidence``).
+  (and, as in production, the heuristic baseline under 3 months of data). On every rung, as in
+  production, open trades without evidence of their own take in the evidence of the project's
+  other trades at M (``evidence.with_peer_evidence``).
 - ``adapter``: that model fine-tuned (one ``AdapterTuner`` per fold) on the project's own samples
   dated before M of trades known finished at M (``trade_finished_as_of`` on rows <= M), labelled
   with the cost known at M; its last ``adapter_holdout_months`` months decide whether the adapter is

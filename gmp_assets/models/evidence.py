@@ -132,8 +132,12 @@ def trade_scatter_variance(*datasets: SequenceDataset) -> float:
     """Pooled within-project variance of the finished trades' ``y`` (each trade's label at its last
     labelled month); 0 with fewer than ``MIN_SCATTER_PROJECTS`` projects of two finished trades."""
     frames = [
-        pd.DataFrame({"project": ds.project_keys[ds.labelled].astype(str), "trade": ds.canonical_codes[ds.labelled].astype(str),
-                      "month": ds.as_of_month[ds.labelled], "y": ds.y[ds.labelled].astype(np.float64)})
+        pd.DataFrame({
+            "project": ds.project_keys[ds.labelled].astype(str),
+            "trade": ds.canonical_codes[ds.labelled].astype(str),
+            "month": ds.as_of_month[ds.labelled],
+            "y": ds.y[ds.labelled].astype(np.float64),
+        })
         for ds in datasets
     ]
     trades = pd.concat(frames).sort_values("month").groupby(["project", "trade"]).y.last()
@@ -169,6 +173,7 @@ def peer_evidence(ds: SequenceDataset, noise: EvidenceNoise) -> tuple[np.ndarray
 
 
 def _peers(ds: SequenceDataset, measured: np.ndarray, variance: np.ndarray, scatter: float):
+    """:func:`peer_evidence` from the :func:`_measurements` of ``ds``."""
     if scatter <= 0 or not len(ds):
         return np.zeros(len(ds)), np.zeros(len(ds))
     weight = 1.0 / (scatter + variance)  # 0 where variance is inf

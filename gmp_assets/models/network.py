@@ -86,6 +86,13 @@ class EvidenceFusion(layers.Layer):
         # used outside the graph (evidence.with_peer_evidence); kept here so the model carries it
         self.scatter_variance = self.add_weight(shape=(), initializer="zeros", trainable=False, name="scatter_variance")
 
+    def load_own_variables(self, store):
+        """Loads the saved weights; a model saved before the scatter was added carries only bias
+        and precision, and its scatter stays 0 (no peer evidence)."""
+        for i, variable in enumerate((self.bias, self.precision, self.scatter_variance)):
+            if str(i) in store:
+                variable.assign(store[str(i)])
+
     def set_evidence(self, noise: evidence.EvidenceNoise) -> None:
         self.bias.assign(np.asarray(noise.bias, dtype=np.float32))
         self.precision.assign(np.asarray(noise.precision, dtype=np.float32))
