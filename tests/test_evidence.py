@@ -97,11 +97,18 @@ def test_a_band_needs_enough_samples_from_two_projects():
     assert fit_evidence_noise(ds).precision == (0.0,) * len(evidence.BAND_EDGES)
 
 
-def test_fuse_weights_means_by_precision_and_widens_where_the_two_disagree():
-    mean, std = fuse([0.0, 0.0, 0.2, 0.3], [0.1, 0.1, 0.05, 0.1], [0.3, 0.3, 0.0, 0.3], [0.0, 100.0, 100.0, 100.0])
-    # no evidence; equal precision (w = 0.5); 400 vs 100 (w = 0.2); agreement
-    np.testing.assert_allclose(mean, [0.0, 0.15, 0.16, 0.3])
-    np.testing.assert_allclose(np.square(std), [0.01, 0.01 + 0.25 * 0.09, 0.002 + 0.002 + 0.16 * 0.04, 0.01])
+def test_fuse_weights_means_by_precision_and_widens_only_where_the_two_disagree():
+    mean, std = fuse([0.0, 0.0, 0.2, 0.3, 0.0], [0.1, 0.1, 0.05, 0.1, 0.1], [0.3, 0.3, 0.0, 0.3, 0.0],
+                     [0.0, 100.0, 100.0, 100.0, 400.0])
+    # no evidence; equal precision (w = 0.5); 400 vs 100 (w = 0.2); agreement; 100 vs 400 (w = 0.8)
+    np.testing.assert_allclose(mean, [0.0, 0.15, 0.16, 0.3, 0.0])
+    np.testing.assert_allclose(np.square(std), [
+        0.01,
+        0.01 + 0.25 * 0.09,
+        0.0025 + 0.16 * 0.04,  # the mixture's 0.8 * 0.0025 + 0.2 / 100 = 0.004 is capped at the model's 0.0025
+        0.01,
+        0.2 * 0.01 + 0.8 / 400,  # a strong measurement narrows it: the mixture's spread
+    ])
 
 
 def test_layer_matches_the_numpy_reference_and_is_the_identity_without_evidence():

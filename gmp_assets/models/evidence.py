@@ -205,13 +205,16 @@ def fuse(mean, std, evidence_mean, evidence_precision):
     variance that grows with the disagreement of the two. Not the product of the two Gaussians:
     both miss the same unknown (what the trade's remaining work will cost), and either can be off
     (a percent complete that lags a trade already paid in full), so the product's variance claimed
-    too much precision and under-covered on held-out projects.
+    too much precision and under-covered on held-out projects. But a weak measurement (``w`` under
+    1/2) does not widen the model's interval by itself: the mixture's spread before the
+    disagreement term is capped at the model's (uncapped, weak peer evidence took the coverage
+    of the 80 % interval to 86-88 % on the demo portfolios).
     """
     mean = ops.convert_to_tensor(_float(mean))
     std, evidence_mean, precision = (ops.cast(_float(v), mean.dtype) for v in (std, evidence_mean, evidence_precision))
     model_variance = ops.square(std)
     weight = precision * model_variance / (1.0 + precision * model_variance)
     gap = evidence_mean - mean
-    variance = (1.0 - weight) * model_variance + weight / ops.maximum(precision, 1e-12)
-    variance = variance + weight * (1.0 - weight) * ops.square(gap)
+    spread = ops.minimum((1.0 - weight) * model_variance + weight / ops.maximum(precision, 1e-12), model_variance)
+    variance = spread + weight * (1.0 - weight) * ops.square(gap)
     return mean + weight * gap, ops.sqrt(variance)
