@@ -95,12 +95,30 @@ def band_of(pct_complete):
     return ops.searchsorted(ops.convert_to_tensor(BAND_EDGES, dtype=pct.dtype), pct, side="right") - 1
 
 
+def own_measurement(spent_share, pct_complete, scheduled, bias, precision):
+    """(measured ``y``, precision) of each trade's own earned-value measurement: the
+    remaining-at-budget log ratio plus its band's ``bias``; its band's ``precision`` where a
+    percent complete is reported (``scheduled``), else 0. ``bias`` and ``precision`` are per band."""
+    pct = ops.convert_to_tensor(_float(pct_complete))
+    in_band = ops.one_hot(band_of(pct), len(BAND_EDGES), dtype=pct.dtype)  # none under the first band
+    bias, precision = (ops.cast(v, pct.dtype) for v in (bias, precision))
+    measured = remaining_at_budget_log_ratio(spent_share, pct) + ops.sum(in_band * bias, axis=-1)
+    reported = ops.cast(ops.convert_to_tensor(_float(scheduled)) > 0.5, pct.dtype)
+    return measured, ops.sum(in_band * precision, axis=-1) * reported
+
+
+def _measured_features(ds: SequenceDataset) -> np.ndarray:
+    """``MEASURED_FEATURES`` at each sample's last month, float64 [3, n]: spent share, percent
+    complete, scheduled."""
+    return ds.x[:, -1, list(feature_indices(ds.feature_names))].astype(np.float64).T
+
+
 def _measurement_errors(ds: SequenceDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(``y`` minus the measurement, band, project) of ``ds``'s labelled samples of trades still
     open at their month that have a reported percent complete."""
-    spent, pct, scheduled = ds.x[:, -1, list(feature_indices(ds.feature_names))].T
+    spent, pct, scheduled = _measured_features(ds)
     usable = ds.labelled & ~ds.trade_finished & (scheduled > 0.5)
-    spent, pct = spent[usable].astype(np.float64), pct[usable].astype(np.float64)
+    spent, pct = spent[usable], pct[usable]
     error = ds.y[usable] - np.asarray(remaining_at_budget_log_ratio(spent, pct))
     return error, np.asarray(band_of(pct)), ds.project_keys[usable].astype(str)
 
@@ -152,10 +170,8 @@ def _measurements(ds: SequenceDataset, noise: EvidenceNoise) -> tuple[np.ndarray
     """(measured ``y``, its noise variance) per sample: a finished trade's actual ratio (variance
     0; none without a budget or cost), an open trade's earned-value measurement in a band with
     evidence, else (0, inf)."""
-    spent, pct, scheduled = ds.x[:, -1, list(feature_indices(ds.feature_names))].astype(np.float64).T
-    band = np.asarray(band_of(pct))
-    measured = np.asarray(remaining_at_budget_log_ratio(spent, pct)) + np.where(band >= 0, np.take(noise.bias, band), 0.0)
-    precision = np.where((band >= 0) & (scheduled > 0.5), np.take(noise.precision, band), 0.0)
+    bias, precision = (np.asarray(v, dtype=np.float64) for v in (noise.bias, noise.precision))
+    measured, precision = (np.asarray(v) for v in own_measurement(*_measured_features(ds), bias, precision))
     actual = ds.actual_to_date_cents.astype(np.float64)
     exact = ds.trade_finished & (ds.bac_cents > 0) & (actual > 0)
     ratio = np.log(np.where(exact, actual, 1.0) / np.where(exact, ds.bac_cents, 1.0))

@@ -100,10 +100,7 @@ class EvidenceFusion(layers.Layer):
 
     def call(self, inputs):
         x, gaussian = inputs
-        spent, pct, scheduled = (x[:, -1, c] for c in self.columns)
-        in_band = ops.one_hot(evidence.band_of(pct), len(evidence.BAND_EDGES), dtype=x.dtype)  # none under the first
-        measured = evidence.remaining_at_budget_log_ratio(spent, pct) + ops.sum(in_band * self.bias, axis=-1)
-        precision = ops.sum(in_band * self.precision, axis=-1) * ops.cast(scheduled > 0.5, x.dtype)
+        measured, precision = evidence.own_measurement(*(x[:, -1, c] for c in self.columns), self.bias, self.precision)
         return ops.stack(evidence.fuse(gaussian[:, 0], gaussian[:, 1], measured, precision), axis=-1)
 
     def compute_output_shape(self, input_shape):
