@@ -236,7 +236,9 @@ def peer_dataset() -> SequenceDataset:
 
 def test_peer_evidence_averages_the_other_trades_of_the_same_project_and_month():
     ds = peer_dataset()
-    mean, precision = peer_evidence(ds, PEER_NOISE)
+    # the model expects 0 +- 0.2 of every trade: no peer is further off than PEER_OUTLIER_SDS sds
+    model_mean, model_std = np.zeros(len(ds)), np.full(len(ds), 0.2)
+    mean, precision = peer_evidence(ds, model_mean, model_std, PEER_NOISE)
     finished, measured = np.log(1.2), np.log(1.05) + 0.01  # finished: the actual ratio, exactly
     w_finished, w_measured = 1 / 0.01, 1 / (0.01 + 0.05 ** 2)  # 1 / (scatter + noise variance)
     both = (w_finished * finished + w_measured * measured) / (w_finished + w_measured)
@@ -246,7 +248,8 @@ def test_peer_evidence_averages_the_other_trades_of_the_same_project_and_month()
         [1 / (0.01 + 1 / w_measured), 1 / (0.01 + 1 / w_finished), *[1 / (0.01 + 1 / (w_finished + w_measured))] * 4],
         rtol=1e-5)
     assert precision[6] == precision[7] == 0.0  # no other trade in that project-month
-    assert not peer_evidence(ds, dataclasses.replace(PEER_NOISE, scatter_variance=0.0))[1].any()
+    no_scatter = dataclasses.replace(PEER_NOISE, scatter_variance=0.0)
+    assert not peer_evidence(ds, model_mean, model_std, no_scatter)[1].any()
 
 
 def test_only_open_trades_without_evidence_of_their_own_take_in_their_peers():
@@ -254,7 +257,7 @@ def test_only_open_trades_without_evidence_of_their_own_take_in_their_peers():
     rng = np.random.default_rng(0)
     mean, std = rng.normal(0, 0.05, len(ds)), rng.uniform(0.05, 0.15, len(ds))
     fused_mean, fused_std = with_peer_evidence(ds, mean, std, PEER_NOISE)
-    peer_mean, peer_precision = peer_evidence(ds, PEER_NOISE)
+    peer_mean, peer_precision = peer_evidence(ds, mean, std, PEER_NOISE)
     changed = np.array([False, False, True, True, True, False, False, False])
     # 0 and 5 finished, 1 has its own evidence, 6 and 7 have no peers
     np.testing.assert_array_equal(fused_mean[~changed], mean[~changed])
@@ -263,6 +266,39 @@ def test_only_open_trades_without_evidence_of_their_own_take_in_their_peers():
     np.testing.assert_allclose(fused_mean[changed], np.asarray(expected_mean)[changed], rtol=1e-6)
     np.testing.assert_allclose(fused_std[changed], np.asarray(expected_std)[changed], rtol=1e-6)
     assert (np.abs(fused_mean - mean)[changed] > 1e-3).all()
+
+
+def test_peer_agreement_is_one_within_the_threshold_and_falls_as_the_inverse_square_beyond():
+    scale = 0.1
+    gap = np.array([0.0, -0.2, evidence.PEER_OUTLIER_SDS * scale, 0.6, -1.2])
+    np.testing.assert_allclose(evidence.peer_agreement(gap, scale), [1.0, 1.0, 1.0, 0.25, 0.0625])
+
+
+def outlier_dataset() -> SequenceDataset:
+    """One project-month: a finished trade 10 % over, one ten times its budget, an open trade."""
+    ds = peer_dataset().subset(np.array([0, 0, 2]))
+    actual = np.array([1.1, 10.0, 0.1]) * BAC
+    return dataclasses.replace(ds, canonical_codes=np.array(["03", "31", "09"], dtype=object),
+                               actual_to_date_cents=np.rint(actual).astype(np.int64))
+
+
+def test_a_peer_far_off_the_model_weighs_less_and_cannot_drag_its_project_along():
+    ds = outlier_dataset()
+    scatter, std = PEER_NOISE.scatter_variance, 0.1
+    mean, precision = peer_evidence(ds, np.zeros(3), np.full(3, std), PEER_NOISE)
+    ordinary, outlier = np.log(1.1), np.log(10.0)
+    scale = np.sqrt(std ** 2 + scatter)  # a finished peer's measurement has no noise of its own
+    assert abs(ordinary) < evidence.PEER_OUTLIER_SDS * scale < outlier
+    damped = (evidence.PEER_OUTLIER_SDS * scale / outlier) ** 2
+    weights = np.array([1.0, damped]) / scatter
+    np.testing.assert_allclose(mean[2], (weights * [ordinary, outlier]).sum() / weights.sum(), rtol=1e-6)
+    np.testing.assert_allclose(precision[2], 1 / (scatter + 1 / weights.sum()), rtol=1e-6)
+    fused_mean, _ = with_peer_evidence(ds, np.zeros(3), np.full(3, std), PEER_NOISE)
+    in_full, _ = fuse(0.0, std, (ordinary + outlier) / 2, 1 / (scatter + scatter / 2))  # both weigh 1 / scatter
+    assert float(in_full) > 0.4 and fused_mean[2] < 0.1  # +62 % without the damping, +6 % with it
+    # measured against what the model expects: a model that already expects the overrun takes it in full
+    expecting, _ = peer_evidence(ds, np.full(3, outlier), np.full(3, std), PEER_NOISE)
+    assert expecting[0] == pytest.approx(outlier)
 
 
 def test_the_ladder_applies_the_peer_evidence_the_global_model_carries_on_every_rung():
