@@ -296,9 +296,10 @@ def test_a_peer_far_off_the_model_weighs_less_and_cannot_drag_its_project_along(
     fused_mean, _ = with_peer_evidence(ds, np.zeros(3), np.full(3, std), PEER_NOISE)
     in_full, _ = fuse(0.0, std, (ordinary + outlier) / 2, 1 / (scatter + scatter / 2))  # both weigh 1 / scatter
     assert float(in_full) > 0.4 and fused_mean[2] < 0.1  # +62 % without the damping, +6 % with it
-    # measured against what the model expects: a model that already expects the overrun takes it in full
+    # judged against what the model expects: where it expects the overrun, the ordinary peer is the far one
     expecting, _ = peer_evidence(ds, np.full(3, outlier), np.full(3, std), PEER_NOISE)
-    assert expecting[0] == pytest.approx(outlier)
+    weights = np.array([(evidence.PEER_OUTLIER_SDS * scale / (outlier - ordinary)) ** 2, 1.0]) / scatter
+    np.testing.assert_allclose(expecting[2], (weights * [ordinary, outlier]).sum() / weights.sum(), rtol=1e-6)
 
 
 def test_the_ladder_applies_the_peer_evidence_the_global_model_carries_on_every_rung():
