@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from gmp_assets.models import metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner, fine_tune_adapter
 from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
-from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
+from gmp_assets.models.training import (
+    MAX_LABEL_RATIO,
+    TrainConfig,
+    implausible_labels,
+    stratified_batches,
+    train_global,
+)
 from test_network import synthetic_dataset, vocabularies
 
 CONFIG = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=2, seed=7)
@@ -111,3 +119,37 @@ def test_a_reused_tuner_fits_each_project_as_a_fresh_copy_would(data, trained):
         assert reused[key].adapter_mape == fresh[key].adapter_mape
         assert reused[key].kept == fresh[key].kept
     assert fresh["P1"].adapter_mape != fresh["P2"].adapter_mape
+
+
+def with_final_ratio(ds, selected: np.ndarray, ratio: float):
+    """``ds`` with the labelled samples ``selected`` finishing at ``ratio`` times their budget."""
+    far = selected & ds.labelled
+    return dataclasses.replace(ds, y=np.where(far, np.log(ratio), ds.y).astype(np.float32),
+                               final_cost_cents=np.where(far, np.rint(ds.bac_cents * ratio), ds.final_cost_cents).astype(np.int64))
+
+
+def test_implausible_labels_are_the_finals_beyond_the_ratio_either_way():
+    ds = synthetic_dataset(n=6, seed=3, unlabelled=0.0)
+    ratios = np.array([1.0, 2.9, MAX_LABEL_RATIO * 1.01, 1 / (MAX_LABEL_RATIO * 1.01), 0.4, 10.0])
+    ds = dataclasses.replace(ds, y=np.log(ratios).astype(np.float32))
+    ds.y[0] = np.nan  # unlabelled: never implausible
+    np.testing.assert_array_equal(implausible_labels(ds), [False, False, True, True, False, True])
+
+
+def test_training_and_adapters_leave_out_a_trade_that_finished_far_off_its_budget(data, trained):
+    train, val, projects, trades = data
+    far = (train.project_keys == "P0") & (train.canonical_codes == "03")
+    assert (far & train.labelled).sum() > 5
+    injected = with_final_ratio(train, far, 10.0)  # costs coded to the wrong division, say
+    result = train_global(injected, val, projects, trades, CONFIG)
+    assert "P0/03" in result.left_out and set(result.left_out) - set(trained.left_out) == {"P0/03"}
+    without = train_global(train.subset(~far), val, projects, trades, CONFIG)
+    for a, b in zip(result.model.get_weights(), without.model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # as if the trade had no label at all
+    config = AdapterConfig(epochs=5, learning_rate=1e-2, seed=1)
+    project_train = synthetic_dataset(n=80, seed=11, months=24, project_keys=("P1",))
+    holdout = synthetic_dataset(n=30, seed=12, project_keys=("P1",))
+    tuner = AdapterTuner(trained.model, projects, trades, config)
+    off = project_train.canonical_codes == "04"
+    clean, held_off = tuner.fit(project_train.subset(~off), holdout), tuner.fit(with_final_ratio(project_train, off, 0.2), holdout)
+    assert held_off.adapter_mape == clean.adapter_mape and held_off.n_train == clean.n_train

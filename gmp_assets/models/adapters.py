@@ -3,6 +3,7 @@
 The copy trains on the project's own labelled samples of its last ``recent_months`` months, for a
 fixed number of epochs (no early stopping: the held-out months judge the result and must not
 steer it). It is kept only when its MAPE of EAC on the held-out months beats the global model's.
+Implausible labels (``training.implausible_labels``) are left out of both, as in global training.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import numpy as np
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.models import metrics
 from gmp_assets.models.network import freeze_for_adapter, model_inputs, predict, to_eac
-from gmp_assets.models.training import make_optimizer, make_train_step, set_deterministic, stratified_batches
+from gmp_assets.models.training import (
+    implausible_labels,
+    make_optimizer,
+    make_train_step,
+    set_deterministic,
+    stratified_batches,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ class AdapterTuner:
         """Fine-tune on ``project_train``'s recent labelled samples; keep it only if it beats the
         global model on ``project_holdout``'s labelled samples."""
         train = recent_labelled(project_train, self.config.recent_months)
-        holdout = project_holdout.subset(project_holdout.labelled)
+        train = train.subset(~implausible_labels(train))
+        holdout = project_holdout.subset(project_holdout.labelled & ~implausible_labels(project_holdout))
         if not len(train) or not len(holdout):
             nan = float("nan")
             return AdapterResult(None, nan, nan, False, len(train))

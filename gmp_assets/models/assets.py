@@ -25,7 +25,7 @@ from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_
 from gmp_assets.models.promotion import Decision
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.models.recipe import code_fingerprint
-from gmp_assets.models.training import TrainConfig, train_global
+from gmp_assets.models.training import MAX_LABEL_RATIO, TrainConfig, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
@@ -105,10 +105,13 @@ def global_model(
                 "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
                 "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run.run_id}",
                 "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
-                "recipe_code": code_fingerprint(),
+                "recipe_code": code_fingerprint(), "max_label_ratio": MAX_LABEL_RATIO,
                 **evidence_params,
             }
         )
+        mlflow_lib.log_metric("label_trades_left_out", len(result.left_out))
+        if result.left_out:
+            mlflow_lib.log_dict({"left_out": list(result.left_out)}, "labels_left_out.json")
         for row in result.history:
             mlflow_lib.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
         mlflow_lib.log_metrics({f"val_mape_{k}": v for k, v in result.project_mape.items()})
@@ -134,6 +137,8 @@ def global_model(
             "training_seconds": round(result.seconds, 1),
             "val_worst_mape": challenger_worst,
             "earned_value_evidence": dg.MetadataValue.json(evidence_params),
+            # trades whose final cost is beyond MAX_LABEL_RATIO x budget: not learnt from, check their data
+            "labels_left_out": dg.MetadataValue.json(list(result.left_out)),
             "val_mape_by_project": dg.MetadataValue.md(_markdown_table(result.project_mape, "project", "MAPE of EAC")),
         }
     )

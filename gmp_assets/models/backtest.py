@@ -101,7 +101,7 @@ class BacktestReport:
 
     stages: dict[str, dict[str, dict]]
     fan_samples: list[dict]
-    folds: list[dict]  # held_out, train_projects, validation_projects, best_epoch, epochs_run, seconds
+    folds: list[dict]  # held_out, train_projects, validation_projects, best_epoch, epochs_run, seconds, labels_left_out
     adapters: list[dict]  # project_key, stage, outcome (kept / not_kept / no_data), n_train, MAPEs
     predictions: pd.DataFrame = field(repr=False)
     seconds: float
@@ -301,6 +301,7 @@ def _train_fold(
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "seconds": round(result.seconds, 1),
+        "labels_left_out": list(result.left_out),
     }
     return result.model, (project_vocabulary, trade_vocabulary), info
 
