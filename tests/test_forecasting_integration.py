@@ -28,6 +28,8 @@ def test_global_model_is_registered_as_champion(trained, registry):
     run = registry.client().get_run(registry.client().get_model_version(GLOBAL_MODEL, loaded.version).run_id)
     assert {"dataset_hash", "feature_schema_version", "learning_rate"} <= set(run.data.params)
     assert any(k.startswith("val_mape_") for k in run.data.metrics)
+    # no demo trade finished beyond 3x its budget: every label was learnt from, and the run says so
+    assert float(run.data.params["max_label_ratio"]) == 3.0 and run.data.metrics["label_trades_left_out"] == 0
     # the earned-value evidence the registered model carries is logged with its run
     from gmp_assets.models.evidence import as_params
     from gmp_assets.models.network import evidence_noise
