@@ -139,9 +139,9 @@ def train_global(
     """Fit a fresh MultiProjectForecaster on ``train``; early-stop on ``val``'s worst project."""
     started = time.perf_counter()
     train, val = train.subset(train.labelled), val.subset(val.labelled)
-    implausible = implausible_labels(train), implausible_labels(val)
-    left_out = tuple(sorted({*trade_names(train.subset(implausible[0])), *trade_names(val.subset(implausible[1]))}))
-    train, val = train.subset(~implausible[0]), val.subset(~implausible[1])
+    far_train, far_val = implausible_labels(train), implausible_labels(val)
+    left_out = tuple(sorted({*trade_names(train.subset(far_train)), *trade_names(val.subset(far_val))}))
+    train, val = train.subset(~far_train), val.subset(~far_val)
     if not len(train) or not len(val):
         raise ValueError("training and validation need labelled samples")
     if not np.isfinite(train.x).all():
