@@ -191,10 +191,14 @@ def bench_adapters(
     return rows
 
 
-def forecast(model: keras.Model, ds: SequenceDataset, projects: Vocabulary, trades: Vocabulary) -> dict:
-    """The model path of a project forecast: distributions for every trade, as for a project the
-    model does not know (the cold-start rung, peer evidence included), then EAC/ETC/interval."""
-    methods = np.full(len(ds), fallback.COLD_START, dtype=object)
+def forecast(
+    model: keras.Model, ds: SequenceDataset, projects: Vocabulary, trades: Vocabulary, methods: np.ndarray | None = None
+) -> dict:
+    """The model path of a project forecast: distributions for every trade by its fallback
+    ``methods`` (default: all on the cold-start rung, as for a project the model does not know),
+    peer evidence included, then EAC/ETC/interval."""
+    if methods is None:
+        methods = np.full(len(ds), fallback.COLD_START, dtype=object)
     mean, std = ladder_distribution(ds, methods, (model, projects, trades), None)
     return forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished)
 

@@ -34,23 +34,13 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from forecasting import CSV_FILES, read_database, read_exports
-from gmp_assets.features.compute import compute_feature_rows, month_of, trade_final_costs
+from forecasting import CSV_FILES, all_sequences, forecast, read_database, read_exports
+from gmp_assets.features.compute import month_of
 from gmp_assets.features.dataset import SequenceDataset
-from gmp_assets.features.sequences import build_sequences
-from gmp_assets.features.splits import stage_samples
-from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
 from gmp_assets.models import fallback, metrics
-from gmp_assets.models.backtest import CONFIDENCE, BacktestConfig, stage_key, stage_view
+from gmp_assets.models.backtest import BacktestConfig, stage_key, stage_targets, stage_view
 from gmp_assets.models.datasets import vocabularies
 from gmp_assets.models.training import train_global
-
-
-def training_set(canonical: pd.DataFrame, projects: pd.DataFrame, trades: pd.DataFrame, window: int) -> SequenceDataset:
-    """Labelled samples of ``canonical`` as training labels them (``trade_final_costs``)."""
-    features = compute_feature_rows(canonical, projects, trades)
-    ds = build_sequences(features, trade_final_costs(canonical, projects), window)
-    return ds.subset(ds.labelled)
 
 
 def as_active_at(
@@ -71,14 +61,6 @@ def train(pool: SequenceDataset, validation: str, seed: int, config: BacktestCon
     return train_global(train_ds, val_ds, *vocab, replace(config.train, seed=seed)).model, vocab
 
 
-def forecast(current: SequenceDataset, model, vocab) -> tuple[dict, np.ndarray]:
-    """(forecast columns, rung per sample) of ``current`` by the production ladder, no adapter."""
-    methods = fallback.methods_for(current, vocab[0], ())
-    mean, std = ladder_distribution(current, methods, (model, *vocab), None)
-    return forecast_from_distribution(mean, std, current.bac_cents, current.actual_to_date_cents,
-                                      current.trade_finished, CONFIDENCE), methods
-
-
 def score(frame: pd.DataFrame, name: str) -> dict:
     """MAPE over the samples and 80 % coverage over the open ones, percent."""
     open_ = ~frame["trade_finished"].to_numpy(dtype=bool)
@@ -93,35 +75,35 @@ def replay(frames, seeds: list[int], config: BacktestConfig) -> pd.DataFrame:
     canonical, projects, trades = frames
     canonical = canonical.assign(project_key=canonical["project_key"].astype(str))
     trades = trades[trades["level"] == 1]  # as the database serves them (features.store)
-    everyone = build_sequences(compute_feature_rows(canonical, projects, trades),
-                               trade_final_costs(canonical, projects), config.window)
+    everyone = all_sequences((canonical, projects, trades))
     completed = set(projects.loc[projects["status"] == "completed", "project_key"].astype(str))
     completed = sorted(completed & set(everyone.project_keys))
     if len(completed) < 2:
         raise SystemExit("needs two completed projects or more")
+    targets = {stage: stage_targets(everyone, stage, completed) for stage in config.stages}
     rows = []
     for project in completed:
         validation = next(p for p in completed if p != project)
         others = everyone.subset((everyone.project_keys != project) & everyone.labelled)
         cold = {seed: train(others, validation, seed, config) for seed in seeds}
-        for stage in config.stages:
-            picked = everyone.subset(stage_samples(everyone, stage))
-            scored = (picked.project_keys == project) & (picked.bac_cents > 0) & (picked.final_cost_cents > 0)
-            picked = picked.subset(scored)
-            if not len(picked):
+        for stage, target in targets.items():
+            picked = target[target["project_key"] == project]
+            if picked.empty:
                 continue
-            month = picked.as_of_month[0]
+            month = picked["as_of_month"].iloc[0]
             current, _ = stage_view(canonical, projects, trades, project, month, config.window)
-            current = current.subset(np.isin(current.canonical_codes, picked.canonical_codes))
-            final = dict(zip(picked.canonical_codes, picked.final_cost_cents))
-            pool = training_set(*as_active_at(canonical, projects, project, month), trades, config.window)
+            current = current.subset(np.isin(current.canonical_codes, picked["canonical_code"].to_numpy()))
+            final = dict(zip(picked["canonical_code"], picked["actual_final_cents"]))
+            pool = all_sequences((*as_active_at(canonical, projects, project, month), trades))
+            pool = pool.subset(pool.labelled)
             for seed in seeds:
                 frame = pd.DataFrame({"seed": seed, "project_key": project, "stage": stage_key(stage),
                                       "canonical_code": current.canonical_codes.astype(str),
                                       "trade_finished": current.trade_finished,
                                       "actual_final_cents": [final[c] for c in current.canonical_codes]})
                 for name, (model, vocab) in (("cold", cold[seed]), ("known", train(pool, validation, seed, config))):
-                    result, methods = forecast(current, model, vocab)
+                    methods = fallback.methods_for(current, vocab[0], ())  # the production ladder, no adapter
+                    result = forecast(model, current, *vocab, methods)
                     frame[f"{name}_eac"] = result["predicted_eac_cents"]
                     frame[f"{name}_lower"] = result["confidence_lower_cents"]
                     frame[f"{name}_upper"] = result["confidence_upper_cents"]

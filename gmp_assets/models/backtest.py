@@ -210,7 +210,7 @@ def run_backtest(
     completed = [p for p in completed if p in set(ds.project_keys)]
     if not completed:
         raise ValueError("the backtest needs completed projects")
-    targets = {stage: _stage_targets(ds, stage, completed) for stage in config.stages}
+    targets = {stage: stage_targets(ds, stage, completed) for stage in config.stages}
     taxonomy = _taxonomy(trades)
     train_config = replace(config.train, seed=config.seed)
     adapter_config = replace(config.adapter, seed=config.seed)
@@ -245,7 +245,7 @@ def run_backtest(
     )
 
 
-def _stage_targets(ds: SequenceDataset, stage: float, completed: list[str]) -> pd.DataFrame:
+def stage_targets(ds: SequenceDataset, stage: float, completed: list[str]) -> pd.DataFrame:
     """The scored samples of a stage: project, trade, stage month and actual final cost."""
     picked = ds.subset(stage_samples(ds, stage))
     keep = np.isin(picked.project_keys, completed) & (picked.bac_cents > 0) & (picked.final_cost_cents > 0)
