@@ -7,6 +7,7 @@ MLflow tracking store and registry (PostgreSQL), and Dagster runs against the re
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,14 @@ def test_global_model_is_registered_as_champion(trained, registry):
     run = registry.client().get_run(registry.client().get_model_version(GLOBAL_MODEL, loaded.version).run_id)
     assert {"dataset_hash", "feature_schema_version", "learning_rate"} <= set(run.data.params)
     assert any(k.startswith("val_mape_") for k in run.data.metrics)
+    # the MLflow UI's Datasets column: training and validation samples, described and fingerprinted
+    inputs = logged_inputs(run)
+    assert set(inputs) == {"training", "validation"} and inputs["training"].name == "global_training"
+    profiles = {c: json.loads(d.profile) for c, d in inputs.items()}
+    assert profiles["training"]["labelled_samples"] > profiles["validation"]["labelled_samples"] > 0
+    assert profiles["training"]["first_month"] < profiles["validation"]["first_month"]  # split by date
+    assert inputs["training"].digest != inputs["validation"].digest
+    assert json.loads(inputs["training"].source)["asset"] == "ml/training_dataset"
     # no demo trade finished beyond 3x its budget: every label was learnt from, and the run says so
     assert float(run.data.params["max_label_ratio"]) == 3.0 and run.data.metrics["label_trades_left_out"] == 0
     # the earned-value evidence the registered model carries is logged with its run
@@ -49,6 +58,15 @@ def test_adapter_runs_log_their_project_dataset(trained, registry):
         assert params["project_key"] == key and len(params["dataset_hash"]) == 64
         assert params["dataset_id"].startswith(f"training_sequences[{key}]@")
         assert int(params["train_samples"]) > 0 and int(params["holdout_samples"]) > 0
+        inputs = logged_inputs(client.get_run(versions[0].run_id))
+        assert json.loads(inputs["training"].profile)["labelled_samples"] == int(params["train_samples"])
+        assert json.loads(inputs["validation"].profile)["labelled_samples"] == int(params["holdout_samples"])
+        assert {json.loads(d.profile)["projects"] for d in inputs.values()} == {1}
+
+
+def logged_inputs(run) -> dict:
+    """The run's logged datasets by their context tag."""
+    return {next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset for i in run.inputs.dataset_inputs}
 
 
 def test_every_active_project_has_consistent_current_forecasts(trained, ingested):

@@ -53,6 +53,16 @@ def recent_labelled(ds: SequenceDataset, months: int) -> SequenceDataset:
     return labelled.subset(labelled.as_of_month >= cutoff)
 
 
+def adapter_samples(
+    project_train: SequenceDataset, project_holdout: SequenceDataset, recent_months: int
+) -> tuple[SequenceDataset, SequenceDataset]:
+    """(what an adapter trains on, what judges it): ``project_train``'s labelled samples of its last
+    ``recent_months`` months and ``project_holdout``'s labelled samples, implausible labels left out."""
+    train = recent_labelled(project_train, recent_months)
+    holdout = project_holdout.subset(project_holdout.labelled)
+    return train.subset(~implausible_labels(train)), holdout.subset(~implausible_labels(holdout))
+
+
 def clone_with_weights(model: keras.Model) -> keras.Model:
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
@@ -85,9 +95,7 @@ class AdapterTuner:
     def fit(self, project_train: SequenceDataset, project_holdout: SequenceDataset) -> AdapterResult:
         """Fine-tune on ``project_train``'s recent labelled samples; keep it only if it beats the
         global model on ``project_holdout``'s labelled samples."""
-        train = recent_labelled(project_train, self.config.recent_months)
-        train = train.subset(~implausible_labels(train))
-        holdout = project_holdout.subset(project_holdout.labelled & ~implausible_labels(project_holdout))
+        train, holdout = adapter_samples(project_train, project_holdout, self.config.recent_months)
         if not len(train) or not len(holdout):
             nan = float("nan")
             return AdapterResult(None, nan, nan, False, len(train))

@@ -11,7 +11,7 @@ from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.models import evidence, registry
-from gmp_assets.models.adapters import AdapterConfig, eac_mape, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, adapter_samples, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
     VALIDATION_MONTHS,
@@ -109,6 +109,8 @@ def global_model(
                 **evidence_params,
             }
         )
+        mlflow.log_samples("ml/training_dataset", context.run.run_id,
+                           {"training": ("global_training", train), "validation": ("global_validation", val)})
         mlflow_lib.log_metric("label_trades_left_out", len(result.left_out))
         if result.left_out:
             mlflow_lib.log_dict({"left_out": list(result.left_out)}, "labels_left_out.json")
@@ -178,6 +180,7 @@ def project_adapter(
         metadata["reason"] = "the adapter does not beat the global model on held-out months: the project uses the global model"
         return dg.MaterializeResult(metadata=metadata)
     name = adapter_model_name(project_key)
+    learnt, judged = adapter_samples(train, holdout, adapter_config.recent_months)
     with mlflow.start_run(f"adapter_{project_key}", tags={"gmp.kind": "adapter", "gmp.project": project_key}):
         import mlflow as mlflow_lib
 
@@ -185,8 +188,11 @@ def project_adapter(
             "project_key": project_key, "global_version": champion.version, "epochs": adapter_config.epochs,
             "learning_rate": adapter_config.learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION,
             "dataset_hash": dataset_fingerprint(labelled), "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
-            "train_samples": result.n_train, "holdout_samples": len(holdout), "recipe_code": code_fingerprint(),
+            "train_samples": result.n_train, "holdout_samples": len(judged), "recipe_code": code_fingerprint(),
         })
+        mlflow.log_samples(f"ml/project_adapter[{project_key}]", context.run.run_id,
+                           {"training": (f"adapter_{project_key}_training", learnt),
+                            "validation": (f"adapter_{project_key}_holdout", judged)})
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
         version = mlflow.log_forecaster(
             result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name

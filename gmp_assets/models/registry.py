@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from dagster import ConfigurableResource
 
-from gmp_assets.features.dataset import Vocabulary
+from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 
 GLOBAL_MODEL = "gmp_forecaster_global"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
@@ -65,6 +65,17 @@ class MlflowResource(ConfigurableResource):
         mlflow = self._setup()
         with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
             yield run
+
+    def log_samples(self, asset: str, dagster_run_id: str, sets: dict[str, tuple[str, SequenceDataset]]) -> None:
+        """Describe in the active run the samples it learnt from (``tracked_datasets``), produced
+        by ``asset`` in Dagster run ``dagster_run_id``: context (``training``, ...) -> (name, samples)."""
+        import mlflow
+
+        from gmp_assets.models.tracked_datasets import PlatformSource, SequenceSamples
+
+        source = PlatformSource(asset, dagster_run_id)
+        for context, (name, ds) in sets.items():
+            mlflow.log_input(SequenceSamples(ds, name, source), context=context)
 
     def log_forecaster(self, model, vocabularies: dict, registered_name: str) -> str:
         """Log a Keras model and its embedding vocabularies in the active run and register it.

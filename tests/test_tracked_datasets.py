@@ -1,0 +1,52 @@
+"""The MLflow description of training samples (``tracked_datasets``), without a tracking server."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from gmp_assets.models.adapters import adapter_samples
+from gmp_assets.models.datasets import dataset_fingerprint
+from gmp_assets.models.tracked_datasets import DIGEST_CHARS, SOURCE_TYPE, PlatformSource, SequenceSamples
+from test_network import synthetic_dataset
+from test_training import with_final_ratio
+
+SOURCE = PlatformSource("ml/training_dataset", "run-1")
+
+
+def test_digest_profile_and_schema_describe_exactly_the_samples():
+    ds = synthetic_dataset(n=50, seed=4, unlabelled=0.2, project_keys=("P0", "P1", "P2"))
+    entity = SequenceSamples(ds, "global_training", SOURCE)._to_mlflow_entity()
+    assert entity.name == "global_training" and entity.source_type == SOURCE_TYPE
+    assert entity.digest == dataset_fingerprint(ds)[:DIGEST_CHARS]
+    profile = json.loads(entity.profile)
+    assert profile["samples"] == 50 and profile["labelled_samples"] == int(np.isfinite(ds.y).sum()) < 50
+    assert profile["projects"] == 3 and profile["window_months"] == ds.x.shape[1]
+    assert profile["first_month"] == str(ds.as_of_month.min())[:7] and profile["last_month"] == str(ds.as_of_month.max())[:7]
+    columns = [c["name"] for c in json.loads(entity.schema)["mlflow_colspec"]]
+    assert columns == ["project_key", "canonical_code", "as_of_month", *ds.feature_names, "y"]
+    assert json.loads(entity.source) == {"asset": "ml/training_dataset", "dagster_run_id": "run-1",
+                                         "tables": ["analytics.projects", "analytics.canonical_cost_features",
+                                                    "ml.feature_rows"]}
+    assert PlatformSource.from_dict(json.loads(entity.source)).to_dict() == SOURCE.to_dict()
+
+
+def test_one_changed_label_changes_the_digest():
+    ds = synthetic_dataset(n=50, seed=4)
+    changed = with_final_ratio(ds, np.arange(50) == 7, 1.5)
+    digests = {SequenceSamples(d, "x", SOURCE).digest for d in (ds, changed, ds.subset(np.arange(50) != 7))}
+    assert len(digests) == 3
+
+
+def test_adapter_samples_are_the_recent_plausible_labels():
+    train = synthetic_dataset(n=120, seed=5, months=24, unlabelled=0.3, project_keys=("P1",))
+    far = train.canonical_codes == "04"
+    train = with_final_ratio(train, far, 10.0)
+    holdout = synthetic_dataset(n=30, seed=6, unlabelled=0.3, project_keys=("P1",))
+    learnt, judged = adapter_samples(train, holdout, recent_months=12)
+    cutoff = train.as_of_month[np.isfinite(train.y)].max() - np.timedelta64(11, "M")
+    expected = np.isfinite(train.y) & ~far & (train.as_of_month >= cutoff)
+    assert 0 < len(learnt) == expected.sum() < len(train) and (learnt.as_of_month >= cutoff).all()
+    assert "04" not in set(learnt.canonical_codes)
+    assert len(judged) == np.isfinite(holdout.y).sum()
