@@ -1,9 +1,10 @@
-"""Browser end-to-end: the Dagster UI and the dbt docs site in headless Chromium, on the real instance.
+"""Browser end-to-end: the Dagster UI, the dbt docs site and the MLflow UI in headless Chromium, on the real instance.
 
 The Dagster webserver and daemon run as subprocesses against the session's instance (embedded
 PostgreSQL, the demo projects ingested); Chromium opens the asset lineage, launches a one-partition
 materialization from an asset page, and the daemon's run queue runs it. The dbt docs site is
-generated from the same database and served by ``dbt docs serve``. Screenshots go to
+generated from the same database and served by ``dbt docs serve``; ``gmp mlflow-ui`` serves the
+session's tracking store (the registered champion, the datasets its run learnt from). Screenshots go to
 ``test-artifacts/``. Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 """
 
@@ -357,3 +358,24 @@ def test_dbt_docs_show_models_and_lineage(browser, ingested, tmp_path):
         ), "the lineage graph")
         _shot(browser, "dbt-docs-lineage.png")
     assert {"canonical_cost_features", "int_trade_monthly_costs", "int_trade_budgets"} <= set(labels)
+
+
+def test_mlflow_ui_shows_the_champion_and_what_its_run_learnt_from(browser, registry, tmp_path):
+    from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
+
+    version = registry.client().get_model_version_by_alias(GLOBAL_MODEL, CHAMPION)
+    run = registry.client().get_run(version.run_id)
+    digest = next(i.dataset.digest for i in run.inputs.dataset_inputs if i.dataset.name == "global_training")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = [str(BIN / "gmp"), "mlflow-ui", "--port", str(port)]
+    with _server(serve, tmp_path / "mlflow-ui.log", ready=lambda: _answers(f"{url}/health")):
+        browser.get(f"{url}/#/models/{GLOBAL_MODEL}")
+        # the versions table: the champion's row carries the alias tag "@ champion"
+        _wait(browser, lambda d: f"Version {version.version}" in _page_text(d)
+              and d.find_elements(By.XPATH, f"//div[@role='status' and @title='{CHAMPION}']"), "the champion alias")
+        _shot(browser, "mlflow-registered-model.png")
+        browser.get(f"{url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}")
+        # the Datasets row of the run's overview: name (digest), context, "+1" for the validation set
+        _wait(browser, lambda d: f"global_training ({digest})" in d.page_source, "the run's datasets")
+        _shot(browser, "mlflow-run-datasets.png")
