@@ -26,6 +26,12 @@ of M from the project's canonical rows dated <= M only:
   knew exactly how much the whole project will overrun but nothing about how each trade scatters
   around that, so it shows how much of the error is left for any method to remove.
 
+A fold's model learns from the other projects' whole histories, months after M included: the
+leave-projects-out design the issue asks for (a model trained on data dated <= M only would have
+had almost nothing to learn from at the early stages of the demo's side-by-side projects). Only
+the held-out project's own data are cut at M. Where projects share a market-wide shock this
+flatters the backtest; the demo generator draws each project's overrun independently.
+
 Model EACs and 80 % intervals follow the production rules (``forecast_from_distribution``): a
 trade known finished at M is forecast at its actual cost. Every method is scored on the same
 samples against the trade's final cost (trades with a positive budget and final cost).
