@@ -125,6 +125,10 @@ def _print_models(summary) -> None:
     click.echo(f"adapters kept: {', '.join(summary.adapters_kept) or 'none'}")
     for key, month in sorted(summary.forecasts.items()):
         click.echo(f"forecast: {key} as of {month}")
+    for warning in summary.warnings:
+        click.echo(f"check: {warning}")
+    if summary.warnings:
+        click.echo("(confirm pending mappings with gmp mappings confirm, then gmp run again)")
     for error in summary.errors:
         click.echo(f"error: {error}")
 

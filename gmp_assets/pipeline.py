@@ -156,6 +156,7 @@ class ModelOutcome:
     backtested: bool = False  # the backtest ran to decide the promotion
     adapters_kept: list[str] = field(default_factory=list)
     forecasts: dict[str, str] = field(default_factory=dict)  # project -> forecast month
+    warnings: list[str] = field(default_factory=list)  # what the forecasts' check found, to review
     errors: list[str] = field(default_factory=list)
 
 
@@ -212,9 +213,24 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
         result = _run(forecast_job, instance, progress, f"{key} forecast", tags={**range_tags(key, (last, last)), **cli_tags()})
         if result.success:
             summary.forecasts[key] = last
+            summary.warnings += _check_findings(result)
         else:
             summary.errors.append(f"{key}: forecast failed (run {result.run_id})")
     return summary
+
+
+def _check_findings(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The failed checks' examples (``expectations.GxSuite`` metadata) and, with them, the pending mappings."""
+    findings = []
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        failed = evaluation.metadata["failed"].value
+        findings += [f"{f['column']}: {example}" for f in failed for example in f["examples"]]
+        pending = evaluation.metadata.get("pending_mappings")
+        if pending is not None and pending.value:
+            findings += [f"pending mapping {name}" for name in pending.value]
+    return findings
 
 
 def _materialization_metadata(result: dg.ExecuteInProcessResult, key: str):

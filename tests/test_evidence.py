@@ -268,6 +268,32 @@ def test_only_open_trades_without_evidence_of_their_own_take_in_their_peers():
     assert (np.abs(fused_mean - mean)[changed] > 1e-3).all()
 
 
+def test_a_trade_reporting_progress_without_its_costs_measures_nothing_and_borrows_its_peers():
+    # nothing (or under a quarter of its progress) spent: its costs sit under a division name
+    # still in the mapping review queue
+    assert np.asarray(evidence.costs_follow_progress([0.0, 0.2, 0.22, 0.5, 0.0], [0.9, 0.8, 0.9, 0.9, 0.0])).tolist() \
+        == [False, True, False, True, True]
+    ds = peer_dataset()
+    x = ds.x.copy()
+    x[1, -1, SPENT] = 0.0  # trade 1: 90 % complete, band 85-95 %
+    missing = dataclasses.replace(ds, x=x, actual_to_date_cents=np.where(np.arange(len(ds)) == 1, 0, ds.actual_to_date_cents))
+    bias, precision = np.asarray(PEER_NOISE.bias), np.asarray(PEER_NOISE.precision)
+    before, after = (np.asarray(evidence.own_measurement(*(d.x[:, -1, c] for c in (SPENT, PCT, SCHEDULED)), bias, precision)[1])
+                     for d in (ds, missing))
+    assert before[1] == 400.0 and after[1] == 0.0  # it would have read 0.1 x budget
+    mean, std = np.zeros(len(ds)), np.full(len(ds), 0.2)
+    fused, _ = with_peer_evidence(missing, mean, std, PEER_NOISE)
+    # trades 1 and 2 both borrow only the finished trade 0 (20 % over): variance scatter 0.01 + 1 / (1 / 0.01)
+    expected = np.asarray(fuse(0.0, 0.2, np.log(1.2), 1 / 0.02)[0])
+    np.testing.assert_allclose(fused[[1, 2]], [expected, expected], rtol=1e-6)
+    layer = EvidenceFusion((SPENT, PCT, SCHEDULED))
+    gaussian = np.stack([mean, std], axis=-1).astype(np.float32)
+    layer([x, gaussian])  # built, then given the evidence
+    layer.set_evidence(PEER_NOISE)
+    assert np.asarray(layer([ds.x, gaussian]))[1, 0] > 0.04  # with its costs, trade 1's own measurement moves it
+    np.testing.assert_allclose(np.asarray(layer([x, gaussian]))[1], gaussian[1])  # the network's output stands
+
+
 def test_peer_agreement_is_one_within_the_threshold_and_falls_as_the_inverse_square_beyond():
     scale = 0.1
     gap = np.array([0.0, -0.2, evidence.PEER_OUTLIER_SDS * scale, 0.6, -1.2])

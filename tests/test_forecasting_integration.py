@@ -91,6 +91,45 @@ def test_every_active_project_has_consistent_current_forecasts(trained, ingested
     assert methods & {"adapter", "global", "global_cold_start"}
 
 
+def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance):
+    """The GX check on the forecasts ran with the forecast runs; a trade left without a current
+    forecast and one reporting progress without its costs are named, with the pending mappings."""
+    import dagster as dg
+
+    from gmp_assets import database
+    from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
+
+    record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(FORECASTS_KEY, forecast_suite.name))
+    assert record is not None and record.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN
+    (project, month), = query("SELECT project_key, max(forecast_date) FROM ml.project_forecasts WHERE is_current"
+                              " GROUP BY project_key ORDER BY project_key LIMIT 1")
+    month = month.replace(day=1)
+    (gone,), (behind,) = query(
+        "SELECT f.canonical_code FROM ml.project_forecasts f JOIN analytics.canonical_cost_features c"
+        " ON c.project_key = f.project_key AND c.canonical_code = f.canonical_code AND c.month_start = %s"
+        " WHERE f.is_current AND f.project_key = %s AND f.forecast_date = %s AND f.method <> 'finished'"
+        " AND c.reported_pct_complete >= 30 ORDER BY f.canonical_code LIMIT 2", (month, project, month + pd.offsets.MonthEnd(0)))
+
+    def failed(conn) -> dict[str, list[str]]:
+        result = check_forecasts(conn, {project: (str(month), str(month))})
+        return {f["column"]: f["examples"] for f in result.metadata["failed"].value}
+
+    with database.connect() as conn:
+        clean = failed(conn)
+        with conn.cursor() as cur:
+            cur.execute("UPDATE ml.project_forecasts SET is_current = false WHERE project_key = %s AND canonical_code = %s",
+                        (project, gone))
+            cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
+                        " AND canonical_code = %s AND month_start = %s", (project, behind, month))
+        tampered = failed(conn)
+        conn.rollback()
+    assert "missing_forecast" not in clean and "finished_not_at_actual" not in clean
+    assert tampered["missing_forecast"] == [f"{project}/{gone} {month:%Y-%m}"]
+    assert f"{project}/{behind} {month:%Y-%m}" not in " ".join(clean.get("progress_without_cost", []))
+    assert any(e.startswith(f"{project}/{behind} {month:%Y-%m}: ") and e.endswith("0% of budget spent")
+               for e in tampered["progress_without_cost"])
+
+
 def test_export_has_the_documented_columns(trained, tmp_path):
     from gmp_assets import database
     from gmp_assets.forecasting.store import export_csv

@@ -65,3 +65,24 @@ def test_inbox_changes_detects_new_changed_and_invalid(tmp_path):
     again, _ = inbox_changes([tmp_path / "alpha"], seen)
     assert set(again) == {"alpha"} and again["alpha"] != seen["alpha"]
     assert again["alpha"] == folder_fingerprint(tmp_path / "alpha")
+
+
+def test_a_failed_forecast_check_becomes_summary_lines_with_the_pending_mappings():
+    import dagster as dg
+
+    from gmp_assets.pipeline import _check_findings
+
+    def build(passed: bool):
+        @dg.asset(check_specs=[dg.AssetCheckSpec("gx", asset="forecasts")])
+        def forecasts():
+            failed = [] if passed else [{"column": "progress_without_cost", "examples": ["P/07 2026-10: 74% complete, 0% of budget spent"]}]
+            return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
+                passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                metadata={"failed": failed, "pending_mappings": ["P: 'Building Envelope' (best guess 13 Special Construction)"]})])
+        return dg.materialize([forecasts])
+
+    assert _check_findings(build(passed=True)) == []
+    assert _check_findings(build(passed=False)) == [
+        "progress_without_cost: P/07 2026-10: 74% complete, 0% of budget spent",
+        "pending mapping P: 'Building Envelope' (best guess 13 Special Construction)",
+    ]

@@ -8,6 +8,7 @@ import dagster as dg
 from gmp_assets.canonical.assets import monthly_ranges
 from gmp_assets.features.assets import FEATURE_ROWS
 from gmp_assets.features.dataset import SequenceDataset
+from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.store import write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
@@ -19,7 +20,6 @@ from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource
 from gmp_assets.partitions import project_month_partitions
 from gmp_assets.resources import PostgresResource
 
-FORECASTS_KEY = dg.AssetKey(["ml", "project_forecasts"])
 CONFIDENCE = 0.8
 HEURISTIC_MODEL = ("typical_curve_baseline", "1")
 FINISHED_MODEL = ("actual_cost", "-")  # a finished trade's EAC is its actual cost
@@ -82,6 +82,7 @@ def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
     group_name="forecasting",
     kinds={"tensorflow", "postgres"},
     retry_policy=DB_RETRY,
+    check_specs=[forecast_suite.spec()],
     description="Per project x trade x month: predicted EAC and ETC (integer cents), 80% interval, east/west split,"
     " the model (name, version) and the fallback path that produced it. A forecast as of month M reads only data"
     " dated on or before M; a new forecast supersedes the old one and history is kept.",
@@ -91,7 +92,8 @@ def project_forecasts(
 ) -> dg.MaterializeResult:
     champion = mlflow.load_forecaster(GLOBAL_MODEL)
     summary, written_total = [], 0
-    for project_key, (first, last) in monthly_ranges(list(context.partition_keys)).items():
+    ranges = monthly_ranges(list(context.partition_keys))
+    for project_key, (first, last) in ranges.items():
         adapter = mlflow.load_forecaster(adapter_model_name(project_key))
         with postgres.connect() as conn:
             with conn.cursor() as cur:
@@ -119,4 +121,6 @@ def project_forecasts(
         metadata[f"forecast_{project_key}_{month}"] = dg.MetadataValue.md("\n".join(table))
         chart = forecast_fan_png(rows, f"{project_key} as of {month[:7]}: EAC and 80% interval")
         metadata["forecast_chart"] = dg.MetadataValue.md(markdown_image(chart, "forecasts"))
-    return dg.MaterializeResult(metadata=metadata)
+    with postgres.connect() as conn:
+        check = check_forecasts(conn, ranges)
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])

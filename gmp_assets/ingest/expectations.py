@@ -72,7 +72,8 @@ class GxSuite:
     def spec(self) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(self.name, asset=self.asset_key, blocking=self.blocking, description=self.description)
 
-    def evaluate(self, conn: psycopg2.extensions.connection, **params) -> dg.AssetCheckResult:
+    def evaluate(self, conn: psycopg2.extensions.connection, context: dict | None = None, **params) -> dg.AssetCheckResult:
+        """Run the suite on the query's rows (``params`` fill it); ``context``: more metadata to show."""
         with conn.cursor() as cur:
             cur.execute(self.query, params)
             frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
@@ -82,7 +83,7 @@ class GxSuite:
             check_name=self.name,
             passed=success,
             severity=dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN,
-            metadata={**{k: v for k, v in params.items()}, **metadata},
+            metadata={**params, **metadata, **(context or {})},
         )
 
 

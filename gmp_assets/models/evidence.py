@@ -52,6 +52,7 @@ MIN_NOISE = 0.01  # a band's fitted noise never claims more precision than 1 %
 MIN_SCATTER_PROJECTS = 2  # projects with two or more finished trades needed to fit the scatter
 PEER_OUTLIER_SDS = 3.0  # peer_agreement: a peer further off the model's mean than this weighs less
 MEASURED_FEATURES = ("pct_budget_spent", "pct_complete", "has_schedule")  # in FEATURE_COLUMNS
+MIN_SPENT_PER_PROGRESS = 0.25  # costs_follow_progress: spent share / percent complete at least this
 
 
 @dataclass(frozen=True)
@@ -100,16 +101,27 @@ def band_of(pct_complete):
     return ops.searchsorted(ops.convert_to_tensor(BAND_EDGES, dtype=pct.dtype), pct, side="right") - 1
 
 
+def costs_follow_progress(spent_share, pct_complete):
+    """Whether a trade's booked cost keeps up with its reported progress: spent share at least
+    ``MIN_SPENT_PER_PROGRESS`` times percent complete. On the four demo portfolios that ratio is
+    0.6 or more wherever the trade's costs are all mapped, and 0 where they sit under a division
+    name still in the mapping review queue (a trade 74 % complete with nothing spent). There the
+    measurement would read a trade finishing at a quarter of its budget: it is missing costs,
+    not running under."""
+    return ops.convert_to_tensor(_float(spent_share)) >= MIN_SPENT_PER_PROGRESS * ops.convert_to_tensor(_float(pct_complete))
+
+
 def own_measurement(spent_share, pct_complete, scheduled, bias, precision):
     """(measured ``y``, precision) of each trade's own earned-value measurement: the
     remaining-at-budget log ratio plus its band's ``bias``; its band's ``precision`` where a
-    percent complete is reported (``scheduled``), else 0. ``bias`` and ``precision`` are per band."""
+    percent complete is reported (``scheduled``) and the costs follow it
+    (:func:`costs_follow_progress`), else 0. ``bias`` and ``precision`` are per band."""
     pct = ops.convert_to_tensor(_float(pct_complete))
     in_band = ops.one_hot(band_of(pct), len(BAND_EDGES), dtype=pct.dtype)  # none under the first band
     bias, precision = (ops.cast(v, pct.dtype) for v in (bias, precision))
     measured = remaining_at_budget_log_ratio(spent_share, pct) + ops.sum(in_band * bias, axis=-1)
-    reported = ops.cast(ops.convert_to_tensor(_float(scheduled)) > 0.5, pct.dtype)
-    return measured, ops.sum(in_band * precision, axis=-1) * reported
+    reported = ops.logical_and(ops.convert_to_tensor(_float(scheduled)) > 0.5, costs_follow_progress(spent_share, pct))
+    return measured, ops.sum(in_band * precision, axis=-1) * ops.cast(reported, pct.dtype)
 
 
 def _measured_features(ds: SequenceDataset) -> np.ndarray:
@@ -120,9 +132,9 @@ def _measured_features(ds: SequenceDataset) -> np.ndarray:
 
 def _measurement_errors(ds: SequenceDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(``y`` minus the measurement, band, project) of ``ds``'s labelled samples of trades still
-    open at their month that have a reported percent complete."""
+    open at their month that have a reported percent complete their costs follow."""
     spent, pct, scheduled = _measured_features(ds)
-    usable = ds.labelled & ~ds.trade_finished & (scheduled > 0.5)
+    usable = ds.labelled & ~ds.trade_finished & (scheduled > 0.5) & np.asarray(costs_follow_progress(spent, pct))
     spent, pct = spent[usable], pct[usable]
     error = ds.y[usable] - np.asarray(remaining_at_budget_log_ratio(spent, pct))
     return error, np.asarray(band_of(pct)), ds.project_keys[usable].astype(str)

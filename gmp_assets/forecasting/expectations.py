@@ -1,0 +1,95 @@
+"""The GX suite on the forecasts a run wrote: what to look at before they reach an owner.
+
+The database already refuses an inconsistent row (interval around the point, EAC at least the
+cost spent, ETC = EAC - actual, east + west = EAC). This suite checks what it cannot: every
+budgeted trade of each project-month has a current forecast, a finished trade sits at its actual
+cost, a trade's booked costs keep up with its reported progress (``evidence.costs_follow_progress``:
+otherwise its costs are most likely under a division name still in the mapping review queue), and
+no open trade's EAC is beyond ``MAX_LABEL_RATIO`` times its budget either way. Each rule is a
+column that names the trade and what is wrong, NULL where the row is fine; the check's metadata
+shows the failing values and lists the projects' pending mappings.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import psycopg2.extensions
+
+from gmp_assets.ingest.expectations import GxSuite
+from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
+from gmp_assets.models.training import MAX_LABEL_RATIO
+
+FORECASTS_KEY = dg.AssetKey(["ml", "project_forecasts"])
+MIN_PROGRESS_PCT = 20  # progress_without_cost looks at trades at least this far along
+RULES = ("missing_forecast", "finished_not_at_actual", "progress_without_cost", "eac_far_off_budget")
+
+_QUERY = f"""
+WITH rows AS (
+    SELECT c.project_key || '/' || c.canonical_code || ' ' || to_char(c.month_start, 'YYYY-MM') AS trade_month,
+           c.budget_cents, c.cumulative_cost_cents, c.reported_pct_complete, f.forecast_id, f.method,
+           f.actual_to_date_cents, f.predicted_eac_cents, f.confidence_lower_cents, f.confidence_upper_cents,
+           f.bac_cents
+    FROM analytics.canonical_cost_features c
+    JOIN unnest(%(projects)s::text[], %(firsts)s::date[], %(lasts)s::date[]) AS run (project_key, first_month, last_month)
+      ON run.project_key = c.project_key AND c.month_start BETWEEN run.first_month AND run.last_month
+    LEFT JOIN ml.project_forecasts f
+      ON f.project_key = c.project_key AND f.canonical_code = c.canonical_code AND f.is_current
+     AND f.forecast_date = (c.month_start + interval '1 month - 1 day')::date
+    WHERE c.budget_cents > 0
+)
+SELECT trade_month,
+       CASE WHEN forecast_id IS NULL THEN trade_month END AS missing_forecast,
+       CASE WHEN method = 'finished' AND NOT (predicted_eac_cents = actual_to_date_cents
+                 AND confidence_lower_cents = confidence_upper_cents)
+            THEN trade_month || ': finished, EAC ' || predicted_eac_cents || ' vs actual ' || actual_to_date_cents END
+           AS finished_not_at_actual,
+       CASE WHEN method <> 'finished' AND reported_pct_complete >= {MIN_PROGRESS_PCT}
+                 AND cumulative_cost_cents < {MIN_SPENT_PER_PROGRESS} * reported_pct_complete / 100.0 * budget_cents
+            THEN trade_month || ': ' || round(reported_pct_complete) || '%% complete, '
+                 || round(100.0 * cumulative_cost_cents / budget_cents) || '%% of budget spent' END
+           AS progress_without_cost,
+       CASE WHEN method <> 'finished' AND bac_cents > 0 AND (predicted_eac_cents > {MAX_LABEL_RATIO} * bac_cents
+                 OR predicted_eac_cents * {MAX_LABEL_RATIO} < bac_cents)
+            THEN trade_month || ': EAC ' || round(predicted_eac_cents::numeric / bac_cents, 2) || ' x BAC' END
+           AS eac_far_off_budget
+FROM rows
+ORDER BY trade_month
+"""
+
+
+def _expectations() -> list:
+    import great_expectations as gx
+
+    return [gx.expectations.ExpectColumnValuesToBeNull(column=rule) for rule in RULES]
+
+
+forecast_suite = GxSuite(
+    name="gx_project_forecasts",
+    asset_key=FORECASTS_KEY,
+    query=_QUERY,
+    expectations=_expectations,
+    blocking=False,
+    description="GX suite on the run's current forecasts: every budgeted trade forecast, finished trades at their"
+    " actual cost, booked costs that keep up with reported progress (else: pending mappings?), no open EAC beyond"
+    f" {MAX_LABEL_RATIO:g}x its budget either way.",
+)
+
+
+def pending_mappings(conn: psycopg2.extensions.connection, projects: list[str]) -> list[str]:
+    """The projects' raw division names waiting in the review queue, with the mapper's best guess."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT project_key, raw_division_name, candidates -> 0 ->> 'code', candidates -> 0 ->> 'name'"
+            " FROM analytics.project_trade_mappings WHERE is_pending AND project_key = ANY(%s)"
+            " ORDER BY project_key, raw_division_name",
+            (projects,),
+        )
+        return [f"{p}: '{name}' (best guess {code} {title})" if code else f"{p}: '{name}'"
+                for p, name, code, title in cur.fetchall()]
+
+
+def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dg.AssetCheckResult:
+    """``forecast_suite`` over the run's projects and months (``ranges``: project -> first, last month)."""
+    projects = sorted(ranges)
+    return forecast_suite.evaluate(conn, {"pending_mappings": pending_mappings(conn, projects)}, projects=projects,
+                                   firsts=[ranges[p][0] for p in projects], lasts=[ranges[p][1] for p in projects])
