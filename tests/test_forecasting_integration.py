@@ -93,7 +93,7 @@ def test_every_active_project_has_consistent_current_forecasts(trained, ingested
 
 def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance):
     """The GX check on the forecasts ran with the forecast runs; a trade left without a current
-    forecast and one reporting progress without its costs are named, with the pending mappings."""
+    forecast, one reporting progress without its costs and one booking cost without a budget are named."""
     import dagster as dg
 
     from gmp_assets import database
@@ -104,11 +104,11 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
     (project, month), = query("SELECT project_key, max(forecast_date) FROM ml.project_forecasts WHERE is_current"
                               " GROUP BY project_key ORDER BY project_key LIMIT 1")
     month = month.replace(day=1)
-    (gone,), (behind,) = query(
+    (behind,), (gone,), (unbudgeted,) = query(
         "SELECT f.canonical_code FROM ml.project_forecasts f JOIN analytics.canonical_cost_features c"
         " ON c.project_key = f.project_key AND c.canonical_code = f.canonical_code AND c.month_start = %s"
         " WHERE f.is_current AND f.project_key = %s AND f.forecast_date = %s AND f.method <> 'finished'"
-        " AND c.reported_pct_complete >= 30 ORDER BY f.canonical_code LIMIT 2", (month, project, month + pd.offsets.MonthEnd(0)))
+        " AND c.cumulative_cost_cents > 0 ORDER BY c.reported_pct_complete DESC NULLS LAST, f.canonical_code LIMIT 3", (month, project, month + pd.offsets.MonthEnd(0)))
 
     def failed(conn) -> dict[str, list[str]]:
         result = check_forecasts(conn, {project: (str(month), str(month))})
@@ -121,10 +121,14 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
                         (project, gone))
             cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
                         " AND canonical_code = %s AND month_start = %s", (project, behind, month))
+            cur.execute("UPDATE analytics.canonical_cost_features SET budget_cents = 0 WHERE project_key = %s"
+                        " AND canonical_code = %s AND month_start = %s", (project, unbudgeted, month))
         tampered = failed(conn)
         conn.rollback()
     assert "missing_forecast" not in clean and "finished_not_at_actual" not in clean
     assert tampered["missing_forecast"] == [f"{project}/{gone} {month:%Y-%m}"]
+    assert "cost_without_budget" not in clean
+    assert [e.split(":")[0] for e in tampered["cost_without_budget"]] == [f"{project}/{unbudgeted} {month:%Y-%m}"]
     assert f"{project}/{behind} {month:%Y-%m}" not in " ".join(clean.get("progress_without_cost", []))
     assert any(e.startswith(f"{project}/{behind} {month:%Y-%m}: ") and e.endswith("0% of budget spent")
                for e in tampered["progress_without_cost"])

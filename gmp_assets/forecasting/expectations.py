@@ -2,9 +2,11 @@
 
 The database already refuses an inconsistent row (interval around the point, EAC at least the
 cost spent, ETC = EAC - actual, east + west = EAC). This suite checks what it cannot: every
-budgeted trade of each project-month has a current forecast, a finished trade sits at its actual
+budgeted trade of each project-month has a current forecast, no trade books cost without a budget
+(its budget lines are most likely under a name in the review queue), a finished trade sits at its actual
 cost, a trade's booked costs keep up with its reported progress (``evidence.costs_follow_progress``:
-otherwise its costs are most likely under a division name still in the mapping review queue), and
+otherwise its costs are most likely under a division name still in the mapping review queue; a
+finished trade so is forecast at the little it booked), and
 no open trade's EAC is beyond ``MAX_LABEL_RATIO`` times its budget either way. Each rule is a
 column that names the trade and what is wrong, NULL where the row is fine; the check's metadata
 shows the failing values and lists the projects' pending mappings.
@@ -21,7 +23,8 @@ from gmp_assets.models.training import MAX_LABEL_RATIO
 
 FORECASTS_KEY = dg.AssetKey(["ml", "project_forecasts"])
 MIN_PROGRESS_PCT = 20  # progress_without_cost looks at trades at least this far along
-RULES = ("missing_forecast", "finished_not_at_actual", "progress_without_cost", "eac_far_off_budget")
+RULES = ("missing_forecast", "cost_without_budget", "finished_not_at_actual", "progress_without_cost",
+         "eac_far_off_budget")
 
 _QUERY = f"""
 WITH rows AS (
@@ -35,15 +38,18 @@ WITH rows AS (
     LEFT JOIN ml.project_forecasts f
       ON f.project_key = c.project_key AND f.canonical_code = c.canonical_code AND f.is_current
      AND f.forecast_date = (c.month_start + interval '1 month - 1 day')::date
-    WHERE c.budget_cents > 0
+    WHERE c.budget_cents > 0 OR c.cumulative_cost_cents > 0
 )
 SELECT trade_month,
-       CASE WHEN forecast_id IS NULL THEN trade_month END AS missing_forecast,
+       CASE WHEN forecast_id IS NULL AND budget_cents > 0 THEN trade_month END AS missing_forecast,
+       CASE WHEN budget_cents = 0 THEN trade_month || ': ' || to_char(cumulative_cost_cents / 100.0, 'FM999,999,999,990')
+                 || ' booked, no budget' END AS cost_without_budget,
        CASE WHEN method = 'finished' AND NOT (predicted_eac_cents = actual_to_date_cents
                  AND confidence_lower_cents = confidence_upper_cents)
             THEN trade_month || ': finished, EAC ' || predicted_eac_cents || ' vs actual ' || actual_to_date_cents END
            AS finished_not_at_actual,
-       CASE WHEN method <> 'finished' AND reported_pct_complete >= {MIN_PROGRESS_PCT}
+       CASE WHEN reported_pct_complete >= {MIN_PROGRESS_PCT}
+                 AND budget_cents > 0
                  AND cumulative_cost_cents < {MIN_SPENT_PER_PROGRESS} * reported_pct_complete / 100.0 * budget_cents
             THEN trade_month || ': ' || round(reported_pct_complete) || '%% complete, '
                  || round(100.0 * cumulative_cost_cents / budget_cents) || '%% of budget spent' END
