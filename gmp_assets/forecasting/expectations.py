@@ -1,15 +1,20 @@
 """The GX suite on the forecasts a run wrote: what to look at before they reach an owner.
 
 The database already refuses an inconsistent row (interval around the point, EAC at least the
-cost spent, ETC = EAC - actual, east + west = EAC). This suite checks what it cannot: every
-budgeted trade of each project-month has a current forecast, no trade books cost without a budget
-(its budget lines are most likely under a name in the review queue), a finished trade sits at its actual
-cost, a trade's booked costs keep up with its reported progress (``evidence.costs_follow_progress``:
-otherwise its costs are most likely under a division name still in the mapping review queue; a
-finished trade so is forecast at the little it booked), and
-no open trade's EAC is beyond ``MAX_LABEL_RATIO`` times its budget either way. Each rule is a
-column that names the trade and what is wrong, NULL where the row is fine; the check's metadata
-shows the failing values and lists the projects' pending mappings.
+cost spent, ETC = EAC - actual, east + west = EAC). This suite checks what it cannot, per trade
+and month of the run:
+
+- ``missing_forecast``: a budgeted trade without a current forecast;
+- ``cost_without_budget``: cost booked to a trade without a budget (its budget lines most likely
+  under a name still in the mapping review queue);
+- ``finished_not_at_actual``: a finished trade whose EAC or interval is not its actual cost;
+- ``progress_without_cost``: booked cost lagging reported progress more than 4 to 1
+  (``evidence.costs_follow_progress``; its costs most likely under a pending name: an open trade
+  then carries no earned-value evidence, a finished one stands at the little it booked);
+- ``eac_far_off_budget``: an open trade's EAC beyond ``MAX_LABEL_RATIO`` times its budget either way.
+
+Each rule is a column naming the trade, the month and what is wrong, NULL where the row is fine;
+the check's metadata shows the failing values and lists the projects' pending mappings.
 """
 
 from __future__ import annotations
@@ -75,9 +80,9 @@ forecast_suite = GxSuite(
     query=_QUERY,
     expectations=_expectations,
     blocking=False,
-    description="GX suite on the run's current forecasts: every budgeted trade forecast, finished trades at their"
-    " actual cost, booked costs that keep up with reported progress (else: pending mappings?), no open EAC beyond"
-    f" {MAX_LABEL_RATIO:g}x its budget either way.",
+    description="GX suite on the run's current forecasts: every budgeted trade forecast, no cost without a budget,"
+    " finished trades at their actual cost, booked costs that keep up with reported progress, no open EAC beyond"
+    f" {MAX_LABEL_RATIO:g}x its budget either way. Failures most often mean division names in the review queue.",
 )
 
 
