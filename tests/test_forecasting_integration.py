@@ -112,7 +112,8 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
 
     def failed(conn) -> dict[str, list[str]]:
         result = check_forecasts(conn, {project: (str(month), str(month))})
-        return {f["column"]: f["examples"] for f in result.metadata["failed"].value}
+        failures = {f["column"]: f["examples"] for f in result.metadata["failed"].value}
+        return failures | {"pending_mappings": result.metadata["pending_mappings"].value}
 
     with database.connect() as conn:
         clean = failed(conn)
@@ -126,6 +127,10 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
         tampered = failed(conn)
         conn.rollback()
     assert "missing_forecast" not in clean and "finished_not_at_actual" not in clean
+    pending = query("SELECT raw_division_name FROM analytics.project_trade_mappings WHERE is_pending AND project_key = %s"
+                    " ORDER BY raw_division_name", (project,))
+    assert len(clean["pending_mappings"]) == len(pending)
+    assert all(line.startswith(f"{project}: '{name}' (") for line, (name,) in zip(clean["pending_mappings"], pending))
     assert tampered["missing_forecast"] == [f"{project}/{gone} {month:%Y-%m}"]
     assert "cost_without_budget" not in clean
     assert [e.split(":")[0] for e in tampered["cost_without_budget"]] == [f"{project}/{unbudgeted} {month:%Y-%m}"]

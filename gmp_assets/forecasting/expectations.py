@@ -86,17 +86,33 @@ forecast_suite = GxSuite(
 )
 
 
+_PENDING = """
+SELECT m.project_key, m.raw_division_name, m.candidates -> 0 ->> 'code', m.candidates -> 0 ->> 'name',
+       (SELECT sum(b.original_amount_cents + b.approved_changes_cents) FROM raw.gmp_breakdown b
+         WHERE b.project_key = m.project_key AND b.division = m.raw_division_name),
+       (SELECT sum(d.amount_cents) FROM raw.direct_costs d
+         WHERE d.project_key = m.project_key AND d.division = m.raw_division_name)
+FROM analytics.project_trade_mappings m
+WHERE m.is_pending AND m.project_key = ANY(%s)
+ORDER BY m.project_key, m.raw_division_name
+"""
+
+
+def _dollars(cents) -> str:
+    return f"${cents / 100:,.0f}"
+
+
 def pending_mappings(conn: psycopg2.extensions.connection, projects: list[str]) -> list[str]:
-    """The projects' raw division names waiting in the review queue, with the mapper's best guess."""
+    """The projects' raw division names waiting in the review queue: the budget and cost filed under
+    each (to match against the trades the check names) and the mapper's best guess."""
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT project_key, raw_division_name, candidates -> 0 ->> 'code', candidates -> 0 ->> 'name'"
-            " FROM analytics.project_trade_mappings WHERE is_pending AND project_key = ANY(%s)"
-            " ORDER BY project_key, raw_division_name",
-            (projects,),
-        )
-        return [f"{p}: '{name}' (best guess {code} {title})" if code else f"{p}: '{name}'"
-                for p, name, code, title in cur.fetchall()]
+        cur.execute(_PENDING, (projects,))
+        lines = []
+        for project, name, code, title, budget, cost in cur.fetchall():
+            amounts = [f"{_dollars(budget)} budget" if budget else "", f"{_dollars(cost)} booked" if cost else ""]
+            details = [", ".join(a for a in amounts if a), f"best guess {code} {title}" if code else ""]
+            lines.append(f"{project}: '{name}' ({'; '.join(d for d in details if d)})")
+        return lines
 
 
 def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dg.AssetCheckResult:
