@@ -47,7 +47,7 @@ WITH rows AS (
 )
 SELECT trade_month,
        CASE WHEN forecast_id IS NULL AND budget_cents > 0 THEN trade_month END AS missing_forecast,
-       CASE WHEN budget_cents = 0 THEN trade_month || ': ' || to_char(cumulative_cost_cents / 100.0, 'FM999,999,999,990')
+       CASE WHEN budget_cents = 0 THEN trade_month || ': $' || to_char(cumulative_cost_cents / 100.0, 'FM999,999,999,990')
                  || ' booked, no budget' END AS cost_without_budget,
        CASE WHEN method = 'finished' AND NOT (predicted_eac_cents = actual_to_date_cents
                  AND confidence_lower_cents = confidence_upper_cents)
