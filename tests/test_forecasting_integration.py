@@ -58,10 +58,23 @@ def test_adapter_runs_log_their_project_dataset(trained, registry):
         assert params["project_key"] == key and len(params["dataset_hash"]) == 64
         assert params["dataset_id"].startswith(f"training_sequences[{key}]@")
         assert int(params["train_samples"]) > 0 and int(params["holdout_samples"]) > 0
+        assert client.get_run(versions[0].run_id).data.tags["gmp.kept"] == "true"
         inputs = logged_inputs(client.get_run(versions[0].run_id))
         assert json.loads(inputs["training"].profile)["labelled_samples"] == int(params["train_samples"])
         assert json.loads(inputs["validation"].profile)["labelled_samples"] == int(params["holdout_samples"])
         assert {json.loads(d.profile)["projects"] for d in inputs.values()} == {1}
+
+
+def test_an_adapter_not_kept_is_an_mlflow_run_without_a_model(trained, registry):
+    client = registry.client()
+    experiment = client.get_experiment_by_name(registry.experiment)
+    runs = client.search_runs([experiment.experiment_id], "tags.`gmp.kind` = 'adapter' AND tags.`gmp.kept` = 'false'")
+    assert runs, "the demo portfolio has a project whose adapter does not beat the global model"
+    for run in runs:
+        assert run.data.tags["gmp.project"] not in trained.adapters_kept
+        assert run.data.metrics["adapter_mape"] >= run.data.metrics["global_mape"]
+        assert int(run.data.params["train_samples"]) > 0 and set(logged_inputs(run)) == {"training", "validation"}
+        assert not client.search_model_versions(f"run_id = '{run.info.run_id}'")  # nothing registered
 
 
 def logged_inputs(run) -> dict:

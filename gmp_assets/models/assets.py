@@ -176,12 +176,13 @@ def project_adapter(
         "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
         "train_samples": result.n_train, "global_version": champion.version,
     }
-    if not result.kept:
-        metadata["reason"] = "the adapter does not beat the global model on held-out months: the project uses the global model"
-        return dg.MaterializeResult(metadata=metadata)
+    if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
+        return dg.MaterializeResult(metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"})
     name = adapter_model_name(project_key)
     learnt, judged = adapter_samples(train, holdout, adapter_config.recent_months)
-    with mlflow.start_run(f"adapter_{project_key}", tags={"gmp.kind": "adapter", "gmp.project": project_key}):
+    # every fine-tune is an MLflow run (tag gmp.kept); only a kept adapter logs and registers its model
+    tags = {"gmp.kind": "adapter", "gmp.project": project_key, "gmp.kept": str(result.kept).lower()}
+    with mlflow.start_run(f"adapter_{project_key}", tags=tags) as run:
         import mlflow as mlflow_lib
 
         mlflow_lib.log_params({
@@ -194,6 +195,10 @@ def project_adapter(
                            {"training": (f"adapter_{project_key}_training", learnt),
                             "validation": (f"adapter_{project_key}_holdout", judged)})
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
+        metadata["mlflow_run_id"] = run.info.run_id
+        if not result.kept:
+            metadata["reason"] = "the adapter does not beat the global model on held-out months: the project uses the global model"
+            return dg.MaterializeResult(metadata=metadata)
         version = mlflow.log_forecaster(
             result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name
         )
