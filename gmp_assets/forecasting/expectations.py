@@ -19,7 +19,10 @@ the check's metadata shows the failing values and lists the projects' pending ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dagster as dg
+import numpy as np
 import psycopg2.extensions
 
 from gmp_assets.ingest.expectations import GxSuite
@@ -96,21 +99,70 @@ FROM analytics.project_trade_mappings m
 WHERE m.is_pending AND m.project_key = ANY(%s)
 ORDER BY m.project_key, m.raw_division_name
 """
+_GAPS = f"""
+SELECT c.project_key, c.canonical_code, t.name, c.budget_cents, c.cumulative_cost_cents, c.reported_pct_complete
+FROM analytics.canonical_cost_features c
+JOIN unnest(%s::text[], %s::date[]) AS run (project_key, month) ON run.project_key = c.project_key AND run.month = c.month_start
+JOIN analytics.canonical_trades t ON t.code = c.canonical_code
+WHERE (c.budget_cents = 0 AND c.cumulative_cost_cents > 0)
+   OR (c.budget_cents > 0 AND c.reported_pct_complete >= {MIN_PROGRESS_PCT}
+       AND c.cumulative_cost_cents < {MIN_SPENT_PER_PROGRESS} * c.reported_pct_complete / 100.0 * c.budget_cents)
+ORDER BY c.project_key, c.canonical_code
+"""
+MATCH_FACTOR = 2.0  # likely_homes: booked cost within this factor of a trade's expected cost to date
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A trade, at a run's last month, missing its budget (cost booked without one) or its costs
+    (progress reported without them)."""
+
+    code: str
+    name: str
+    budget_cents: int
+    cost_cents: int
+    pct_complete: float | None  # reported, 0-100
 
 
 def _dollars(cents) -> str:
     return f"${cents / 100:,.0f}"
 
 
-def pending_mappings(conn: psycopg2.extensions.connection, projects: list[str]) -> list[str]:
+def likely_homes(budget_cents: int | None, cost_cents: int | None, gaps: list[Gap]) -> list[str]:
+    """Where a pending name's amounts may belong among its project's ``gaps``: cost booked under it
+    goes with the trade reporting progress without cost whose expected cost to date (percent
+    complete x budget) is closest, within ``MATCH_FACTOR``; a budget under it, with the trades
+    booking cost without one."""
+    homes = []
+    if cost_cents:
+        expected = {g: g.pct_complete / 100 * g.budget_cents for g in gaps if g.budget_cents > 0 and g.pct_complete}
+        off = {g: abs(np.log(cost_cents / e)) for g, e in expected.items()}
+        homes += [f"{g.code} {g.name} ({g.pct_complete:.0f}% complete, {_dollars(expected[g])} expected to date, nothing"
+                  " booked)" for g in sorted(off, key=off.get)[:1] if off[g] <= np.log(MATCH_FACTOR)]
+    if budget_cents:
+        homes += [f"{g.code} {g.name} ({_dollars(g.cost_cents)} booked without a budget)" for g in gaps if g.budget_cents == 0]
+    return homes
+
+
+def pending_mappings(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> list[str]:
     """The projects' raw division names waiting in the review queue: the budget and cost filed under
-    each (to match against the trades the check names) and the mapper's best guess."""
+    each, the mapper's best guess and, by the amounts, the trades they likely belong to
+    (:func:`likely_homes`, at each project's last month of ``ranges``)."""
+    projects = sorted(ranges)
+    gaps: dict[str, list[Gap]] = {}
     with conn.cursor() as cur:
+        cur.execute(_GAPS, (projects, [ranges[p][1] for p in projects]))
+        for project, code, name, budget, cost, pct in cur.fetchall():
+            gaps.setdefault(project, []).append(Gap(code, name, budget, cost, None if pct is None else float(pct)))
         cur.execute(_PENDING, (projects,))
         lines = []
         for project, name, code, title, budget, cost in cur.fetchall():
-            amounts = [f"{_dollars(budget)} budget" if budget else "", f"{_dollars(cost)} booked" if cost else ""]
-            details = [", ".join(a for a in amounts if a), f"best guess {code} {title}" if code else ""]
+            budget, cost = (int(v) if v else 0 for v in (budget, cost))
+            amounts = ", ".join(a for a in (f"{_dollars(budget)} budget" if budget else "",
+                                            f"{_dollars(cost)} booked" if cost else "") if a)
+            homes = likely_homes(budget, cost, gaps.get(project, []))
+            details = [amounts, f"best guess {code} {title}" if code else "",
+                       f"by the amounts: {' or '.join(homes)}" if homes else ""]
             lines.append(f"{project}: '{name}' ({'; '.join(d for d in details if d)})")
         return lines
 
@@ -118,5 +170,5 @@ def pending_mappings(conn: psycopg2.extensions.connection, projects: list[str]) 
 def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dg.AssetCheckResult:
     """``forecast_suite`` over the run's projects and months (``ranges``: project -> first, last month)."""
     projects = sorted(ranges)
-    return forecast_suite.evaluate(conn, {"pending_mappings": pending_mappings(conn, projects)}, projects=projects,
+    return forecast_suite.evaluate(conn, {"pending_mappings": pending_mappings(conn, ranges)}, projects=projects,
                                    firsts=[ranges[p][0] for p in projects], lasts=[ranges[p][1] for p in projects])
