@@ -34,6 +34,11 @@ MIN_PROGRESS_PCT = 20  # progress_without_cost looks at trades at least this far
 RULES = ("missing_forecast", "cost_without_budget", "finished_not_at_actual", "progress_without_cost",
          "eac_far_off_budget")
 
+# the two ways a pending name shows in a trade's canonical row (columns of canonical_cost_features)
+_UNBUDGETED = "(budget_cents = 0 AND cumulative_cost_cents > 0)"
+_COSTS_LAG = (f"(budget_cents > 0 AND reported_pct_complete >= {MIN_PROGRESS_PCT} AND cumulative_cost_cents"
+              f" < {MIN_SPENT_PER_PROGRESS} * reported_pct_complete / 100.0 * budget_cents)")
+
 _QUERY = f"""
 WITH rows AS (
     SELECT c.project_key || '/' || c.canonical_code || ' ' || to_char(c.month_start, 'YYYY-MM') AS trade_month,
@@ -50,15 +55,13 @@ WITH rows AS (
 )
 SELECT trade_month,
        CASE WHEN forecast_id IS NULL AND budget_cents > 0 THEN trade_month END AS missing_forecast,
-       CASE WHEN budget_cents = 0 THEN trade_month || ': $' || to_char(cumulative_cost_cents / 100.0, 'FM999,999,999,990')
+       CASE WHEN {_UNBUDGETED} THEN trade_month || ': $' || to_char(cumulative_cost_cents / 100.0, 'FM999,999,999,990')
                  || ' booked, no budget' END AS cost_without_budget,
        CASE WHEN method = 'finished' AND NOT (predicted_eac_cents = actual_to_date_cents
                  AND confidence_lower_cents = confidence_upper_cents)
             THEN trade_month || ': finished, EAC ' || predicted_eac_cents || ' vs actual ' || actual_to_date_cents END
            AS finished_not_at_actual,
-       CASE WHEN reported_pct_complete >= {MIN_PROGRESS_PCT}
-                 AND budget_cents > 0
-                 AND cumulative_cost_cents < {MIN_SPENT_PER_PROGRESS} * reported_pct_complete / 100.0 * budget_cents
+       CASE WHEN {_COSTS_LAG}
             THEN trade_month || ': ' || round(reported_pct_complete) || '%% complete, '
                  || round(100.0 * cumulative_cost_cents / budget_cents) || '%% of budget spent' END
            AS progress_without_cost,
@@ -104,9 +107,7 @@ SELECT c.project_key, c.canonical_code, t.name, c.budget_cents, c.cumulative_cos
 FROM analytics.canonical_cost_features c
 JOIN unnest(%s::text[], %s::date[]) AS run (project_key, month) ON run.project_key = c.project_key AND run.month = c.month_start
 JOIN analytics.canonical_trades t ON t.code = c.canonical_code
-WHERE (c.budget_cents = 0 AND c.cumulative_cost_cents > 0)
-   OR (c.budget_cents > 0 AND c.reported_pct_complete >= {MIN_PROGRESS_PCT}
-       AND c.cumulative_cost_cents < {MIN_SPENT_PER_PROGRESS} * c.reported_pct_complete / 100.0 * c.budget_cents)
+WHERE {_UNBUDGETED} OR {_COSTS_LAG}
 ORDER BY c.project_key, c.canonical_code
 """
 MATCH_FACTOR = 2.0  # likely_homes: booked cost within this factor of a trade's expected cost to date
