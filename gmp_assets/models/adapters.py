@@ -41,7 +41,12 @@ class AdapterResult:
     global_mape: float  # MAPE of EAC on the held-out months
     adapter_mape: float
     kept: bool
-    n_train: int  # labelled recent samples the adapter trained on
+    learnt: SequenceDataset  # the samples it trained on (adapter_samples)
+    judged: SequenceDataset  # the held-out samples that decided whether it is kept
+
+    @property
+    def n_train(self) -> int:
+        return len(self.learnt)
 
 
 def recent_labelled(ds: SequenceDataset, months: int) -> SequenceDataset:
@@ -98,7 +103,7 @@ class AdapterTuner:
         train, holdout = adapter_samples(project_train, project_holdout, self.config.recent_months)
         if not len(train) or not len(holdout):
             nan = float("nan")
-            return AdapterResult(None, nan, nan, False, len(train))
+            return AdapterResult(None, nan, nan, False, train, holdout)
 
         for variable, value in self._initial:
             variable.assign(value)
@@ -112,7 +117,7 @@ class AdapterTuner:
         adapter_mape = eac_mape(self._work, holdout, self.projects, self.trades)
         kept = bool(adapter_mape < global_mape)
         return AdapterResult(clone_with_weights(self._work) if kept else None, global_mape, adapter_mape, kept,
-                             len(train))
+                             train, holdout)
 
 
 def fine_tune_adapter(

@@ -11,7 +11,7 @@ from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.models import evidence, registry
-from gmp_assets.models.adapters import AdapterConfig, adapter_samples, eac_mape, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
     VALIDATION_MONTHS,
@@ -179,7 +179,6 @@ def project_adapter(
     if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
         return dg.MaterializeResult(metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"})
     name = adapter_model_name(project_key)
-    learnt, judged = adapter_samples(train, holdout, adapter_config.recent_months)
     # every fine-tune is an MLflow run (tag gmp.kept); only a kept adapter logs and registers its model
     tags = {"gmp.kind": "adapter", "gmp.project": project_key, "gmp.kept": str(result.kept).lower()}
     with mlflow.start_run(f"adapter_{project_key}", tags=tags) as run:
@@ -189,11 +188,11 @@ def project_adapter(
             "project_key": project_key, "global_version": champion.version, "epochs": adapter_config.epochs,
             "learning_rate": adapter_config.learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION,
             "dataset_hash": dataset_fingerprint(labelled), "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
-            "train_samples": result.n_train, "holdout_samples": len(judged), "recipe_code": code_fingerprint(),
+            "train_samples": result.n_train, "holdout_samples": len(result.judged), "recipe_code": code_fingerprint(),
         })
         mlflow.log_samples(f"ml/project_adapter[{project_key}]", context.run.run_id,
-                           {"training": (f"adapter_{project_key}_training", learnt),
-                            "validation": (f"adapter_{project_key}_holdout", judged)})
+                           {"training": (f"adapter_{project_key}_training", result.learnt),
+                            "validation": (f"adapter_{project_key}_holdout", result.judged)})
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
         metadata["mlflow_run_id"] = run.info.run_id
         if not result.kept:
