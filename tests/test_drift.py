@@ -12,6 +12,7 @@ from gmp_assets.monitoring.drift import (
     psi,
     stage_matched,
 )
+from gmp_assets.monitoring.evaluate import DriftEvaluation, unseen_months
 
 
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_shift():
@@ -45,7 +46,31 @@ def test_retraining_needs_more_than_15_percent_of_features_drifted():
     assert report.table.set_index("feature").loc[DRIFT_FEATURES[0], "drifted"]
     assert report.drifted_share == pytest.approx(1 / len(DRIFT_FEATURES)) and not report.retrain
     assert data_drift(reference, _frame(rng, 300, shift=2.0)).retrain
-    assert "retrain the global model" in data_drift(reference, _frame(rng, 300, shift=2.0)).markdown()
+    assert "100% of features drifted" in data_drift(reference, _frame(rng, 300, shift=2.0)).markdown()
+
+
+def _evaluation(report, learnt_through, unseen):
+    return DriftEvaluation("alpha", report, float("nan"), float("nan"), False, learnt_through, unseen)
+
+
+def test_drifted_data_calls_for_retraining_only_where_the_model_has_months_to_learn():
+    rng = np.random.default_rng(3)
+    reference = _frame(rng, 4000)
+    drifted, calm = data_drift(reference, _frame(rng, 300, shift=2.0)), data_drift(reference, _frame(rng, 300))
+    learnt = _evaluation(drifted, "2026-10", 0)
+    assert not learnt.retrain and "through 2026-10; 0 month(s) since: no retraining (it would learn nothing new)" in learnt.markdown()
+    fresh = _evaluation(drifted, "2026-09", 1)
+    assert fresh.retrain and fresh.markdown().endswith("1 month(s) since: retrain the global model.")
+    assert _evaluation(drifted, None, 6).retrain
+    assert not _evaluation(calm, "2026-09", 1).retrain and "no retraining." in _evaluation(calm, "2026-09", 1).markdown()
+
+
+def test_unseen_months_are_the_distinct_months_after_the_last_one_learnt():
+    months = pd.Series(pd.to_datetime(["2026-08-01", "2026-09-01", "2026-09-01", "2026-10-01", "2026-11-01"]))
+    assert unseen_months(months, "2026-09") == 2
+    assert unseen_months(months, "2026-11") == 0
+    assert unseen_months(months, None) == 4
+    assert unseen_months(months.iloc[:0], None) == 0
 
 
 def test_reference_is_matched_to_the_current_stage():

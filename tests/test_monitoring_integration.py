@@ -42,7 +42,14 @@ def test_data_volume_sensor_requests_adapters_for_projects_with_six_months(train
     )
 
 
-def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained, instance, registry):
+def _latest_drift_report(project_key: str) -> tuple:
+    return query(
+        "SELECT retrain, drifted_share FROM ml.drift_reports WHERE project_key = %s ORDER BY evaluated_at DESC LIMIT 1",
+        (project_key,),
+    )[0]
+
+
+def test_drift_sensor_asks_for_retraining_only_with_months_the_model_has_not_learnt(trained, instance, registry):
     from gmp_assets import database
     from gmp_assets.canonical.months import project_month_span, range_tags
     from gmp_assets.models.registry import GLOBAL_MODEL
@@ -53,13 +60,15 @@ def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained,
     champion = registry.load_forecaster(GLOBAL_MODEL)
     with database.connect() as conn:
         expected = {k: evaluate_project(conn, registry, champion, k) for k in active}
+    # the global model has just learnt from every month there is: drifted or not, nothing to retrain on
+    assert all(e.learnt_through and e.unseen_months == 0 and not e.retrain for e in expected.values())
     calm = _tick(defs, sensor, instance)
-    training = [r for r in calm.run_requests if r.job_name == "training_job"]
-    assert bool(training) == any(e.retrain for e in expected.values())
+    assert [r for r in calm.run_requests if r.job_name == "training_job"] == []
     assert {r.partition_key for r in calm.run_requests if r.job_name == "adapter_job"} == {
         k for k, e in expected.items() if e.fine_tune
     }
-    (drifting,) = [k for k in active if not expected[k].retrain][:1] or pytest.skip("every active project drifts already")
+
+    drifting = active[0]
     columns = ["cost_per_sf", "cumulative_cost_per_sf", "cost_per_sf_mean_3m", "cost_per_sf_std_3m",
                "cost_per_sf_lag_1", "cost_per_sf_lag_2", "cost_per_sf_lag_3"]
     shift = ", ".join(f"{c} = {c} * 4 + 5" for c in columns)
@@ -67,18 +76,29 @@ def test_drift_sensor_requests_retraining_when_an_active_project_drifts(trained,
         cur.execute(f"UPDATE ml.feature_rows SET {shift} WHERE project_key = %s", (drifting,))
         span = project_month_span(conn, drifting)
     try:
+        learnt = _tick(defs, sensor, instance)  # its months drifted, but the model learnt from all of them
+        learnt_report = _latest_drift_report(drifting)
+        with database.connect() as conn, conn.cursor() as cur:  # a new month arrives, drifted like the others
+            cur.execute(
+                "CREATE TEMP TABLE next_month AS SELECT * FROM ml.feature_rows WHERE project_key = %s"
+                " AND month_start = (SELECT max(month_start) FROM ml.feature_rows WHERE project_key = %s);"
+                " UPDATE next_month SET month_start = month_start + interval '1 month';"
+                " INSERT INTO ml.feature_rows SELECT * FROM next_month",
+                (drifting, drifting),
+            )
         stormy = _tick(defs, sensor, instance)
-    finally:  # rebuild the project's real feature rows through the pipeline
+        stormy_report = _latest_drift_report(drifting)
+    finally:  # drop the new month and rebuild the project's real feature rows through the pipeline
+        query("DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start > %s RETURNING 1", (drifting, span[1]))
         restored = defs.resolve_job_def("project_months_job").execute_in_process(
             instance=instance, tags=range_tags(drifting, span)
         )
         assert restored.success
+    assert [r for r in learnt.run_requests if r.job_name == "training_job"] == []
+    assert learnt_report[0] is False and learnt_report[1] > 0.15
     (request,) = [r for r in stormy.run_requests if r.job_name == "training_job"]
-    assert request.tags["gmp/trigger"] == "data_drift" and drifting in request.tags["gmp/drifted_projects"]
-    recorded = query(
-        "SELECT retrain FROM ml.drift_reports WHERE project_key = %s ORDER BY evaluated_at DESC LIMIT 1", (drifting,)
-    )
-    assert recorded == [(True,)]
+    assert request.tags["gmp/trigger"] == "data_drift" and request.tags["gmp/drifted_projects"] == drifting
+    assert stormy_report[0] is True
 
 
 def _schedule_tick(name: str, instance, when: datetime) -> list:

@@ -8,7 +8,13 @@ import numpy as np
 
 from gmp_assets.models.adapters import adapter_samples
 from gmp_assets.models.datasets import dataset_fingerprint
-from gmp_assets.models.tracked_datasets import DIGEST_CHARS, SOURCE_TYPE, PlatformSource, SequenceSamples
+from gmp_assets.models.tracked_datasets import (
+    DIGEST_CHARS,
+    SOURCE_TYPE,
+    PlatformSource,
+    SequenceSamples,
+    months_through,
+)
 from test_network import synthetic_dataset
 from test_training import with_final_ratio
 
@@ -30,6 +36,16 @@ def test_digest_profile_and_schema_describe_exactly_the_samples():
                                          "tables": ["analytics.projects", "analytics.canonical_cost_features",
                                                     "ml.feature_rows"]}
     assert PlatformSource.from_dict(json.loads(entity.source)).to_dict() == SOURCE.to_dict()
+
+
+def test_months_through_is_each_projects_last_month():
+    ds = synthetic_dataset(n=60, seed=5, project_keys=("P0", "P1"))
+    through = months_through(ds)
+    assert sorted(through) == ["P0", "P1"]
+    for project, month in through.items():
+        own = ds.as_of_month[ds.project_keys == project]
+        assert month == str(own.max())[:7] and len(month) == 7
+    assert months_through(ds.subset(ds.project_keys == "P1")) == {"P1": through["P1"]}
 
 
 def test_one_changed_label_changes_the_digest():

@@ -25,6 +25,7 @@ from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_
 from gmp_assets.models.promotion import Decision
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.models.recipe import code_fingerprint
+from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT, months_through
 from gmp_assets.models.training import MAX_LABEL_RATIO, TrainConfig, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
@@ -111,6 +112,7 @@ def global_model(
         )
         mlflow.log_samples("ml/training_dataset", context.run.run_id,
                            {"training": ("global_training", train), "validation": ("global_validation", val)})
+        mlflow_lib.log_dict(months_through(ds), DATA_THROUGH_ARTIFACT)
         mlflow_lib.log_metric("label_trades_left_out", len(result.left_out))
         if result.left_out:
             mlflow_lib.log_dict({"left_out": list(result.left_out)}, "labels_left_out.json")

@@ -122,6 +122,18 @@ class MlflowResource(ConfigurableResource):
         client.set_registered_model_alias(name, CHAMPION, version)
         self.tag_version(name, version, {"promotion_reason": reason})
 
+    def version_dict(self, name: str, version: str, artifact: str) -> dict | None:
+        """A JSON artifact of the run that logged ``version`` of ``name``; None if that run has none."""
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        self._setup()
+        run_id = self.client().get_model_version(name, version).run_id
+        try:
+            return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")
+        except (MlflowException, OSError):
+            return None
+
     def load_forecaster(self, name: str, alias: str = CHAMPION) -> LoadedModel | None:
         """The model behind an alias with its vocabularies, or None if the alias is not set."""
         import mlflow
@@ -129,9 +141,9 @@ class MlflowResource(ConfigurableResource):
         version = self.version_for(name, alias)
         if version is None:
             return None
-        self._setup()
-        run_id = self.client().get_model_version(name, version).run_id
-        vocab = mlflow.artifacts.load_dict(f"runs:/{run_id}/{VOCABULARY_ARTIFACT}")
+        vocab = self.version_dict(name, version, VOCABULARY_ARTIFACT)
+        if vocab is None:
+            raise RuntimeError(f"{name} version {version} was logged without its {VOCABULARY_ARTIFACT}")
         return LoadedModel(
             name=name,
             version=version,

@@ -10,6 +10,10 @@ description of them with each run (``mlflow.log_input``, context ``training`` / 
 - schema: the feature columns of the sequences, their keys and the target;
 - source (type ``gmp_platform``): the Dagster asset and run that produced the samples and the
   tables they were built from.
+
+The global model's run also logs ``DATA_THROUGH_ARTIFACT``: per project, the last month of its
+data that the model learnt from (:func:`months_through`); the drift sensor asks for retraining
+only where a project has months after that (``monitoring.evaluate``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from gmp_assets.models.datasets import dataset_fingerprint
 SOURCE_TYPE = "gmp_platform"
 TABLES = ("analytics.projects", "analytics.canonical_cost_features", "ml.feature_rows")
 DIGEST_CHARS = 16  # MLflow keeps at most 36 characters of a digest
+DATA_THROUGH_ARTIFACT = "data_through.json"
 
 
 class PlatformSource(DatasetSource):
@@ -80,6 +85,12 @@ def sample_profile(ds: SequenceDataset) -> dict[str, Any]:
         "last_month": months[-1],
         "window_months": int(ds.x.shape[1]),
     }
+
+
+def months_through(ds: SequenceDataset) -> dict[str, str]:
+    """Per project, its last as-of month in ``ds`` (``YYYY-MM``)."""
+    months = ds.as_of_month.astype("datetime64[M]")
+    return {str(p): str(months[ds.project_keys == p].max()) for p in sorted(set(map(str, ds.project_keys)))}
 
 
 class SequenceSamples(Dataset):

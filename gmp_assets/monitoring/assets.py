@@ -19,8 +19,8 @@ from gmp_assets.resources import PostgresResource
     group_name="monitoring",
     kinds={"postgres"},
     description="Population Stability Index of each canonical feature (last 6 months vs the champion's training"
-    " projects; > 0.2 = drifted, > 15% drifted = retrain) and prediction drift (recent forecast MAPE vs the"
-    " project's baseline; +10% = fine-tune).",
+    " projects; > 0.2 = drifted, > 15% drifted = retrain, where the project has months the newest global model"
+    " has not learnt from) and prediction drift (recent forecast MAPE vs the project's baseline; +10% = fine-tune).",
 )
 def drift_report(context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource):
     project_key = validate_project_key(context.partition_key)
@@ -34,9 +34,11 @@ def drift_report(context: dg.AssetExecutionContext, postgres: PostgresResource, 
         metadata={
             "drifted_share": evaluation.data.drifted_share,
             "retrain_global_model": evaluation.retrain,
+            "learnt_through": evaluation.learnt_through or "",
+            "months_not_learnt": evaluation.unseen_months,
             "recent_mape": evaluation.recent_mape,
             "baseline_mape": evaluation.baseline_mape,
             "fine_tune_adapter": evaluation.fine_tune,
-            "psi": dg.MetadataValue.md(evaluation.data.markdown()),
+            "psi": dg.MetadataValue.md(evaluation.markdown()),
         }
     )

@@ -2,7 +2,8 @@
 
 - PSI of a feature = sum over bins of (p_current - p_reference) * ln(p_current / p_reference), the
   bins being the reference's deciles. PSI > 0.2 marks the feature drifted; more than 15% of the
-  features drifted requires retraining the global model.
+  features drifted calls for retraining the global model (where it has months of the project to
+  learn from that it has not learnt from yet: ``monitoring.evaluate``).
 - Only features whose distribution can shift are compared (costs and progress, not the project's
   static attributes or the calendar), and the reference is restricted to the stage (schedule
   elapsed) the current rows cover, so an early project is not "drifted" for being early.
@@ -52,8 +53,8 @@ class DataDriftReport:
         lines = ["| feature | PSI | drifted |", "|---|---:|---|"] + [
             f"| {r.feature} | {r.psi:.3f} | {'yes' if r.drifted else ''} |" for r in self.table.itertuples()
         ]
-        decision = "retrain the global model" if self.retrain else "no retraining needed"
-        return "\n".join(lines) + f"\n\n{self.drifted_share:.0%} of features drifted (PSI > {PSI_DRIFTED}): {decision}."
+        return "\n".join(lines) + (f"\n\n{self.drifted_share:.0%} of features drifted (PSI > {PSI_DRIFTED}; more than"
+                                   f" {DRIFTED_SHARE_FOR_RETRAINING:.0%} calls for retraining).")
 
 
 def stage_matched(reference: pd.DataFrame, current: pd.DataFrame, column: str = "schedule_elapsed") -> pd.DataFrame:

@@ -1,4 +1,13 @@
-"""Drift evaluation of one project against the champion global model's training reference."""
+"""Drift evaluation of one project against the champion global model's training reference.
+
+Retraining can only help with data the global model has not learnt from: the data drift of a
+project asks for retraining only when the project has months after the last one that the newest
+global version learnt from (``tracked_datasets.DATA_THROUGH_ARTIFACT`` of the ``challenger``
+alias, the latest trained: retraining again before it is promoted would learn from the same
+months), or when that version did not learn from the project at all. Without this, the drift
+sensor asked for a retraining run every day for a project unlike the others (one whose cost per
+SF sits above theirs, say), which no retraining could change.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +21,8 @@ from psycopg2.extras import Json
 from gmp_assets.features import store
 from gmp_assets.features.compute import trade_finished_as_of
 from gmp_assets.models import metrics
-from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource
+from gmp_assets.models.registry import CHALLENGER, GLOBAL_MODEL, LoadedModel, MlflowResource
+from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT
 from gmp_assets.monitoring.drift import DataDriftReport, data_drift, prediction_drift
 
 RECENT_MONTHS = 6
@@ -25,10 +35,20 @@ class DriftEvaluation:
     recent_mape: float
     baseline_mape: float
     fine_tune: bool
+    learnt_through: str | None  # the last month of the project the newest global model learnt from
+    unseen_months: int  # the project's months after that one (all of them when None)
 
     @property
     def retrain(self) -> bool:
-        return self.data.retrain
+        return self.data.retrain and self.unseen_months > 0
+
+    def markdown(self) -> str:
+        """The PSI table and the retraining decision."""
+        learnt = (f"The newest global model learnt from this project's data through {self.learnt_through};"
+                  if self.learnt_through else "The newest global model did not learn from this project;")
+        decision = "retrain the global model" if self.retrain else "no retraining" + (
+            " (it would learn nothing new)" if self.data.retrain else "")
+        return f"{self.data.markdown()}\n\n{learnt} {self.unseen_months} month(s) since: {decision}."
 
 
 def _recent(frame: pd.DataFrame, months: int) -> pd.DataFrame:
@@ -63,16 +83,31 @@ def baseline_mape(registry: MlflowResource, champion: LoadedModel, project_key: 
     return per_project.get(project_key, float(np.mean(list(per_project.values()))) if per_project else float("nan"))
 
 
+def unseen_months(month_starts: pd.Series, learnt_through: str | None) -> int:
+    """How many distinct months of ``month_starts`` come after ``learnt_through`` (``YYYY-MM``)."""
+    months = pd.to_datetime(month_starts).dt.to_period("M").unique()
+    return int(len(months) if learnt_through is None else (months > pd.Period(learnt_through, "M")).sum())
+
+
+def learnt_through(registry: MlflowResource, project_key: str) -> str | None:
+    """The last month of the project's data that the newest global version learnt from, if any."""
+    version = registry.version_for(GLOBAL_MODEL, CHALLENGER)
+    through = registry.version_dict(GLOBAL_MODEL, version, DATA_THROUGH_ARTIFACT) if version else None
+    return (through or {}).get(project_key)
+
+
 def evaluate_project(
     conn: psycopg2.extensions.connection, registry: MlflowResource, champion: LoadedModel, project_key: str
 ) -> DriftEvaluation:
     """PSI of the project's last 6 months of features against the champion's training projects."""
     reference_keys = [k for k in champion.projects.keys if k != project_key]
     reference = store.load_feature_rows(conn, reference_keys)
-    current = _recent(store.load_feature_rows(conn, [project_key]), RECENT_MONTHS)
-    report = data_drift(reference, current)
+    rows = store.load_feature_rows(conn, [project_key])
+    report = data_drift(reference, _recent(rows, RECENT_MONTHS))
     recent, baseline = recent_forecast_mape(conn, project_key), baseline_mape(registry, champion, project_key)
-    return DriftEvaluation(project_key, report, recent, baseline, prediction_drift(recent, baseline))
+    through = learnt_through(registry, project_key)
+    return DriftEvaluation(project_key, report, recent, baseline, prediction_drift(recent, baseline), through,
+                           unseen_months(rows["month_start"], through))
 
 
 def record(conn: psycopg2.extensions.connection, evaluation: DriftEvaluation) -> None:
