@@ -243,22 +243,27 @@ def mappings() -> None:
 
 
 @mappings.command("list")
-@click.option("--pending", is_flag=True, help="Only names waiting for review.")
+@click.option("--pending", is_flag=True, help="Only names waiting for review, with the mapper's candidates and,"
+              " by the amounts filed under each, the trade it likely belongs to.")
 @click.option("--project", default=None, help="Only this project.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
 def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
-    """List mappings: project_key, raw_division_name, canonical_code, method, confidence."""
+    """List mappings: project_key, raw_division_name, canonical_code, method, confidence (with --pending also
+    candidates and by_the_amounts; the CSV, with canonical_code filled in, is what `gmp mappings import` reads)."""
+    from gmp_assets.forecasting.expectations import review_hints
     from gmp_assets.taxonomy.store import list_mappings
 
     database.prepare(start=True)
     with database.connect() as conn:
         rows = list_mappings(conn, pending_only=pending, project_key=project)
+        hints = review_hints(conn, [r.project_key for r in rows]) if pending else {}
     columns = ["project_key", "raw_division_name", "canonical_code", "method", "confidence"]
     if pending:
-        columns.append("candidates")
+        columns += ["candidates", "by_the_amounts"]
     values = [
         [r.project_key, r.raw_division_name, r.canonical_code or "", r.method, f"{r.confidence:.2f}"]
-        + (["; ".join(f"{c['code']} {c['name']} ({c['score']})" for c in r.candidates)] if pending else [])
+        + (["; ".join(f"{c['code']} {c['name']} ({c['score']})" for c in r.candidates),
+            hints.get((r.project_key, r.raw_division_name), "")] if pending else [])
         for r in rows
     ]
     if fmt == "csv":

@@ -152,6 +152,51 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
                for e in tampered["progress_without_cost"])
 
 
+def test_review_queue_says_where_a_pending_names_amounts_likely_belong(trained):
+    """`gmp mappings list --pending` lists the queue with, per name, the trade its amounts point to;
+    a trade's costs filed under a new name in the queue are matched back to that trade."""
+    import io
+
+    from click.testing import CliRunner
+
+    from gmp_assets import database
+    from gmp_assets.cli import main
+    from gmp_assets.forecasting.expectations import review_hints
+
+    pending = query("SELECT project_key, raw_division_name FROM taxonomy.trade_mappings WHERE method = 'pending'"
+                    " ORDER BY project_key, raw_division_name")
+    result = CliRunner().invoke(main, ["mappings", "list", "--pending", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["project_key"], r["raw_division_name"]) for r in rows] == pending
+    with database.connect() as conn:
+        hints = review_hints(conn, sorted({p for p, _ in pending}))
+    assert {(r["project_key"], r["raw_division_name"]): r["by_the_amounts"] for r in rows if r["by_the_amounts"]} == hints
+
+    (project, month), = query("SELECT project_key, max(month_start) FROM analytics.canonical_cost_features"
+                              " WHERE project_key = ANY(%s) GROUP BY project_key ORDER BY project_key LIMIT 1",
+                              (sorted(trained.forecasts),))
+    (code,), = query("SELECT canonical_code FROM analytics.canonical_cost_features WHERE project_key = %s"
+                     " AND month_start = %s AND budget_cents > 0 AND cumulative_cost_cents > 0"
+                     " AND reported_pct_complete BETWEEN 20 AND 95 ORDER BY reported_pct_complete DESC LIMIT 1",
+                     (project, month))
+    with database.connect() as conn:
+        with conn.cursor() as cur:  # the trade's costs filed under a name still in the queue
+            cur.execute("UPDATE raw.direct_costs SET division = 'Envelope Package' WHERE project_key = %s AND division IN"
+                        " (SELECT raw_division_name FROM analytics.project_trade_mappings WHERE project_key = %s"
+                        " AND canonical_code = %s)", (project, project, code))
+            cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
+                        " AND canonical_code = %s AND month_start = %s", (project, code, month))
+            cur.execute("INSERT INTO analytics.project_trade_mappings (project_key, raw_division_name, method, confidence,"
+                        " candidates, is_pending, updated_at) VALUES (%s, 'Envelope Package', 'pending', 0.5, '[]', true,"
+                        " now())", (project,))
+        tampered = review_hints(conn, [project])
+        conn.rollback()
+    assert (project, "Envelope Package") not in hints
+    assert tampered[(project, "Envelope Package")].startswith(f"{code} ")
+    assert tampered[(project, "Envelope Package")].endswith("expected to date, nothing booked)")
+
+
 def test_export_has_the_documented_columns(trained, tmp_path):
     from gmp_assets import database
     from gmp_assets.forecasting.store import export_csv

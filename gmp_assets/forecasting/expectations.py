@@ -25,6 +25,7 @@ import dagster as dg
 import numpy as np
 import psycopg2.extensions
 
+from gmp_assets.canonical.months import project_month_span
 from gmp_assets.ingest.expectations import GxSuite
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
 from gmp_assets.models.training import MAX_LABEL_RATIO
@@ -129,23 +130,52 @@ def _dollars(cents) -> str:
     return f"${cents / 100:,.0f}"
 
 
+def _closest(amounts: dict[Gap, float], target: float) -> list[Gap]:
+    """The gap whose amount is closest to ``target`` in ratio, if within ``MATCH_FACTOR``."""
+    off = {gap: abs(np.log(target / amount)) for gap, amount in amounts.items()}
+    return [gap for gap in sorted(off, key=off.get)[:1] if off[gap] <= np.log(MATCH_FACTOR)]
+
+
 def likely_homes(budget_cents: int | None, cost_cents: int | None, gaps: list[Gap]) -> list[str]:
-    """Where a pending name's amounts may belong among its project's ``gaps``: cost booked under it
-    goes with the trade reporting progress without cost whose expected cost to date (percent
-    complete x budget) is closest, within ``MATCH_FACTOR``; a budget under it, with the trades
-    booking cost without one."""
+    """Where a pending name's amounts may belong among its project's ``gaps``, matched within
+    ``MATCH_FACTOR``: cost booked under it goes with the trade reporting progress without cost
+    whose expected cost to date (percent complete x budget) is closest; a budget under it, with the
+    trade booking cost without one whose cost to date is closest to that budget x its percent
+    complete, else with those of them that report no progress (which the amounts cannot rule out)."""
     homes = []
     if cost_cents:
         expected = {g: g.pct_complete / 100 * g.budget_cents for g in gaps if g.budget_cents > 0 and g.pct_complete}
-        off = {g: abs(np.log(cost_cents / e)) for g, e in expected.items()}
         homes += [f"{g.code} {g.name} ({g.pct_complete:.0f}% complete, {_dollars(expected[g])} expected to date, nothing"
-                  " booked)" for g in sorted(off, key=off.get)[:1] if off[g] <= np.log(MATCH_FACTOR)]
+                  " booked)" for g in _closest(expected, cost_cents)]
     if budget_cents:
-        homes += [f"{g.code} {g.name} ({_dollars(g.cost_cents)} booked without a budget)" for g in gaps if g.budget_cents == 0]
+        unbudgeted = [g for g in gaps if g.budget_cents == 0 and g.cost_cents > 0]
+        implied = {g: g.cost_cents / (g.pct_complete / 100) for g in unbudgeted if g.pct_complete}
+        matched = _closest(implied, budget_cents) or [g for g in unbudgeted if not g.pct_complete]
+        homes += [f"{g.code} {g.name} ({_dollars(g.cost_cents)} booked without a budget"
+                  + (f", {g.pct_complete:.0f}% complete)" if g.pct_complete else ")") for g in matched]
     return homes
 
 
-def pending_mappings(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> list[str]:
+@dataclass(frozen=True)
+class PendingName:
+    """A raw division name in a project's review queue, with the amounts filed under it."""
+
+    project_key: str
+    raw_name: str
+    best_guess: str  # the mapper's first candidate ("13 Special Construction"), "" without one
+    budget_cents: int
+    cost_cents: int
+    homes: tuple[str, ...]  # likely_homes, by the amounts
+
+    def describe(self) -> str:
+        amounts = ", ".join(a for a in (f"{_dollars(self.budget_cents)} budget" if self.budget_cents else "",
+                                        f"{_dollars(self.cost_cents)} booked" if self.cost_cents else "") if a)
+        details = [amounts, f"best guess {self.best_guess}" if self.best_guess else "",
+                   f"by the amounts: {' or '.join(self.homes)}" if self.homes else ""]
+        return f"{self.project_key}: '{self.raw_name}' ({'; '.join(d for d in details if d)})"
+
+
+def pending_names(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> list[PendingName]:
     """The projects' raw division names waiting in the review queue: the budget and cost filed under
     each, the mapper's best guess and, by the amounts, the trades they likely belong to
     (:func:`likely_homes`, at each project's last month of ``ranges``)."""
@@ -156,20 +186,25 @@ def pending_mappings(conn: psycopg2.extensions.connection, ranges: dict[str, tup
         for project, code, name, budget, cost, pct in cur.fetchall():
             gaps.setdefault(project, []).append(Gap(code, name, budget, cost, None if pct is None else float(pct)))
         cur.execute(_PENDING, (projects,))
-        lines = []
+        names = []
         for project, name, code, title, budget, cost in cur.fetchall():
             budget, cost = (int(v) if v else 0 for v in (budget, cost))
-            amounts = ", ".join(a for a in (f"{_dollars(budget)} budget" if budget else "",
-                                            f"{_dollars(cost)} booked" if cost else "") if a)
-            homes = likely_homes(budget, cost, gaps.get(project, []))
-            details = [amounts, f"best guess {code} {title}" if code else "",
-                       f"by the amounts: {' or '.join(homes)}" if homes else ""]
-            lines.append(f"{project}: '{name}' ({'; '.join(d for d in details if d)})")
-        return lines
+            names.append(PendingName(project, name, f"{code} {title}" if code else "", budget, cost,
+                                     tuple(likely_homes(budget, cost, gaps.get(project, [])))))
+        return names
+
+
+def review_hints(conn: psycopg2.extensions.connection, project_keys: list[str]) -> dict[tuple[str, str], str]:
+    """(project, raw name) -> where the pending name's amounts likely belong, at the project's last
+    month with data (for the review queue: ``gmp mappings list --pending``)."""
+    spans = {key: project_month_span(conn, key) for key in sorted(set(project_keys))}
+    ranges = {key: span for key, span in spans.items() if span is not None}
+    return {(p.project_key, p.raw_name): " or ".join(p.homes) for p in pending_names(conn, ranges) if p.homes}
 
 
 def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dg.AssetCheckResult:
     """``forecast_suite`` over the run's projects and months (``ranges``: project -> first, last month)."""
     projects = sorted(ranges)
-    return forecast_suite.evaluate(conn, {"pending_mappings": pending_mappings(conn, ranges)}, projects=projects,
+    pending = [name.describe() for name in pending_names(conn, ranges)]
+    return forecast_suite.evaluate(conn, {"pending_mappings": pending}, projects=projects,
                                    firsts=[ranges[p][0] for p in projects], lasts=[ranges[p][1] for p in projects])
