@@ -122,7 +122,13 @@ def ingest(inbox: Path) -> None:
 def _print_models(summary) -> None:
     role = "champion" if summary.promoted else "challenger, not promoted"
     click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
-    click.echo(f"adapters kept: {', '.join(summary.adapters_kept) or 'none'}")
+    from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
+
+    waiting = {k: m for k, m in summary.adapters_kept.items() if m < ADAPTER_MIN_MONTHS}
+    click.echo(f"adapters kept: {', '.join(k for k in summary.adapters_kept if k not in waiting) or 'none'}")
+    if waiting:
+        click.echo(f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts"
+                   f" until then): {', '.join(f'{k} ({m} months)' for k, m in waiting.items())}")
     for key, month in sorted(summary.forecasts.items()):
         click.echo(f"forecast: {key} as of {month}")
     for warning in summary.warnings:

@@ -154,7 +154,7 @@ class ModelOutcome:
     promoted: bool = False
     decision: str = ""  # why the new global version is (not) the champion
     backtested: bool = False  # the backtest ran to decide the promotion
-    adapters_kept: list[str] = field(default_factory=list)
+    adapters_kept: dict[str, int] = field(default_factory=dict)  # project -> its months of data
     forecasts: dict[str, str] = field(default_factory=dict)  # project -> forecast month
     warnings: list[str] = field(default_factory=list)  # what the forecasts' check found, to review
     errors: list[str] = field(default_factory=list)
@@ -205,7 +205,7 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
         progress(f"[{index}/{len(ok)}] {key}: adapter")
         result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key, tags=cli_tags())
         if result.success and _materialization_metadata(result, "kept"):
-            summary.adapters_kept.append(key)
+            summary.adapters_kept[key] = _materialization_metadata(result, "months_of_data")
         if status.get(key) != "active" or spans[key] is None:
             continue
         last = spans[key][1]

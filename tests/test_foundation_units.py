@@ -86,3 +86,18 @@ def test_a_failed_forecast_check_becomes_summary_lines_with_the_pending_mappings
         "progress_without_cost: P/07 2026-10: 74% complete, 0% of budget spent",
         "pending mapping P: 'Building Envelope' (best guess 13 Special Construction)",
     ]
+
+
+def test_the_summary_tells_kept_adapters_the_forecasts_do_not_use_yet(capsys):
+    from gmp_assets.cli import _print_models
+    from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
+    from gmp_assets.pipeline import ModelOutcome
+
+    _print_models(ModelOutcome(global_version="1", promoted=True, decision="first model",
+                               adapters_kept={"P-2025-003": 16, "delta": ADAPTER_MIN_MONTHS - 5, "bravo": ADAPTER_MIN_MONTHS}))
+    lines = capsys.readouterr().out.splitlines()
+    assert "adapters kept: P-2025-003, bravo" in lines
+    assert (f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts until"
+            f" then): delta ({ADAPTER_MIN_MONTHS - 5} months)") in lines
+    _print_models(ModelOutcome(global_version="2", decision="same recipe"))
+    assert "adapters kept: none" in capsys.readouterr().out.splitlines()

@@ -21,6 +21,7 @@ from gmp_assets.models.datasets import (
     training_sequences,
     vocabularies,
 )
+from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
 from gmp_assets.models.promotion import Decision
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
@@ -174,9 +175,10 @@ def project_adapter(
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
     adapter_config = AdapterConfig()
     result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
+    months = int(project.months_of_data.max())
     metadata = {
         "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
-        "train_samples": result.n_train, "global_version": champion.version,
+        "train_samples": result.n_train, "global_version": champion.version, "months_of_data": months,
     }
     if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
         return dg.MaterializeResult(metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"})
@@ -208,7 +210,10 @@ def project_adapter(
     decision = _adapter_decision(postgres, project_key, result, current, champion, holdout)
     if decision.promote:
         mlflow.promote(name, version, decision.reason)
-    metadata |= {"model_version": version, "promoted_to_champion": decision.promote, "decision": decision.reason}
+    in_use = months >= ADAPTER_MIN_MONTHS
+    metadata |= {"model_version": version, "promoted_to_champion": decision.promote, "decision": decision.reason,
+                 "reason": "kept: forecasts use it" if in_use else f"kept: forecasts use an adapter from"
+                 f" {ADAPTER_MIN_MONTHS} months of project data ({months} now); until then the global model"}
     return dg.MaterializeResult(metadata=metadata)
 
 
