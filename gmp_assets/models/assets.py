@@ -210,10 +210,15 @@ def project_adapter(
     decision = _adapter_decision(postgres, project_key, result, current, champion, holdout)
     if decision.promote:
         mlflow.promote(name, version, decision.reason)
-    in_use = months >= ADAPTER_MIN_MONTHS
+    if not decision.promote:
+        reason = "kept as the challenger: forecasts keep the champion adapter (see decision)"
+    elif months < ADAPTER_MIN_MONTHS:
+        reason = (f"kept: forecasts use an adapter from {ADAPTER_MIN_MONTHS} months of project data ({months} now);"
+                  " until then the global model")
+    else:
+        reason = "kept and promoted: forecasts use it"
     metadata |= {"model_version": version, "promoted_to_champion": decision.promote, "decision": decision.reason,
-                 "reason": "kept: forecasts use it" if in_use else f"kept: forecasts use an adapter from"
-                 f" {ADAPTER_MIN_MONTHS} months of project data ({months} now); until then the global model"}
+                 "reason": reason}
     return dg.MaterializeResult(metadata=metadata)
 
 
