@@ -152,6 +152,26 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
                for e in tampered["progress_without_cost"])
 
 
+def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trained, instance):
+    import dagster as dg
+
+    from gmp_assets.models.assets import ADAPTER_KEY
+    from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
+
+    months = dict(query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY project_key"))
+    assert trained.adapters_kept
+    for key, kept_months in trained.adapters_kept.items():
+        (record,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=ADAPTER_KEY, asset_partitions=[key]), limit=1).records
+        metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        assert metadata["kept"] and metadata["months_of_data"] == kept_months == months[key]
+        if metadata["promoted_to_champion"]:
+            assert ("forecasts use it" in metadata["reason"]) == (kept_months >= ADAPTER_MIN_MONTHS)
+        used = query("SELECT DISTINCT method FROM ml.project_forecasts WHERE project_key = %s AND is_current", (key,))
+        if kept_months < ADAPTER_MIN_MONTHS:
+            assert ("adapter",) not in used
+
+
 def test_review_queue_says_where_a_pending_names_amounts_likely_belong(trained):
     """`gmp mappings list --pending` lists the queue with, per name, the trade its amounts point to;
     a trade's costs filed under a new name in the queue are matched back to that trade."""
