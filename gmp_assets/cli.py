@@ -120,10 +120,10 @@ def ingest(inbox: Path) -> None:
 
 
 def _print_models(summary) -> None:
-    role = "champion" if summary.promoted else "challenger, not promoted"
-    click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 
+    role = "champion" if summary.promoted else "challenger, not promoted"
+    click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
     waiting = {k: m for k, m in summary.adapters_kept.items() if m < ADAPTER_MIN_MONTHS}
     click.echo(f"adapters kept: {', '.join(k for k in summary.adapters_kept if k not in waiting) or 'none'}")
     if waiting:

@@ -61,7 +61,8 @@ def test_drifted_data_calls_for_retraining_only_where_the_model_has_months_to_le
     assert not learnt.retrain and "through 2026-10; 0 month(s) since: no retraining (it would learn nothing new)" in learnt.markdown()
     fresh = _evaluation(drifted, "2026-09", 1)
     assert fresh.retrain and fresh.markdown().endswith("1 month(s) since: retrain the global model.")
-    assert _evaluation(drifted, None, 6).retrain
+    unknown = _evaluation(drifted, None, 6)
+    assert unknown.retrain and "did not learn from this project (6 month(s) of data): retrain the global model." in unknown.markdown()
     assert not _evaluation(calm, "2026-09", 1).retrain and "no retraining." in _evaluation(calm, "2026-09", 1).markdown()
 
 

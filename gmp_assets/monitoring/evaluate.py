@@ -45,10 +45,11 @@ class DriftEvaluation:
     def markdown(self) -> str:
         """The PSI table and the retraining decision."""
         learnt = (f"The newest global model learnt from this project's data through {self.learnt_through};"
-                  if self.learnt_through else "The newest global model did not learn from this project;")
+                  f" {self.unseen_months} month(s) since" if self.learnt_through else
+                  f"The newest global model did not learn from this project ({self.unseen_months} month(s) of data)")
         decision = "retrain the global model" if self.retrain else "no retraining" + (
             " (it would learn nothing new)" if self.data.retrain else "")
-        return f"{self.data.markdown()}\n\n{learnt} {self.unseen_months} month(s) since: {decision}."
+        return f"{self.data.markdown()}\n\n{learnt}: {decision}."
 
 
 def _recent(frame: pd.DataFrame, months: int) -> pd.DataFrame:
