@@ -49,8 +49,8 @@ def test_retraining_needs_more_than_15_percent_of_features_drifted():
     assert "100% of features drifted" in data_drift(reference, _frame(rng, 300, shift=2.0)).markdown()
 
 
-def _evaluation(report, learnt_through, unseen):
-    return DriftEvaluation("alpha", report, float("nan"), float("nan"), False, learnt_through, unseen)
+def _evaluation(report, learnt_through, unseen, trains=True):
+    return DriftEvaluation("alpha", report, float("nan"), float("nan"), False, learnt_through, unseen, trains)
 
 
 def test_drifted_data_calls_for_retraining_only_where_the_model_has_months_to_learn():
@@ -63,6 +63,9 @@ def test_drifted_data_calls_for_retraining_only_where_the_model_has_months_to_le
     assert fresh.retrain and fresh.markdown().endswith("1 month(s) since: retrain the global model.")
     unknown = _evaluation(drifted, None, 6)
     assert unknown.retrain and "did not learn from this project (6 month(s) of data): retrain the global model." in unknown.markdown()
+    barred = _evaluation(drifted, None, 6, trains=False)  # retraining would leave it out again
+    assert not barred.retrain and "does not train it" in barred.markdown()
+    assert "no retraining (it would learn nothing new)" in barred.markdown()
     assert not _evaluation(calm, "2026-09", 1).retrain and "no retraining." in _evaluation(calm, "2026-09", 1).markdown()
 
 

@@ -153,3 +153,17 @@ def test_training_and_adapters_leave_out_a_trade_that_finished_far_off_its_budge
     off = project_train.canonical_codes == "04"
     clean, held_off = tuner.fit(project_train.subset(~off), holdout), tuner.fit(with_final_ratio(project_train, off, 0.2), holdout)
     assert held_off.adapter_mape == clean.adapter_mape and held_off.n_train == clean.n_train
+
+
+def test_the_model_learns_from_eligible_projects_above_the_quality_bar():
+    import pandas as pd
+
+    from gmp_assets.models.datasets import MIN_QUALITY, trains_the_model
+
+    projects = pd.DataFrame({
+        "project_key": ["a", "b", "c", "d"],
+        "is_training_eligible": [True, True, False, True],
+        "quality_score": [MIN_QUALITY, MIN_QUALITY - 0.01, 1.0, None],
+    })
+    assert trains_the_model(projects).tolist() == [True, False, False, False]
+    assert trains_the_model(projects, min_quality=0.0).tolist() == [True, True, False, True]

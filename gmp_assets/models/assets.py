@@ -14,6 +14,7 @@ from gmp_assets.models import evidence, registry
 from gmp_assets.models.adapters import AdapterConfig, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
+    MIN_QUALITY,
     VALIDATION_MONTHS,
     dataset_fingerprint,
     inference_sequences,
@@ -33,7 +34,6 @@ from gmp_assets.resources import PostgresResource
 
 GLOBAL_MODEL_KEY = dg.AssetKey(["ml", "global_model"])
 ADAPTER_KEY = dg.AssetKey(["ml", "project_adapter"])
-MIN_QUALITY = 0.8  # projects whose data quality score is lower do not train the model
 MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
 
 

@@ -6,6 +6,7 @@ import hashlib
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import psycopg2.extensions
 
 from gmp_assets.features import store
@@ -16,6 +17,7 @@ from gmp_assets.features.sequences import build_sequences
 WINDOW = 12
 VALIDATION_MONTHS = 6  # the global model's validation: the last months of the data
 ADAPTER_HOLDOUT_MONTHS = 3  # an adapter is kept only if it beats the global model on these
+MIN_QUALITY = 0.8  # projects whose data quality score is lower do not train the global model
 
 
 def split_last_months(ds: SequenceDataset, months: int) -> tuple[SequenceDataset, SequenceDataset]:
@@ -23,6 +25,13 @@ def split_last_months(ds: SequenceDataset, months: int) -> tuple[SequenceDataset
     distinct = np.unique(ds.as_of_month)
     start = distinct[max(0, len(distinct) - months)]
     return ds.subset(ds.as_of_month < start), ds.subset(ds.as_of_month >= start)
+
+
+def trains_the_model(projects: pd.DataFrame, min_quality: float = MIN_QUALITY) -> pd.Series:
+    """Which ``analytics.projects`` rows the global model learns from: training-eligible, with a data
+    quality score of at least ``min_quality``."""
+    quality = projects["quality_score"].astype(float).fillna(0.0)
+    return projects["is_training_eligible"].astype(bool) & (quality >= min_quality)
 
 
 def training_sequences(
@@ -40,8 +49,7 @@ def training_sequences(
     adapter learns from: how its trades' early months turned out, as in the backtest).
     """
     projects = store.load_projects(conn, project_keys)
-    quality = projects["quality_score"].astype(float).fillna(0.0)
-    projects = projects[projects["is_training_eligible"].astype(bool) & (quality >= min_quality)]
+    projects = projects[trains_the_model(projects, min_quality)]
     keys = projects["project_key"].astype(str).tolist()
     canonical = store.load_canonical(conn, keys)
     features = store.load_feature_rows(conn, keys)

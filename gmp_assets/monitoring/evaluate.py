@@ -4,7 +4,8 @@ Retraining can only help with data the global model has not learnt from: the dat
 project asks for retraining only when the project has months after the last one that the newest
 global version learnt from (``tracked_datasets.DATA_THROUGH_ARTIFACT`` of the ``challenger``
 alias, the latest trained: retraining again before it is promoted would learn from the same
-months), or when that version did not learn from the project at all. Without this, the drift
+months), or when that version did not learn from the project at all and a retraining would
+(``datasets.trains_the_model``: training-eligible, data quality at least 0.8). Without this, the drift
 sensor asked for a retraining run every day for a project unlike the others (one whose cost per
 SF sits above theirs, say), which no retraining could change.
 """
@@ -21,6 +22,7 @@ from psycopg2.extras import Json
 from gmp_assets.features import store
 from gmp_assets.features.compute import trade_finished_as_of
 from gmp_assets.models import metrics
+from gmp_assets.models.datasets import trains_the_model
 from gmp_assets.models.registry import CHALLENGER, GLOBAL_MODEL, LoadedModel, MlflowResource
 from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT
 from gmp_assets.monitoring.drift import DataDriftReport, data_drift, prediction_drift
@@ -37,16 +39,19 @@ class DriftEvaluation:
     fine_tune: bool
     learnt_through: str | None  # the last month of the project the newest global model learnt from
     unseen_months: int  # the project's months after that one (all of them when None)
+    trains_the_model: bool  # a retraining would learn from the project
 
     @property
     def retrain(self) -> bool:
-        return self.data.retrain and self.unseen_months > 0
+        return self.data.retrain and self.unseen_months > 0 and self.trains_the_model
 
     def markdown(self) -> str:
         """The PSI table and the retraining decision."""
         learnt = (f"The newest global model learnt from this project's data through {self.learnt_through};"
                   f" {self.unseen_months} month(s) since" if self.learnt_through else
                   f"The newest global model did not learn from this project ({self.unseen_months} month(s) of data)")
+        if not self.trains_the_model:
+            learnt += " and does not train it (not training-eligible, or data quality under the bar)"
         decision = "retrain the global model" if self.retrain else "no retraining" + (
             " (it would learn nothing new)" if self.data.retrain else "")
         return f"{self.data.markdown()}\n\n{learnt}: {decision}."
@@ -107,8 +112,9 @@ def evaluate_project(
     report = data_drift(reference, _recent(rows, RECENT_MONTHS))
     recent, baseline = recent_forecast_mape(conn, project_key), baseline_mape(registry, champion, project_key)
     through = learnt_through(registry, project_key)
+    trains = bool(trains_the_model(store.load_projects(conn, [project_key])).any())
     return DriftEvaluation(project_key, report, recent, baseline, prediction_drift(recent, baseline), through,
-                           unseen_months(rows["month_start"], through))
+                           unseen_months(rows["month_start"], through), trains)
 
 
 def record(conn: psycopg2.extensions.connection, evaluation: DriftEvaluation) -> None:
