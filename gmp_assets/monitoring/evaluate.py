@@ -89,29 +89,34 @@ def baseline_mape(registry: MlflowResource, champion: LoadedModel, project_key: 
     return per_project.get(project_key, float(np.mean(list(per_project.values()))) if per_project else float("nan"))
 
 
-def unseen_months(month_starts: pd.Series, learnt_through: str | None) -> int:
-    """How many distinct months of ``month_starts`` come after ``learnt_through`` (``YYYY-MM``)."""
+def unseen_months(month_starts: pd.Series, through: str | None) -> int:
+    """How many distinct months of ``month_starts`` come after ``through`` (``YYYY-MM``; all when None)."""
     months = pd.to_datetime(month_starts).dt.to_period("M").unique()
-    return int(len(months) if learnt_through is None else (months > pd.Period(learnt_through, "M")).sum())
+    return int(len(months) if through is None else (months > pd.Period(through, "M")).sum())
 
 
-def learnt_through(registry: MlflowResource, project_key: str) -> str | None:
-    """The last month of the project's data that the newest global version learnt from, if any."""
+def learnt_through(registry: MlflowResource) -> dict[str, str]:
+    """Per project, the last month of its data that the newest global version learnt from (``YYYY-MM``;
+    empty when that version recorded none)."""
     version = registry.version_for(GLOBAL_MODEL, CHALLENGER)
-    through = registry.version_dict(GLOBAL_MODEL, version, DATA_THROUGH_ARTIFACT) if version else None
-    return (through or {}).get(project_key)
+    return (registry.version_dict(GLOBAL_MODEL, version, DATA_THROUGH_ARTIFACT) if version else None) or {}
 
 
 def evaluate_project(
-    conn: psycopg2.extensions.connection, registry: MlflowResource, champion: LoadedModel, project_key: str
+    conn: psycopg2.extensions.connection,
+    registry: MlflowResource,
+    champion: LoadedModel,
+    learnt: dict[str, str],
+    project_key: str,
 ) -> DriftEvaluation:
-    """PSI of the project's last 6 months of features against the champion's training projects."""
+    """PSI of the project's last 6 months of features against the champion's training projects;
+    ``learnt``: :func:`learnt_through`, read once for the projects evaluated together."""
     reference_keys = [k for k in champion.projects.keys if k != project_key]
     reference = store.load_feature_rows(conn, reference_keys)
     rows = store.load_feature_rows(conn, [project_key])
     report = data_drift(reference, _recent(rows, RECENT_MONTHS))
     recent, baseline = recent_forecast_mape(conn, project_key), baseline_mape(registry, champion, project_key)
-    through = learnt_through(registry, project_key)
+    through = learnt.get(project_key)
     trains = bool(trains_the_model(store.load_projects(conn, [project_key])).any())
     return DriftEvaluation(project_key, report, recent, baseline, prediction_drift(recent, baseline), through,
                            unseen_months(rows["month_start"], through), trains)
