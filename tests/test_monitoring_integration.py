@@ -129,3 +129,57 @@ def test_monthly_forecasts_schedule_covers_every_active_project(trained, instanc
     ends = {r.tags[ASSET_PARTITION_RANGE_END_TAG] for r in requests}
     assert {e.split("|")[1] for e in ends} == set(_active())
     assert {e.split("|")[0] for e in ends} == {f"{m}" for m in trained.forecasts.values()}
+
+
+def _weekly_tick(instance):
+    from gmp_assets.definitions import defs
+
+    when = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc)  # a Sunday
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+    ) as ctx:
+        return defs.get_schedule_def("weekly_retraining").evaluate_tick(ctx)
+
+
+def test_weekly_retraining_trains_only_on_new_data_and_backtests_a_waiting_challenger(trained, instance, registry):
+    """The session's model (default recipe, today's data) needs no retraining; a version of it waiting for
+    its backtest gets only the backtest; a new month of data gets the whole job."""
+    from gmp_assets import database
+    from gmp_assets.definitions import defs
+    from gmp_assets.models.backtest_assets import BACKTEST_KEY
+    from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
+
+    champion, newest = registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER)
+    client = registry.client()
+    trained_once = client.get_model_version(GLOBAL_MODEL, champion)
+    waiting = client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version
+    project = _active()[0]
+    try:
+        registry.set_alias(GLOBAL_MODEL, CHALLENGER, champion)
+        calm = _weekly_tick(instance)
+        registry.set_alias(GLOBAL_MODEL, CHALLENGER, waiting)  # same run, same params: trained on today's data
+        backtest_only = _weekly_tick(instance)
+        with database.connect() as conn, conn.cursor() as cur:  # a new month of one active project
+            cur.execute(
+                "CREATE TEMP TABLE next_month AS SELECT * FROM ml.feature_rows WHERE project_key = %s"
+                " AND month_start = (SELECT max(month_start) FROM ml.feature_rows WHERE project_key = %s);"
+                " UPDATE next_month SET month_start = month_start + interval '1 month';"
+                " INSERT INTO ml.feature_rows SELECT * FROM next_month RETURNING month_start",
+                (project, project),
+            )
+            (new_month,) = cur.fetchone()
+        try:
+            new_data = _weekly_tick(instance)
+        finally:
+            query("DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start = %s RETURNING 1", (project, new_month))
+    finally:
+        registry.set_alias(GLOBAL_MODEL, CHALLENGER, newest)
+        client.delete_model_version(GLOBAL_MODEL, waiting)
+    assert calm.run_requests == [] and f"champion (version {champion}) was trained on today's data" in calm.skip_message
+    (request,) = backtest_only.run_requests
+    assert request.asset_selection == [BACKTEST_KEY] and request.tags["gmp/weekly_plan"] == "backtest"
+    assert f"version {waiting} was trained on today's data but not backtested" in request.tags["gmp/weekly_reason"]
+    assert defs.resolve_job_def("weekly_retraining_job").get_subset(asset_selection={BACKTEST_KEY}).name
+    (request,) = new_data.run_requests
+    assert request.asset_selection is None and request.tags["gmp/weekly_plan"] == "train"
+    assert request.tags["gmp/weekly_reason"] == f"the training data changed since version {waiting} was trained"

@@ -43,6 +43,21 @@ class TrainingConfig(dg.Config):
     batch_size: int = TrainConfig().batch_size
     seed: int = TrainConfig().seed
 
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size, seed=self.seed)
+
+
+def training_params(ds: SequenceDataset, settings: TrainConfig) -> dict[str, object]:
+    """What a global training run on ``ds`` with ``settings`` logs before it trains: its recipe
+    (``promotion.RECIPE_PARAMS``) and the dataset's hash."""
+    return {
+        "epochs": settings.epochs, "patience": settings.patience, "batch_size": settings.batch_size,
+        "learning_rate": settings.learning_rate, "clipnorm": settings.clipnorm, "seed": settings.seed,
+        "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "dataset_hash": dataset_fingerprint(ds), "recipe_code": code_fingerprint(),
+        "validation_months": VALIDATION_MONTHS, "max_label_ratio": MAX_LABEL_RATIO,
+    }
+
 
 def _markdown_table(rows: dict[str, float], key: str, value: str) -> str:
     lines = [f"| {key} | {value} |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in sorted(rows.items())]
@@ -93,7 +108,7 @@ def global_model(
     train_idx, val_idx = TemporalSplitter(VALIDATION_MONTHS).split(ds)
     train, val = ds.subset(train_idx), ds.subset(val_idx)
     projects, trades = vocabularies(train)
-    settings = TrainConfig(epochs=config.epochs, patience=config.patience, batch_size=config.batch_size, seed=config.seed)
+    settings = config.train_config()
     result = train_global(train, val, projects, trades, settings)
     challenger_worst = _worst(result.project_mape)
     evidence_params = evidence.as_params(evidence_noise(result.model) or evidence.EvidenceNoise())
@@ -101,15 +116,8 @@ def global_model(
         import mlflow as mlflow_lib
 
         mlflow_lib.log_params(
-            {
-                "epochs": settings.epochs, "patience": settings.patience, "batch_size": settings.batch_size,
-                "learning_rate": settings.learning_rate, "clipnorm": settings.clipnorm, "seed": settings.seed,
-                "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
-                "dataset_hash": dataset_fingerprint(ds), "dataset_id": f"training_dataset@{context.run.run_id}",
-                "validation_months": VALIDATION_MONTHS, "best_epoch": result.best_epoch,
-                "recipe_code": code_fingerprint(), "max_label_ratio": MAX_LABEL_RATIO,
-                **evidence_params,
-            }
+            training_params(ds, settings)
+            | {"dataset_id": f"training_dataset@{context.run.run_id}", "best_epoch": result.best_epoch, **evidence_params}
         )
         mlflow.log_samples("ml/training_dataset", context.run.run_id,
                            {"training": ("global_training", train), "validation": ("global_validation", val)})

@@ -3,7 +3,12 @@
 import dagster as dg
 
 from gmp_assets.canonical.months import project_month_span, range_tags
-from gmp_assets.models.assets import project_adapter
+from gmp_assets.models.assets import TrainingConfig, project_adapter, training_params
+from gmp_assets.models.backtest_assets import BACKTEST_KEY
+from gmp_assets.models.datasets import MIN_QUALITY, training_sequences
+from gmp_assets.models.promotion import SCORE_TAG
+from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
+from gmp_assets.monitoring.retraining import WeeklyPlan, weekly_plan
 from gmp_assets.monitoring.sensors import TRIGGER_TAG
 from gmp_assets.resources import PostgresResource
 
@@ -22,17 +27,39 @@ def stale_adapter_projects(instance: dg.DagsterInstance, feature_updates: dict[s
     return stale
 
 
-def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDefinition]:
-    weekly = dg.ScheduleDefinition(
-        name="weekly_retraining",
-        job=weekly_job,
-        cron_schedule="0 2 * * 0",
-        execution_timezone=TIMEZONE,
-        tags={TRIGGER_TAG: "weekly_retraining"},
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Sunday 02:00: check the canonical data (GX), assemble the dataset, train, backtest;"
-        " the new model is promoted only if it beats the champion.",
+def weekly_request(plan: WeeklyPlan, week: str) -> dg.RunRequest | dg.SkipReason:
+    """The weekly run for ``plan``: the whole job, only the backtest, or a skip with its reason."""
+    if plan.action == "skip":
+        return dg.SkipReason(plan.reason)
+    return dg.RunRequest(
+        run_key=f"weekly_retraining:{week}",
+        asset_selection=[BACKTEST_KEY] if plan.action == "backtest" else None,
+        tags={TRIGGER_TAG: "weekly_retraining", "gmp/weekly_plan": plan.action, "gmp/weekly_reason": plan.reason},
     )
+
+
+def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDefinition]:
+    @dg.schedule(job=weekly_job, cron_schedule="0 2 * * 0", execution_timezone=TIMEZONE,
+                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="Sunday 02:00: retrain and backtest the global model when the data or the recipe"
+                 " changed since its newest version; only the backtest when that version waits for one.")
+    def weekly_retraining(context: dg.ScheduleEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource):
+        """Sunday 02:00: assemble the dataset, train, backtest (the new model is promoted only if it beats
+        the champion), when the data or the recipe changed since the newest global version; only the
+        backtest when that version, trained on today's data, was not backtested yet (``retraining``)."""
+        with postgres.connect() as conn:
+            ds = training_sequences(conn, min_quality=MIN_QUALITY)
+        if not len(ds):
+            return dg.SkipReason("no training-eligible project has feature rows yet")
+        newest = mlflow.version_for(GLOBAL_MODEL, CHALLENGER)
+        plan = weekly_plan(
+            newest,
+            mlflow.run_params(GLOBAL_MODEL, newest) if newest else {},
+            training_params(ds, TrainingConfig().train_config()),
+            mlflow.version_for(GLOBAL_MODEL, CHAMPION),
+            bool(newest) and SCORE_TAG in mlflow.version_tags(GLOBAL_MODEL, newest),
+        )
+        return weekly_request(plan, context.scheduled_execution_time.date().isoformat())
 
     @dg.schedule(job=adapter_job, cron_schedule="0 3 * * *", execution_timezone=TIMEZONE,
                  default_status=dg.DefaultScheduleStatus.RUNNING)
@@ -64,4 +91,4 @@ def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDe
             for k, span in spans.items() if span is not None
         ]
 
-    return [weekly, daily_adapter_refresh, monthly_forecasts]
+    return [weekly_retraining, daily_adapter_refresh, monthly_forecasts]
