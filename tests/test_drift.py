@@ -1,5 +1,7 @@
 """PSI and drift decisions (pure)."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,12 @@ def test_prediction_drift_threshold():
     assert prediction_drift(0.111, 0.10)
     assert not prediction_drift(0.109, 0.10)
     assert not prediction_drift(float("nan"), 0.10)
+
+
+def test_baseline_is_the_projects_own_validation_mape_else_the_mean():
+    from gmp_assets.monitoring.evaluate import baseline_mape
+
+    validation = {"alpha": 0.04, "bravo": 0.08}
+    assert baseline_mape(validation, "alpha") == 0.04
+    assert baseline_mape(validation, "charlie") == pytest.approx(0.06)
+    assert math.isnan(baseline_mape({}, "alpha"))

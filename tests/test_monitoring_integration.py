@@ -53,14 +53,14 @@ def test_drift_sensor_asks_for_retraining_only_with_months_the_model_has_not_lea
     from gmp_assets import database
     from gmp_assets.canonical.months import project_month_span, range_tags
     from gmp_assets.models.registry import GLOBAL_MODEL
-    from gmp_assets.monitoring.evaluate import evaluate_project, learnt_through
+    from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project
 
     defs, sensor = _sensor("drift_sensor")
     active = _active()
     champion = registry.load_forecaster(GLOBAL_MODEL)
     with database.connect() as conn:
-        learnt = learnt_through(registry)
-        expected = {k: evaluate_project(conn, registry, champion, learnt, k) for k in active}
+        baseline = drift_baseline(conn, registry, champion)
+        expected = {k: evaluate_project(conn, baseline, k) for k in active}
     # the global model has just learnt from every month there is: drifted or not, nothing to retrain on
     assert all(e.learnt_through and e.unseen_months == 0 and not e.retrain for e in expected.values())
     calm = _tick(defs, sensor, instance)

@@ -7,7 +7,7 @@ from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.forecasting.assets import FORECASTS_KEY
 from gmp_assets.models.assets import GLOBAL_MODEL_KEY
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
-from gmp_assets.monitoring.evaluate import evaluate_project, learnt_through, record
+from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
@@ -28,7 +28,7 @@ def drift_report(context: dg.AssetExecutionContext, postgres: PostgresResource, 
     if champion is None:
         raise dg.Failure("no champion global model to compare with yet")
     with postgres.connect() as conn:
-        evaluation = evaluate_project(conn, mlflow, champion, learnt_through(mlflow), project_key)
+        evaluation = evaluate_project(conn, drift_baseline(conn, mlflow, champion), project_key)
         record(conn, evaluation)
     return dg.MaterializeResult(
         metadata={

@@ -81,12 +81,16 @@ def recent_forecast_mape(conn: psycopg2.extensions.connection, project_key: str)
     return metrics.mape(joined["final_cost_cents"].to_numpy(dtype=float), joined["eac"].to_numpy(dtype=float)) if len(joined) else float("nan")
 
 
-def baseline_mape(registry: MlflowResource, champion: LoadedModel, project_key: str) -> float:
-    """The champion's validation MAPE for the project (else its mean over projects)."""
+def validation_mapes(registry: MlflowResource, champion: LoadedModel) -> dict[str, float]:
+    """The champion's validation MAPE per project, from its training run."""
     client = registry.client()
     run = client.get_run(client.get_model_version(GLOBAL_MODEL, champion.version).run_id)
-    per_project = {k.removeprefix("val_mape_"): v for k, v in run.data.metrics.items() if k.startswith("val_mape_")}
-    return per_project.get(project_key, float(np.mean(list(per_project.values()))) if per_project else float("nan"))
+    return {k.removeprefix("val_mape_"): v for k, v in run.data.metrics.items() if k.startswith("val_mape_")}
+
+
+def baseline_mape(validation: dict[str, float], project_key: str) -> float:
+    """The project's validation MAPE (else the mean over projects)."""
+    return validation.get(project_key, float(np.mean(list(validation.values()))) if validation else float("nan"))
 
 
 def unseen_months(month_starts: pd.Series, through: str | None) -> int:
@@ -102,23 +106,31 @@ def learnt_through(registry: MlflowResource) -> dict[str, str]:
     return (registry.version_dict(GLOBAL_MODEL, version, DATA_THROUGH_ARTIFACT) if version else None) or {}
 
 
-def evaluate_project(
-    conn: psycopg2.extensions.connection,
-    registry: MlflowResource,
-    champion: LoadedModel,
-    learnt: dict[str, str],
-    project_key: str,
-) -> DriftEvaluation:
-    """PSI of the project's last 6 months of features against the champion's training projects;
-    ``learnt``: :func:`learnt_through`, read once for the projects evaluated together."""
-    reference_keys = [k for k in champion.projects.keys if k != project_key]
-    reference = store.load_feature_rows(conn, reference_keys)
+@dataclass(frozen=True)
+class DriftBaseline:
+    """What each project is compared with, read once for the projects evaluated together."""
+
+    learnt: dict[str, str]  # learnt_through
+    reference: pd.DataFrame  # feature rows of the champion's training projects
+    validation: dict[str, float]  # validation_mapes
+
+
+def drift_baseline(
+    conn: psycopg2.extensions.connection, registry: MlflowResource, champion: LoadedModel
+) -> DriftBaseline:
+    return DriftBaseline(learnt_through(registry), store.load_feature_rows(conn, list(champion.projects.keys)),
+                         validation_mapes(registry, champion))
+
+
+def evaluate_project(conn: psycopg2.extensions.connection, baseline: DriftBaseline, project_key: str) -> DriftEvaluation:
+    """PSI of the project's last 6 months of features against the champion's other training projects."""
+    reference = baseline.reference[baseline.reference["project_key"] != project_key]
     rows = store.load_feature_rows(conn, [project_key])
     report = data_drift(reference, _recent(rows, RECENT_MONTHS))
-    recent, baseline = recent_forecast_mape(conn, project_key), baseline_mape(registry, champion, project_key)
-    through = learnt.get(project_key)
+    recent, expected = recent_forecast_mape(conn, project_key), baseline_mape(baseline.validation, project_key)
+    through = baseline.learnt.get(project_key)
     trains = bool(trains_the_model(store.load_projects(conn, [project_key])).any())
-    return DriftEvaluation(project_key, report, recent, baseline, prediction_drift(recent, baseline), through,
+    return DriftEvaluation(project_key, report, recent, expected, prediction_drift(recent, expected), through,
                            unseen_months(rows["month_start"], through), trains)
 
 

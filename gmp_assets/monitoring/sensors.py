@@ -12,7 +12,7 @@ import dagster as dg
 from gmp_assets.models.assets import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
-from gmp_assets.monitoring.evaluate import evaluate_project, learnt_through, record
+from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
 from gmp_assets.resources import PostgresResource
 
 PROJECTS_PER_TICK = 5
@@ -45,10 +45,10 @@ def build_drift_sensor(training_job, adapter_job) -> dg.SensorDefinition:
         batch = (projects[start:] + projects[:start])[:PROJECTS_PER_TICK]
         today = date.today().isoformat()
         requests, retrain = [], []
-        learnt = learnt_through(mlflow)
         with postgres.connect() as conn:
+            baseline = drift_baseline(conn, mlflow, champion)
             for key in batch:
-                evaluation = evaluate_project(conn, mlflow, champion, learnt, key)
+                evaluation = evaluate_project(conn, baseline, key)
                 record(conn, evaluation)
                 if evaluation.retrain:
                     retrain.append(key)
