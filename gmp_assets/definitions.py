@@ -16,7 +16,11 @@ from gmp_assets.models.assets import global_model, project_adapter, training_dat
 from gmp_assets.models.backtest_assets import backtest_report
 from gmp_assets.monitoring.assets import drift_report
 from gmp_assets.monitoring.schedules import build_schedules
-from gmp_assets.monitoring.sensors import build_data_volume_sensor, build_drift_sensor
+from gmp_assets.monitoring.sensors import (
+    build_data_volume_sensor,
+    build_drift_sensor,
+    build_model_change_forecast_sensor,
+)
 from gmp_assets.resources import build_resources
 from gmp_assets.taxonomy.assets import manual_trade_mappings, project_trade_mapping
 
@@ -94,6 +98,7 @@ defs = dg.Definitions(
         build_forecast_sensor(project_months_job, forecast_job),
         build_drift_sensor(training_job, adapter_job),
         build_data_volume_sensor(adapter_job),
+        build_model_change_forecast_sensor(adapter_job, forecast_job),
     ],
     resources=build_resources(),
 )

@@ -204,7 +204,9 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
     for index, key in enumerate(ok, start=1):
         progress(f"[{index}/{len(ok)}] {key}: adapter")
         result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key, tags=cli_tags())
-        if result.success and _materialization_metadata(result, "kept"):
+        # a new adapter kept, or the champion adapter still beating the global model when the new one does not
+        if result.success and (_materialization_metadata(result, "kept")
+                               or _materialization_metadata(result, "champion_adapter_version")):
             summary.adapters_kept[key] = _materialization_metadata(result, "months_of_data")
         if status.get(key) != "active" or spans[key] is None:
             continue

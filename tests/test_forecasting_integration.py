@@ -358,3 +358,50 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         assert float(tags[SCORE_TAG]) == pytest.approx(ours)
     finally:
         registry.promote(GLOBAL_MODEL, champion, "test: restore the session's champion")
+
+
+def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(trained, registry):
+    """When a new fine-tune is not kept, the champion adapter stays in use only if it still beats the global
+    model on the same held-out months; otherwise forecasts fall back to the global model, and
+    `gmp models rollback` brings the adapter back."""
+    from click.testing import CliRunner
+
+    from gmp_assets import database
+    from gmp_assets.cli import main
+    from gmp_assets.models.adapters import AdapterResult, adapter_samples
+    from gmp_assets.models.assets import _without_new_adapter
+    from gmp_assets.models.datasets import ADAPTER_HOLDOUT_MONTHS, split_last_months, training_sequences
+    from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
+    from gmp_assets.models.registry import CHAMPION, PREVIOUS, adapter_model_name
+
+    key = next(k for k, months in sorted(trained.adapters_kept.items()) if months >= ADAPTER_MIN_MONTHS)
+    name = adapter_model_name(key)
+    (month,), = query("SELECT min(month_start)::text FROM ml.feature_rows WHERE project_key = %s AND months_of_data >= %s",
+                      (key, ADAPTER_MIN_MONTHS))  # the first month its forecasts can use the adapter
+    champion = registry.version_for(name, CHAMPION)
+    with database.connect() as conn:
+        labelled = training_sequences(conn, label_every_month=True, project_keys=[key])
+        train, holdout = split_last_months(labelled.subset(labelled.labelled), ADAPTER_HOLDOUT_MONTHS)
+        learnt, judged = adapter_samples(train, holdout, 12)
+        in_use = set(_forecast(conn, registry, key, month)["method"])
+
+    def not_kept(global_mape: float) -> AdapterResult:  # a new fine-tune that lost to a global model this good
+        return AdapterResult(None, global_mape, float("nan"), False, learnt, judged)
+
+    stays = _without_new_adapter(registry, name, not_kept(float("inf")))
+    assert stays["champion_adapter_version"] == champion and "stays in use" in stays["reason"]
+    assert registry.version_for(name, CHAMPION) == champion
+    retired = _without_new_adapter(registry, name, not_kept(0.0))
+    try:
+        assert retired["retired_adapter_version"] == champion and "the project uses the global model" in retired["reason"]
+        assert registry.version_for(name, CHAMPION) is None and registry.version_for(name, PREVIOUS) == champion
+        assert "retired_reason" in registry.version_tags(name, champion)
+        with database.connect() as conn:
+            fallen_back = set(_forecast(conn, registry, key, month)["method"])
+    finally:
+        result = CliRunner().invoke(main, ["models", "rollback", name])
+    assert result.exit_code == 0, result.output
+    assert "adapter" in in_use and "adapter" not in fallen_back and "global" in fallen_back
+    assert registry.version_for(name, CHAMPION) == champion
+    with database.connect() as conn:
+        assert set(_forecast(conn, registry, key, month)["method"]) == in_use

@@ -122,6 +122,32 @@ def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, inst
     assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" for r in after)
 
 
+def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_global_champion(
+    trained, instance, registry
+):
+    from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
+
+    when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
+    before = {r.partition_key: r.tags["gmp/refresh_reason"] for r in _schedule_tick("daily_adapter_refresh", instance, when)}
+    champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
+    client = registry.client()
+    trained_once = client.get_model_version(GLOBAL_MODEL, champion)
+    newer = client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version
+    try:
+        registry.set_alias(GLOBAL_MODEL, CHAMPION, newer)
+        after = {r.partition_key: r.tags["gmp/refresh_reason"] for r in _schedule_tick("daily_adapter_refresh", instance, when)}
+    finally:
+        registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
+        client.delete_model_version(GLOBAL_MODEL, newer)
+    active = set(_active())
+    assert all(not reason.startswith("fine-tuned from") for reason in before.values())
+    assert set(after) == set(before) | active  # completed projects' adapters are not forecast: no refit for them
+    assert {k: r for k, r in after.items() if k not in before} == {
+        k: f"fine-tuned from global version {champion}, the champion is {newer}" for k in active - set(before)
+    }
+    assert active - set(before)
+
+
 def test_monthly_forecasts_schedule_covers_every_active_project(trained, instance):
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
@@ -183,3 +209,31 @@ def test_weekly_retraining_trains_only_on_new_data_and_backtests_a_waiting_chall
     (request,) = new_data.run_requests
     assert request.asset_selection is None and request.tags["gmp/weekly_plan"] == "train"
     assert request.tags["gmp/weekly_reason"] == f"the training data changed since version {waiting} was trained"
+
+
+def test_a_refitted_adapter_renews_the_forecast_of_an_active_project(trained, instance):
+    from dagster._core.events import DagsterEventType
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
+
+    from gmp_assets.pipeline import _materialization_metadata
+
+    defs, sensor = _sensor("model_change_forecast_sensor")
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="adapter_job", statuses=[dg.DagsterRunStatus.SUCCESS]))
+    latest = {}
+    for run in runs:  # newest first
+        latest.setdefault(run.tags["dagster/partition"], run)
+    outcomes = {}
+    for key, run in latest.items():
+        event = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_SUCCESS)[0].dagster_event
+        context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event, dagster_instance=instance,
+                                                     dagster_run=run, resources=defs.resources)
+        outcomes[key] = sensor(context)
+    requested = {k: r for k, r in outcomes.items() if isinstance(r, dg.RunRequest)}
+    assert set(latest) > set(requested) == set(_active())  # completed projects have no current forecast to renew
+    assert all("not an active project" in r.skip_message for k, r in outcomes.items() if k not in requested)
+    for key, request in requested.items():
+        assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == f"{trained.forecasts[key]}|{key}"
+        assert request.tags["gmp/trigger"] == "model_change"
+    key = sorted(requested)[0]
+    renewed = defs.resolve_job_def("forecast_job").execute_in_process(instance=instance, tags=requested[key].tags)
+    assert renewed.success and _materialization_metadata(renewed, "forecasts_written") == 0  # same models: same forecasts

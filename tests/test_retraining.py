@@ -63,3 +63,13 @@ def test_requests_the_whole_job_only_the_backtest_or_nothing():
     assert backtest.asset_selection == [BACKTEST_KEY]
     skip = weekly_request(WeeklyPlan("skip", "nothing new"), "2026-11-29")
     assert isinstance(skip, dg.SkipReason) and skip.skip_message == "nothing new"
+
+
+def test_an_adapter_is_refreshed_for_new_data_or_a_new_global_champion():
+    from gmp_assets.monitoring.schedules import refresh_reason
+
+    assert refresh_reason(None, None, 100.0, "2") == "no adapter yet"
+    assert refresh_reason(50.0, "2", 100.0, "2") == "new data"
+    assert refresh_reason(150.0, "1", 100.0, "2") == "fine-tuned from global version 1, the champion is 2"
+    assert refresh_reason(150.0, "2", 100.0, "2") is None
+    assert refresh_reason(150.0, "1", 100.0, None) is None  # a project not forecast: only new data counts

@@ -31,6 +31,17 @@ def project_month_span(conn: psycopg2.extensions.connection, project_key: str) -
     return (first_key, last_key) if first_key <= last_key else None
 
 
+def active_last_months(conn: psycopg2.extensions.connection, project_keys: list[str] | None = None) -> dict[str, str]:
+    """Active project (of ``project_keys`` if given) -> its last month with data: what its current
+    forecast is as of."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active'"
+                    " AND (%s::text[] IS NULL OR project_key = ANY(%s)) ORDER BY 1", (project_keys, project_keys))
+        active = [k for (k,) in cur.fetchall()]
+    spans = {key: project_month_span(conn, key) for key in active}
+    return {key: span[1] for key, span in spans.items() if span is not None}
+
+
 def range_tags(project_key: str, span: tuple[str, str]) -> dict[str, str]:
     """Run tags that select the project's months as one partition range (a single-run backfill)."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG

@@ -11,7 +11,7 @@ from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.models import evidence, registry
-from gmp_assets.models.adapters import AdapterConfig, eac_mape, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, AdapterResult, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
     MIN_QUALITY,
@@ -179,7 +179,8 @@ def project_adapter(
         project = training_sequences(conn, label_every_month=True, project_keys=[project_key])
     labelled = project.subset(project.labelled)
     if not len(labelled):
-        return dg.MaterializeResult(metadata={"kept": False, "reason": "no finished trades to learn from yet"})
+        return dg.MaterializeResult(metadata={"kept": False, "global_version": champion.version,
+                                              "reason": "no finished trades to learn from yet"})
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
     adapter_config = AdapterConfig()
     result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
@@ -208,14 +209,13 @@ def project_adapter(
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
         metadata["mlflow_run_id"] = run.info.run_id
         if not result.kept:
-            metadata["reason"] = "the adapter does not beat the global model on held-out months: the project uses the global model"
-            return dg.MaterializeResult(metadata=metadata)
+            return dg.MaterializeResult(metadata=metadata | _without_new_adapter(mlflow, name, result))
         version = mlflow.log_forecaster(
             result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name
         )
     mlflow.set_alias(name, registry.CHALLENGER, version)
     current = mlflow.load_forecaster(name)
-    decision = _adapter_decision(postgres, project_key, result, current, champion, holdout)
+    decision = _adapter_decision(postgres, project_key, result, current, champion)
     if decision.promote:
         mlflow.promote(name, version, decision.reason)
     if not decision.promote:
@@ -230,12 +230,30 @@ def project_adapter(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _adapter_decision(postgres, project_key, result, current, champion_global, holdout) -> Decision:
+def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResult) -> dict:
+    """Metadata when the new fine-tune does not beat the global model: the champion adapter, if any,
+    stays in use only if it still beats the global model on the same held-out months; otherwise it is
+    retired (``MlflowResource.retire``) and the project's forecasts use the global model."""
+    not_kept = "the new adapter does not beat the global model on held-out months"
+    current = mlflow.load_forecaster(name)
+    if current is None:
+        return {"reason": f"{not_kept}: the project uses the global model"}
+    champion_mape = eac_mape(current.model, result.judged, current.projects, current.trades)
+    scores = f"{champion_mape:.4f} vs the global model's {result.global_mape:.4f}"
+    if champion_mape < result.global_mape:
+        return {"reason": f"{not_kept}; the champion adapter (version {current.version}) still does ({scores})"
+                          " and stays in use", "champion_adapter_version": current.version}
+    mlflow.retire(name, f"does not beat global model {result.global_mape:.4f} on held-out months ({champion_mape:.4f})")
+    return {"reason": f"{not_kept}, nor does the champion adapter (version {current.version}: {scores}): retired,"
+                      " the project uses the global model", "retired_adapter_version": current.version}
+
+
+def _adapter_decision(postgres, project_key, result, current, champion_global) -> Decision:
     """Promote a kept adapter only if it beats the champion adapter on the same held-out months and its
     current forecasts stay within ``MAX_DIVERGENCE`` of the champion adapter's."""
     if current is None:
         return Decision(True, f"first adapter; beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})")
-    champion_mape = eac_mape(current.model, holdout, current.projects, current.trades)  # holdout: labelled only
+    champion_mape = eac_mape(current.model, result.judged, current.projects, current.trades)
     if not result.adapter_mape <= champion_mape:
         return Decision(False, f"not promoted: held-out MAPE {result.adapter_mape:.4f} does not beat the champion"
                                f" adapter's {champion_mape:.4f} (version {current.version})")

@@ -122,6 +122,17 @@ class MlflowResource(ConfigurableResource):
         client.set_registered_model_alias(name, CHAMPION, version)
         self.tag_version(name, version, {"promotion_reason": reason})
 
+    def retire(self, name: str, reason: str) -> str | None:
+        """Remove the champion alias (kept as ``previous_champion``, so ``gmp models rollback`` restores
+        it); returns the version retired, None if there was no champion."""
+        old = self.version_for(name, CHAMPION)
+        if old is not None:
+            client = self.client()
+            client.set_registered_model_alias(name, PREVIOUS, old)
+            client.delete_registered_model_alias(name, CHAMPION)
+            self.tag_version(name, old, {"retired_reason": reason})
+        return old
+
     def version_dict(self, name: str, version: str, artifact: str) -> dict | None:
         """A JSON artifact of the run that logged ``version`` of ``name``; None if that run has none."""
         import mlflow

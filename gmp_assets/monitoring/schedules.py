@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from gmp_assets.canonical.months import project_month_span, range_tags
+from gmp_assets.canonical.months import active_last_months, range_tags
 from gmp_assets.models.assets import TrainingConfig, project_adapter, training_params
 from gmp_assets.models.backtest_assets import BACKTEST_KEY
 from gmp_assets.models.datasets import MIN_QUALITY, training_sequences
@@ -15,15 +15,35 @@ from gmp_assets.resources import PostgresResource
 TIMEZONE = "UTC"
 
 
-def stale_adapter_projects(instance: dg.DagsterInstance, feature_updates: dict[str, float]) -> list[str]:
-    """Projects whose features changed after their adapter was last trained (or that have none)."""
-    stale = []
+def refresh_reason(trained_at: float | None, global_version: str | None, features_updated: float,
+                   champion: str | None) -> str | None:
+    """Why a project's adapter needs fine-tuning again (None: it is up to date): it has none, its
+    features changed after it was trained, or it was fine-tuned from another global version than the
+    champion (whose encoder the next one freezes)."""
+    if trained_at is None:
+        return "no adapter yet"
+    if trained_at < features_updated:
+        return "new data"
+    if champion is not None and global_version != champion:
+        return f"fine-tuned from global version {global_version}, the champion is {champion}"
+    return None
+
+
+def stale_adapters(
+    instance: dg.DagsterInstance, feature_updates: dict[str, float], champion: str | None, active: set[str]
+) -> dict[str, str]:
+    """Project -> why its adapter needs fine-tuning again (``refresh_reason``; a new champion counts only
+    for ``active`` projects, the ones forecast), for the projects whose adapter does."""
+    stale = {}
     for key, updated in sorted(feature_updates.items()):
         latest = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=project_adapter.key, asset_partitions=[key]), limit=1
         ).records
-        if not latest or latest[0].timestamp < updated:
-            stale.append(key)
+        version = latest[0].asset_materialization.metadata.get("global_version") if latest else None
+        reason = refresh_reason(latest[0].timestamp if latest else None, version.value if version else None, updated,
+                                champion if key in active else None)
+        if reason:
+            stale[key] = reason
     return stale
 
 
@@ -63,32 +83,34 @@ def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDe
 
     @dg.schedule(job=adapter_job, cron_schedule="0 3 * * *", execution_timezone=TIMEZONE,
                  default_status=dg.DefaultScheduleStatus.RUNNING)
-    def daily_adapter_refresh(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
-        """03:00: fine-tune only the adapters whose project has new data since they were trained."""
+    def daily_adapter_refresh(context: dg.ScheduleEvaluationContext, postgres: PostgresResource,
+                              mlflow: MlflowResource):
+        """03:00: fine-tune only the adapters whose project has new data since they were trained, or that
+        were fine-tuned from an earlier global champion."""
         with postgres.connect() as conn, conn.cursor() as cur:
             cur.execute("SELECT project_key, extract(epoch FROM max(computed_at)) FROM ml.feature_rows GROUP BY 1")
             updates = {k: float(v) for k, v in cur.fetchall()}
-        stale = stale_adapter_projects(context.instance, updates)
+            cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active'")
+            active = {k for (k,) in cur.fetchall()}
+        stale = stale_adapters(context.instance, updates, mlflow.version_for(GLOBAL_MODEL, CHAMPION), active)
         if not stale:
             return dg.SkipReason("every adapter is up to date")
         day = context.scheduled_execution_time.date().isoformat()
         return [dg.RunRequest(run_key=f"adapter_refresh:{k}:{day}", partition_key=k,
-                              tags={TRIGGER_TAG: "daily_adapter_refresh"}) for k in stale]
+                              tags={TRIGGER_TAG: "daily_adapter_refresh", "gmp/refresh_reason": reason})
+                for k, reason in stale.items()]
 
     @dg.schedule(job=forecast_job, cron_schedule="0 4 2 * *", execution_timezone=TIMEZONE,
                  default_status=dg.DefaultScheduleStatus.RUNNING)
     def monthly_forecasts(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
         """The 2nd of each month, 04:00: forecast every active project as of its last closed month."""
         with postgres.connect() as conn:
-            with conn.cursor() as cur:
-                cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active' ORDER BY 1")
-                active = [k for (k,) in cur.fetchall()]
-            spans = {k: project_month_span(conn, k) for k in active}
+            lasts = active_last_months(conn)
         month = context.scheduled_execution_time.strftime("%Y-%m")
         return [
             dg.RunRequest(run_key=f"monthly_forecast:{k}:{month}",
-                          tags={**range_tags(k, (span[1], span[1])), TRIGGER_TAG: "monthly_forecasts"})
-            for k, span in spans.items() if span is not None
+                          tags={**range_tags(k, (last, last)), TRIGGER_TAG: "monthly_forecasts"})
+            for k, last in lasts.items()
         ]
 
     return [weekly_retraining, daily_adapter_refresh, monthly_forecasts]

@@ -8,7 +8,9 @@ import json
 from datetime import date
 
 import dagster as dg
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from gmp_assets.canonical.months import active_last_months, range_tags
 from gmp_assets.models.assets import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
@@ -89,3 +91,20 @@ def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
         )
 
     return data_volume_sensor
+
+
+def build_model_change_forecast_sensor(adapter_job, forecast_job) -> dg.SensorDefinition:
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[adapter_job],
+                          request_job=forecast_job, default_status=dg.DefaultSensorStatus.RUNNING)
+    def model_change_forecast_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
+        """After an active project's adapter is fine-tuned again (new data, a new global champion, drift), forecast
+        its last month with the models the registry now holds (identical forecasts are not written twice)."""
+        key = context.dagster_run.tags.get(PARTITION_NAME_TAG, "")
+        with postgres.connect() as conn:
+            last = active_last_months(conn, [key]).get(key)
+        if last is None:
+            return dg.SkipReason(f"{key or 'no project'}: not an active project with data, no current forecast to renew")
+        return dg.RunRequest(run_key=f"{context.dagster_run.run_id}:forecast",
+                             tags={**range_tags(key, (last, last)), TRIGGER_TAG: "model_change"})
+
+    return model_change_forecast_sensor
