@@ -214,7 +214,16 @@ def backtest(json_file: Path, reuse: bool) -> None:
 
 @main.group()
 def models() -> None:
-    """Move the champion alias of a registered model by hand."""
+    """See the registered models' aliases; move the champion alias by hand."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Every registered model with its champion, challenger and previous champion, and why the champion is
+    the champion (or, for an adapter retired because it no longer beats the global model, why)."""
+    rows = _mlflow().overview()
+    columns = ["name", "champion", "challenger", "previous_champion", "note"]
+    _echo_table(columns, [[row[c] for c in columns] for row in rows])
 
 
 @models.command("promote")
@@ -277,11 +286,15 @@ def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
         writer.writerow(columns)
         writer.writerows(values)
         return
+    _echo_table(columns, values)
+    click.echo(f"{len(values)} mapping(s)", err=True)
+
+
+def _echo_table(columns: list[str], values: list[list[str]]) -> None:
     widths = [max([len(c)] + [len(v[i]) for v in values]) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     for v in values:
         click.echo("  ".join(x.ljust(w) for x, w in zip(v, widths)))
-    click.echo(f"{len(values)} mapping(s)", err=True)
 
 
 def _mark_stale(project_keys: set[str], reason: str) -> None:

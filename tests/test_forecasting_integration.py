@@ -398,10 +398,17 @@ def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(tra
         assert "retired_reason" in registry.version_tags(name, champion)
         with database.connect() as conn:
             fallen_back = set(_forecast(conn, registry, key, month)["method"])
+        listed = CliRunner().invoke(main, ["models", "list"])
     finally:
         result = CliRunner().invoke(main, ["models", "rollback", name])
     assert result.exit_code == 0, result.output
     assert "adapter" in in_use and "adapter" not in fallen_back and "global" in fallen_back
+    assert listed.exit_code == 0, listed.output
+    header, *rows = listed.output.splitlines()
+    assert header.split() == ["name", "champion", "challenger", "previous_champion", "note"]
+    (row,) = [r for r in rows if r.startswith(name + " ")]
+    assert f" {champion} " in row and "retired: does not beat global model 0.0000" in row
+    assert any(r.startswith("gmp_forecaster_global ") for r in rows)
     assert registry.version_for(name, CHAMPION) == champion
     with database.connect() as conn:
         assert set(_forecast(conn, registry, key, month)["method"]) == in_use

@@ -133,6 +133,20 @@ class MlflowResource(ConfigurableResource):
             self.tag_version(name, old, {"retired_reason": reason})
         return old
 
+    def overview(self) -> list[dict[str, str]]:
+        """Per registered model: the versions behind its aliases and why the champion is the champion
+        (or, with no champion, why the previous one was retired)."""
+        rows = []
+        for model in sorted(self.client().search_registered_models(), key=lambda m: m.name):
+            aliases = {alias: self.version_for(model.name, alias) or "" for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
+            if aliases[CHAMPION]:
+                note = self.version_tags(model.name, aliases[CHAMPION]).get("promotion_reason", "")
+            else:
+                retired = self.version_tags(model.name, aliases[PREVIOUS]).get("retired_reason") if aliases[PREVIOUS] else None
+                note = f"retired: {retired}" if retired else ""
+            rows.append({"name": model.name, **aliases, "note": note})
+        return rows
+
     def version_dict(self, name: str, version: str, artifact: str) -> dict | None:
         """A JSON artifact of the run that logged ``version`` of ``name``; None if that run has none."""
         import mlflow
