@@ -11,7 +11,7 @@ from typing import Callable
 import dagster as dg
 
 from gmp_assets import database
-from gmp_assets.canonical.months import project_month_span, range_tags
+from gmp_assets.canonical.months import active_last_months, project_month_span, range_tags
 from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN
 from gmp_assets.partitions import PROJECTS
 
@@ -196,10 +196,8 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
         summary.promoted = bool(_materialization_metadata(backtest, "promoted_to_champion"))
         summary.decision = _materialization_metadata(backtest, "decision")
     ok = [o.project_key for o in outcomes if o.ok]
-    with database.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT project_key, status FROM analytics.projects WHERE project_key = ANY(%s)", (ok,))
-        status = dict(cur.fetchall())
-        spans = {key: project_month_span(conn, key) for key in ok}
+    with database.connect() as conn:
+        lasts = active_last_months(conn, ok)
     adapter_job, forecast_job = defs.resolve_job_def("adapter_job"), defs.resolve_job_def("forecast_job")
     for index, key in enumerate(ok, start=1):
         progress(f"[{index}/{len(ok)}] {key}: adapter")
@@ -208,9 +206,9 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
         if result.success and (_materialization_metadata(result, "kept")
                                or _materialization_metadata(result, "champion_adapter_version")):
             summary.adapters_kept[key] = _materialization_metadata(result, "months_of_data")
-        if status.get(key) != "active" or spans[key] is None:
+        if key not in lasts:
             continue
-        last = spans[key][1]
+        last = lasts[key]
         progress(f"[{index}/{len(ok)}] {key}: forecast as of {last}")
         result = _run(forecast_job, instance, progress, f"{key} forecast", tags={**range_tags(key, (last, last)), **cli_tags()})
         if result.success:
