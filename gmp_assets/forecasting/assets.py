@@ -10,7 +10,8 @@ from gmp_assets.features.assets import FEATURE_ROWS
 from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
-from gmp_assets.forecasting.store import write_forecasts
+from gmp_assets.forecasting.serving import FINISHED, recorded_model
+from gmp_assets.forecasting.store import forecast_date, write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
@@ -21,12 +22,14 @@ from gmp_assets.partitions import project_month_partitions
 from gmp_assets.resources import PostgresResource
 
 CONFIDENCE = 0.8
-HEURISTIC_MODEL = ("typical_curve_baseline", "1")
-FINISHED_MODEL = ("actual_cost", "-")  # a finished trade's EAC is its actual cost
 
 
 def _forecaster(loaded: LoadedModel | None) -> Forecaster | None:
     return (loaded.model, loaded.projects, loaded.trades) if loaded else None
+
+
+def _identity(loaded: LoadedModel | None) -> tuple[str, str] | None:
+    return (loaded.name, loaded.version) if loaded else None
 
 
 def forecast_rows(
@@ -45,11 +48,8 @@ def forecast_rows(
     east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])
     rows = []
     for i in range(len(ds)):
-        method = "finished" if ds.trade_finished[i] else methods[i]
-        model = {fallback.ADAPTER: adapter, fallback.HEURISTIC: None}.get(methods[i], champion)
-        name, version = (
-            FINISHED_MODEL if method == "finished" else (model.name, model.version) if model else HEURISTIC_MODEL
-        )
+        method = FINISHED if ds.trade_finished[i] else methods[i]
+        name, version = recorded_model(method, _identity(champion), _identity(adapter))
         month = pd.Timestamp(ds.as_of_month[i])
         rows.append(
             {
@@ -105,8 +105,7 @@ def project_forecasts(
                 if not len(ds):
                     continue
                 rows = forecast_rows(ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month))
-                forecast_date = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
-                written, unchanged = write_forecasts(conn, project_key, forecast_date, rows)
+                written, unchanged = write_forecasts(conn, project_key, forecast_date(month), rows)
                 written_total += written
                 summary.append((project_key, month, rows))
     metadata: dict = {"forecasts_written": written_total, "global_model_version": champion.version if champion else "none"}

@@ -167,11 +167,16 @@ class PendingName:
     cost_cents: int
     homes: tuple[str, ...]  # likely_homes, by the amounts
 
+    @property
+    def likely_home(self) -> str:
+        """The trades the amounts likely belong to, as one phrase ("" without any)."""
+        return " or ".join(self.homes)
+
     def describe(self) -> str:
         amounts = ", ".join(a for a in (f"{_dollars(self.budget_cents)} budget" if self.budget_cents else "",
                                         f"{_dollars(self.cost_cents)} booked" if self.cost_cents else "") if a)
         details = [amounts, f"best guess {self.best_guess}" if self.best_guess else "",
-                   f"by the amounts: {' or '.join(self.homes)}" if self.homes else ""]
+                   f"by the amounts: {self.likely_home}" if self.homes else ""]
         return f"{self.project_key}: '{self.raw_name}' ({'; '.join(d for d in details if d)})"
 
 
@@ -199,7 +204,7 @@ def review_hints(conn: psycopg2.extensions.connection, project_keys: list[str]) 
     month with data (for the review queue: ``gmp mappings list --pending``)."""
     spans = {key: project_month_span(conn, key) for key in sorted(set(project_keys))}
     ranges = {key: span for key, span in spans.items() if span is not None}
-    return {(p.project_key, p.raw_name): " or ".join(p.homes) for p in pending_names(conn, ranges) if p.homes}
+    return {(p.project_key, p.raw_name): p.likely_home for p in pending_names(conn, ranges) if p.homes}
 
 
 def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dg.AssetCheckResult:

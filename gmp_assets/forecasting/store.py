@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterable, TextIO
 
@@ -19,6 +20,12 @@ EXPORT_COLUMNS = (
     "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
     "eac_east_cents", "eac_west_cents", "model_name", "model_version", "method",
 )
+
+
+def forecast_date(month: str) -> date:
+    """A forecast as of month ``YYYY-MM-01`` is dated that month's last day."""
+    first = date.fromisoformat(month)
+    return (date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1))
 
 
 def _normalised(row: dict) -> tuple:
@@ -61,6 +68,17 @@ def write_forecasts(
                 cur.execute("UPDATE ml.project_forecasts SET superseded_by = %s WHERE forecast_id = %s", (new_id, old[0]))
             written += 1
     return written, unchanged
+
+
+def recorded_models(conn: psycopg2.extensions.connection, project_key: str, forecast_date) -> list[tuple[str, str, str]]:
+    """(model name, version, method) of each trade's current forecast of the project as of ``forecast_date``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT model_name, model_version, method FROM ml.project_forecasts"
+            " WHERE project_key = %s AND forecast_date = %s AND is_current ORDER BY canonical_code",
+            (project_key, forecast_date),
+        )
+        return cur.fetchall()
 
 
 _CURRENT_SQL = f"""

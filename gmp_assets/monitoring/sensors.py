@@ -11,9 +11,11 @@ import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from gmp_assets.canonical.months import active_last_months, range_tags
+from gmp_assets.forecasting.serving import renewal_reason, serving_model
+from gmp_assets.forecasting.store import forecast_date, recorded_models
 from gmp_assets.models.assets import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
-from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
+from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
 from gmp_assets.resources import PostgresResource
 
@@ -96,15 +98,30 @@ def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
 def build_model_change_forecast_sensor(adapter_job, forecast_job) -> dg.SensorDefinition:
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[adapter_job],
                           request_job=forecast_job, default_status=dg.DefaultSensorStatus.RUNNING)
-    def model_change_forecast_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
-        """After an active project's adapter is fine-tuned again (new data, a new global champion, drift), forecast
-        its last month with the models the registry now holds (identical forecasts are not written twice)."""
+    def model_change_forecast_sensor(
+        context: dg.RunStatusSensorContext, postgres: PostgresResource, mlflow: MlflowResource
+    ):
+        """After an active project's adapter run (new data, a new global champion, drift), forecast its last
+        month again if its current forecasts there do not come from the models that serve it now: an adapter
+        promoted or retired, a new global champion (``serving.renewal_reason``)."""
         key = context.dagster_run.tags.get(PARTITION_NAME_TAG, "")
         with postgres.connect() as conn:
             last = active_last_months(conn, [key]).get(key)
-        if last is None:
-            return dg.SkipReason(f"{key or 'no project'}: not an active project with data, no current forecast to renew")
+            if last is None:
+                return dg.SkipReason(f"{key or 'no project'}: not an active project with data, no current forecast to renew")
+            recorded = recorded_models(conn, key, forecast_date(last))
+            with conn.cursor() as cur:
+                cur.execute("SELECT coalesce(max(months_of_data), 0) FROM ml.feature_rows"
+                            " WHERE project_key = %s AND month_start = %s", (key, last))
+                (months,) = cur.fetchone()
+        versions = {name: mlflow.version_for(name, CHAMPION) for name in (GLOBAL_MODEL, adapter_model_name(key))}
+        global_model, adapter = ((name, v) if v else None for name, v in versions.items())
+        reason = renewal_reason(recorded, months, global_model, adapter)
+        if reason is None:
+            serving = serving_model(months, global_model, adapter)
+            return dg.SkipReason(f"{key}: its forecasts as of {last[:7]} already come from {serving[0]} version {serving[1]}")
         return dg.RunRequest(run_key=f"{context.dagster_run.run_id}:forecast",
-                             tags={**range_tags(key, (last, last)), TRIGGER_TAG: "model_change"})
+                             tags={**range_tags(key, (last, last)), TRIGGER_TAG: "model_change",
+                                   "gmp/model_change_reason": reason})
 
     return model_change_forecast_sensor

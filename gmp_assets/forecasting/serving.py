@@ -1,0 +1,52 @@
+"""Which model a forecast records, and whether a project's current forecasts still come from the
+models that would serve the project now (after a new champion, a promoted or retired adapter)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from gmp_assets.models import fallback
+
+FINISHED = "finished"  # a finished trade's method: its EAC is its actual cost
+ModelId = tuple[str, str]  # (model name, version) as a forecast row records it
+HEURISTIC_MODEL: ModelId = ("typical_curve_baseline", "1")
+FINISHED_MODEL: ModelId = ("actual_cost", "-")
+
+
+def recorded_model(method: str, global_model: ModelId | None, adapter: ModelId | None) -> ModelId:
+    """The (name, version) a forecast made by ``method`` records: the project's adapter, the global
+    champion, the heuristic baseline or, for a finished trade, its actual cost."""
+    if method == FINISHED:
+        return FINISHED_MODEL
+    if method == fallback.HEURISTIC:
+        return HEURISTIC_MODEL
+    model = adapter if method == fallback.ADAPTER else global_model
+    if model is None:
+        raise ValueError(f"a {method} forecast needs its model")
+    return model
+
+
+def serving_model(months_of_data: int, global_model: ModelId | None, adapter: ModelId | None) -> ModelId:
+    """The model that serves a project's open trades at a month with ``months_of_data`` (the fallback
+    ladder). The global model and its cold start are one model, so whether the project is in its
+    vocabulary does not matter here."""
+    if global_model is None:
+        return HEURISTIC_MODEL
+    method = fallback.choose_method(months_of_data, project_known=True, adapter_available=adapter is not None)
+    return recorded_model(method, global_model, adapter)
+
+
+def renewal_reason(
+    recorded: Collection[tuple[str, str, str]], months_of_data: int, global_model: ModelId | None, adapter: ModelId | None
+) -> str | None:
+    """Why a project's current forecasts at a month must be made again (``recorded``: model name,
+    version and method of each trade's forecast), or None when every open trade's forecast already
+    comes from the model that serves it now (``serving_model``)."""
+    if not recorded:
+        return "no current forecast"
+    serving = serving_model(months_of_data, global_model, adapter)
+    stale = sorted({(name, version) for name, version, method in recorded if method != FINISHED} - {serving})
+    if not stale:
+        return None
+    made_by = ", ".join(f"{name} version {version}" for name, version in stale)
+    return f"forecasts made by {made_by}; {serving[0]} version {serving[1]} serves the project now"
