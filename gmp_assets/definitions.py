@@ -98,7 +98,7 @@ defs = dg.Definitions(
         build_forecast_sensor(project_months_job, forecast_job),
         build_drift_sensor(training_job, adapter_job),
         build_data_volume_sensor(adapter_job),
-        build_model_change_forecast_sensor(adapter_job, forecast_job),
+        build_model_change_forecast_sensor(forecast_job),
     ],
     resources=build_resources(),
 )

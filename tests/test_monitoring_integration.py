@@ -211,67 +211,62 @@ def test_weekly_retraining_trains_only_on_new_data_and_backtests_a_waiting_chall
     assert request.tags["gmp/weekly_reason"] == f"the training data changed since version {waiting} was trained"
 
 
-def _after_latest_adapter_runs(defs, sensor, instance) -> dict:
-    """Project -> what the sensor makes of its latest successful adapter run."""
-    from dagster._core.events import DagsterEventType
+def _renewals(result) -> dict[str, dg.RunRequest]:
+    """Project -> the forecast run a model_change_forecast_sensor tick asks for."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name="adapter_job", statuses=[dg.DagsterRunStatus.SUCCESS]))
-    latest = {}
-    for run in runs:  # newest first
-        latest.setdefault(run.tags["dagster/partition"], run)
-    outcomes = {}
-    for key, run in latest.items():
-        event = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_SUCCESS)[0].dagster_event
-        context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event, dagster_instance=instance,
-                                                     dagster_run=run, resources=defs.resources)
-        outcomes[key] = sensor(context)
-    return outcomes
+    requests = [] if isinstance(result, dg.SkipReason) else result
+    return {r.tags[ASSET_PARTITION_RANGE_END_TAG].split("|")[1]: r for r in requests}
 
 
 def test_a_model_change_renews_only_forecasts_that_came_from_another_model(trained, instance, registry):
-    """After adapter runs that changed nothing the sensor asks for nothing; with another global champion it
-    forecasts again exactly the active projects whose forecasts came from the old one, at their last month."""
+    """With the models the forecasts came from the sensor asks for nothing; with another global champion it
+    forecasts again the active projects whose forecasts came from the old one, at their last month, once."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
+    from gmp_assets.forecasting.store import forecast_date
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
+    from gmp_assets.monitoring.sensors import RENEWAL_TAG
     from gmp_assets.pipeline import _materialization_metadata
 
     defs, sensor = _sensor("model_change_forecast_sensor")
-    calm = _after_latest_adapter_runs(defs, sensor, instance)
-    active = set(_active())
-    assert not any(isinstance(r, dg.RunRequest) for r in calm.values())
-    assert all(("already come from" if k in active else "not an active project") in r.skip_message
-               for k, r in calm.items())
-    by_global = {k for (k,) in query("SELECT DISTINCT project_key FROM ml.project_forecasts WHERE is_current"
-                                     " AND model_name = %s", (GLOBAL_MODEL,))}
-    renewed = sorted(active & by_global & set(calm))
-    assert renewed
+    calm = _tick(defs, sensor, instance)
+    assert isinstance(calm, dg.SkipReason) and "come from the models that serve it" in calm.skip_message
+    by_global = sorted(k for k in _active() if query(
+        "SELECT 1 FROM ml.project_forecasts WHERE is_current AND project_key = %s AND forecast_date = %s"
+        " AND model_name = %s LIMIT 1", (k, forecast_date(trained.forecasts[k]), GLOBAL_MODEL)))
+    assert by_global
 
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
     other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version)
     forecast_job = defs.resolve_job_def("forecast_job")
-    key = renewed[0]
+    key = by_global[0]
     try:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, other)
-        changed = _after_latest_adapter_runs(defs, sensor, instance)
-        requested = {k: r for k, r in changed.items() if isinstance(r, dg.RunRequest)}
-        assert sorted(requested) == renewed
-        request = requested[key]
+        changed = _renewals(_tick(defs, sensor, instance))
+        assert sorted(changed) == by_global
+        request = changed[key]
         assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == f"{trained.forecasts[key]}|{key}"
         assert request.tags["gmp/trigger"] == "model_change"
-        assert request.tags["gmp/model_change_reason"] == (
+        assert request.tags[RENEWAL_TAG] == (
             f"forecasts made by {GLOBAL_MODEL} version {champion}; {GLOBAL_MODEL} version {other} serves the project now"
         )
+        queued = instance.create_run_for_job(job_def=forecast_job, tags=request.tags)  # asked for, not run yet
+        try:
+            assert sorted(_renewals(_tick(defs, sensor, instance))) == [k for k in by_global if k != key]
+        finally:
+            instance.delete_run(queued.run_id)
         run = forecast_job.execute_in_process(instance=instance, tags=request.tags)
         versions = query("SELECT DISTINCT model_version FROM ml.project_forecasts WHERE is_current AND project_key = %s"
                          " AND model_name = %s", (key, GLOBAL_MODEL))
         assert run.success and _materialization_metadata(run, "forecasts_written") > 0 and versions == [(other,)]
-        assert "already come from" in _after_latest_adapter_runs(defs, sensor, instance)[key].skip_message
+        assert key not in _renewals(_tick(defs, sensor, instance))
     finally:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
-        restored = _after_latest_adapter_runs(defs, sensor, instance)[key]
-        if isinstance(restored, dg.RunRequest):  # forecasts made by the other version: made again by the champion
-            assert forecast_job.execute_in_process(instance=instance, tags=restored.tags).success
+        back = _renewals(_tick(defs, sensor, instance))  # forecasts made by the other version: made again
+        assert sorted(back) == ([key] if key in back else [])
+        for request in back.values():
+            assert forecast_job.execute_in_process(instance=instance, tags=request.tags).success
         client.delete_model_version(GLOBAL_MODEL, other)

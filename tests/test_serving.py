@@ -71,7 +71,7 @@ def test_a_retired_adapter_or_a_new_global_champion_renews_forecasts():
     assert new_champion.startswith("forecasts made by gmp_forecaster_global version 2;")
 
 
-def test_finished_trades_never_ask_for_renewal_and_missing_forecasts_do():
+def test_finished_trades_and_months_without_forecasts_ask_for_nothing():
     only_finished = [(*FINISHED_MODEL, FINISHED)] * 2
     assert renewal_reason(only_finished, 14, GLOBAL, ADAPTER) is None
-    assert renewal_reason([], 14, GLOBAL, ADAPTER) == "no current forecast"
+    assert renewal_reason([], 14, GLOBAL, ADAPTER) is None  # a month's first forecasts: new_data_forecast_sensor

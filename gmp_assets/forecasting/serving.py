@@ -41,9 +41,7 @@ def renewal_reason(
 ) -> str | None:
     """Why a project's current forecasts at a month must be made again (``recorded``: model name,
     version and method of each trade's forecast), or None when every open trade's forecast already
-    comes from the model that serves it now (``serving_model``)."""
-    if not recorded:
-        return "no current forecast"
+    comes from the model that serves it now (``serving_model``), or there is none to renew yet."""
     serving = serving_model(months_of_data, global_model, adapter)
     stale = sorted({(name, version) for name, version, method in recorded if method != FINISHED} - {serving})
     if not stale:

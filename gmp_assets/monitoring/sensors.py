@@ -1,14 +1,16 @@
-"""Retraining triggers as sensors: data drift, prediction drift and data volume (the seed's RetrainingTrigger).
+"""Retraining triggers as sensors (data drift, prediction drift and data volume: the seed's
+RetrainingTrigger), and the renewal of current forecasts after a model change.
 
-Each sensor keeps a cursor, does a bounded amount of work per tick, requests runs for exactly the
-partitions that need them (run keys make repeats idempotent) and tags each run with its trigger.
+Each sensor does a bounded amount of work per tick, requests runs for exactly the partitions that
+need them (run keys, or the runs already asked for, make repeats idempotent) and tags each run with
+its trigger.
 """
 
 import json
 from datetime import date
 
 import dagster as dg
-from dagster._core.storage.tags import PARTITION_NAME_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
 from gmp_assets.canonical.months import active_last_months, range_tags
 from gmp_assets.forecasting.serving import renewal_reason, serving_model
@@ -21,6 +23,7 @@ from gmp_assets.resources import PostgresResource
 
 PROJECTS_PER_TICK = 5
 TRIGGER_TAG = "gmp/trigger"
+RENEWAL_TAG = "gmp/model_change_reason"
 
 
 def _projects_with_features(postgres: PostgresResource, active_only: bool = False) -> dict[str, int]:
@@ -95,33 +98,49 @@ def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
     return data_volume_sensor
 
 
-def build_model_change_forecast_sensor(adapter_job, forecast_job) -> dg.SensorDefinition:
-    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[adapter_job],
-                          request_job=forecast_job, default_status=dg.DefaultSensorStatus.RUNNING)
+def _months_of_data(conn, project_key: str, month: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT coalesce(max(months_of_data), 0) FROM ml.feature_rows WHERE project_key = %s"
+                    " AND month_start = %s", (project_key, month))
+        return int(cur.fetchone()[0])
+
+
+def _latest_renewal(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str]) -> dg.DagsterRun | None:
+    """The newest model-change forecast run of the same project and month (``range_tags``), any status."""
+    end = {ASSET_PARTITION_RANGE_END_TAG: tags[ASSET_PARTITION_RANGE_END_TAG], TRIGGER_TAG: "model_change"}
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, tags=end), limit=1)
+    return runs[0] if runs else None
+
+
+def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
+    @dg.sensor(job=forecast_job, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING)
     def model_change_forecast_sensor(
-        context: dg.RunStatusSensorContext, postgres: PostgresResource, mlflow: MlflowResource
+        context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource
     ):
-        """After an active project's adapter run (new data, a new global champion, drift), forecast its last
-        month again if its current forecasts there do not come from the models that serve it now: an adapter
-        promoted or retired, a new global champion (``serving.renewal_reason``)."""
-        key = context.dagster_run.tags.get(PARTITION_NAME_TAG, "")
+        """Forecast an active project's last month again when its current forecasts there came from another
+        model than the one serving it now (``serving.renewal_reason``): a champion promoted, rolled back or
+        retired, by a backtest, an adapter run, ``gmp models promote|rollback`` or by hand in MLflow. Once per
+        change: a renewal run for the same reason, queued, running, done or failed, is not asked for again."""
+        version = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
+        global_model = (GLOBAL_MODEL, version) if version else None
+        requests, waiting = [], []
         with postgres.connect() as conn:
-            last = active_last_months(conn, [key]).get(key)
-            if last is None:
-                return dg.SkipReason(f"{key or 'no project'}: not an active project with data, no current forecast to renew")
-            recorded = recorded_models(conn, key, forecast_date(last))
-            with conn.cursor() as cur:
-                cur.execute("SELECT coalesce(max(months_of_data), 0) FROM ml.feature_rows"
-                            " WHERE project_key = %s AND month_start = %s", (key, last))
-                (months,) = cur.fetchone()
-        versions = {name: mlflow.version_for(name, CHAMPION) for name in (GLOBAL_MODEL, adapter_model_name(key))}
-        global_model, adapter = ((name, v) if v else None for name, v in versions.items())
-        reason = renewal_reason(recorded, months, global_model, adapter)
-        if reason is None:
-            serving = serving_model(months, global_model, adapter)
-            return dg.SkipReason(f"{key}: its forecasts as of {last[:7]} already come from {serving[0]} version {serving[1]}")
-        return dg.RunRequest(run_key=f"{context.dagster_run.run_id}:forecast",
-                             tags={**range_tags(key, (last, last)), TRIGGER_TAG: "model_change",
-                                   "gmp/model_change_reason": reason})
+            for key, last in active_last_months(conn).items():
+                name = adapter_model_name(key)
+                adapter_version = mlflow.version_for(name, CHAMPION)
+                reason = renewal_reason(recorded_models(conn, key, forecast_date(last)), _months_of_data(conn, key, last),
+                                        global_model, (name, adapter_version) if adapter_version else None)
+                if reason is None:
+                    continue
+                tags = {**range_tags(key, (last, last)), TRIGGER_TAG: "model_change", RENEWAL_TAG: reason}
+                previous = _latest_renewal(context.instance, forecast_job.name, tags)
+                if previous is not None and previous.tags.get(RENEWAL_TAG) == reason:
+                    waiting.append(f"{key}: run {previous.run_id[:8]} ({previous.status.value.lower()})")
+                    continue
+                requests.append(dg.RunRequest(tags=tags))
+        if requests:
+            return requests
+        already = f"; already asked for: {', '.join(waiting)}" if waiting else ""
+        return dg.SkipReason("every active project's current forecasts come from the models that serve it" + already)
 
     return model_change_forecast_sensor
