@@ -25,7 +25,7 @@ EXPORT_COLUMNS = (
 def forecast_date(month: str) -> date:
     """A forecast as of month ``YYYY-MM-01`` is dated that month's last day."""
     first = date.fromisoformat(month)
-    return (date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1))
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1)
 
 
 def _normalised(row: dict) -> tuple:

@@ -13,7 +13,7 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
 from gmp_assets.canonical.months import active_last_months, range_tags
-from gmp_assets.forecasting.serving import renewal_reason, serving_model
+from gmp_assets.forecasting.serving import renewal_reason
 from gmp_assets.forecasting.store import forecast_date, recorded_models
 from gmp_assets.models.assets import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
