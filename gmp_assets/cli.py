@@ -226,6 +226,10 @@ def models_list() -> None:
     _echo_table(columns, [[row[c] for c in columns] for row in rows])
 
 
+RENEWAL_HINT = ("The current forecasts it serves are made again within 2 minutes while the daemon runs (gmp ui:"
+                " model_change_forecast_sensor).")
+
+
 @models.command("promote")
 @click.argument("name")
 @click.argument("version")
@@ -234,6 +238,7 @@ def models_promote(name: str, version: str, reason: str) -> None:
     """Make VERSION of registered model NAME the champion."""
     _mlflow().promote(name, version, f"manual: {reason}")
     click.echo(f"{name}: version {version} is the champion")
+    click.echo(RENEWAL_HINT)
 
 
 @models.command("rollback")
@@ -248,6 +253,7 @@ def models_rollback(name: str) -> None:
         raise click.ClickException(f"{name} has no previous champion to roll back to")
     registry.promote(name, previous, "manual rollback")
     click.echo(f"{name}: version {previous} is the champion again")
+    click.echo(RENEWAL_HINT)
 
 
 # --- mappings -----------------------------------------------------------------------------------

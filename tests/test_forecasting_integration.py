@@ -401,7 +401,7 @@ def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(tra
         listed = CliRunner().invoke(main, ["models", "list"])
     finally:
         result = CliRunner().invoke(main, ["models", "rollback", name])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and "model_change_forecast_sensor" in result.output, result.output
     assert "adapter" in in_use and "adapter" not in fallen_back and "global" in fallen_back
     assert listed.exit_code == 0, listed.output
     header, *rows = listed.output.splitlines()
