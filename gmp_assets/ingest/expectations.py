@@ -72,8 +72,9 @@ class GxSuite:
     def spec(self) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(self.name, asset=self.asset_key, blocking=self.blocking, description=self.description)
 
-    def evaluate(self, conn: psycopg2.extensions.connection, context: dict | None = None, **params) -> dg.AssetCheckResult:
-        """Run the suite on the query's rows (``params`` fill it); ``context``: more metadata to show."""
+    def evaluate(self, conn: psycopg2.extensions.connection, extra_metadata: dict | None = None,
+                 **params) -> dg.AssetCheckResult:
+        """Run the suite on the query's rows (``params`` fill it); ``extra_metadata``: more to show with the result."""
         with conn.cursor() as cur:
             cur.execute(self.query, params)
             frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
@@ -83,7 +84,7 @@ class GxSuite:
             check_name=self.name,
             passed=success,
             severity=dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN,
-            metadata={**params, **metadata, **(context or {})},
+            metadata={**params, **metadata, **(extra_metadata or {})},
         )
 
 
