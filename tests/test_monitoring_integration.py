@@ -253,11 +253,17 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
         assert request.tags[RENEWAL_TAG] == (
             f"forecasts made by {GLOBAL_MODEL} version {champion}; {GLOBAL_MODEL} version {other} serves the project now"
         )
-        queued = instance.create_run_for_job(job_def=forecast_job, tags=request.tags)  # asked for, not run yet
+        queued = {key: instance.create_run_for_job(job_def=forecast_job, tags=request.tags)}  # asked for, not run yet
         try:
             assert sorted(_renewals(_tick(defs, sensor, instance))) == [k for k in by_global if k != key]
+            queued |= {k: instance.create_run_for_job(job_def=forecast_job, tags=r.tags) for k, r in changed.items()
+                       if k != key}
+            held = _tick(defs, sensor, instance)
+            assert held.skip_message == "renewals already asked for: " + ", ".join(
+                f"{k}: run {queued[k].run_id[:8]} (not_started)" for k in by_global)
         finally:
-            instance.delete_run(queued.run_id)
+            for run in queued.values():
+                instance.delete_run(run.run_id)
         run = forecast_job.execute_in_process(instance=instance, tags=request.tags)
         versions = query("SELECT DISTINCT model_version FROM ml.project_forecasts WHERE is_current AND project_key = %s"
                          " AND model_name = %s", (key, GLOBAL_MODEL))

@@ -125,7 +125,7 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
         global_model = (GLOBAL_MODEL, version) if version else None
         requests, waiting = [], []
         with postgres.connect() as conn:
-            for key, last in active_last_months(conn).items():
+            for key, last in sorted(active_last_months(conn).items()):
                 name = adapter_model_name(key)
                 adapter_version = mlflow.version_for(name, CHAMPION)
                 reason = renewal_reason(recorded_models(conn, key, forecast_date(last)), _months_of_data(conn, key, last),
@@ -140,7 +140,8 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
                 requests.append(dg.RunRequest(tags=tags))
         if requests:
             return requests
-        already = f"; already asked for: {', '.join(waiting)}" if waiting else ""
-        return dg.SkipReason("every active project's current forecasts come from the models that serve it" + already)
+        if waiting:
+            return dg.SkipReason(f"renewals already asked for: {', '.join(waiting)}")
+        return dg.SkipReason("every active project's current forecasts come from the models that serve it")
 
     return model_change_forecast_sensor
