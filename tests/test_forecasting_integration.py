@@ -172,6 +172,34 @@ def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trai
             assert ("adapter",) not in used
 
 
+def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance, registry):
+    """Fine-tuning is deterministic: with the same data, global version, settings and code as the newest
+    adapter, a run reports that adapter instead of making a copy (no MLflow run, no new version)."""
+    from gmp_assets.definitions import defs
+    from gmp_assets.models.registry import CHALLENGER, CHAMPION, EXPERIMENT, GLOBAL_MODEL, adapter_model_name
+    from gmp_assets.pipeline import _materialization_metadata
+
+    key = sorted(trained.adapters_kept)[0]
+    name = adapter_model_name(key)
+    client = registry.client()
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+
+    def state() -> tuple:
+        runs = client.search_runs([experiment], filter_string=f"tags.`gmp.project` = '{key}'")
+        return registry.version_for(name, CHALLENGER), registry.version_for(name, CHAMPION), len(runs)
+
+    before = state()
+    result = defs.resolve_job_def("adapter_job").execute_in_process(instance=instance, partition_key=key)
+    assert result.success and state() == before
+    global_version = registry.version_for(GLOBAL_MODEL, CHAMPION)
+    assert _materialization_metadata(result, "reason") == (
+        f"nothing new: adapter version {before[0]} was fine-tuned from global version {global_version} on the same"
+        f" data with the same settings and code, so a refit would give the same adapter; the champion adapter is"
+        f" version {before[1]}")
+    assert _materialization_metadata(result, "champion_adapter_version") == before[1]
+    assert _materialization_metadata(result, "global_version") == global_version
+
+
 def test_review_queue_says_where_a_pending_names_amounts_likely_belong(trained):
     """`gmp mappings list --pending` lists the queue with, per name, the trade its amounts point to;
     a trade's costs filed under a new name in the queue are matched back to that trade."""

@@ -66,3 +66,20 @@ def test_adapter_samples_are_the_recent_plausible_labels():
     assert 0 < len(learnt) == expected.sum() < len(train) and (learnt.as_of_month >= cutoff).all()
     assert "04" not in set(learnt.canonical_codes)
     assert len(judged) == np.isfinite(holdout.y).sum()
+
+
+def test_an_adapter_is_fitted_again_only_when_what_it_depends_on_changed():
+    from gmp_assets.models.adapters import AdapterConfig
+    from gmp_assets.models.assets import adapter_params
+    from gmp_assets.models.promotion import changed_params
+
+    ds = synthetic_dataset(n=50, seed=4, project_keys=("P1",))
+    params = adapter_params("3", AdapterConfig(), ds)
+    logged = {k: str(v) for k, v in params.items()}  # as MLflow returns a run's params
+    assert changed_params(logged, params, params) == []
+    assert changed_params(logged, adapter_params("4", AdapterConfig(), ds), params) == ["global_version"]
+    assert changed_params(logged, adapter_params("3", AdapterConfig(epochs=5), ds), params) == ["epochs"]
+    relabelled = with_final_ratio(ds, np.arange(50) == 7, 1.5)
+    assert changed_params(logged, adapter_params("3", AdapterConfig(), relabelled), params) == ["dataset_hash"]
+    older = {k: v for k, v in logged.items() if k != "recent_months"}  # logged before that setting was
+    assert changed_params(older, params, params) == ["recent_months"]

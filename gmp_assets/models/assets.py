@@ -1,5 +1,7 @@
 """Training assets: the cross-project dataset, the global model and per-project adapters (MLflow)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -24,7 +26,7 @@ from gmp_assets.models.datasets import (
 )
 from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
-from gmp_assets.models.promotion import Decision
+from gmp_assets.models.promotion import Decision, changed_params
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.models.recipe import code_fingerprint
 from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT, months_through
@@ -181,27 +183,30 @@ def project_adapter(
     if not len(labelled):
         return dg.MaterializeResult(metadata={"kept": False, "global_version": champion.version,
                                               "reason": "no finished trades to learn from yet"})
-    train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
-    adapter_config = AdapterConfig()
-    result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
     months = int(project.months_of_data.max())
+    name = adapter_model_name(project_key)
+    adapter_config = AdapterConfig()
+    params = adapter_params(champion.version, adapter_config, labelled)
+    newest = mlflow.version_for(name, registry.CHALLENGER)
+    if newest is not None and not changed_params(mlflow.run_params(name, newest), params, params):
+        return dg.MaterializeResult(metadata=_same_as_newest(mlflow, name, newest, champion.version)
+                                    | {"global_version": champion.version, "months_of_data": months})
+    train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
+    result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
     metadata = {
         "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
         "train_samples": result.n_train, "global_version": champion.version, "months_of_data": months,
     }
     if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
         return dg.MaterializeResult(metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"})
-    name = adapter_model_name(project_key)
     # every fine-tune is an MLflow run (tag gmp.kept); only a kept adapter logs and registers its model
     tags = {"gmp.kind": "adapter", "gmp.project": project_key, "gmp.kept": str(result.kept).lower()}
     with mlflow.start_run(f"adapter_{project_key}", tags=tags) as run:
         import mlflow as mlflow_lib
 
         mlflow_lib.log_params({
-            "project_key": project_key, "global_version": champion.version, "epochs": adapter_config.epochs,
-            "learning_rate": adapter_config.learning_rate, "feature_schema_version": FEATURE_SCHEMA_VERSION,
-            "dataset_hash": dataset_fingerprint(labelled), "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
-            "train_samples": result.n_train, "holdout_samples": len(result.judged), "recipe_code": code_fingerprint(),
+            "project_key": project_key, **params, "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
+            "train_samples": result.n_train, "holdout_samples": len(result.judged),
         })
         mlflow.log_samples(f"ml/project_adapter[{project_key}]", context.run.run_id,
                            {"training": (f"adapter_{project_key}_training", result.learnt),
@@ -228,6 +233,25 @@ def project_adapter(
     metadata |= {"model_version": version, "promoted_to_champion": decision.promote, "decision": decision.reason,
                  "reason": reason}
     return dg.MaterializeResult(metadata=metadata)
+
+
+def adapter_params(global_version: str, config: AdapterConfig, labelled: SequenceDataset) -> dict[str, object]:
+    """What an adapter run logs before it fine-tunes, and all its result depends on (fine-tuning is
+    seeded and deterministic): the global version it starts from, its settings, the feature schema,
+    the code fingerprint and the hash of the project's labelled samples."""
+    return {"global_version": global_version, **dataclasses.asdict(config), "feature_schema_version": FEATURE_SCHEMA_VERSION,
+            "dataset_hash": dataset_fingerprint(labelled), "recipe_code": code_fingerprint()}
+
+
+def _same_as_newest(mlflow: MlflowResource, name: str, newest: str, global_version: str) -> dict:
+    """Metadata when the newest registered adapter was fine-tuned from what a run now would use: a refit
+    would give the same adapter, so none is made (no new version, no forecasts to renew)."""
+    champion = mlflow.version_for(name, registry.CHAMPION)
+    in_use = (f"the champion adapter is version {champion}" if champion
+              else "no champion adapter: the project uses the global model")
+    return {"reason": f"nothing new: adapter version {newest} was fine-tuned from global version {global_version} on"
+                      f" the same data with the same settings and code, so a refit would give the same adapter; {in_use}",
+            "newest_adapter_version": newest} | ({"champion_adapter_version": champion} if champion else {})
 
 
 def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResult) -> dict:

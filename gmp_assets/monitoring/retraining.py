@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from gmp_assets.models.promotion import RECIPE_PARAMS
+from gmp_assets.models.promotion import RECIPE_PARAMS, changed_params
 
 TRAINED_FROM = (*RECIPE_PARAMS, "dataset_hash")
 
@@ -23,10 +23,6 @@ TRAINED_FROM = (*RECIPE_PARAMS, "dataset_hash")
 class WeeklyPlan:
     action: Literal["train", "backtest", "skip"]
     reason: str
-
-
-def _changed(newest: dict[str, str], today: dict[str, object]) -> list[str]:
-    return [name for name in TRAINED_FROM if str(newest.get(name, "")) != str(today[name])]
 
 
 def weekly_plan(
@@ -41,7 +37,7 @@ def weekly_plan(
     newest version has a backtest score."""
     if newest is None:
         return WeeklyPlan("train", "no global model yet")
-    changed = _changed(newest_params, today)
+    changed = changed_params(newest_params, today, TRAINED_FROM)
     if "dataset_hash" in changed:
         return WeeklyPlan("train", f"the training data changed since version {newest} was trained")
     if changed:
