@@ -190,7 +190,7 @@ def project_adapter(
     newest = mlflow.version_for(name, registry.CHALLENGER)
     if newest is not None and not changed_params(mlflow.run_params(name, newest), params, params):
         return dg.MaterializeResult(metadata=_same_as_newest(mlflow, name, newest, champion.version)
-                                    | {"global_version": champion.version, "months_of_data": months})
+                                    | {"months_of_data": months})
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
     result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
     metadata = {
@@ -249,9 +249,10 @@ def _same_as_newest(mlflow: MlflowResource, name: str, newest: str, global_versi
     champion = mlflow.version_for(name, registry.CHAMPION)
     in_use = (f"the champion adapter is version {champion}" if champion
               else "no champion adapter: the project uses the global model")
-    return {"reason": f"nothing new: adapter version {newest} was fine-tuned from global version {global_version} on"
-                      f" the same data with the same settings and code, so a refit would give the same adapter; {in_use}",
-            "newest_adapter_version": newest} | ({"champion_adapter_version": champion} if champion else {})
+    reason = (f"nothing new: adapter version {newest} was fine-tuned from global version {global_version} on the"
+              f" same data with the same settings and code, so a refit would give the same adapter; {in_use}")
+    metadata = {"reason": reason, "newest_adapter_version": newest, "global_version": global_version}
+    return metadata | ({"champion_adapter_version": champion} if champion else {})
 
 
 def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResult) -> dict:

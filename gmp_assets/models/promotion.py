@@ -33,14 +33,13 @@ RECIPE_PARAMS = (
 # ``recipe_code`` is ``recipe.code_fingerprint()``: only the code running now can be replayed.
 REPLAY_PARAMS = ("window", "n_features", "feature_schema_version", "recipe_code")
 SCORE_TAG = "backtest_score"
+SCORED_METHOD = "adapter"
 
 
 def changed_params(logged: dict[str, str], now: dict[str, object], names) -> list[str]:
     """Which of ``names`` a run logged (MLflow params: strings) with another value than ``now`` has;
     a param the run did not log counts as changed."""
     return [name for name in names if str(logged.get(name, "")) != str(now[name])]
-
-SCORED_METHOD = "adapter"
 
 
 @dataclass(frozen=True)

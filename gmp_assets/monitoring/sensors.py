@@ -98,13 +98,6 @@ def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
     return data_volume_sensor
 
 
-def _months_of_data(conn, project_key: str, month: str) -> int:
-    with conn.cursor() as cur:
-        cur.execute("SELECT coalesce(max(months_of_data), 0) FROM ml.feature_rows WHERE project_key = %s"
-                    " AND month_start = %s", (project_key, month))
-        return int(cur.fetchone()[0])
-
-
 def _latest_renewal(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str]) -> dg.DagsterRun | None:
     """The newest model-change forecast run of the same project and month (``range_tags``), any status."""
     end = {ASSET_PARTITION_RANGE_END_TAG: tags[ASSET_PARTITION_RANGE_END_TAG], TRIGGER_TAG: "model_change"}
@@ -124,11 +117,14 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
         version = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
         global_model = (GLOBAL_MODEL, version) if version else None
         requests, waiting = [], []
+        # months of data at a project's last forecast month: its newest feature rows' (a month without
+        # feature rows has no forecasts, and renewal_reason asks nothing of it)
+        months = _projects_with_features(postgres, active_only=True)
         with postgres.connect() as conn:
             for key, last in sorted(active_last_months(conn).items()):
                 name = adapter_model_name(key)
                 adapter_version = mlflow.version_for(name, CHAMPION)
-                reason = renewal_reason(recorded_models(conn, key, forecast_date(last)), _months_of_data(conn, key, last),
+                reason = renewal_reason(recorded_models(conn, key, forecast_date(last)), months.get(key, 0),
                                         global_model, (name, adapter_version) if adapter_version else None)
                 if reason is None:
                     continue
