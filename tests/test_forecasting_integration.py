@@ -172,30 +172,40 @@ def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trai
             assert ("adapter",) not in used
 
 
-def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance, registry):
-    """Fine-tuning is deterministic: with the same data, global version, settings and code as the newest
-    adapter, a run reports that adapter instead of making a copy (no MLflow run, no new version)."""
+@pytest.mark.parametrize("kept", [True, False], ids=["kept", "not_kept"])
+def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance, registry, kept):
+    """Fine-tuning is deterministic: with the same data, global version, settings and code as the
+    project's latest fine-tune, kept or not, a run reports that fine-tune instead of redoing it (no
+    MLflow run, no new version)."""
     from gmp_assets.definitions import defs
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, EXPERIMENT, GLOBAL_MODEL, adapter_model_name
     from gmp_assets.pipeline import _materialization_metadata
 
-    key = sorted(trained.adapters_kept)[0]
-    name = adapter_model_name(key)
     client = registry.client()
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    not_kept = {r.data.tags["gmp.project"] for r in client.search_runs([experiment], "tags.`gmp.kept` = 'false'")}
+    key = sorted(set(trained.adapters_kept) if kept else not_kept)[0]
+    name = adapter_model_name(key)
 
     def state() -> tuple:
-        runs = client.search_runs([experiment], filter_string=f"tags.`gmp.project` = '{key}'")
-        return registry.version_for(name, CHALLENGER), registry.version_for(name, CHAMPION), len(runs)
+        runs = client.search_runs([experiment], filter_string=f"tags.`gmp.project` = '{key}'",
+                                  order_by=["attributes.start_time DESC"])
+        return registry.version_for(name, CHALLENGER), registry.version_for(name, CHAMPION), [r.info.run_id for r in runs]
 
     before = state()
     result = defs.resolve_job_def("adapter_job").execute_in_process(instance=instance, partition_key=key)
     assert result.success and state() == before
     global_version = registry.version_for(GLOBAL_MODEL, CHAMPION)
-    assert _materialization_metadata(result, "reason") == (
-        f"nothing new: adapter version {before[0]} was fine-tuned from global version {global_version} on the same"
-        f" data with the same settings and code, so a refit would give the same adapter; the champion adapter is"
-        f" version {before[1]}")
+    same = f"from global version {global_version} on the same data with the same settings and code"
+    if kept:
+        done = f"adapter version {before[0]} was fine-tuned {same}, so a refit would give the same adapter"
+    else:
+        done = (f"the fine-tune of MLflow run {before[2][0][:8]} started {same} and was not kept (it did not beat the"
+                " global model on held-out months), so a refit would not be either")
+    in_use = (f"the champion adapter is version {before[1]}" if before[1]
+              else "no champion adapter: the project uses the global model")
+    assert _materialization_metadata(result, "reason") == f"nothing new: {done}; {in_use}"
+    assert _materialization_metadata(result, "latest_adapter_run") == before[2][0]
     assert _materialization_metadata(result, "champion_adapter_version") == before[1]
     assert _materialization_metadata(result, "global_version") == global_version
 

@@ -187,9 +187,9 @@ def project_adapter(
     name = adapter_model_name(project_key)
     adapter_config = AdapterConfig()
     params = adapter_params(champion.version, adapter_config, labelled)
-    newest = mlflow.version_for(name, registry.CHALLENGER)
-    if newest is not None and not changed_params(mlflow.run_params(name, newest), params, params):
-        return dg.MaterializeResult(metadata=_same_as_newest(mlflow, name, newest, champion.version)
+    latest = mlflow.latest_run({"gmp.kind": "adapter", "gmp.project": project_key})
+    if latest is not None and not changed_params(latest.params, params, params):
+        return dg.MaterializeResult(metadata=_same_as_latest(mlflow, name, latest, champion.version)
                                     | {"months_of_data": months})
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
     result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
@@ -243,16 +243,26 @@ def adapter_params(global_version: str, config: AdapterConfig, labelled: Sequenc
             "dataset_hash": dataset_fingerprint(labelled), "recipe_code": code_fingerprint()}
 
 
-def _same_as_newest(mlflow: MlflowResource, name: str, newest: str, global_version: str) -> dict:
-    """Metadata when the newest registered adapter was fine-tuned from what a run now would use: a refit
-    would give the same adapter, so none is made (no new version, no forecasts to renew)."""
+def _same_as_latest(mlflow: MlflowResource, name: str, latest: registry.RunRecord, global_version: str) -> dict:
+    """Metadata when the project's latest fine-tune (kept or not) started from what a run now would
+    use: a refit would give the same adapter and the same verdict, so none is made (no MLflow run, no
+    new version, no forecasts to renew)."""
+    kept = latest.tags.get("gmp.kept") == "true"
+    same = f"from global version {global_version} on the same data with the same settings and code"
+    if kept:
+        newest = mlflow.version_of_run(name, latest.run_id)
+        done = f"adapter version {newest} was fine-tuned {same}, so a refit would give the same adapter"
+    else:
+        newest = None
+        done = (f"the fine-tune of MLflow run {latest.run_id[:8]} started {same} and was not kept (it did not beat the"
+                " global model on held-out months), so a refit would not be either")
     champion = mlflow.version_for(name, registry.CHAMPION)
     in_use = (f"the champion adapter is version {champion}" if champion
               else "no champion adapter: the project uses the global model")
-    reason = (f"nothing new: adapter version {newest} was fine-tuned from global version {global_version} on the"
-              f" same data with the same settings and code, so a refit would give the same adapter; {in_use}")
-    metadata = {"reason": reason, "newest_adapter_version": newest, "global_version": global_version}
-    return metadata | ({"champion_adapter_version": champion} if champion else {})
+    metadata = {"reason": f"nothing new: {done}; {in_use}", "global_version": global_version,
+                "latest_adapter_run": latest.run_id}
+    return (metadata | ({"newest_adapter_version": newest} if newest else {})
+            | ({"champion_adapter_version": champion} if champion else {}))
 
 
 def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResult) -> dict:

@@ -34,6 +34,13 @@ class LoadedModel:
     trades: Vocabulary
 
 
+@dataclass
+class RunRecord:
+    run_id: str
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
 def adapter_model_name(project_key: str) -> str:
     return f"gmp_forecaster_project_{project_key}"
 
@@ -101,6 +108,22 @@ class MlflowResource(ConfigurableResource):
         """The params of the run that logged ``version`` of ``name``."""
         client = self.client()
         return dict(client.get_run(client.get_model_version(name, version).run_id).data.params)
+
+    def latest_run(self, tags: dict[str, str]) -> RunRecord | None:
+        """The newest finished run of the experiment carrying every one of ``tags`` (values without
+        quotes), or None."""
+        experiment = self._setup().get_experiment_by_name(self.experiment)
+        wanted = " AND ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
+        runs = self.client().search_runs(
+            [experiment.experiment_id], f"attributes.status = 'FINISHED' AND {wanted}",
+            order_by=["attributes.start_time DESC"], max_results=1,
+        )
+        return RunRecord(runs[0].info.run_id, dict(runs[0].data.params), dict(runs[0].data.tags)) if runs else None
+
+    def version_of_run(self, name: str, run_id: str) -> str | None:
+        """The version of ``name`` that run ``run_id`` registered, or None."""
+        versions = self.client().search_model_versions(f"name = '{name}' AND run_id = '{run_id}'")
+        return str(versions[0].version) if versions else None
 
     def version_tags(self, name: str, version: str) -> dict[str, str]:
         return dict(self.client().get_model_version(name, version).tags)
