@@ -210,6 +210,74 @@ def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance,
     assert _materialization_metadata(result, "global_version") == global_version
 
 
+def _drop_rows_after(path, columns: tuple, key: str, last_day) -> int:
+    """Rewrite a CSV export without its rows whose ``key`` date (found by its aliases) is after ``last_day``."""
+    from gmp_assets.ingest.parsing import decode_text, match_header, parse_date
+
+    text, _ = decode_text(path.read_bytes(), path.name)
+    header, *rows = list(csv.reader(text.splitlines()))
+    at = match_header(header, columns).positions[key]
+    kept = [row for row in rows if parse_date(row[at]) <= last_day]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *kept])
+    return len(rows) - len(kept)
+
+
+def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(trained, demo_inbox, instance, tmp_path):
+    """Costs and progress re-exported without their last two months: the project's canonical rows,
+    feature rows and current forecasts of those months go; the forecasts stay as history (withdrawn,
+    not superseded) and the export is as of the new last month. Re-ingesting the original restores it."""
+    import shutil
+
+    from gmp_assets import database
+    from gmp_assets.canonical.months import project_month_span, range_tags
+    from gmp_assets.definitions import defs
+    from gmp_assets.forecasting.store import current_forecasts, forecast_date
+    from gmp_assets.ingest.parsing import DIRECT_COST_COLUMNS, SCHEDULE_COLUMNS
+    from gmp_assets.pipeline import _materialization_metadata, ingest_inbox
+
+    key = next(k for k in sorted(trained.forecasts)
+               if (demo_inbox / k / "direct_costs.csv").exists() and (demo_inbox / k / "schedule.csv").exists())
+    last = trained.forecasts[key]
+    cut = (pd.Timestamp(last) - pd.DateOffset(months=2)).strftime("%Y-%m-%d")
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo_inbox / key, inbox / key)
+    assert _drop_rows_after(inbox / key / "direct_costs.csv", DIRECT_COST_COLUMNS, "cost_date", forecast_date(cut)) > 0
+    _drop_rows_after(inbox / key / "schedule.csv", SCHEDULE_COLUMNS, "data_date", forecast_date(cut))
+    forecast_job = defs.resolve_job_def("forecast_job")
+
+    def forecast(month: str):
+        result = forecast_job.execute_in_process(instance=instance, tags=range_tags(key, (month, month)))
+        assert result.success
+        return result
+
+    def after(table: str, column: str, month: str) -> int:
+        return query(f"SELECT count(*) FROM {table} WHERE project_key = %s AND {column} > %s", (key, month))[0][0]
+
+    assert after("ml.project_forecasts", "forecast_date", forecast_date(cut)) > 0
+    try:
+        (outcome,) = ingest_inbox(inbox, progress=lambda _: None)
+        assert outcome.ok, outcome.error
+        with database.connect() as conn:
+            assert project_month_span(conn, key)[1] == cut
+        result = forecast(cut)
+        assert after("analytics.canonical_cost_features", "month_start", cut) == 0
+        assert after("ml.feature_rows", "month_start", cut) == 0
+        stale = query("SELECT count(*) FILTER (WHERE is_current), count(*) FILTER (WHERE superseded_by IS NULL)"
+                      " FROM ml.project_forecasts WHERE project_key = %s AND forecast_date > %s", (key, forecast_date(cut)))
+        assert stale[0][0] == 0 and stale[0][1] > 0  # withdrawn, kept as history
+        assert _materialization_metadata(result, "stale_forecasts_withdrawn") > 0
+        with database.connect() as conn:
+            assert {row[2] for row in current_forecasts(conn, key)} == {forecast_date(cut)}
+    finally:
+        (outcome,) = ingest_inbox(demo_inbox, progress=lambda _: None, only={key})
+        assert outcome.ok, outcome.error
+        forecast(last)
+    assert after("analytics.canonical_cost_features", "month_start", cut) > 0
+    with database.connect() as conn:
+        assert {row[2] for row in current_forecasts(conn, key)} == {forecast_date(last)}
+
+
 def test_review_queue_says_where_a_pending_names_amounts_likely_belong(trained):
     """`gmp mappings list --pending` lists the queue with, per name, the trade its amounts point to;
     a trade's costs filed under a new name in the queue are matched back to that trade."""

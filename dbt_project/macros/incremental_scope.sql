@@ -48,11 +48,20 @@
 
 {#-
   Pre-hook of the incremental marts: removes every existing row in scope, inside the model's transaction,
-  so rows that no longer exist upstream (a corrected file with fewer months or trades) do not linger.
-  delete+insert then only has to insert.
+  so delete+insert then only has to insert. With a `spine` (the relation that lists every
+  project x trade x month that exists upstream), it also removes the scoped projects' rows that are no
+  longer on it, in any month: the months and trades a corrected file or a remapped division took away.
 -#}
-{% macro delete_incremental_scope(month_column=none) -%}
+{% macro delete_incremental_scope(month_column=none, spine=none) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ scope_predicate('project_key', month_column) }}
-    {%- endif -%}
+        delete from {{ this }} as target where {{ scope_predicate('target.project_key', 'target.' ~ month_column if month_column else none) }}
+        {%- if spine is not none %}
+            or ({{ scope_predicate('target.project_key') }} and not exists (
+                select 1 from {{ spine }} as spine
+                where spine.project_key = target.project_key
+                    and spine.canonical_code = target.canonical_code
+                    and spine.{{ month_column }} = target.{{ month_column }}
+            ))
+        {%- endif %}
+    {%- endif %}
 {%- endmacro %}

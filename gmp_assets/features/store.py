@@ -60,11 +60,15 @@ def load_feature_rows(
 def replace_feature_rows(
     conn: psycopg2.extensions.connection, project_key: str, first_month: str, last_month: str, rows: pd.DataFrame
 ) -> int:
-    """Replace the project's feature rows of [first_month, last_month] (caller's transaction)."""
+    """Replace the project's feature rows of [first_month, last_month], and drop its rows of any month
+    whose canonical row is gone (months or trades a corrected file or a remapping took away), in the
+    caller's transaction."""
     with conn.cursor() as cur:
         cur.execute(
-            "DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start BETWEEN %s AND %s",
-            (project_key, first_month, last_month),
+            "DELETE FROM ml.feature_rows f WHERE f.project_key = %(p)s AND (f.month_start BETWEEN %(first)s AND %(last)s"
+            " OR NOT EXISTS (SELECT 1 FROM analytics.canonical_cost_features c WHERE c.project_key = f.project_key"
+            " AND c.canonical_code = f.canonical_code AND c.month_start = f.month_start))",
+            {"p": project_key, "first": first_month, "last": last_month},
         )
         records = rows[list(TABLE_COLUMNS)].astype(object).where(rows[list(TABLE_COLUMNS)].notna(), None)
         execute_values(

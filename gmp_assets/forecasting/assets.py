@@ -11,7 +11,7 @@ from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.serving import FINISHED, recorded_model
-from gmp_assets.forecasting.store import forecast_date, write_forecasts
+from gmp_assets.forecasting.store import forecast_date, withdraw_stale, write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
@@ -91,7 +91,7 @@ def project_forecasts(
     context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
     champion = mlflow.load_forecaster(GLOBAL_MODEL)
-    summary, written_total = [], 0
+    summary, written_total, withdrawn_total = [], 0, 0
     ranges = monthly_ranges(list(context.partition_keys))
     for project_key, (first, last) in ranges.items():
         adapter = mlflow.load_forecaster(adapter_model_name(project_key))
@@ -108,7 +108,9 @@ def project_forecasts(
                 written, unchanged = write_forecasts(conn, project_key, forecast_date(month), rows)
                 written_total += written
                 summary.append((project_key, month, rows))
-    metadata: dict = {"forecasts_written": written_total, "global_model_version": champion.version if champion else "none"}
+            withdrawn_total += withdraw_stale(conn, project_key)
+    metadata: dict = {"forecasts_written": written_total, "stale_forecasts_withdrawn": withdrawn_total,
+                      "global_model_version": champion.version if champion else "none"}
     if summary:
         project_key, month, rows = summary[-1]
         table = ["| trade | method | BAC | actual | EAC | 80% interval |", "|---|---|---:|---:|---:|---|"] + [

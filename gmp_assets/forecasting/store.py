@@ -70,6 +70,20 @@ def write_forecasts(
     return written, unchanged
 
 
+def withdraw_stale(conn: psycopg2.extensions.connection, project_key: str) -> int:
+    """Withdraw the project's current forecasts whose trade and month have no feature row any more
+    (a corrected file ended earlier, a division was remapped to another trade): ``is_current`` false,
+    no ``superseded_by``, history kept. Caller's transaction; returns how many."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ml.project_forecasts f SET is_current = false WHERE f.project_key = %s AND f.is_current"
+            " AND NOT EXISTS (SELECT 1 FROM ml.feature_rows r WHERE r.project_key = f.project_key"
+            " AND r.canonical_code = f.canonical_code AND r.month_start = date_trunc('month', f.forecast_date)::date)",
+            (project_key,),
+        )
+        return cur.rowcount
+
+
 def recorded_models(conn: psycopg2.extensions.connection, project_key: str, forecast_date) -> list[tuple[str, str, str]]:
     """(model name, version, method) of each trade's current forecast of the project as of ``forecast_date``."""
     with conn.cursor() as cur:

@@ -2,7 +2,9 @@
 CREATE SCHEMA IF NOT EXISTS ml;
 
 -- One row per project x trade x forecast date x model run; history is kept: a new forecast for
--- the same project, trade and forecast date supersedes the old one (is_current, superseded_by).
+-- the same project, trade and forecast date supersedes the old one (is_current, superseded_by). A
+-- forecast whose trade and month lost their data (a corrected file, a remapped division) is withdrawn:
+-- is_current false with no superseded_by.
 CREATE TABLE IF NOT EXISTS ml.project_forecasts (
     forecast_id             bigserial PRIMARY KEY,
     project_key             text NOT NULL,

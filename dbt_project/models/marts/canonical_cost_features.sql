@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key=['project_key', 'canonical_code', 'month_start'],
         on_schema_change='fail',
-        pre_hook="{{ delete_incremental_scope('month_start') }}"
+        pre_hook="{{ delete_incremental_scope('month_start', spine=ref('int_project_trade_months')) }}"
     )
 }}
 
