@@ -104,6 +104,8 @@ def _print_outcomes(outcomes) -> None:
                    f"{o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}")
         if o.error:
             click.echo(f"  reason: {o.error}")
+        for warning in o.warnings:
+            click.echo(f"  warning: {warning}")
 
 
 @main.command("ingest")

@@ -12,7 +12,8 @@ import dagster as dg
 
 from gmp_assets import database
 from gmp_assets.canonical.months import active_last_months, project_month_span, range_tags
-from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN
+from gmp_assets.ingest.assets import RAW_KEYS
+from gmp_assets.ingest.readers import is_project_key
 from gmp_assets.partitions import PROJECTS
 
 HOST_TAG, PID_TAG = "gmp/host", "gmp/pid"
@@ -55,6 +56,7 @@ class ProjectOutcome:
     pending: int = 0
     months: int = 0
     quality: float | None = None
+    warnings: list[str] = field(default_factory=list)  # what reading the files noticed (encoding, XER)
     run_ids: list[str] = field(default_factory=list)
 
 
@@ -101,7 +103,7 @@ def ingest_inbox(
     folders = sorted(p for p in inbox.iterdir() if p.is_dir() and (only is None or p.name in only))
     outcomes, keys = [], []
     for folder in folders:
-        if PROJECT_KEY_PATTERN.match(folder.name):
+        if is_project_key(folder.name):
             keys.append(folder.name)
         else:
             outcomes.append(
@@ -130,6 +132,7 @@ def ingest_inbox(
             outcome.error = _failure_message(result)
             progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
             continue
+        outcome.warnings = _materialization_metadata(result, "warnings", RAW_KEYS["source_files"]) or []
         with database.connect() as conn:
             span = project_month_span(conn, key)
         if span is not None:
@@ -233,8 +236,11 @@ def _check_findings(result: dg.ExecuteInProcessResult) -> list[str]:
     return findings
 
 
-def _materialization_metadata(result: dg.ExecuteInProcessResult, key: str):
+def _materialization_metadata(result: dg.ExecuteInProcessResult, key: str, asset_key: dg.AssetKey | None = None):
+    """The first materialization's (of ``asset_key``, if given) value of metadata ``key``, or None."""
     for event in result.get_asset_materialization_events():
+        if asset_key is not None and event.asset_key != asset_key:
+            continue
         value = event.materialization.metadata.get(key)
         if value is not None:
             return value.value

@@ -10,6 +10,7 @@ import pytest
 from gmp_assets.ingest.parsing import (
     DIRECT_COST_COLUMNS,
     GMP_COLUMNS,
+    MAX_LINE_AMOUNT_CENTS,
     SCHEDULE_COLUMNS,
     InputFileError,
     ParsedFile,
@@ -52,7 +53,10 @@ from gmp_assets.ingest.parsing import (
         ("-1.005", -101),
         ("2.675", 268),
         ("0.004", 0),
-        ("99999999999.99", 9999999999999),
+        ("999,999,999.99", 99999999999),
+        ("1,000,000,000.00", 100000000000),  # the most a single line may hold
+        ("(1,000,000,000.00)", -100000000000),
+        ("1000000000.004", 100000000000),  # rounds to the bound
     ],
 )
 def test_money_text_to_exact_cents(text, cents):
@@ -77,6 +81,42 @@ def test_money_rejects_letters_and_malformed_numbers(text):
         parse_money(text)
     assert repr(text) in str(err.value)
     assert "is not a money amount (expected e.g. 1,234.50 or (1,234.50))" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("4500012345", "'4500012345' (4,500,012,345.00)"),  # an invoice number pasted into Amount
+        (4500012345, "'4500012345' (4,500,012,345.00)"),
+        ("1,000,000,000.01", "'1,000,000,000.01' (1,000,000,000.01)"),
+        ("(1,000,000,000.01)", "'(1,000,000,000.01)' (-1,000,000,000.01)"),
+        ("-1000000000.005", "'-1000000000.005' (-1,000,000,000.01)"),
+        ("99999999999999999999", "'99999999999999999999' (99,999,999,999,999,999,999.00)"),  # overflows bigint
+        ("9" * 40, "'" + "9" * 40 + "'"),  # beyond Decimal's default precision
+        (1e300, "'1000000000000000052504760"),
+    ],
+)
+def test_money_beyond_a_single_line_is_refused(value, shown):
+    with pytest.raises(ValueError) as err:
+        parse_money(value)
+    assert str(err.value).startswith(shown)
+    assert "is beyond the ±1,000,000,000.00 a single line may hold" in str(err.value)
+
+
+def test_the_raw_amount_checks_use_the_parsers_bound():
+    from gmp_assets.ingest.expectations import raw_table_checks
+
+    bounds = {
+        (e.column, e.min_value, e.max_value)
+        for suite in raw_table_checks.suites
+        for e in suite.expectations()
+        if type(e).__name__ == "ExpectColumnValuesToBeBetween" and "amount" in e.column
+    }
+    assert bounds == {
+        ("original_amount_cents", -MAX_LINE_AMOUNT_CENTS, MAX_LINE_AMOUNT_CENTS),
+        ("amount_cents", -MAX_LINE_AMOUNT_CENTS, MAX_LINE_AMOUNT_CENTS),
+    }
+    assert MAX_LINE_AMOUNT_CENTS == 100_000_000_000
 
 
 @pytest.mark.parametrize("value", [True, float("nan"), float("inf")])

@@ -14,6 +14,7 @@ from gmp_assets.ingest.readers import (
     InputFileError,
     ProjectInfo,
     discover_project_files,
+    is_project_key,
     read_direct_costs,
     read_gmp_breakdown,
     read_project_folder,
@@ -89,6 +90,26 @@ def test_delimiter_is_detected_from_the_header(tmp_path, delimiter):
     parsed = read_gmp_breakdown(write(tmp_path / "g.csv", content), tmp_path)
     assert parsed.rows[0]["original_amount_cents"] == 123450
     assert parsed.rows[0]["description"] == "a, b"
+
+
+def test_gmp_amounts_beyond_a_single_line_are_rejected_rows(tmp_path):
+    content = (
+        "Division,Original Amount,Approved Changes\n"
+        "03 - Concrete,4500012345,0\n"
+        "05 - Metals,1000,99999999999999999999\n"
+        "09 - Finishes,\"1,000,000,000.00\",\n"
+    )
+    parsed = read_gmp_breakdown(write(tmp_path / "gmp_breakdown.csv", content), tmp_path)
+    assert [r["line_number"] for r in parsed.rows] == [4]
+    (invoice, overflow) = parsed.rejects
+    assert (invoice.line_number, invoice.column) == (2, "Original Amount")
+    assert invoice.raw_values["Original Amount"] == "4500012345"
+    assert invoice.reason == (
+        "column 'Original Amount': '4500012345' (4,500,012,345.00) is beyond the ±1,000,000,000.00 a single line"
+        " may hold (an invoice number or a typo?)"
+    )
+    assert (overflow.line_number, overflow.column) == (3, "Approved Changes")
+    assert "a single line may hold" in overflow.reason
 
 
 def test_unknown_delimiter_asks_about_it(tmp_path):
@@ -334,8 +355,19 @@ def test_valid_project_keys(key):
 
 @pytest.mark.parametrize("key", ["", "../etc", "a b", "it's", '"q"', "a" * 41, "abc\n", "é", "a/b", "a.b", None])
 def test_invalid_project_keys(key):
+    assert not is_project_key(key)
     with pytest.raises(ValueError, match="project key"):
         validate_project_key(key)
+
+
+def test_the_inbox_sensor_refuses_a_folder_name_with_a_trailing_newline(tmp_path):
+    """``$`` of a regular expression also matches before a final newline; the key check must not."""
+    from gmp_assets.ingest.sensors import inbox_changes
+
+    for name in ("alpha", "alpha\n"):
+        (tmp_path / name).mkdir()
+    changed, invalid = inbox_changes(sorted(tmp_path.iterdir()), {})
+    assert set(changed) == {"alpha"} and invalid == ["alpha\n"]
 
 
 # --- discovery and whole folders --------------------------------------------------------------

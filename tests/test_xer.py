@@ -33,7 +33,7 @@ def test_real_xer_reads_every_task(real):
     parsed = read_xer_schedule(path, project)
     assert parsed.kind == "schedule"
     assert parsed.source_file == f"schedule/{REAL_XER.name}"
-    assert parsed.rejects == [] and parsed.warnings == []
+    assert parsed.rejects == [] and parsed.warnings == []  # Windows-1252, P6's normal encoding
     assert parsed.rows_in == len(parsed.rows) == 3994
     assert {r["data_date"] for r in parsed.rows} == {date(2017, 9, 16)}
     assert all(0 <= r["percent_complete"] <= 100 for r in parsed.rows)
@@ -189,6 +189,14 @@ def test_utf8_xer_is_read_as_utf8(tmp_path):
     parsed = read_xer_schedule(write_xer(tmp_path, xer_text(SMALL), encoding="utf-8"), tmp_path)
     names = {r["activity_name"] for r in parsed.rows}
     assert "Pour slab <b>L2</b> &amp; \u201ccure\u201d \u2013 Caf\u00e9" in names
+    assert parsed.warnings == []
+
+
+def test_windows_1252_xer_is_read_without_a_warning(tmp_path):
+    """Windows-1252 is what P6 writes: an XER in it is read as it is, and nothing is said."""
+    parsed = read_xer_schedule(write_xer(tmp_path, xer_text(SMALL)), tmp_path)
+    assert "Pour slab <b>L2</b> &amp; \u201ccure\u201d \u2013 Caf\u00e9" in {r["activity_name"] for r in parsed.rows}
+    assert parsed.warnings == []
 
 
 def test_data_date_falls_back_to_the_export_date(tmp_path):

@@ -49,18 +49,20 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
         raise dg.Failure(f"project folder {folder} does not exist", allow_retries=False)
     try:
         project, files = read_project_folder(folder, is_trade_name=TradeMapper().is_trade_name)
+        with postgres.connect() as conn:
+            summary = load_project(conn, project, files)
     except InputFileError as err:
         raise dg.Failure(
             description=f"{project_key}: {err}",
             metadata={"file": err.file, "column": err.column or "", "line": err.line or 0},
             allow_retries=False,
         ) from err
-    with postgres.connect() as conn:
-        summary = load_project(conn, project, files)
     context.log.info(
         f"{project_key}: {summary.total('rows_in')} rows in, {summary.total('rows_loaded')} loaded, "
         f"{summary.total('rows_rejected')} rejected; changed={summary.changed}"
     )
+    for warning in summary.warnings():
+        context.log.warning(f"{project_key}: {warning}")
     kinds = {"gmp_breakdown", "direct_costs", "schedule"}
     for name, key in RAW_KEYS.items():
         metadata: dict = {"project_key": project_key, "changed": summary.changed}
@@ -70,13 +72,17 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
                 "rows_loaded": summary.total("rows_loaded", name),
                 "rows_rejected": summary.total("rows_rejected", name),
                 "files": [f.source_file for f in summary.files if f.kind == name],
+                "warnings": summary.warnings(name),
             }
+        elif name == "projects":
+            metadata["warnings"] = summary.warnings("project")
         elif name == "source_files":
             metadata |= {
                 "rows_in": summary.total("rows_in"),
                 "rows_loaded": summary.total("rows_loaded"),
                 "rows_rejected": summary.total("rows_rejected"),
                 "removed_files": summary.removed_files,
+                "warnings": summary.warnings(),
             }
         elif name == "rejected_rows":
             metadata["rows_rejected"] = summary.total("rows_rejected")

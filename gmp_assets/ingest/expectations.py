@@ -16,6 +16,8 @@ import dagster as dg
 import pandas as pd
 import psycopg2.extensions
 
+from gmp_assets.ingest.parsing import MAX_LINE_AMOUNT_CENTS
+
 ZONES = ["EAST", "WEST", "SHARED"]
 
 
@@ -115,14 +117,18 @@ def _raw_expectations(table: str) -> Callable[[], list]:
             "gmp_breakdown": [
                 e.ExpectColumnValuesToBeInSet(column="zone", value_set=ZONES),
                 e.ExpectColumnValuesToNotBeNull(column="original_amount_cents"),
-                e.ExpectColumnValuesToBeBetween(column="original_amount_cents", min_value=-(10**12), max_value=10**12),
+                e.ExpectColumnValuesToBeBetween(
+                    column="original_amount_cents", min_value=-MAX_LINE_AMOUNT_CENTS, max_value=MAX_LINE_AMOUNT_CENTS
+                ),
                 e.ExpectTableRowCountToBeBetween(min_value=1),
             ],
             "direct_costs": [
                 e.ExpectColumnValuesToBeInSet(column="zone", value_set=ZONES),
                 e.ExpectColumnValuesToNotBeNull(column="cost_date"),
                 e.ExpectColumnValuesToNotBeNull(column="amount_cents"),
-                e.ExpectColumnValuesToBeBetween(column="amount_cents", min_value=-(10**11), max_value=10**11),
+                e.ExpectColumnValuesToBeBetween(
+                    column="amount_cents", min_value=-MAX_LINE_AMOUNT_CENTS, max_value=MAX_LINE_AMOUNT_CENTS
+                ),
                 e.ExpectTableRowCountToBeBetween(min_value=1),
             ],
             "schedule_progress": [

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
-from gmp_assets.ingest.readers import ParsedFile, ProjectInfo
+from gmp_assets.ingest.readers import InputFileError, ParsedFile, ProjectInfo
 
 RAW_TABLES = {
     "gmp_breakdown": "raw.gmp_breakdown",
@@ -50,6 +50,7 @@ class FileCounts:
     rows_loaded: int
     rows_rejected: int
     changed: bool
+    warnings: list[str] = field(default_factory=list)  # what reading the file noticed, each naming the file
 
 
 @dataclass
@@ -67,6 +68,10 @@ class LoadSummary:
     def changed(self) -> bool:
         return bool(self.removed_files) or any(f.changed for f in self.files)
 
+    def warnings(self, kind: str | None = None) -> list[str]:
+        """The files' read warnings (of one kind, or all)."""
+        return [w for f in self.files if kind is None or f.kind == kind for w in f.warnings]
+
     def as_metadata(self) -> dict:
         return {
             "rows_in": self.total("rows_in"),
@@ -74,14 +79,35 @@ class LoadSummary:
             "rows_rejected": self.total("rows_rejected"),
             "files": [asdict(f) for f in self.files],
             "removed_files": self.removed_files,
+            "warnings": self.warnings(),
         }
 
 
+def check_owner(project: ProjectInfo, source_file: str, stored_owner: str | None) -> None:
+    """Refuse a project.json whose owner differs from the one stored: the owner is the unit of data isolation."""
+    if stored_owner is not None and project.owner != stored_owner:
+        raise InputFileError(
+            source_file,
+            f"owner {project.owner!r} differs from the stored owner {stored_owner!r} of project "
+            f"{project.project_key!r}; the owner decides who may see a project's data and cannot change on "
+            "re-ingest, so nothing of the project was changed. If this is a different project, give it another "
+            f"project_key (and folder name); if project.json is wrong, restore owner {stored_owner!r}",
+            column="owner",
+            expected=f"the stored owner {stored_owner!r}",
+        )
+
+
 def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, files: list[ParsedFile]) -> LoadSummary:
-    """Load one project's parsed files in the caller's transaction (serialised per project)."""
+    """Load one project's parsed files in the caller's transaction (serialised per project).
+
+    Raises ``InputFileError`` before changing anything when project.json names another owner than the stored one.
+    """
     summary = LoadSummary(project.project_key)
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-ingest:' || %s))", (project.project_key,))
+        cur.execute("SELECT owner FROM raw.projects WHERE project_key = %s", (project.project_key,))
+        stored = cur.fetchone()
+        check_owner(project, next(f.source_file for f in files if f.kind == "project"), stored[0] if stored else None)
         cur.execute(
             "SELECT source_file, source_hash FROM raw.source_files WHERE project_key = %s", (project.project_key,)
         )
@@ -96,7 +122,8 @@ def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, fil
                 _replace_file(cur, project, parsed)
             summary.files.append(
                 FileCounts(
-                    parsed.source_file, parsed.kind, parsed.rows_in, len(parsed.rows), len(parsed.rejects), changed
+                    parsed.source_file, parsed.kind, parsed.rows_in, len(parsed.rows), len(parsed.rejects), changed,
+                    parsed.warnings,
                 )
             )
     return summary

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +22,8 @@ DEFAULT_ZONE = "SHARED"
 MIN_DATE = date(1950, 1, 1)
 MAX_DATE = date(2100, 12, 31)
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 date system, leap-year bug included)
+# The most one money line may hold, in cents (±$1B): more is an invoice number or a typo in the amount column.
+MAX_LINE_AMOUNT_CENTS = 10**11
 
 
 class InputFileError(Exception):
@@ -286,10 +288,18 @@ _DECIMAL = r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
 _MONEY = re.compile(rf"^([-+]?)\$?([-+]?)(\(?)\$?({_DECIMAL})(\)?)$")
 _ACCOUNTING_ZERO = re.compile(r"^\$?-$")
 _CENT = Decimal("0.01")
+_MAX_LINE_AMOUNT = Decimal(MAX_LINE_AMOUNT_CENTS) / 100
 
 
-def _to_cents(amount: Decimal) -> int:
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def _to_cents(amount: Decimal, shown: str) -> int:
+    """Dollars as integer cents (half-up); ``ValueError`` when that is beyond what a single line may hold."""
+    with localcontext(rounding=ROUND_HALF_UP):
+        if abs(amount) >= _MAX_LINE_AMOUNT + _CENT / 2:  # rounds beyond; exact, a huge amount is never scaled
+            raise ValueError(
+                f"{shown!r} ({amount:,.2f}) is beyond the ±{_MAX_LINE_AMOUNT:,.2f} a single line may hold "
+                "(an invoice number or a typo?)"
+            )
+        return int((amount * 100).quantize(Decimal(1)))
 
 
 def _number_decimal(value: float | int | Decimal) -> Decimal:
@@ -306,9 +316,10 @@ def parse_money(value: object) -> int:
 
     Accepts ``1234.5``, ``1,234.50``, ``$1,234.50``, ``(1,234.50)`` (negative), ``-1234.5``, ``$-12``,
     ``-$12``, spaces anywhere, and a lone dash (accounting zero); spreadsheet numbers as they display.
+    An amount beyond ±``MAX_LINE_AMOUNT_CENTS`` is refused.
     """
     if isinstance(value, (int, float, Decimal)):
-        return _to_cents(_number_decimal(value))
+        return _to_cents(_number_decimal(value), cell_text(value))
     text = cell_text(value)
     compact = re.sub(r"\s+", "", text)
     if _ACCOUNTING_ZERO.match(compact):
@@ -320,8 +331,8 @@ def parse_money(value: object) -> int:
     signs = sign_before + sign_after
     if len(signs) > 1 or bool(opening) != bool(closing) or (opening and signs):
         raise ValueError(f"{text!r} {_MONEY_EXPECTED}")
-    cents = _to_cents(Decimal(number.replace(",", "")))
-    return -cents if opening or signs == "-" else cents
+    amount = Decimal(number.replace(",", ""))
+    return _to_cents(-amount if opening or signs == "-" else amount, text)
 
 
 _DATE_EXPECTED = "(expected YYYY-MM-DD or MM/DD/YYYY)"

@@ -43,9 +43,9 @@ __all__ = [
     "InputFileError",
     "ParsedFile",
     "ProjectInfo",
-    "PROJECT_KEY_PATTERN",
     "RejectedRow",
     "discover_project_files",
+    "is_project_key",
     "read_direct_costs",
     "read_gmp_breakdown",
     "read_project_folder",
@@ -54,7 +54,7 @@ __all__ = [
     "validate_project_key",
 ]
 
-PROJECT_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_PROJECT_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")  # whole string only: see is_project_key
 PROJECT_TYPES = ("commercial", "residential", "mixed")
 PROJECT_STATUSES = ("active", "completed")
 MIN_SQUARE_FEET = 1000
@@ -82,9 +82,14 @@ class ProjectInfo:
     is_training_eligible: bool = True
 
 
+def is_project_key(key: object) -> bool:
+    """Whether ``key`` is 1-40 characters of ``A-Z a-z 0-9 _ -`` (nothing else, not even a trailing newline)."""
+    return isinstance(key, str) and _PROJECT_KEY.fullmatch(key) is not None
+
+
 def validate_project_key(key: str) -> str:
-    """The key itself if it is 1-40 characters of ``A-Z a-z 0-9 _ -``; ``ValueError`` otherwise."""
-    if not isinstance(key, str) or not PROJECT_KEY_PATTERN.fullmatch(key):
+    """The key itself if it is a valid project key (``is_project_key``); ``ValueError`` otherwise."""
+    if not is_project_key(key):
         raise ValueError(f"invalid project key {key!r}: expected 1 to 40 characters of A-Z a-z 0-9 _ -")
     return key
 

@@ -9,7 +9,7 @@ import dagster as dg
 from gmp_assets.canonical.months import project_month_span, range_tags
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
-from gmp_assets.ingest.readers import PROJECT_KEY_PATTERN, discover_project_files
+from gmp_assets.ingest.readers import discover_project_files, is_project_key
 from gmp_assets.partitions import PROJECTS
 from gmp_assets.resources import InboxResource, PostgresResource
 
@@ -38,7 +38,7 @@ def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, 
     """Fingerprints of the valid project folders that are new or changed, and the invalid names."""
     changed, invalid = {}, []
     for folder in folders:
-        if not PROJECT_KEY_PATTERN.match(folder.name):
+        if not is_project_key(folder.name):
             invalid.append(folder.name)
             continue
         fingerprint = folder_fingerprint(folder)

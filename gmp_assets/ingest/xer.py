@@ -185,7 +185,7 @@ def read_xer_schedule(
     """One XER file as schedule progress rows at its data date; line_number = the task's %R line."""
     source = relative_name(path, project_dir)
     data = path.read_bytes()
-    text, _ = decode_text(data, source, control_chars=True)  # Windows-1252 is P6's normal encoding
+    text, _ = decode_text(data, source, control_chars=True)  # Windows-1252 is P6's normal encoding: no warning
     if not text.startswith("ERMHDR"):
         raise InputFileError(source, "is not a P6 XER file (it does not start with ERMHDR)", expected=XER_EXPECTED)
     try:
