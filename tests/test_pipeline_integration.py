@@ -243,3 +243,25 @@ def test_every_dbt_test_of_the_monthly_features_ran_and_passed(ingested, instanc
     assert any("relationships" in name for _, name in expected)
     assert expected <= set(evaluations)
     assert all(evaluations[key] for key in expected)
+
+
+def test_the_canonical_gx_check_reads_only_the_runs_projects(ingested, instance):
+    """Each months run checks its own project's canonical rows; another project's bad row cannot fail it."""
+    from gmp_assets import database
+    from gmp_assets.ingest.expectations import canonical_features_suite
+
+    first, other = sorted(k for k, o in ingested.items() if o.ok)[:2]
+    for key in (first, other):
+        (evaluation,) = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(ingested[key].run_ids[-1], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+            if e.dagster_event.event_specific_data.check_name == canonical_features_suite.name
+        ]
+        assert evaluation.passed and evaluation.metadata["project_keys"].value == [key]
+    with database.connect() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE analytics.canonical_cost_features SET project_month = 999 WHERE project_key = %s", (other,))
+        try:
+            assert canonical_features_suite.evaluate(conn, project_keys=[first]).passed
+            assert not canonical_features_suite.evaluate(conn, project_keys=[other]).passed
+        finally:
+            conn.rollback()

@@ -176,9 +176,9 @@ def _canonical_expectations() -> list:
 canonical_features_suite = GxSuite(
     name="gx_canonical_cost_features",
     asset_key=dg.AssetKey(["analytics", "canonical_cost_features"]),
-    query="SELECT * FROM analytics.canonical_cost_features",
+    query="SELECT * FROM analytics.canonical_cost_features WHERE project_key = ANY(%(project_keys)s)",
     expectations=_canonical_expectations,
     blocking=True,
-    description="GX suite on the project's canonical monthly rows: unique keys, budgets, shares and progress in range."
-    " Blocking: these rows feed the model.",
+    description="GX suite on the run's projects' canonical monthly rows: unique keys, budgets, shares and progress in"
+    " range. Blocking: these rows feed the model.",
 )
