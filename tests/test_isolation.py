@@ -264,6 +264,24 @@ def test_functions_do_not_bypass_the_policies(pg, world):
         execute("DROP FUNCTION raw.iso_probe_invoker(), raw.iso_probe_definer()")
 
 
+def test_a_reader_cannot_shadow_the_policies_functions(pg, world):
+    """A reader allowed to create functions somewhere puts its own pg_has_role first on its search_path:
+    the policies still call PostgreSQL's (schema-qualified in access.is_pipeline)."""
+    role = "iso_owner_0"
+    mine = query("SELECT count(*) FROM raw.direct_costs WHERE project_key = ANY(%s)", (sorted(own_keys(world, role)),))
+    execute(f"CREATE SCHEMA iso_spoof; GRANT USAGE, CREATE ON SCHEMA iso_spoof TO {role}")
+    try:
+        with connect_as(pg, role) as conn, conn.cursor() as cur:
+            cur.execute("CREATE FUNCTION iso_spoof.pg_has_role(name, text, text) RETURNS boolean LANGUAGE sql"
+                        " AS 'SELECT true'")
+            cur.execute("SET search_path = iso_spoof, pg_catalog, public")
+            cur.execute("SELECT pg_has_role(current_user, 'gmp_pipeline', 'USAGE'), count(*) FROM raw.direct_costs")
+            spoofed, count = cur.fetchone()
+        assert spoofed and [(count,)] == mine
+    finally:
+        execute("DROP SCHEMA iso_spoof CASCADE")
+
+
 def test_a_leaky_function_in_the_where_clause_sees_only_own_rows(pg, world):
     """Policies are security barriers: a user's function runs only on rows the policy already let through."""
     role = "iso_owner_0"

@@ -43,7 +43,7 @@ ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 -- Used as (SELECT access.is_pipeline()) in the policies: evaluated once per query, not per row.
 CREATE OR REPLACE FUNCTION access.is_pipeline() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$ SELECT pg_has_role(current_user, 'gmp_pipeline', 'USAGE') $$;
+    AS $$ SELECT pg_catalog.pg_has_role(current_user, 'gmp_pipeline', 'USAGE') $$;
 
 -- Enable + FORCE row-level security on a table and create its policy gmp_isolation USING (condition)
 -- unless it exists. A no-op (no lock taken) when all is in place. Run it as the table's owner.
