@@ -276,3 +276,43 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
         for request in back.values():
             assert forecast_job.execute_in_process(instance=instance, tags=request.tags).success
         client.delete_model_version(GLOBAL_MODEL, other)
+
+
+def test_prediction_drift_scores_the_current_forecast_of_each_trade_and_date(trained):
+    """A superseded or withdrawn forecast (not current) does not count in the project's recent MAPE;
+    a current one does."""
+    import math
+
+    import pandas as pd
+
+    from gmp_assets import database
+    from gmp_assets.features import store
+    from gmp_assets.features.compute import trade_finished_as_of
+    from gmp_assets.monitoring.evaluate import recent_forecast_mape
+
+    def same(a: float, b: float) -> bool:
+        return a == b or (math.isnan(a) and math.isnan(b))
+
+    with database.connect() as conn, conn.cursor() as cur:
+        key, trade = next((k, f.iloc[0]) for k in sorted(trained.forecasts)
+                          if not (f := trade_finished_as_of(store.load_canonical(conn, [k]))).empty)
+        before = recent_forecast_mape(conn, key)
+        eac = 100 * int(trade["final_cost_cents"])  # a wild forecast, dated before the trade finished
+        day = (pd.Timestamp(trade["finished_month"]) - pd.Timedelta(days=3)).date()
+
+        def insert(current: bool) -> None:
+            cur.execute(
+                "INSERT INTO ml.project_forecasts (project_key, canonical_code, forecast_date, horizon_months, model_name,"
+                " model_version, method, bac_cents, actual_to_date_cents, predicted_eac_cents, predicted_etc_cents,"
+                " confidence_lower_cents, confidence_upper_cents, confidence_level, eac_east_cents, eac_west_cents,"
+                " is_current) VALUES (%s, %s, %s, 1, 'probe', '1', 'global', 1, 0, %s, %s, %s, %s, 0.8, %s, 0, %s)",
+                (key, trade["canonical_code"], day, eac, eac, eac, eac, eac, current),
+            )
+
+        try:
+            insert(current=False)
+            assert same(recent_forecast_mape(conn, key), before)
+            insert(current=True)
+            assert not same(recent_forecast_mape(conn, key), before)
+        finally:
+            conn.rollback()

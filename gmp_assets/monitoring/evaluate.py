@@ -65,14 +65,15 @@ def _recent(frame: pd.DataFrame, months: int) -> pd.DataFrame:
 
 
 def recent_forecast_mape(conn: psycopg2.extensions.connection, project_key: str) -> float:
-    """MAPE of the project's forecasts made before each trade finished, against its final cost."""
+    """MAPE of the project's forecasts made before each trade finished, against its final cost: one
+    forecast per trade and forecast date, the current one (not those it superseded or withdrawn ones)."""
     finals = trade_finished_as_of(store.load_canonical(conn, [project_key]))
     if finals.empty:
         return float("nan")
     with conn.cursor() as cur:
         cur.execute(
             "SELECT canonical_code, forecast_date, predicted_eac_cents FROM ml.project_forecasts"
-            " WHERE project_key = %s AND method <> 'finished'",
+            " WHERE project_key = %s AND is_current AND method <> 'finished'",
             (project_key,),
         )
         forecasts = pd.DataFrame(cur.fetchall(), columns=["canonical_code", "forecast_date", "eac"])
