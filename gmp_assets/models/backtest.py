@@ -26,6 +26,10 @@ of M from the project's canonical rows dated <= M only:
   knew exactly how much the whole project will overrun but nothing about how each trade scatters
   around that, so it shows how much of the error is left for any method to remove.
 
+Budgets are the one input read as they are now: approved changes carry no date in the input
+contract, so every method sees each trade's final budget at M (``bench/budget_basis.py`` measures
+what that is worth by replaying with the original amounts).
+
 A fold's model learns from the other projects' whole histories, months after M included: the
 leave-projects-out design the issue asks for (a model trained on data dated <= M only would have
 had almost nothing to learn from at the early stages of the demo's side-by-side projects). Only
