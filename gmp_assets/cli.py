@@ -238,7 +238,7 @@ RENEWAL_HINT = ("The current forecasts it serves are made again within 2 minutes
 @click.option("--reason", required=True, help="Why (recorded on the model version).")
 def models_promote(name: str, version: str, reason: str) -> None:
     """Make VERSION of registered model NAME the champion."""
-    _mlflow().promote(name, version, f"manual: {reason}")
+    _mlflow().promote(name, version, f"manual: {reason}", by_hand=True)
     click.echo(f"{name}: version {version} is the champion")
     click.echo(RENEWAL_HINT)
 
@@ -253,7 +253,7 @@ def models_rollback(name: str) -> None:
     previous = registry.version_for(name, PREVIOUS)
     if previous is None:
         raise click.ClickException(f"{name} has no previous champion to roll back to")
-    registry.promote(name, previous, "manual rollback")
+    registry.promote(name, previous, "manual rollback", by_hand=True)
     click.echo(f"{name}: version {previous} is the champion again")
     click.echo(RENEWAL_HINT)
 

@@ -62,3 +62,11 @@ def test_same_recipe_first_model_and_missing_scores():
     unreplayable = decide(0.09, None, replayed=False)
     assert unreplayable.promote and "cannot be replayed" in unreplayable.reason
     assert not decide(math.nan, 0.08).promote
+
+
+def test_a_version_taken_out_of_service_by_hand_is_not_promoted_again_automatically():
+    why = "version 1 made champion by hand: manual rollback"
+    for flags in ({"same_recipe": True}, {"replayed": True}, {"replayed": False}):
+        held = decide(0.07, None if not flags.get("replayed", True) else 0.08, demoted=why, **flags)
+        assert not held.promote and why in held.reason and "gmp models promote" in held.reason
+    assert decide(0.07, 0.08, demoted=None).promote and decide(0.07, 0.08, demoted="").promote

@@ -23,7 +23,7 @@ from gmp_assets.models.backtest import (
     stages_behind_evm,
 )
 from gmp_assets.models.plots import fan_chart_png, markdown_image
-from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
+from gmp_assets.models.registry import CHALLENGER, CHAMPION, DEMOTED_TAG, GLOBAL_MODEL, MlflowResource
 from gmp_assets.resources import PostgresResource
 
 
@@ -162,7 +162,7 @@ def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, s
             scores["champion_backtest_score"] = champion_score
     decision = promotion.decide(
         score, champion_score, has_champion=champion is not None, is_champion=champion == challenger,
-        same_recipe=same, replayed=replayed,
+        same_recipe=same, replayed=replayed, demoted=mlflow.version_tags(GLOBAL_MODEL, challenger).get(DEMOTED_TAG),
     )
     if decision.promote:
         mlflow.promote(GLOBAL_MODEL, challenger, f"backtest: {decision.reason}")

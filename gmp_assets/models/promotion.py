@@ -6,6 +6,8 @@ scores a recipe on today's data, not one set of weights. The challenger is promo
 recipe's backtest beats the champion's on the same data:
 
 - no champion yet, or the challenger already is the champion: nothing to compare;
+- a person took the challenger out of service (``gmp models rollback``, or ``gmp models promote`` of
+  another version): never promoted again automatically, only by hand;
 - same recipe: the champion's recipe scores exactly what the challenger's does on today's data, so
   the challenger, trained on newer data, replaces it;
 - different recipe that can be replayed on today's features and code (same feature schema, window
@@ -84,14 +86,19 @@ def decide(
     is_champion: bool,
     same_recipe: bool,
     replayed: bool,
+    demoted: str | None = None,
 ) -> Decision:
-    """Whether the challenger becomes the champion, and why (see the module docstring)."""
+    """Whether the challenger becomes the champion, and why (see the module docstring). ``demoted``:
+    why a person took the challenger out of service (``registry.DEMOTED_TAG``), if one did."""
     if math.isnan(challenger_score):
         return Decision(False, "the challenger's backtest has no score (no scored samples)")
     if not has_champion:
         return Decision(True, f"no champion yet; backtest score {challenger_score:.4f}")
     if is_champion:
         return Decision(False, f"the challenger already is the champion; backtest score {challenger_score:.4f}")
+    if demoted:
+        return Decision(False, f"taken out of service by hand ({demoted}); backtest score {challenger_score:.4f}:"
+                               " only gmp models promote brings it back")
     if same_recipe:
         return Decision(
             True,

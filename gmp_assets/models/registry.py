@@ -18,6 +18,7 @@ from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 
 GLOBAL_MODEL = "gmp_forecaster_global"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+DEMOTED_TAG = "demoted_by_hand"  # on a version a person took out of service: no automatic promotion brings it back
 EXPERIMENT = "gmp_forecaster"
 VOCABULARY_ARTIFACT = "vocabulary.json"
 
@@ -136,14 +137,20 @@ class MlflowResource(ConfigurableResource):
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client().set_registered_model_alias(name, alias, version)
 
-    def promote(self, name: str, version: str, reason: str) -> None:
-        """Make ``version`` the champion, keeping the old one as ``previous_champion``."""
+    def promote(self, name: str, version: str, reason: str, by_hand: bool = False) -> None:
+        """Make ``version`` the champion, keeping the old one as ``previous_champion``. ``by_hand``
+        (``gmp models promote|rollback``): the old champion is tagged ``DEMOTED_TAG`` with the reason,
+        so the backtest does not promote it again on its own, and ``version`` loses that tag."""
         client = self.client()
         old = self.version_for(name, CHAMPION)
         if old is not None and old != version:
             client.set_registered_model_alias(name, PREVIOUS, old)
+            if by_hand:
+                self.tag_version(name, old, {DEMOTED_TAG: f"version {version} made champion by hand: {reason}"})
         client.set_registered_model_alias(name, CHAMPION, version)
         self.tag_version(name, version, {"promotion_reason": reason})
+        if by_hand and DEMOTED_TAG in self.version_tags(name, version):
+            client.delete_model_version_tag(name, version, DEMOTED_TAG)
 
     def retire(self, name: str, reason: str) -> str | None:
         """Remove the champion alias (kept as ``previous_champion``, so ``gmp models rollback`` restores
