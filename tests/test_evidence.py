@@ -32,7 +32,8 @@ from gmp_assets.models.network import (
     model_inputs,
     predict,
 )
-from gmp_assets.models.training import TrainConfig, implausible_labels, train_global
+from gmp_assets.models.datasets import implausible_labels
+from gmp_assets.models.training import TrainConfig, train_global
 from test_network import synthetic_dataset, vocabularies
 
 SPENT, PCT, SCHEDULED = feature_indices(FEATURE_COLUMNS)

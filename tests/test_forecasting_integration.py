@@ -518,3 +518,41 @@ def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(tra
     assert registry.version_for(name, CHAMPION) == champion
     with database.connect() as conn:
         assert set(_forecast(conn, registry, key, month)["method"]) == in_use
+
+
+def test_a_global_version_taken_out_of_service_by_hand_is_not_promoted_back_by_the_backtest(trained, registry):
+    """`gmp models promote` of another version, then `gmp models rollback`: the version rolled back is
+    tagged, and the backtest's promotion, which would promote a challenger of the champion's recipe,
+    leaves it where it is."""
+    import logging
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from gmp_assets.cli import main
+    from gmp_assets.models import promotion
+    from gmp_assets.models.backtest_assets import _promotion
+    from gmp_assets.models.registry import CHAMPION, DEMOTED_TAG, GLOBAL_MODEL
+
+    champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
+    client = registry.client()
+    trained_once = client.get_model_version(GLOBAL_MODEL, champion)
+    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version)
+    try:
+        promoted = CliRunner().invoke(main, ["models", "promote", GLOBAL_MODEL, other, "--reason", "trying it"])
+        assert promoted.exit_code == 0, promoted.output
+        assert registry.version_tags(GLOBAL_MODEL, champion)[DEMOTED_TAG] == (
+            f"version {other} made champion by hand: manual: trying it")
+        rolled = CliRunner().invoke(main, ["models", "rollback", GLOBAL_MODEL])
+        assert rolled.exit_code == 0, rolled.output
+        assert registry.version_for(GLOBAL_MODEL, CHAMPION) == champion
+        assert DEMOTED_TAG not in registry.version_tags(GLOBAL_MODEL, champion)
+        assert "manual rollback" in registry.version_tags(GLOBAL_MODEL, other)[DEMOTED_TAG]
+        context = SimpleNamespace(run=SimpleNamespace(run_id="test"), log=logging.getLogger("test"))
+        recipe = promotion.recipe_of(registry.run_params(GLOBAL_MODEL, other))  # the champion's: same run
+        decision, _ = _promotion(context, registry, other, recipe, 0.01, backtest=None)
+        assert not decision.promote and "taken out of service by hand" in decision.reason
+        assert registry.version_for(GLOBAL_MODEL, CHAMPION) == champion
+    finally:
+        registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
+        client.delete_model_version(GLOBAL_MODEL, other)

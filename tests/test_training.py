@@ -10,13 +10,8 @@ import pytest
 from gmp_assets.models import metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner, fine_tune_adapter
 from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
-from gmp_assets.models.training import (
-    MAX_LABEL_RATIO,
-    TrainConfig,
-    implausible_labels,
-    stratified_batches,
-    train_global,
-)
+from gmp_assets.models.datasets import MAX_LABEL_RATIO, implausible_labels
+from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
 from test_network import synthetic_dataset, vocabularies
 
 CONFIG = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=2, seed=7)
@@ -134,6 +129,20 @@ def test_implausible_labels_are_the_finals_beyond_the_ratio_either_way():
     ds = dataclasses.replace(ds, y=np.log(ratios).astype(np.float32))
     ds.y[0] = np.nan  # unlabelled: never implausible
     np.testing.assert_array_equal(implausible_labels(ds), [False, False, True, True, False, True])
+
+
+def test_no_embedding_for_a_project_or_trade_whose_only_labels_are_implausible():
+    """A project (or trade) known only through labels the model does not learn from stays unknown (index
+    0, the learnt cold start) instead of getting an embedding row no sample trains."""
+    from gmp_assets.models.datasets import vocabularies as model_vocabularies
+
+    ds = synthetic_dataset(n=200, seed=5, unlabelled=0.0)
+    alone = ds.project_keys == ds.project_keys[0]
+    projects, trades = model_vocabularies(ds)
+    assert ds.project_keys[0] in projects.keys
+    far_projects, far_trades = model_vocabularies(with_final_ratio(ds, alone, 10.0))
+    assert ds.project_keys[0] not in far_projects.keys and far_projects.index(ds.project_keys[0]) == 0
+    assert set(far_projects.keys) == set(projects.keys) - {ds.project_keys[0]} and far_trades == trades
 
 
 def test_training_and_adapters_leave_out_a_trade_that_finished_far_off_its_budget(data, trained):

@@ -28,7 +28,7 @@ import psycopg2.extensions
 from gmp_assets.canonical.months import project_month_span
 from gmp_assets.ingest.expectations import GxSuite
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
-from gmp_assets.models.training import MAX_LABEL_RATIO
+from gmp_assets.models.datasets import MAX_LABEL_RATIO
 
 FORECASTS_KEY = dg.AssetKey(["ml", "project_forecasts"])
 MIN_PROGRESS_PCT = 20  # progress_without_cost looks at trades at least this far along

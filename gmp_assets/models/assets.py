@@ -16,6 +16,7 @@ from gmp_assets.models import evidence, registry
 from gmp_assets.models.adapters import AdapterConfig, AdapterResult, eac_mape, fine_tune_adapter
 from gmp_assets.models.datasets import (
     ADAPTER_HOLDOUT_MONTHS,
+    MAX_LABEL_RATIO,
     MIN_QUALITY,
     VALIDATION_MONTHS,
     dataset_fingerprint,
@@ -27,10 +28,10 @@ from gmp_assets.models.datasets import (
 from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
 from gmp_assets.models.promotion import Decision, changed_params
-from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
+from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.models.recipe import code_fingerprint
 from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT, months_through
-from gmp_assets.models.training import MAX_LABEL_RATIO, TrainConfig, train_global
+from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import PostgresResource
 
@@ -215,12 +216,12 @@ def project_adapter(
         metadata["mlflow_run_id"] = run.info.run_id
         if not result.kept:
             return dg.MaterializeResult(metadata=metadata | _without_new_adapter(mlflow, name, result))
+        # decided inside the run: if deciding fails, the run fails and the next adapter run fits again
+        decision = _adapter_decision(postgres, project_key, result, mlflow.load_forecaster(name), champion)
         version = mlflow.log_forecaster(
             result.model, {"projects": list(champion.projects.keys), "trades": list(champion.trades.keys)}, name
         )
     mlflow.set_alias(name, registry.CHALLENGER, version)
-    current = mlflow.load_forecaster(name)
-    decision = _adapter_decision(postgres, project_key, result, current, champion)
     if decision.promote:
         mlflow.promote(name, version, decision.reason)
     if not decision.promote:
@@ -302,13 +303,19 @@ def _adapter_decision(postgres, project_key, result, current, champion_global) -
 
 
 def _divergence(postgres, project_key, model, current, champion_global) -> float | None:
-    """Median relative difference of current EACs between a new adapter and the champion adapter."""
+    """Median relative difference of the open trades' current EACs (never below cost to date) between a
+    new adapter and the champion adapter; finished trades sit at their actual cost whatever the model."""
     with postgres.connect() as conn:
         month = pd.Timestamp.today().normalize().replace(day=1).date()
         ds = inference_sequences(conn, project_key, month)
+    ds = ds.subset(~ds.trade_finished) if len(ds) else ds
     if not len(ds):
         return None
-    new = to_eac(ds.bac_cents, predict(model, model_inputs(ds, champion_global.projects, champion_global.trades))[:, 0])
-    old = to_eac(ds.bac_cents, predict(current.model, model_inputs(ds, current.projects, current.trades))[:, 0])
+
+    def eac(forecaster, vocabularies: LoadedModel) -> np.ndarray:
+        mean = predict(forecaster, model_inputs(ds, vocabularies.projects, vocabularies.trades))[:, 0]
+        return np.maximum(to_eac(ds.bac_cents, mean), ds.actual_to_date_cents)
+
+    new, old = eac(model, champion_global), eac(current.model, current)
     valid = old > 0
     return float(np.median(np.abs(new[valid] - old[valid]) / old[valid])) if valid.any() else None

@@ -21,6 +21,7 @@ RECIPE_MODULES = (
     "gmp_assets.features.compute",
     "gmp_assets.features.dataset",
     "gmp_assets.features.sequences",
+    "gmp_assets.features.splits",
     "gmp_assets.models.datasets",
     "gmp_assets.models.evidence",
     "gmp_assets.models.metrics",

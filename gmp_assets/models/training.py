@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
 from gmp_assets.models import evidence, metrics
+from gmp_assets.models.datasets import implausible_labels
 from gmp_assets.models.network import (
     EVIDENCE_LAYER,
     build_forecaster,
@@ -31,19 +32,6 @@ from gmp_assets.models.network import (
     predict,
     to_eac,
 )
-
-
-MAX_LABEL_RATIO = 3.0  # final cost over budget beyond this either way is not learnt from
-
-
-def implausible_labels(ds: SequenceDataset) -> np.ndarray:
-    """Labelled samples of trades that finished at more than ``MAX_LABEL_RATIO`` times their budget
-    or under its inverse: almost always costs coded to the wrong division or a budget change not
-    booked, rarely a real overrun a model should learn as typical. One such trade (10x) among the
-    training projects of the `make demo` portfolio took the other projects' backtest MAPE at 25 %
-    from 7.5 % to 10.1 % and doubled their intervals' width (through the labels, the trades'
-    scatter and the bands' noise); left out, 7.4 % and the same width."""
-    return ds.labelled & (np.abs(np.nan_to_num(ds.y)) > np.log(MAX_LABEL_RATIO))
 
 
 def trade_names(ds: SequenceDataset) -> tuple[str, ...]:
