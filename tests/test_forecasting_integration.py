@@ -97,10 +97,11 @@ def test_every_active_project_has_consistent_current_forecasts(trained, ingested
         assert low <= eac <= high
         assert eac >= actual and etc == eac - actual
         assert east + west == eac
-        if method == "finished":
+        if method in ("finished", "no_budget"):
             assert eac == actual and low == high == actual
+        assert (method == "no_budget") == (bac <= 0 and method != "finished")  # nothing to scale a forecast by
     methods = {r[2] for r in rows}
-    assert methods <= {"adapter", "global", "global_cold_start", "heuristic", "finished"}
+    assert methods <= {"adapter", "global", "global_cold_start", "heuristic", "finished", "no_budget"}
     assert methods & {"adapter", "global", "global_cold_start"}
 
 

@@ -8,8 +8,10 @@ from gmp_assets.forecasting.serving import (
     FINISHED,
     FINISHED_MODEL,
     HEURISTIC_MODEL,
+    NO_BUDGET,
     recorded_model,
     renewal_reason,
+    row_method,
     serving_model,
 )
 from gmp_assets.models import fallback
@@ -24,7 +26,7 @@ def _rows(model, method, n=3) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("method, expected", [
     (fallback.ADAPTER, ADAPTER), (fallback.GLOBAL, GLOBAL), (fallback.COLD_START, GLOBAL),
-    (fallback.HEURISTIC, HEURISTIC_MODEL), (FINISHED, FINISHED_MODEL),
+    (fallback.HEURISTIC, HEURISTIC_MODEL), (FINISHED, FINISHED_MODEL), (NO_BUDGET, FINISHED_MODEL),
 ])
 def test_each_method_records_its_model(method, expected):
     assert recorded_model(method, GLOBAL, ADAPTER) == expected
@@ -75,3 +77,12 @@ def test_finished_trades_and_months_without_forecasts_ask_for_nothing():
     only_finished = [(*FINISHED_MODEL, FINISHED)] * 2
     assert renewal_reason(only_finished, 14, GLOBAL, ADAPTER) is None
     assert renewal_reason([], 14, GLOBAL, ADAPTER) is None  # a month's first forecasts: new_data_forecast_sensor
+
+
+def test_a_row_without_a_budget_is_not_the_models_and_renews_nothing():
+    assert row_method(fallback.GLOBAL, finished=False, bac_cents=120_000) == fallback.GLOBAL
+    assert row_method(fallback.GLOBAL, finished=False, bac_cents=0) == NO_BUDGET
+    assert row_method(fallback.ADAPTER, finished=False, bac_cents=-500) == NO_BUDGET
+    assert row_method(fallback.GLOBAL, finished=True, bac_cents=0) == FINISHED
+    unbudgeted = [(*FINISHED_MODEL, NO_BUDGET)] * 2 + [(*FINISHED_MODEL, FINISHED)]
+    assert renewal_reason(unbudgeted, 14, GLOBAL, ADAPTER) is None

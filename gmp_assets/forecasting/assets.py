@@ -10,7 +10,7 @@ from gmp_assets.features.assets import FEATURE_ROWS
 from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
-from gmp_assets.forecasting.serving import FINISHED, recorded_model
+from gmp_assets.forecasting.serving import recorded_model, row_method
 from gmp_assets.forecasting.store import forecast_date, withdraw_stale, write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
@@ -48,7 +48,7 @@ def forecast_rows(
     east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])
     rows = []
     for i in range(len(ds)):
-        method = FINISHED if ds.trade_finished[i] else methods[i]
+        method = row_method(methods[i], bool(ds.trade_finished[i]), int(ds.bac_cents[i]))
         name, version = recorded_model(method, _identity(champion), _identity(adapter))
         month = pd.Timestamp(ds.as_of_month[i])
         rows.append(

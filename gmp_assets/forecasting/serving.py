@@ -8,15 +8,25 @@ from collections.abc import Collection
 from gmp_assets.models import fallback
 
 FINISHED = "finished"  # a finished trade's method: its EAC is its actual cost
+NO_BUDGET = "no_budget"  # an open trade without a budget: nothing to scale a forecast by, EAC = cost to date
 ModelId = tuple[str, str]  # (model name, version) as a forecast row records it
 HEURISTIC_MODEL: ModelId = ("typical_curve_baseline", "1")
 FINISHED_MODEL: ModelId = ("actual_cost", "-")
+NOT_MODELLED = (FINISHED, NO_BUDGET)  # methods whose forecast is the cost to date, whatever the models
+
+
+def row_method(ladder_method: str, finished: bool, bac_cents: int) -> str:
+    """A forecast row's method: ``finished`` for a finished trade, ``no_budget`` for an open trade
+    without a positive budget (the model forecasts a ratio to the budget), else the ladder's."""
+    if finished:
+        return FINISHED
+    return NO_BUDGET if bac_cents <= 0 else ladder_method
 
 
 def recorded_model(method: str, global_model: ModelId | None, adapter: ModelId | None) -> ModelId:
     """The (name, version) a forecast made by ``method`` records: the project's adapter, the global
-    champion, the heuristic baseline or, for a finished trade, its actual cost."""
-    if method == FINISHED:
+    champion, the heuristic baseline or, for a finished trade or one without a budget, its actual cost."""
+    if method in NOT_MODELLED:
         return FINISHED_MODEL
     if method == fallback.HEURISTIC:
         return HEURISTIC_MODEL
@@ -43,7 +53,7 @@ def renewal_reason(
     version and method of each trade's forecast), or None when every open trade's forecast already
     comes from the model that serves it now (``serving_model``), or there is none to renew yet."""
     serving = serving_model(months_of_data, global_model, adapter)
-    stale = sorted({(name, version) for name, version, method in recorded if method != FINISHED} - {serving})
+    stale = sorted({(name, version) for name, version, method in recorded if method not in NOT_MODELLED} - {serving})
     if not stale:
         return None
     made_by = ", ".join(f"{name} version {version}" for name, version in stale)

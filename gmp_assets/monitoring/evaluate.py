@@ -73,7 +73,7 @@ def recent_forecast_mape(conn: psycopg2.extensions.connection, project_key: str)
     with conn.cursor() as cur:
         cur.execute(
             "SELECT canonical_code, forecast_date, predicted_eac_cents FROM ml.project_forecasts"
-            " WHERE project_key = %s AND is_current AND method <> 'finished'",
+            " WHERE project_key = %s AND is_current AND method NOT IN ('finished', 'no_budget')",
             (project_key,),
         )
         forecasts = pd.DataFrame(cur.fetchall(), columns=["canonical_code", "forecast_date", "eac"])

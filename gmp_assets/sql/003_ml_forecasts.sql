@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS ml.project_forecasts (
     horizon_months          integer NOT NULL CHECK (horizon_months >= 0),
     model_name              text NOT NULL,
     model_version           text NOT NULL,
-    method                  text NOT NULL CHECK (method IN ('adapter', 'global', 'global_cold_start', 'heuristic', 'finished')),
+    method                  text NOT NULL,
     bac_cents               bigint NOT NULL,
     actual_to_date_cents    bigint NOT NULL,
     predicted_eac_cents     bigint NOT NULL,
@@ -31,6 +31,17 @@ CREATE TABLE IF NOT EXISTS ml.project_forecasts (
     CHECK (predicted_etc_cents = predicted_eac_cents - actual_to_date_cents),
     CHECK (eac_east_cents + eac_west_cents = predicted_eac_cents)
 );
+-- The methods (forecasting/serving.py): the ladder's four, a finished trade's, an open trade's without a
+-- budget. Replaced only when a method is missing from it (one more was added after the first release).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'project_forecasts_method_check'
+                   AND conrelid = 'ml.project_forecasts'::regclass AND pg_get_constraintdef(oid) LIKE '%no_budget%') THEN
+        ALTER TABLE ml.project_forecasts DROP CONSTRAINT IF EXISTS project_forecasts_method_check;
+        ALTER TABLE ml.project_forecasts ADD CONSTRAINT project_forecasts_method_check
+            CHECK (method IN ('adapter', 'global', 'global_cold_start', 'heuristic', 'finished', 'no_budget'));
+    END IF;
+END $$;
 CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current
     ON ml.project_forecasts (project_key, canonical_code, forecast_date) WHERE is_current;
 
