@@ -196,12 +196,13 @@ def backtest(json_file: Path, reuse: bool) -> None:
     database.prepare(start=True)
     if not reuse:
         from gmp_assets.definitions import defs
+        from gmp_assets.pipeline import _failure_message, cli_tags
 
         result = defs.resolve_job_def("backtest_job").execute_in_process(
-            instance=dg.DagsterInstance.get(), raise_on_error=False
+            instance=dg.DagsterInstance.get(), raise_on_error=False, tags=cli_tags()
         )
         if not result.success:
-            raise click.ClickException(f"backtest run {result.run_id} failed (see the Dagster UI)")
+            raise click.ClickException(f"backtest run {result.run_id} failed: {_failure_message(result)}")
     if not backtest_json_path().exists():
         raise click.ClickException("no backtest report yet: run without --reuse")
     report = json.loads(backtest_json_path().read_text())
@@ -319,6 +320,10 @@ def _mark_stale(project_keys: set[str], reason: str) -> None:
             )
 
 
+APPLY_HINT = ("To apply it downstream: gmp run --inbox DIR, or, with the daemon running (gmp ui), launch"
+              " project_ingest_job for the project (its months, features and forecasts follow by sensor).")
+
+
 @mappings.command("confirm")
 @click.argument("project")
 @click.argument("raw_name")
@@ -334,7 +339,8 @@ def mappings_confirm(project: str, raw_name: str, code: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     _mark_stale({project}, f"{raw_name!r} -> {code}")
-    click.echo(f"{project}: {raw_name!r} -> {code} (manual); re-materialize the project to apply it downstream")
+    click.echo(f"{project}: {raw_name!r} -> {code} (manual)")
+    click.echo(APPLY_HINT)
 
 
 @mappings.command("import")
@@ -351,6 +357,7 @@ def mappings_import(csv_file: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     _mark_stale({p for p, _, _ in done}, f"imported {csv_file.name}")
     click.echo(f"{len(done)} mapping(s) confirmed")
+    click.echo(APPLY_HINT)
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -534,10 +541,10 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     if not summary.backtested:
         progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
     ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=summary.backtested)
-    click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics)")
+    click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics, ml)")
     click.echo("Forecasts: gmp forecasts export --out forecasts.csv   |   review queue: gmp mappings list --pending")
     click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui")
-    if not all(o.ok for o in outcomes):
+    if not all(o.ok for o in outcomes) or summary.errors:
         sys.exit(1)
     if not no_ui:
         ctx.invoke(ui, port=port, all_uis=True, docs_port=8580, mlflow_port=5000)

@@ -147,7 +147,7 @@ def runtime_env(main: PgUrl) -> dict[str, str]:
         "GMP_DAGSTER_STORAGE_DIR": str(state / "dagster" / "storage"),
         "GMP_DAGSTER_COMPUTE_LOGS_DIR": str(state / "dagster" / "compute_logs"),
         "GMP_STATE_DIR": str(state),
-        "GMP_INBOX_DIR": os.environ.get("GMP_INBOX_DIR", str(state / "inbox")),
+        "GMP_INBOX_DIR": str(Path(os.environ.get("GMP_INBOX_DIR", state / "inbox")).resolve()),
         "GMP_MLFLOW_TRACKING_URI": mlflow_tracking_uri(main),
         "GMP_MLFLOW_ARTIFACT_ROOT": os.environ.get("GMP_MLFLOW_ARTIFACT_ROOT", (state / "mlflow-artifacts").as_uri()),
         **main.dbt_env(),

@@ -93,7 +93,7 @@ defs = dg.Definitions(
     ],
     schedules=build_schedules(weekly_retraining_job, adapter_job, forecast_job),
     sensors=[
-        build_inbox_sensor(project_ingest_job),
+        build_inbox_sensor(project_ingest_job, canonical_shared_job, canonical_shared_models.keys),
         build_months_sensor(project_ingest_job, project_months_job),
         build_forecast_sensor(project_months_job, forecast_job),
         build_drift_sensor(training_job, adapter_job),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +61,20 @@ class ProjectOutcome:
     run_ids: list[str] = field(default_factory=list)
 
 
+MAX_FAILURE_CHARS = 1000
+
+
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The first failed step's error (without its exception class) on one line, whole up to ``MAX_FAILURE_CHARS`` (dbt's parsed errors
+    and the names of failed blocking checks come after its first line)."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
             while error.cause is not None and "Failure" not in error.cls_name:
                 error = error.cause
-            return error.message.strip().splitlines()[0] if error.message else error.cls_name
+            message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", (error.message or "").strip())
+            text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+            return (text[:MAX_FAILURE_CHARS - 3] + "...") if len(text) > MAX_FAILURE_CHARS else text or error.cls_name
     return "run failed"
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from gmp_assets.canonical.assets import monthly_vars
 from gmp_assets.ingest.quality import WEIGHTS, QualityInputs, quality_score
-from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes
+from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes, inbox_run_key
 from gmp_assets.settings import PgUrl, socket_url
 
 
@@ -65,6 +65,36 @@ def test_inbox_changes_detects_new_changed_and_invalid(tmp_path):
     again, _ = inbox_changes([tmp_path / "alpha"], seen)
     assert set(again) == {"alpha"} and again["alpha"] != seen["alpha"]
     assert again["alpha"] == folder_fingerprint(tmp_path / "alpha")
+
+
+def test_an_ingestion_run_key_follows_what_the_database_holds():
+    """Files A, then B, then A restored with its old size and time: the folder's fingerprint is A's
+    again, but the database holds B, so the run key is new and A is loaded again."""
+    a, b = {"direct_costs.csv": "a" * 64}, {"direct_costs.csv": "b" * 64}
+    first = inbox_run_key("alpha", "f-a", {})
+    assert inbox_run_key("alpha", "f-a", {}) == first  # ticks before the run lands: asked once
+    assert inbox_run_key("alpha", "f-b", a) != inbox_run_key("alpha", "f-a", b) != first
+    assert inbox_run_key("alpha", "f-a", b) != inbox_run_key("alpha", "f-a", a)
+    assert inbox_run_key("beta", "f-a", {}) != first
+
+
+def test_a_run_failure_is_told_whole_on_one_line():
+    """dbt's parsed errors and a failed blocking check's name come after the first line of the error."""
+    import dagster as dg
+
+    from gmp_assets.pipeline import MAX_FAILURE_CHARS, _failure_message
+
+    def failing(message: str):
+        @dg.asset
+        def broken():
+            raise dg.Failure(description=message)
+
+        return dg.materialize([broken], raise_on_error=False)
+
+    told = _failure_message(failing("The dbt CLI process failed.\n\nErrors parsed from dbt logs:\n  Database Error in model x"))
+    assert told == "The dbt CLI process failed. Errors parsed from dbt logs: Database Error in model x"
+    long = _failure_message(failing("x" * (2 * MAX_FAILURE_CHARS)))
+    assert len(long) == MAX_FAILURE_CHARS and long.endswith("...")
 
 
 def test_a_failed_forecast_check_becomes_summary_lines_with_the_pending_mappings():

@@ -112,19 +112,36 @@ def _schedule_tick(name: str, instance, when: datetime) -> list:
         return defs.get_schedule_def(name).evaluate_tick(ctx).run_requests or []
 
 
+def _months_of_data() -> dict[str, int]:
+    return dict(query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY 1"))
+
+
 def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, instance):
+    """Projects with 6 months of data or more whose features changed since their adapter; not one whose
+    adapter run is already on its way."""
+    from gmp_assets.definitions import defs
+    from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
+
     when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
     refreshed = {r.partition_key for r in _schedule_tick("daily_adapter_refresh", instance, when)}
-    project = sorted(trained.forecasts)[0]
+    months = _months_of_data()
+    project = next(k for k in sorted(trained.forecasts) if months[k] >= GLOBAL_MIN_MONTHS)
     query("UPDATE ml.feature_rows SET computed_at = now() + interval '1 minute' WHERE project_key = %s RETURNING 1", (project,))
     after = _schedule_tick("daily_adapter_refresh", instance, when)
     assert {r.partition_key for r in after} == refreshed | {project}
-    assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" for r in after)
+    assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" and months[r.partition_key] >= GLOBAL_MIN_MONTHS
+               for r in after)
+    queued = instance.create_run_for_job(job_def=defs.resolve_job_def("adapter_job"), tags={"dagster/partition": project})
+    try:
+        assert project not in {r.partition_key for r in _schedule_tick("daily_adapter_refresh", instance, when)}
+    finally:
+        instance.delete_run(queued.run_id)
 
 
 def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_global_champion(
     trained, instance, registry
 ):
+    from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
 
     when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
@@ -139,7 +156,8 @@ def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_g
     finally:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
         client.delete_model_version(GLOBAL_MODEL, newer)
-    active = set(_active())
+    months = _months_of_data()
+    active = {k for k in _active() if months.get(k, 0) >= GLOBAL_MIN_MONTHS}  # with fewer, no adapter is fitted
     assert all(not reason.startswith("fine-tuned from") for reason in before.values())
     assert set(after) == set(before) | active  # completed projects' adapters are not forecast: no refit for them
     assert {k: r for k, r in after.items() if k not in before} == {
@@ -266,7 +284,8 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
                 instance.delete_run(run.run_id)
         run = forecast_job.execute_in_process(instance=instance, tags=request.tags)
         versions = query("SELECT DISTINCT model_version FROM ml.project_forecasts WHERE is_current AND project_key = %s"
-                         " AND model_name = %s", (key, GLOBAL_MODEL))
+                         " AND forecast_date = %s AND model_name = %s",
+                         (key, forecast_date(trained.forecasts[key]), GLOBAL_MODEL))
         assert run.success and _materialization_metadata(run, "forecasts_written") > 0 and versions == [(other,)]
         assert key not in _renewals(_tick(defs, sensor, instance))
     finally:

@@ -230,6 +230,36 @@ def test_inbox_sensor_requests_new_and_changed_projects(ingested, demo_inbox, in
     assert changed.dynamic_partitions_requests == []
 
 
+def test_on_a_new_instance_the_inbox_sensor_builds_the_taxonomy_before_any_project(ingested, demo_inbox, tmp_path):
+    """Every project's dbt models read canonical_trades: on an instance that never built it (a new
+    deployment fed by its inbox), the sensor asks for canonical_shared_job first, waits for it, says
+    when it failed, and asks for the projects once it is built."""
+    from gmp_assets.definitions import defs
+    from gmp_assets.resources import InboxResource
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo_inbox / sorted(ingested)[0], inbox / "fresh")
+    sensor = defs.get_sensor_def("inbox_sensor")
+    resources = {"inbox": InboxResource(path=str(inbox)), "postgres": defs.resources["postgres"]}
+    shared_job = defs.resolve_job_def("canonical_shared_job")
+    with dg.DagsterInstance.ephemeral() as fresh:
+
+        def tick():
+            with dg.build_sensor_context(instance=fresh, resources=resources, definitions=defs) as ctx:
+                return sensor(ctx)
+
+        first = tick()
+        assert [r.job_name for r in first.run_requests] == [shared_job.name]
+        assert first.cursor is None and not first.dynamic_partitions_requests
+        queued = fresh.create_run_for_job(job_def=shared_job)
+        assert tick().skip_message == f"projects wait for the canonical taxonomy: run {queued.run_id[:8]} (not_started)"
+        fresh.report_run_failed(queued)
+        assert "failed; re-execute it" in tick().skip_message
+        assert shared_job.execute_in_process(instance=fresh).success
+        ready = tick()
+        assert [(r.job_name, r.partition_key) for r in ready.run_requests] == [("project_ingest_job", "fresh")]
+
+
 def test_every_dbt_test_of_the_monthly_features_ran_and_passed(ingested, instance):
     """Relationship tests reference models of other scopes; the monthly build still runs them."""
     run_ids = {run_id for outcome in ingested.values() for run_id in outcome.run_ids}

@@ -47,27 +47,59 @@ def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, 
     return changed, invalid
 
 
-def build_inbox_sensor(ingest_job) -> dg.SensorDefinition:
-    @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def inbox_run_key(project_key: str, fingerprint: str, loaded: dict[str, str]) -> str:
+    """The run key of a project's ingestion: its folder's fingerprint and what the database holds of it,
+    so ticks before the run lands ask once, and files restored to an earlier state (same size and
+    modification time as before) are still loaded over what replaced them."""
+    held = hashlib.sha256(json.dumps(loaded, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{project_key}:{fingerprint}:{held}"
+
+
+def _waiting_for_shared(context: dg.SensorEvaluationContext, shared_job, shared_keys) -> dg.RunRequest | dg.SkipReason | None:
+    """A run of ``shared_job`` (the CSI taxonomy and ``canonical_trades``, which every project's dbt
+    models read) while it was never materialized, a skip while that run is on its way or failed; None
+    once it is there."""
+    if all(context.instance.get_latest_materialization_event(key) for key in shared_keys):
+        return None
+    runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=shared_job.name), limit=1)
+    if not runs or runs[0].status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED):
+        return dg.RunRequest(job_name=shared_job.name, tags={"gmp/trigger": "inbox"})
+    run = runs[0]
+    if run.status == dg.DagsterRunStatus.FAILURE:
+        return dg.SkipReason(f"projects wait for the canonical taxonomy: its run {run.run_id[:8]} ({shared_job.name})"
+                             " failed; re-execute it from the Dagster UI")
+    return dg.SkipReason(f"projects wait for the canonical taxonomy: run {run.run_id[:8]} ({run.status.value.lower()})")
+
+
+def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefinition:
+    @dg.sensor(jobs=[ingest_job, shared_job], minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
     def inbox_sensor(
         context: dg.SensorEvaluationContext, inbox: InboxResource, postgres: PostgresResource
-    ) -> dg.SensorResult:
-        """Add a partition per new project folder and run ingestion for new or changed folders."""
+    ) -> dg.SensorResult | dg.SkipReason:
+        """Add a partition per new project folder and run ingestion for new or changed folders (on a new
+        instance, after a run of ``shared_job``)."""
         seen = json.loads(context.cursor) if context.cursor else {}
         changed, invalid = inbox_changes(inbox.project_dirs(), seen)
         for name in invalid:
             context.log.warning(f"ignoring inbox folder {name!r}: project keys are 1-40 of A-Z a-z 0-9 _ -")
+        shared = _waiting_for_shared(context, shared_job, shared_keys) if changed else None
+        if isinstance(shared, dg.SkipReason):
+            return shared
+        if shared is not None:  # the cursor stays: the projects are asked for once the taxonomy is built
+            return dg.SensorResult(run_requests=[shared])
         batch = dict(sorted(changed.items())[:MAX_PROJECTS_PER_TICK])
         existing = set(context.instance.get_dynamic_partitions(PROJECTS))
         new = sorted(set(batch) - existing)
+        requests = []
         with postgres.connect() as conn:
-            # touched but identical to what is loaded (e.g. ingested by `gmp ingest`): nothing to run
-            stale = [k for k in batch if k in new or folder_hashes(inbox.project_dir(k)) != loaded_hashes(conn, k)]
+            for key in batch:
+                loaded = loaded_hashes(conn, key)
+                # touched but identical to what is loaded (e.g. ingested by `gmp ingest`): nothing to run
+                if key in new or folder_hashes(inbox.project_dir(key)) != loaded:
+                    requests.append(dg.RunRequest(run_key=inbox_run_key(key, batch[key], loaded), job_name=ingest_job.name,
+                                                  partition_key=key, tags={"gmp/trigger": "inbox"}))
         return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(run_key=f"{key}:{batch[key]}", partition_key=key, tags={"gmp/trigger": "inbox"})
-                for key in stale
-            ],
+            run_requests=requests,
             dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(PROJECTS, new)] if new else [],
             cursor=json.dumps({**seen, **batch}, sort_keys=True),
         )

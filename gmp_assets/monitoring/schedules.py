@@ -6,6 +6,7 @@ from gmp_assets.canonical.months import active_last_months, range_tags
 from gmp_assets.models.assets import TrainingConfig, project_adapter, training_params
 from gmp_assets.models.backtest_assets import BACKTEST_KEY
 from gmp_assets.models.datasets import MIN_QUALITY, training_sequences
+from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.promotion import SCORE_TAG
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
 from gmp_assets.monitoring.retraining import WeeklyPlan, weekly_plan
@@ -13,6 +14,9 @@ from gmp_assets.monitoring.sensors import TRIGGER_TAG
 from gmp_assets.resources import PostgresResource
 
 TIMEZONE = "UTC"
+PARTITION_TAG = "dagster/partition"
+IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED]
 
 
 def refresh_reason(trained_at: float | None, global_version: str | None, features_updated: float,
@@ -85,16 +89,21 @@ def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDe
                  default_status=dg.DefaultScheduleStatus.RUNNING)
     def daily_adapter_refresh(context: dg.ScheduleEvaluationContext, postgres: PostgresResource,
                               mlflow: MlflowResource):
-        """03:00: fine-tune only the adapters whose project has new data since they were trained, or that
-        were fine-tuned from an earlier global champion."""
+        """03:00: fine-tune only the adapters (of projects with 6 months of data or more) whose project has
+        new data since they were trained, or that were fine-tuned from an earlier global champion; a
+        project whose adapter run is already queued or running is left to it."""
         with postgres.connect() as conn, conn.cursor() as cur:
-            cur.execute("SELECT project_key, extract(epoch FROM max(computed_at)) FROM ml.feature_rows GROUP BY 1")
+            cur.execute("SELECT project_key, extract(epoch FROM max(computed_at)) FROM ml.feature_rows"
+                        " GROUP BY 1 HAVING max(months_of_data) >= %s", (GLOBAL_MIN_MONTHS,))
             updates = {k: float(v) for k, v in cur.fetchall()}
             cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active'")
             active = {k for (k,) in cur.fetchall()}
         stale = stale_adapters(context.instance, updates, mlflow.version_for(GLOBAL_MODEL, CHAMPION), active)
+        busy = {run.tags.get(PARTITION_TAG) for run in context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=adapter_job.name, statuses=IN_PROGRESS))}
+        stale = {k: reason for k, reason in stale.items() if k not in busy}
         if not stale:
-            return dg.SkipReason("every adapter is up to date")
+            return dg.SkipReason("every adapter is up to date (or its run is on its way)")
         day = context.scheduled_execution_time.date().isoformat()
         return [dg.RunRequest(run_key=f"adapter_refresh:{k}:{day}", partition_key=k,
                               tags={TRIGGER_TAG: "daily_adapter_refresh", "gmp/refresh_reason": reason})
