@@ -65,8 +65,9 @@ MAX_FAILURE_CHARS = 1000
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The first failed step's error (without its exception class) on one line, whole up to ``MAX_FAILURE_CHARS`` (dbt's parsed errors
-    and the names of failed blocking checks come after its first line)."""
+    """The first failed step's error (without its exception class) on one line, whole up to
+    ``MAX_FAILURE_CHARS``: dbt's parsed errors and the names of failed blocking checks come after its
+    first line."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error

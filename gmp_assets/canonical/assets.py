@@ -101,8 +101,11 @@ def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
 
 @dg.asset_check(asset=canonical_features_suite.asset_key, name=canonical_features_suite.name, blocking=True,
                 description=canonical_features_suite.description, partitions_def=project_month_partitions)
-def canonical_cost_features_gx(context: dg.AssetCheckExecutionContext, postgres: PostgresResource) -> dg.AssetCheckResult:
+def canonical_cost_features_gx(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> dg.AssetCheckResult:
     """GX suite over the run's projects' canonical monthly rows, all their months (blocking: they feed the
-    model); another project's rows cannot fail it."""
+    model); another project's rows cannot fail it. (A partitioned asset check: a Dagster preview feature.)"""
+    projects = sorted(monthly_ranges(list(context.partition_keys)))
     with postgres.connect() as conn:
-        return canonical_features_suite.evaluate(conn, project_keys=sorted(monthly_ranges(list(context.partition_keys))))
+        return canonical_features_suite.evaluate(conn, project_keys=projects)

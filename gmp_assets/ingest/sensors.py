@@ -55,7 +55,9 @@ def inbox_run_key(project_key: str, fingerprint: str, loaded: dict[str, str]) ->
     return f"{project_key}:{fingerprint}:{held}"
 
 
-def _waiting_for_shared(context: dg.SensorEvaluationContext, shared_job, shared_keys) -> dg.RunRequest | dg.SkipReason | None:
+def _waiting_for_shared(
+    context: dg.SensorEvaluationContext, shared_job, shared_keys
+) -> dg.RunRequest | dg.SkipReason | None:
     """A run of ``shared_job`` (the CSI taxonomy and ``canonical_trades``, which every project's dbt
     models read) while it was never materialized, a skip while that run is on its way or failed; None
     once it is there."""
@@ -72,7 +74,8 @@ def _waiting_for_shared(context: dg.SensorEvaluationContext, shared_job, shared_
 
 
 def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefinition:
-    @dg.sensor(jobs=[ingest_job, shared_job], minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+    @dg.sensor(jobs=[ingest_job, shared_job], minimum_interval_seconds=30,
+               default_status=dg.DefaultSensorStatus.RUNNING)
     def inbox_sensor(
         context: dg.SensorEvaluationContext, inbox: InboxResource, postgres: PostgresResource
     ) -> dg.SensorResult | dg.SkipReason:
@@ -96,8 +99,9 @@ def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefiniti
                 loaded = loaded_hashes(conn, key)
                 # touched but identical to what is loaded (e.g. ingested by `gmp ingest`): nothing to run
                 if key in new or folder_hashes(inbox.project_dir(key)) != loaded:
-                    requests.append(dg.RunRequest(run_key=inbox_run_key(key, batch[key], loaded), job_name=ingest_job.name,
-                                                  partition_key=key, tags={"gmp/trigger": "inbox"}))
+                    requests.append(dg.RunRequest(run_key=inbox_run_key(key, batch[key], loaded),
+                                                  job_name=ingest_job.name, partition_key=key,
+                                                  tags={"gmp/trigger": "inbox"}))
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(PROJECTS, new)] if new else [],
