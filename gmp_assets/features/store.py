@@ -66,7 +66,8 @@ def replace_feature_rows(
     with conn.cursor() as cur:
         cur.execute(
             "DELETE FROM ml.feature_rows f WHERE f.project_key = %(p)s"
-            " AND (f.month_start BETWEEN %(first)s AND %(last)s OR NOT EXISTS (SELECT 1 FROM analytics.canonical_cost_features c WHERE c.project_key = f.project_key"
+            " AND (f.month_start BETWEEN %(first)s AND %(last)s OR NOT EXISTS ("
+            "SELECT 1 FROM analytics.canonical_cost_features c WHERE c.project_key = f.project_key"
             " AND c.canonical_code = f.canonical_code AND c.month_start = f.month_start))",
             {"p": project_key, "first": first_month, "last": last_month},
         )
