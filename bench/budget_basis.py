@@ -6,7 +6,8 @@ schedule: every method there, the EVM formulas included, sees budget changes the
 after the stage month. Production at month M sees the budget approved by M, somewhere between the
 original amount and the final budget.
 
-This runs the backtest (``run_backtest``, product defaults) twice on the same portfolio:
+This runs the backtest (as ``ml/backtest_report`` runs it for the default recipe) twice on the same
+portfolio:
 
 - ``final``: as the platform does (BAC = original + approved changes);
 - ``original``: every completed project's trades at their original amounts (nothing approved yet),
@@ -30,7 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import read_database
-from gmp_assets.models.backtest import REFERENCE, BacktestConfig, best_evm, run_backtest
+from gmp_assets.models.backtest import REFERENCE, best_evm, run_backtest
+from gmp_assets.models.backtest_assets import backtest_config
+from gmp_assets.models.training import TrainConfig
 
 ORIGINALS_SQL = "SELECT project_key, canonical_code, original_amount_cents FROM analytics.int_trade_budgets"
 
@@ -77,7 +80,7 @@ def main() -> None:
     results = {}
     for basis, rows in variants.items():
         started = time.perf_counter()
-        report = run_backtest(rows, projects, trades, BacktestConfig())
+        report = run_backtest(rows, projects, trades, backtest_config(TrainConfig()))
         results[basis] = {"stages": stage_figures(report.stages), "seconds": round(time.perf_counter() - started, 1)}
     print("| budgets | stage | model MAPE | best EVM | its MAPE | model vs best EVM | reference | open coverage | n |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -24,12 +24,19 @@ from gmp_assets.models.backtest import (
 )
 from gmp_assets.models.plots import fan_chart_png, markdown_image
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, DEMOTED_TAG, GLOBAL_MODEL, MlflowResource
+from gmp_assets.models.training import TrainConfig
 from gmp_assets.resources import PostgresResource
 
 
 class BacktestRunConfig(dg.Config):
     n_folds: int = BacktestConfig().n_folds
     adapter_epochs: int = AdapterConfig().epochs
+
+
+def backtest_config(train: TrainConfig, run: BacktestRunConfig = BacktestRunConfig()) -> BacktestConfig:
+    """The backtest of a recipe's training settings, as ``ml/backtest_report`` runs it."""
+    return BacktestConfig(n_folds=run.n_folds, train=train, adapter=AdapterConfig(epochs=run.adapter_epochs),
+                          seed=train.seed)
 
 
 def backtest_json_path():
@@ -70,10 +77,7 @@ def backtest_report(
         trades = store.load_trades(conn)
 
     def backtest(recipe: dict[str, str]) -> BacktestReport:
-        train = promotion.train_config_of(recipe)
-        backtest_config = BacktestConfig(n_folds=config.n_folds, train=train,
-                                         adapter=AdapterConfig(epochs=config.adapter_epochs), seed=train.seed)
-        return run_backtest(canonical, projects, trades, backtest_config)
+        return run_backtest(canonical, projects, trades, backtest_config(promotion.train_config_of(recipe), config))
 
     recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, challenger))
     report = backtest(recipe)
