@@ -452,20 +452,28 @@ def docs(port: int, no_serve: bool) -> None:
                               "--no-browser", *args], cwd=settings.DBT_PROJECT_DIR))
 
 
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:PORT."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 300.0) -> None:
     """Return once something listens on 127.0.0.1:PORT; fail if PROCESS exits first or TIMEOUT passes."""
-    import socket
     import time
 
     deadline = time.monotonic() + timeout
     while process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        if _listening(port):
             return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"nothing listens on port {port} after {timeout:.0f}s")
-            time.sleep(0.5)
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"nothing listens on port {port} after {timeout:.0f}s")
+        time.sleep(0.5)
     raise click.ClickException(f"{' '.join(map(str, process.args))} exited with status {process.returncode}")
 
 
@@ -482,10 +490,14 @@ def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int) -> None:
     """
     from gmp_assets.canonical.project import ensure_manifest
 
+    wanted = {"docs": docs_port, "mlflow-ui": mlflow_port} if all_uis else {}
+    taken = [p for p in (port, *wanted.values()) if _listening(p)]
+    if taken:  # another gmp ui, or any other service: its page would be taken for ours
+        raise click.ClickException(f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1: stop what"
+                                   " listens there or choose others (--port, --docs-port, --mlflow-port)")
     _stop_on_sigterm()
     database.prepare(start=True)
     ensure_manifest()
-    wanted = {"docs": docs_port, "mlflow-ui": mlflow_port} if all_uis else {}
     companions: list[subprocess.Popen] = []
     try:
         for command, companion_port in wanted.items():  # each prints its own URL once it serves

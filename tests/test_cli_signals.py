@@ -32,3 +32,23 @@ def test_sigterm_to_gmp_stops_its_foreground_server_with_sigint(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_gmp_ui_refuses_ports_already_in_use_before_starting_anything():
+    """Another server on a UI port would answer in place of ours (and `--all` would take it for its
+    companion): `gmp ui` names the ports and starts nothing."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from gmp_assets.cli import main
+
+    with socket.socket() as taken, socket.socket() as free:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        free.bind(("127.0.0.1", 0))  # bound, not listening: counts as free
+        busy, idle = taken.getsockname()[1], free.getsockname()[1]
+        result = CliRunner().invoke(main, ["ui", "--all", "--port", str(idle), "--docs-port", str(busy),
+                                           "--mlflow-port", str(busy)])
+    assert result.exit_code == 1
+    assert f"port(s) {busy}, {busy} already in use" in result.output and str(idle) + "," not in result.output
