@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
 
 from gmp_assets.canonical.months import project_month_span, range_tags
 from gmp_assets.ingest.loader import loaded_hashes
@@ -120,7 +121,7 @@ def build_months_sensor(ingest_job, months_job) -> dg.SensorDefinition:
     )
     def project_months_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
         """After a project's ingestion succeeds, build its canonical months in one run."""
-        project_key = context.dagster_run.tags.get("dagster/partition")
+        project_key = context.dagster_run.tags.get(PARTITION_NAME_TAG)
         if not project_key:
             return dg.SkipReason("run without a project partition")
         with postgres.connect() as conn:
@@ -144,8 +145,6 @@ def build_forecast_sensor(months_job, forecast_job) -> dg.SensorDefinition:
     )
     def new_data_forecast_sensor(context: dg.RunStatusSensorContext):
         """After a project's months are rebuilt, forecast its last month (fallback path when data is short)."""
-        from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
-
         last = context.dagster_run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
         if not last:
             return dg.SkipReason("run without a partition range")

@@ -21,6 +21,7 @@ from psycopg2.extras import Json
 
 from gmp_assets.features import store
 from gmp_assets.features.compute import trade_finished_as_of
+from gmp_assets.forecasting.serving import NOT_MODELLED
 from gmp_assets.models import metrics
 from gmp_assets.models.datasets import trains_the_model
 from gmp_assets.models.registry import CHALLENGER, GLOBAL_MODEL, LoadedModel, MlflowResource
@@ -73,8 +74,8 @@ def recent_forecast_mape(conn: psycopg2.extensions.connection, project_key: str)
     with conn.cursor() as cur:
         cur.execute(
             "SELECT canonical_code, forecast_date, predicted_eac_cents FROM ml.project_forecasts"
-            " WHERE project_key = %s AND is_current AND method NOT IN ('finished', 'no_budget')",
-            (project_key,),
+            " WHERE project_key = %s AND is_current AND method <> ALL(%s)",
+            (project_key, list(NOT_MODELLED)),
         )
         forecasts = pd.DataFrame(cur.fetchall(), columns=["canonical_code", "forecast_date", "eac"])
     joined = forecasts.merge(finals, on="canonical_code")

@@ -1,6 +1,8 @@
 """Schedules: weekly global retraining, daily adapter refresh, monthly forecasts after month close."""
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from gmp_assets.canonical.months import active_last_months, range_tags
 from gmp_assets.models.assets import TrainingConfig, project_adapter, training_params
@@ -14,9 +16,6 @@ from gmp_assets.monitoring.sensors import TRIGGER_TAG
 from gmp_assets.resources import PostgresResource
 
 TIMEZONE = "UTC"
-PARTITION_TAG = "dagster/partition"
-IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-               dg.DagsterRunStatus.STARTED]
 
 
 def refresh_reason(trained_at: float | None, global_version: str | None, features_updated: float,
@@ -99,8 +98,8 @@ def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDe
             cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active'")
             active = {k for (k,) in cur.fetchall()}
         stale = stale_adapters(context.instance, updates, mlflow.version_for(GLOBAL_MODEL, CHAMPION), active)
-        busy = {run.tags.get(PARTITION_TAG) for run in context.instance.get_runs(
-            filters=dg.RunsFilter(job_name=adapter_job.name, statuses=IN_PROGRESS))}
+        busy = {run.tags.get(PARTITION_NAME_TAG) for run in context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=adapter_job.name, statuses=NOT_FINISHED_STATUSES))}
         stale = {k: reason for k, reason in stale.items() if k not in busy}
         if not stale:
             return dg.SkipReason("every adapter is up to date (or its run is on its way)")
