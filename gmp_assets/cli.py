@@ -321,7 +321,9 @@ def _mark_stale(project_keys: set[str], reason: str) -> None:
 
 
 APPLY_HINT = ("To apply it downstream: gmp run --inbox DIR, or, with the daemon running (gmp ui), launch"
-              " project_ingest_job for the project (its months, features and forecasts follow by sensor).")
+              " project_ingest_job for the project, or materialize its partition of taxonomy/trade_mappings and"
+              " the analytics models downstream in the Dagster UI; its months, features and forecasts follow by"
+              " sensor.")
 
 
 @mappings.command("confirm")

@@ -94,8 +94,9 @@ defs = dg.Definitions(
     schedules=build_schedules(weekly_retraining_job, adapter_job, forecast_job),
     sensors=[
         build_inbox_sensor(project_ingest_job, canonical_shared_job, canonical_shared_models.keys),
-        build_months_sensor(project_ingest_job, project_months_job),
-        build_forecast_sensor(project_months_job, forecast_job),
+        build_months_sensor(project_months_job, after=canonical_project_models.keys,
+                            follow_on=canonical_monthly_models.keys),
+        build_forecast_sensor(forecast_job, after=feature_rows.keys, follow_on=project_forecasts.keys),
         build_drift_sensor(training_job, adapter_job),
         build_data_volume_sensor(adapter_job),
         build_model_change_forecast_sensor(forecast_job),

@@ -16,13 +16,12 @@ from gmp_assets.canonical.months import active_last_months, project_month_span, 
 from gmp_assets.ingest.assets import RAW_KEYS
 from gmp_assets.ingest.readers import is_project_key
 from gmp_assets.partitions import PROJECTS
-
-HOST_TAG, PID_TAG = "gmp/host", "gmp/pid"
+from gmp_assets.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG
 
 
 def cli_tags() -> dict[str, str]:
     """Tags of a run this process executes in-process: the trigger, and the host and pid that run it."""
-    return {"gmp/trigger": "cli", HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    return {TRIGGER_TAG: CLI_TRIGGER, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
 def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:

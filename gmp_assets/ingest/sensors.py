@@ -2,17 +2,20 @@
 
 import hashlib
 import json
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
+from gmp_assets.canonical.assets import monthly_ranges
 from gmp_assets.canonical.months import project_month_span, range_tags
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
 from gmp_assets.ingest.readers import discover_project_files, is_project_key
 from gmp_assets.partitions import PROJECTS
 from gmp_assets.resources import InboxResource, PostgresResource
+from gmp_assets.tags import CLI_TRIGGER, TRIGGER_TAG
 
 MAX_PROJECTS_PER_TICK = 20
 
@@ -66,7 +69,7 @@ def _waiting_for_shared(
         return None
     runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=shared_job.name), limit=1)
     if not runs or runs[0].status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED):
-        return dg.RunRequest(job_name=shared_job.name, tags={"gmp/trigger": "inbox"})
+        return dg.RunRequest(job_name=shared_job.name, tags={TRIGGER_TAG: "inbox"})
     run = runs[0]
     if run.status == dg.DagsterRunStatus.FAILURE:
         return dg.SkipReason(f"projects wait for the canonical taxonomy: its run {run.run_id[:8]} ({shared_job.name})"
@@ -102,7 +105,7 @@ def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefiniti
                 if key in new or folder_hashes(inbox.project_dir(key)) != loaded:
                     requests.append(dg.RunRequest(run_key=inbox_run_key(key, batch[key], loaded),
                                                   job_name=ingest_job.name, partition_key=key,
-                                                  tags={"gmp/trigger": "inbox"}))
+                                                  tags={TRIGGER_TAG: "inbox"}))
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(PROJECTS, new)] if new else [],
@@ -112,46 +115,77 @@ def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefiniti
     return inbox_sensor
 
 
-def build_months_sensor(ingest_job, months_job) -> dg.SensorDefinition:
+def chained_elsewhere(tags: Mapping[str, str], backfill_selection: Collection[dg.AssetKey] | None,
+                      follow_on: Collection[dg.AssetKey]) -> str | None:
+    """Why a finished run's follow-on step is not a sensor's to ask for (None: it is): ``gmp`` chains
+    the runs it executes in-process itself, and a backfill whose selection includes ``follow_on``
+    materializes it."""
+    if tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+        return "a run of the gmp command, which runs the steps that follow it itself"
+    if backfill_selection and set(backfill_selection) & set(follow_on):
+        return f"its backfill {tags[BACKFILL_ID_TAG]} materializes what follows it"
+    return None
+
+
+def _follow_on_partitions(
+    context: dg.RunStatusSensorContext, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]
+) -> list[str] | dg.SkipReason:
+    """The partitions of ``after`` that the run materialized, whatever launched it (a job, the asset
+    graph, a backfill), or a skip when there are none or its follow-on is chained elsewhere."""
+    run = context.dagster_run
+    backfill = context.instance.get_backfill(run.tags[BACKFILL_ID_TAG]) if BACKFILL_ID_TAG in run.tags else None
+    reason = chained_elsewhere(run.tags, backfill.asset_selection if backfill else None, follow_on)
+    if reason:
+        return dg.SkipReason(f"run {run.run_id[:8]}: {reason}")
+    records = context.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    events = [record.event_log_entry.dagster_event for record in records.records]
+    partitions = sorted({e.partition for e in events if e.asset_key in set(after) and e.partition})
+    return partitions or dg.SkipReason(f"run {run.run_id[:8]} materialized no partition of what this sensor follows")
+
+
+def build_months_sensor(months_job, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]):
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[ingest_job],
+        monitor_all_code_locations=True,  # also in-process runs, which have no code location
         request_job=months_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def project_months_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
-        """After a project's ingestion succeeds, build its canonical months in one run."""
-        project_key = context.dagster_run.tags.get(PARTITION_NAME_TAG)
-        if not project_key:
-            return dg.SkipReason("run without a project partition")
+        """After a run that rebuilt projects' canonical project models succeeds (``project_ingest_job``,
+        the asset graph, a backfill that stops there), build each project's canonical months in one run."""
+        projects = _follow_on_partitions(context, after, follow_on)
+        if isinstance(projects, dg.SkipReason):
+            return projects
+        requests = []
         with postgres.connect() as conn:
-            span = project_month_span(conn, project_key)
-        if span is None:
-            return dg.SkipReason(f"{project_key} has no dated rows yet")
-        return dg.RunRequest(
-            run_key=f"{context.dagster_run.run_id}:months",
-            tags={**range_tags(project_key, span), "gmp/trigger": "ingested"},
-        )
+            for project_key in projects:
+                span = project_month_span(conn, project_key)
+                if span is not None:
+                    requests.append(dg.RunRequest(run_key=f"{context.dagster_run.run_id}:months:{project_key}",
+                                                  tags={**range_tags(project_key, span), TRIGGER_TAG: "ingested"}))
+        return requests or dg.SkipReason(f"{', '.join(projects)}: no dated rows yet")
 
     return project_months_sensor
 
 
-def build_forecast_sensor(months_job, forecast_job) -> dg.SensorDefinition:
+def build_forecast_sensor(forecast_job, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]):
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[months_job],
+        monitor_all_code_locations=True,
         request_job=forecast_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def new_data_forecast_sensor(context: dg.RunStatusSensorContext):
-        """After a project's months are rebuilt, forecast its last month (fallback path when data is short)."""
-        last = context.dagster_run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
-        if not last:
-            return dg.SkipReason("run without a partition range")
-        month, project_key = last.split("|")
-        return dg.RunRequest(
-            run_key=f"{context.dagster_run.run_id}:forecast",
-            tags={**range_tags(project_key, (month, month)), "gmp/trigger": "new_data"},
-        )
+        """After a run that rebuilt feature rows succeeds (``project_months_job``, the asset graph, a backfill
+        that stops there), forecast the last rebuilt month of each of its projects (fallback path when data
+        is short)."""
+        partitions = _follow_on_partitions(context, after, follow_on)
+        if isinstance(partitions, dg.SkipReason):
+            return partitions
+        return [
+            dg.RunRequest(run_key=f"{context.dagster_run.run_id}:forecast:{project_key}",
+                          tags={**range_tags(project_key, (last, last)), TRIGGER_TAG: "new_data"})
+            for project_key, (_, last) in monthly_ranges(partitions).items()
+        ]
 
     return new_data_forecast_sensor

@@ -12,8 +12,8 @@ from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.promotion import SCORE_TAG
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
 from gmp_assets.monitoring.retraining import WeeklyPlan, weekly_plan
-from gmp_assets.monitoring.sensors import TRIGGER_TAG
 from gmp_assets.resources import PostgresResource
+from gmp_assets.tags import TRIGGER_TAG
 
 TIMEZONE = "UTC"
 

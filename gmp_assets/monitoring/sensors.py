@@ -20,9 +20,9 @@ from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
 from gmp_assets.resources import PostgresResource
+from gmp_assets.tags import TRIGGER_TAG
 
 PROJECTS_PER_TICK = 5
-TRIGGER_TAG = "gmp/trigger"
 RENEWAL_TAG = "gmp/model_change_reason"
 
 
