@@ -295,3 +295,12 @@ def test_the_canonical_gx_check_reads_only_the_runs_projects(ingested, instance)
             assert not canonical_features_suite.evaluate(conn, project_keys=[other]).passed
         finally:
             conn.rollback()
+
+
+def test_the_daemon_fails_runs_that_never_start_or_never_end(instance):
+    """dagster_home/dagster.yaml: the default run launcher cannot tell a killed run worker, so run
+    monitoring's start timeout and runtime limit are what free such a run's pool slots."""
+    assert instance.run_monitoring_enabled
+    assert 0 < instance.run_monitoring_start_timeout_seconds <= 600
+    assert 3600 <= instance.run_monitoring_max_runtime_seconds <= 24 * 3600
+    assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
