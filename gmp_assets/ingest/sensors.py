@@ -143,7 +143,8 @@ def _follow_on_partitions(
     return partitions or dg.SkipReason(f"run {run.run_id[:8]} materialized no partition of what this sensor follows")
 
 
-def build_months_sensor(months_job, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]):
+def build_months_sensor(months_job, after: Collection[dg.AssetKey],
+                        follow_on: Collection[dg.AssetKey]) -> dg.SensorDefinition:
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitor_all_code_locations=True,  # also in-process runs, which have no code location
@@ -168,7 +169,8 @@ def build_months_sensor(months_job, after: Collection[dg.AssetKey], follow_on: C
     return project_months_sensor
 
 
-def build_forecast_sensor(forecast_job, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]):
+def build_forecast_sensor(forecast_job, after: Collection[dg.AssetKey],
+                          follow_on: Collection[dg.AssetKey]) -> dg.SensorDefinition:
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitor_all_code_locations=True,
