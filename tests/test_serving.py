@@ -9,6 +9,7 @@ from gmp_assets.forecasting.serving import (
     FINISHED_MODEL,
     HEURISTIC_MODEL,
     NO_BUDGET,
+    heuristic_model,
     recorded_model,
     renewal_reason,
     row_method,
@@ -26,7 +27,7 @@ def _rows(model, method, n=3) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("method, expected", [
     (fallback.ADAPTER, ADAPTER), (fallback.GLOBAL, GLOBAL), (fallback.COLD_START, GLOBAL),
-    (fallback.HEURISTIC, HEURISTIC_MODEL), (FINISHED, FINISHED_MODEL), (NO_BUDGET, FINISHED_MODEL),
+    (fallback.HEURISTIC, ("typical_curve_baseline", "1+gmp_forecaster_global:2")), (FINISHED, FINISHED_MODEL), (NO_BUDGET, FINISHED_MODEL),
 ])
 def test_each_method_records_its_model(method, expected):
     assert recorded_model(method, GLOBAL, ADAPTER) == expected
@@ -38,7 +39,7 @@ def test_a_model_method_without_its_model_is_refused():
 
 
 @pytest.mark.parametrize("months, adapter, expected", [
-    (14, ADAPTER, ADAPTER), (14, None, GLOBAL), (11, ADAPTER, GLOBAL), (4, ADAPTER, GLOBAL), (2, ADAPTER, HEURISTIC_MODEL),
+    (14, ADAPTER, ADAPTER), (14, None, GLOBAL), (11, ADAPTER, GLOBAL), (4, ADAPTER, GLOBAL), (2, ADAPTER, heuristic_model(GLOBAL)),
 ])
 def test_the_fallback_ladder_picks_the_serving_model(months, adapter, expected):
     assert serving_model(months, GLOBAL, adapter) == expected
@@ -71,6 +72,16 @@ def test_a_retired_adapter_or_a_new_global_champion_renews_forecasts():
     assert retired.endswith("gmp_forecaster_global version 2 serves the project now")
     new_champion = renewal_reason(_rows(GLOBAL, fallback.GLOBAL), 8, ("gmp_forecaster_global", "3"), None)
     assert new_champion.startswith("forecasts made by gmp_forecaster_global version 2;")
+
+
+def test_heuristic_forecasts_follow_the_champion_whose_evidence_noise_they_take_in():
+    heuristic = heuristic_model(GLOBAL)
+    assert renewal_reason(_rows(heuristic, fallback.HEURISTIC), 2, GLOBAL, None) is None
+    newer = renewal_reason(_rows(heuristic, fallback.HEURISTIC), 2, ("gmp_forecaster_global", "3"), None)
+    assert newer == ("forecasts made by typical_curve_baseline version 1+gmp_forecaster_global:2;"
+                     " typical_curve_baseline version 1+gmp_forecaster_global:3 serves the project now")
+    first_champion = renewal_reason(_rows(HEURISTIC_MODEL, fallback.HEURISTIC), 2, GLOBAL, None)
+    assert first_champion.startswith("forecasts made by typical_curve_baseline version 1;")
 
 
 def test_finished_trades_and_months_without_forecasts_ask_for_nothing():

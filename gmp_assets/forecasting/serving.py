@@ -23,13 +23,23 @@ def row_method(ladder_method: str, finished: bool, bac_cents: int) -> str:
     return NO_BUDGET if bac_cents <= 0 else ladder_method
 
 
+def heuristic_model(global_model: ModelId | None) -> ModelId:
+    """The heuristic baseline's (name, version). With a global champion, whose evidence noise its
+    intervals take in (``inference.ladder_distribution``), the version also names that model
+    (``1+gmp_forecaster_global:3``), so a new champion renews heuristic forecasts as it does the others."""
+    if global_model is None:
+        return HEURISTIC_MODEL
+    return HEURISTIC_MODEL[0], f"{HEURISTIC_MODEL[1]}+{global_model[0]}:{global_model[1]}"
+
+
 def recorded_model(method: str, global_model: ModelId | None, adapter: ModelId | None) -> ModelId:
     """The (name, version) a forecast made by ``method`` records: the project's adapter, the global
-    champion, the heuristic baseline or, for a finished trade or one without a budget, its actual cost."""
+    champion, the heuristic baseline (``heuristic_model``) or, for a finished trade or one without a
+    budget, its actual cost."""
     if method in NOT_MODELLED:
         return FINISHED_MODEL
     if method == fallback.HEURISTIC:
-        return HEURISTIC_MODEL
+        return heuristic_model(global_model)
     model = adapter if method == fallback.ADAPTER else global_model
     if model is None:
         raise ValueError(f"a {method} forecast needs its model")
@@ -41,7 +51,7 @@ def serving_model(months_of_data: int, global_model: ModelId | None, adapter: Mo
     ladder). The global model and its cold start are one model, so whether the project is in its
     vocabulary does not matter here."""
     if global_model is None:
-        return HEURISTIC_MODEL
+        return heuristic_model(None)
     method = fallback.choose_method(months_of_data, project_known=True, adapter_available=adapter is not None)
     return recorded_model(method, global_model, adapter)
 
