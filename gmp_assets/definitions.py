@@ -95,7 +95,7 @@ defs = dg.Definitions(
     sensors=[
         build_inbox_sensor(project_ingest_job, canonical_shared_job, canonical_shared_models.keys),
         build_months_sensor(project_months_job, after=canonical_project_models.keys,
-                            follow_on=canonical_monthly_models.keys),
+                            follow_on={*canonical_monthly_models.keys, *feature_rows.keys}),
         build_forecast_sensor(forecast_job, after=feature_rows.keys, follow_on=project_forecasts.keys),
         build_drift_sensor(training_job, adapter_job),
         build_data_volume_sensor(adapter_job),

@@ -16,7 +16,7 @@ from gmp_assets.canonical.months import active_last_months, project_month_span, 
 from gmp_assets.ingest.assets import RAW_KEYS
 from gmp_assets.ingest.readers import is_project_key
 from gmp_assets.partitions import PROJECTS
-from gmp_assets.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG
+from gmp_assets.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
 
 
 def cli_tags() -> dict[str, str]:
@@ -36,7 +36,8 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     released = []
     for run_id in sorted(instance.event_log_storage.get_concurrency_run_ids()):
         run = instance.get_run_by_id(run_id)
-        if run is None or run.tags.get(HOST_TAG) != socket.gethostname() or psutil.pid_exists(int(run.tags[PID_TAG])):
+        if (run is None or not executed_by_gmp(run.tags) or run.tags.get(HOST_TAG) != socket.gethostname()
+                or psutil.pid_exists(int(run.tags[PID_TAG]))):
             continue
         if not run.is_finished:
             instance.report_run_failed(run, f"its process {run.tags[PID_TAG]} is gone")

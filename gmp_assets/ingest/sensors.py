@@ -15,7 +15,7 @@ from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
 from gmp_assets.ingest.readers import discover_project_files, is_project_key
 from gmp_assets.partitions import PROJECTS
 from gmp_assets.resources import InboxResource, PostgresResource
-from gmp_assets.tags import CLI_TRIGGER, TRIGGER_TAG
+from gmp_assets.tags import TRIGGER_TAG, executed_by_gmp
 
 MAX_PROJECTS_PER_TICK = 20
 
@@ -115,56 +115,62 @@ def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefiniti
     return inbox_sensor
 
 
-def chained_elsewhere(tags: Mapping[str, str], backfill_selection: Collection[dg.AssetKey] | None,
+def chained_elsewhere(tags: Mapping[str, str], built: Collection[dg.AssetKey],
+                      backfill_selection: Collection[dg.AssetKey] | None,
                       follow_on: Collection[dg.AssetKey]) -> str | None:
-    """Why a finished run's follow-on step is not a sensor's to ask for (None: it is): ``gmp`` chains
-    the runs it executes in-process itself, and a backfill whose selection includes ``follow_on``
-    materializes it."""
-    if tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+    """Why a finished run's follow-on step (``follow_on``: the assets it builds) is not a sensor's to
+    ask for, None when it is: ``gmp`` chains the runs it executes in-process itself, the run built
+    them itself (``built``), or its backfill's selection holds them."""
+    if executed_by_gmp(tags):
         return "a run of the gmp command, which runs the steps that follow it itself"
-    if backfill_selection and set(backfill_selection) & set(follow_on):
+    if set(follow_on) <= set(built):
+        return "it built what follows it itself"
+    if backfill_selection and set(follow_on) <= set(backfill_selection):
         return f"its backfill {tags[BACKFILL_ID_TAG]} materializes what follows it"
     return None
 
 
 def _follow_on_partitions(
     context: dg.RunStatusSensorContext, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]
-) -> list[str] | dg.SkipReason:
+) -> list[str]:
     """The partitions of ``after`` that the run materialized, whatever launched it (a job, the asset
-    graph, a backfill), or a skip when there are none or its follow-on is chained elsewhere."""
+    graph, a backfill, ``dagster asset materialize``); none when its follow-on is chained elsewhere
+    (the reason goes to the sensor's log). An empty result lets the tick go on to the next run."""
     run = context.dagster_run
-    backfill = context.instance.get_backfill(run.tags[BACKFILL_ID_TAG]) if BACKFILL_ID_TAG in run.tags else None
-    reason = chained_elsewhere(run.tags, backfill.asset_selection if backfill else None, follow_on)
-    if reason:
-        return dg.SkipReason(f"run {run.run_id[:8]}: {reason}")
     records = context.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     events = [record.event_log_entry.dagster_event for record in records.records]
     partitions = sorted({e.partition for e in events if e.asset_key in set(after) and e.partition})
-    return partitions or dg.SkipReason(f"run {run.run_id[:8]} materialized no partition of what this sensor follows")
+    if not partitions:
+        return []
+    backfill = context.instance.get_backfill(run.tags[BACKFILL_ID_TAG]) if BACKFILL_ID_TAG in run.tags else None
+    reason = chained_elsewhere(run.tags, {e.asset_key for e in events}, backfill.asset_selection if backfill else None,
+                               follow_on)
+    if reason:
+        context.log.info(f"run {run.run_id[:8]}: {reason}")
+        return []
+    return partitions
 
 
 def build_months_sensor(months_job, after: Collection[dg.AssetKey],
                         follow_on: Collection[dg.AssetKey]) -> dg.SensorDefinition:
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitor_all_code_locations=True,  # also in-process runs, which have no code location
+        # every run on the instance, also those without a code location (`dagster asset materialize`)
+        monitor_all_code_locations=True,
         request_job=months_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def project_months_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
         """After a run that rebuilt projects' canonical project models succeeds (``project_ingest_job``,
         the asset graph, a backfill that stops there), build each project's canonical months in one run."""
-        projects = _follow_on_partitions(context, after, follow_on)
-        if isinstance(projects, dg.SkipReason):
-            return projects
         requests = []
         with postgres.connect() as conn:
-            for project_key in projects:
+            for project_key in _follow_on_partitions(context, after, follow_on):
                 span = project_month_span(conn, project_key)
                 if span is not None:
                     requests.append(dg.RunRequest(run_key=f"{context.dagster_run.run_id}:months:{project_key}",
                                                   tags={**range_tags(project_key, span), TRIGGER_TAG: "ingested"}))
-        return requests or dg.SkipReason(f"{', '.join(projects)}: no dated rows yet")
+        return requests or None  # None: the tick goes on to the next finished run
 
     return project_months_sensor
 
@@ -181,13 +187,11 @@ def build_forecast_sensor(forecast_job, after: Collection[dg.AssetKey],
         """After a run that rebuilt feature rows succeeds (``project_months_job``, the asset graph, a backfill
         that stops there), forecast the last rebuilt month of each of its projects (fallback path when data
         is short)."""
-        partitions = _follow_on_partitions(context, after, follow_on)
-        if isinstance(partitions, dg.SkipReason):
-            return partitions
-        return [
+        requests = [
             dg.RunRequest(run_key=f"{context.dagster_run.run_id}:forecast:{project_key}",
                           tags={**range_tags(project_key, (last, last)), TRIGGER_TAG: "new_data"})
-            for project_key, (_, last) in monthly_ranges(partitions).items()
+            for project_key, (_, last) in monthly_ranges(_follow_on_partitions(context, after, follow_on)).items()
         ]
+        return requests or None
 
     return new_data_forecast_sensor
