@@ -139,7 +139,8 @@ def _follow_on_partitions(
     run = context.dagster_run
     records = context.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     events = [record.event_log_entry.dagster_event for record in records.records]
-    partitions = sorted({e.partition for e in events if e.asset_key in set(after) and e.partition})
+    watched = set(after)
+    partitions = sorted({e.partition for e in events if e.asset_key in watched and e.partition})
     if not partitions:
         return []
     backfill = context.instance.get_backfill(run.tags[BACKFILL_ID_TAG]) if BACKFILL_ID_TAG in run.tags else None
@@ -163,14 +164,17 @@ def build_months_sensor(months_job, after: Collection[dg.AssetKey],
     def project_months_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource):
         """After a run that rebuilt projects' canonical project models succeeds (``project_ingest_job``,
         the asset graph, a backfill that stops there), build each project's canonical months in one run."""
+        projects = _follow_on_partitions(context, after, follow_on)
+        if not projects:  # most finished runs: no database connection for them
+            return None  # None: the tick goes on to the next finished run
         requests = []
         with postgres.connect() as conn:
-            for project_key in _follow_on_partitions(context, after, follow_on):
+            for project_key in projects:
                 span = project_month_span(conn, project_key)
                 if span is not None:
                     requests.append(dg.RunRequest(run_key=f"{context.dagster_run.run_id}:months:{project_key}",
                                                   tags={**range_tags(project_key, span), TRIGGER_TAG: "ingested"}))
-        return requests or None  # None: the tick goes on to the next finished run
+        return requests or None
 
     return project_months_sensor
 
