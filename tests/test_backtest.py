@@ -150,6 +150,31 @@ def test_stage_metrics_recompute_from_predictions(report):
     assert len(finished) and (finished.global_eac == finished.actual_to_date_cents).all()
 
 
+def test_how_sure_the_report_is(report):
+    """The intervals around the report's own figures hold them, and the gains recompute from the predictions."""
+    for stage, methods in report.stages.items():
+        m, rows = methods["adapter"], report.predictions[report.predictions.stage == stage]
+        actual = rows.actual_final_cents.to_numpy(dtype=float)
+        best = min(EVM_METHODS, key=lambda name: methods[name]["mape"])
+        assert m["best_evm"] == best
+        assert m["gain_over_best_evm"] == pytest.approx(1 - m["mape"] / methods[best]["mape"])
+        low, high = m["gain_over_best_evm_ci90"]
+        assert low <= m["gain_over_best_evm"] <= high
+        low, high = m["coverage80_open_ci90"]
+        assert low <= m["coverage80_open"] <= high and high - low > 0.1  # a dozen open trades: far from sure
+        used = rows.adapter_used.to_numpy(dtype=bool)
+        if used.any():
+            adapter, global_ = (np.abs(rows[f"{k}_eac"].to_numpy(dtype=float)[used] / actual[used] - 1)
+                                for k in ("adapter", "global"))
+            assert m["kept_gain"] == pytest.approx(1 - adapter.mean() / global_.mean() if global_.mean() else np.nan,
+                                                   nan_ok=True)
+        else:
+            assert np.isnan(m["kept_gain"]) and all(np.isnan(m["kept_gain_ci90"]))
+    text = report.markdown()
+    assert "How sure" in text and f"| 50% | {100 * report.stages['50']['adapter']['gain_over_best_evm']:.1f}% vs" in text
+    assert "interval" in report.summary()
+
+
 def test_reference_knows_the_projects_true_overrun(report):
     ratio = sum(BUDGET[c] * PROJECT_RATIO["p1"] * TRADE_RATIO[c] for c in BUDGET) / sum(BUDGET.values())
     rows = report.predictions.query("stage == '25' and project_key == 'p1'").set_index("canonical_code")
@@ -239,7 +264,10 @@ def test_to_json_shape_and_text(report):
     for stage in fan["stages"].values():
         assert stage["lower_cents"] <= stage["eac_cents"] <= stage["upper_cents"]
     table = report.markdown()
-    assert table.count("\n| ") == 3 * len(METHODS) and "evm_cpi_spi" in table
+    # a row per stage and method, then the how-sure table's header and a row per stage
+    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 and "evm_cpi_spi" in table
+    assert body["stages"]["50"]["adapter"]["coverage80_open_ci90"] == pytest.approx(
+        list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
     summary = report.summary()
     assert "\n" not in summary and "25%" in summary and "50%" in summary and "coverage" in summary
 

@@ -58,3 +58,30 @@ def test_per_group_applies_the_metric_within_each_group():
     groups = np.array(["A", "B", "A", "B"], dtype=object)
     result = metrics.per_group(metrics.mape, groups, [100.0, 100.0, 200.0, 50.0], [150.0, 100.0, 200.0, 60.0])
     assert result == pytest.approx({"A": 0.25, "B": 0.1})
+
+
+def test_wilson_interval_of_a_share():
+    # 8 of 10 at 95%: the textbook Wilson interval 0.490 to 0.943
+    assert metrics.wilson_interval(8, 10, 0.95) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    low, high = metrics.wilson_interval(43, 53, 0.9)
+    assert low < 43 / 53 < high
+    wide, narrow = metrics.wilson_interval(8, 10), metrics.wilson_interval(800, 1000)
+    assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 5  # a hundred times the rows: a tenth of the width
+    assert metrics.wilson_interval(10, 10)[1] == pytest.approx(1.0) and metrics.wilson_interval(0, 10)[0] == pytest.approx(0.0)
+    assert all(math.isnan(v) for v in metrics.wilson_interval(0, 0))
+
+
+def test_mape_gain_and_its_bootstrap_interval():
+    actual = np.full(40, 100.0)
+    baseline = actual * np.where(np.arange(40) % 2, 1.10, 0.90)  # 10% off everywhere
+    model = actual * np.where(np.arange(40) % 2, 1.05, 0.95)  # 5% off everywhere
+    assert metrics.mape_gain(actual, model, baseline) == pytest.approx(0.5)
+    assert metrics.mape_gain_interval(actual, model, baseline) == pytest.approx((0.5, 0.5))  # no spread to sample
+    noisy = actual * (1 + np.random.default_rng(1).normal(0, 0.08, 40))
+    gain = metrics.mape_gain(actual, noisy, baseline)
+    low, high = metrics.mape_gain_interval(actual, noisy, baseline)
+    assert low < gain < high and high - low > 0.1
+    assert metrics.mape_gain_interval(actual, noisy, baseline) == (low, high)  # seeded: the same every time
+    assert metrics.mape_gain_interval(actual, noisy, baseline, confidence=0.5)[0] > low  # less sure: narrower
+    assert math.isnan(metrics.mape_gain(actual, model, actual))  # a perfect baseline cannot be beaten
+    assert all(math.isnan(v) for v in metrics.mape_gain_interval(actual[:1], model[:1], baseline[:1]))

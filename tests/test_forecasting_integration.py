@@ -455,6 +455,11 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         checks = {e.check_name: e for e in backtest.get_asset_check_evaluations()}
         assert set(checks) == {"interval_coverage", "beats_evm_formulas"}
         assert all(e.severity.value == "WARN" for e in checks.values())
+        gains = checks["beats_evm_formulas"].metadata["gain_over_best_evm"].value
+        assert set(gains) == {"25%", "50%", "75%"}
+        for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
+            assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
+        assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

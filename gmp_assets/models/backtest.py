@@ -64,6 +64,7 @@ from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
 CONFIDENCE = 0.8
+SURE = 0.9  # confidence of the intervals around the report's own figures (coverage, MAPE gains)
 MODEL_METHODS = ("global", "adapter")
 EVM_METHODS = {  # report name -> evm_estimates key
     "evm_bac": "naive",
@@ -105,7 +106,10 @@ class BacktestReport:
     any interval; None for EVM), mean_width (None for EVM), n; the adapter method adds
     ``adapter_fallback`` (samples that got the global forecast) and, on the samples a kept adapter
     forecast, ``kept_n``, ``kept_mape`` and ``kept_global_mape`` (is the adapter better than the
-    global model where it is used?).
+    global model where it is used?). How sure those figures are, as 90 % intervals: the adapter
+    method adds ``coverage80_open_ci90`` (Wilson), ``kept_gain`` (1 - kept_mape / kept_global_mape)
+    and ``gain_over_best_evm`` (its MAPE against the stage's ``best_evm`` formula's, as ``kept_gain``),
+    each with a ``_ci90`` from a paired bootstrap over the scored trades.
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
@@ -155,6 +159,22 @@ class BacktestReport:
             f"Adapters (project x stage): {outcomes.get(KEPT, 0)} kept, {outcomes.get(NOT_KEPT, 0)} not kept, "
             f"{outcomes.get(NO_DATA, 0)} without finished trades before the stage (global forecast used)."
         )
+        lines += [
+            "",
+            f"How sure, as {SURE:.0%} intervals (coverage: Wilson; MAPE gains: bootstrap over the scored trades,"
+            " which share their project's overrun, so if anything too narrow):",
+            "",
+            "| stage | MAPE below the best EVM formula | 80% coverage (open trades) | adapter's MAPE below the global"
+            " model's, where kept |",
+            "|---|---|---|---|",
+        ]
+        for stage, methods in self.stages.items():
+            m = methods["adapter"]
+            lines.append(
+                f"| {stage}% | {_pct(m['gain_over_best_evm'])} vs {m['best_evm']} ({_span(m['gain_over_best_evm_ci90'])})"
+                f" | {_pct(m['coverage80_open'])} ({_span(m['coverage80_open_ci90'])})"
+                f" | {_pct(m['kept_gain'])} ({_span(m['kept_gain_ci90'])}) |"
+            )
         return "\n".join(lines)
 
     def summary(self) -> str:
@@ -162,11 +182,12 @@ class BacktestReport:
         parts = []
         for stage in list(self.stages)[:2]:
             methods = self.stages[stage]
-            model = methods["adapter"]["mape"]
-            best, best_mape = best_evm(methods)
-            gain = (best_mape - model) / best_mape if best_mape else float("nan")
-            verdict = f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}"
-            parts.append(f"{stage}%: model MAPE {_pct(model)} vs {best} {_pct(best_mape)} ({verdict};"
+            model = methods["adapter"]
+            best = model["best_evm"]
+            gain = model["gain_over_best_evm"]
+            verdict = f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}" if not math.isnan(gain) else "–"
+            parts.append(f"{stage}%: model MAPE {_pct(model['mape'])} vs {best} {_pct(methods[best]['mape'])} ({verdict},"
+                         f" {SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])};"
                          f" {REFERENCE} {_pct(methods[REFERENCE]['mape'])})")
         coverage, open_ = ("/".join(_pct(m["adapter"][key]) for m in self.stages.values())
                            for key in ("coverage80", "coverage80_open"))
@@ -427,11 +448,23 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
             "n": len(frame),
         }
     kept = frame["adapter_used"].to_numpy(dtype=bool)
+    model, global_ = frame["adapter_eac"].to_numpy(), frame["global_eac"].to_numpy()
+    best, _ = best_evm(out)
+    evm = frame[f"{best}_eac"].to_numpy()
+    lower, upper = frame["adapter_lower"].to_numpy()[open_], frame["adapter_upper"].to_numpy()[open_]
+    hits = int(((lower <= actual[open_]) & (actual[open_] <= upper)).sum())
     out["adapter"] |= {
         "adapter_fallback": int((~kept).sum()),
         "kept_n": int(kept.sum()),
-        "kept_mape": metrics.mape(actual[kept], frame["adapter_eac"].to_numpy()[kept]),
-        "kept_global_mape": metrics.mape(actual[kept], frame["global_eac"].to_numpy()[kept]),
+        "kept_mape": metrics.mape(actual[kept], model[kept]),
+        "kept_global_mape": metrics.mape(actual[kept], global_[kept]),
+        # how sure (see BacktestReport): 90 % intervals
+        "coverage80_open_ci90": metrics.wilson_interval(hits, int(open_.sum()), SURE),
+        "kept_gain": metrics.mape_gain(actual[kept], model[kept], global_[kept]),
+        "kept_gain_ci90": metrics.mape_gain_interval(actual[kept], model[kept], global_[kept], SURE),
+        "best_evm": best,
+        "gain_over_best_evm": metrics.mape_gain(actual, model, evm),
+        "gain_over_best_evm_ci90": metrics.mape_gain_interval(actual, model, evm, SURE),
     }
     return out
 
@@ -481,6 +514,12 @@ def _plain(value):
 
 def _pct(value) -> str:
     return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    """'12.0% to 26.0%' for a (low, high) interval of fractions; '–' for an undefined one."""
+    low, high = bounds
+    return "–" if math.isnan(low) else f"{_pct(low)} to {_pct(high)}"
 
 
 def _nan_last(value: float) -> float:

@@ -105,7 +105,7 @@ def backtest_report(
                 f"{method}_{name}_{stage}": float(m[name])
                 for stage, methods in report.stages.items()
                 for method, m in methods.items()
-                for name in ("mape", "median_ape", "coverage80", "coverage80_open")
+                for name in ("mape", "median_ape", "coverage80", "coverage80_open", "gain_over_best_evm", "kept_gain")
                 if m.get(name) is not None and m[name] == m[name]
             }
         )
@@ -132,14 +132,25 @@ def _goal_checks(report: BacktestReport) -> list[dg.AssetCheckResult]:
     """The issue's goals as warnings in the UI: interval coverage on open trades, and the EVM formulas beaten."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
     coverage = {f"{stage}%": c for stage, c in open_coverage(report.stages).items()}
+    model = {f"{stage}%": methods["adapter"] for stage, methods in report.to_dict()["stages"].items()}
     return [
         dg.AssetCheckResult(
             check_name="interval_coverage", passed=not misses, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"coverage80_open": dg.MetadataValue.json(coverage), "outside_target": dg.MetadataValue.json(sorted(f"{s}%" for s in misses))},
+            metadata={
+                "coverage80_open": dg.MetadataValue.json(coverage),
+                "coverage80_open_ci90": dg.MetadataValue.json({s: m["coverage80_open_ci90"] for s, m in model.items()}),
+                "outside_target": dg.MetadataValue.json(sorted(f"{s}%" for s in misses)),
+            },
         ),
         dg.AssetCheckResult(
             check_name="beats_evm_formulas", passed=not behind, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()})},
+            metadata={
+                "behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()}),
+                "gain_over_best_evm": dg.MetadataValue.json(
+                    {s: {key: m[key] for key in ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90")}
+                     for s, m in model.items()}
+                ),
+            },
         ),
     ]
 

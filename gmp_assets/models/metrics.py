@@ -6,6 +6,8 @@ A metric over no defined rows is NaN.
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
@@ -55,3 +57,40 @@ def per_group(metric: Callable[..., float], groups, *arrays) -> dict[str, float]
     groups = np.asarray(groups)
     arrays = tuple(np.asarray(a) for a in arrays)
     return {str(g): metric(*(a[groups == g] for a in arrays)) for g in np.unique(groups)}
+
+
+def wilson_interval(hits: int, n: int, confidence: float = 0.9) -> tuple[float, float]:
+    """Wilson score interval of a proportion of ``hits`` in ``n`` (NaNs when ``n`` is 0): the range of
+    true rates that an observed share, a coverage for instance, is compatible with."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    share = hits / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mape_gain(actual, model, baseline) -> float:
+    """How much lower ``model``'s MAPE is than ``baseline``'s, relative to it (0.2: 20% lower; NaN
+    when the baseline's MAPE is 0 or undefined)."""
+    model_mape, baseline_mape = mape(actual, model), mape(actual, baseline)
+    return 1 - model_mape / baseline_mape if baseline_mape > 0 else float("nan")
+
+
+def mape_gain_interval(
+    actual, model, baseline, confidence: float = 0.9, draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`mape_gain`, rows resampled with both forecasts paired.
+
+    Rows are drawn independently, so where rows share a cause (trades of one project share its
+    overrun) the interval is, if anything, too narrow. NaNs with fewer than two defined rows.
+    """
+    model_ape, baseline_ape = ape(actual, model), ape(actual, baseline)
+    if model_ape.size < 2:
+        return float("nan"), float("nan")
+    rows = np.random.default_rng(seed).integers(0, model_ape.size, size=(draws, model_ape.size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gains = 1 - model_ape[rows].mean(axis=1) / baseline_ape[rows].mean(axis=1)
+    low, high = np.nanquantile(gains, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
