@@ -191,6 +191,7 @@ def backtest(json_file: Path, reuse: bool) -> None:
     """Run the backtest (model vs EVM at 25/50/75% elapsed) through Dagster and write its JSON."""
     import dagster as dg
 
+    from gmp_assets.models.backtest import how_sure
     from gmp_assets.models.backtest_assets import backtest_json_path
 
     database.prepare(start=True)
@@ -210,6 +211,7 @@ def backtest(json_file: Path, reuse: bool) -> None:
     for stage, methods in report["stages"].items():
         best = ", ".join(f"{m} {v['mape']:.3f}" for m, v in methods.items() if v.get("mape") is not None)
         click.echo(f"{stage}%: MAPE {best}")
+        click.echo(f"     {how_sure(methods['adapter'])}")
     if "promotion" in report:
         click.echo(f"global model version {report['promotion']['challenger_version']}: {report['promotion']['reason']}")
     click.echo(f"written to {json_file}")

@@ -26,6 +26,7 @@ from gmp_assets.models.backtest import (
     REFERENCE,
     BacktestConfig,
     coverage_misses,
+    how_sure,
     run_backtest,
     stage_view,
     stages_behind_evm,
@@ -268,6 +269,9 @@ def test_to_json_shape_and_text(report):
     assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 and "evm_cpi_spi" in table
     assert body["stages"]["50"]["adapter"]["coverage80_open_ci90"] == pytest.approx(
         list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
+    for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report
+        assert how_sure(body["stages"][stage]["adapter"]) == how_sure(methods["adapter"])
+    assert "below evm_" in how_sure(methods["adapter"]) and "(90% interval " in how_sure(methods["adapter"])
     summary = report.summary()
     assert "\n" not in summary and "25%" in summary and "50%" in summary and "coverage" in summary
 

@@ -430,7 +430,7 @@ def test_adapter_training_data_is_read_for_its_project_only(trained):
     assert len(unknown) == 0
 
 
-def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, registry, instance):
+def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, registry, instance, tmp_path):
     """A challenger trained with another recipe stays a challenger until the backtest, which replays both
     recipes on the same data and promotes the challenger only if it scores lower."""
     from gmp_assets.definitions import defs
@@ -460,6 +460,18 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
             assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
+        from click.testing import CliRunner
+
+        from gmp_assets.cli import main
+
+        out = tmp_path / "backtest.json"
+        shown = CliRunner().invoke(main, ["backtest", "--reuse", "--json", str(out)])
+        stages = json.loads(out.read_text())["stages"]
+        assert shown.exit_code == 0 and set(stages) == {"25", "50", "75"}, shown.output
+        for stage, methods in stages.items():  # the issue's shape, and each stage's how-sure line
+            assert {"mape", "median_ape", "coverage80", "n"} <= set(methods["evm_bac"]) and methods["adapter"]["n"] > 0
+            assert f"{stage}%: MAPE " in shown.output
+        assert shown.output.count(f"below {gains['50%']['best_evm']} (90% interval ") >= 1
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

@@ -297,6 +297,30 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
         client.delete_model_version(GLOBAL_MODEL, other)
 
 
+def test_the_champions_of_every_adapter_in_one_registry_search(registry):
+    """``versions_for`` (what the model-change sensor reads each tick) answers as a lookup per model would,
+    page after page, and leaves out names that only SQL's LIKE takes for the prefix."""
+    from gmp_assets.models.registry import ADAPTER_MODEL_PREFIX, CHAMPION, GLOBAL_MODEL
+
+    client = registry.client()
+    adapters = [m.name for m in client.search_registered_models() if m.name.startswith(ADAPTER_MODEL_PREFIX)]
+    expected = {name: registry.version_for(name, CHAMPION) for name in adapters}
+    expected = {name: version for name, version in expected.items() if version}
+    assert len(expected) >= 2  # the session's kept adapters: more than one page of one
+    lookalike = ADAPTER_MODEL_PREFIX.replace("_", "-") + "zz"  # "gmp-forecaster-project-zz" is LIKE 'gmp_forecaster_project_%'
+    source = client.get_model_version(GLOBAL_MODEL, registry.version_for(GLOBAL_MODEL, CHAMPION))
+    client.create_registered_model(lookalike)
+    try:
+        version = client.create_model_version(lookalike, source.source, run_id=source.run_id).version
+        registry.set_alias(lookalike, CHAMPION, str(version))
+        assert registry.versions_for(ADAPTER_MODEL_PREFIX, CHAMPION) == expected
+        assert registry.versions_for(ADAPTER_MODEL_PREFIX, CHAMPION, page_size=1) == expected
+        assert registry.versions_for(ADAPTER_MODEL_PREFIX, "no_such_alias") == {}
+        assert registry.versions_for(lookalike, CHAMPION) == {lookalike: str(version)}
+    finally:
+        client.delete_registered_model(lookalike)
+
+
 def test_prediction_drift_scores_the_current_forecast_of_each_trade_and_date(trained):
     """A superseded or withdrawn forecast (not current) does not count in the project's recent MAPE;
     a current one does."""

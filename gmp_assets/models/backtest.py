@@ -194,6 +194,14 @@ class BacktestReport:
         return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}% (open trades {open_})"
 
 
+def how_sure(model: dict) -> str:
+    """One stage's gain over the best EVM formula and open-trade coverage with their intervals, from the
+    adapter method's metrics (``BacktestReport.stages`` or its JSON)."""
+    return (f"model MAPE {_pct(model['gain_over_best_evm'])} below {model['best_evm']}"
+            f" ({SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])}); 80% coverage of open trades"
+            f" {_pct(model['coverage80_open'])} ({SURE:.0%} interval {_span(model['coverage80_open_ci90'])})")
+
+
 COVERAGE_TARGET = (0.75, 0.85)  # the issue's goal for the 80 % interval
 
 
@@ -519,7 +527,7 @@ def _pct(value) -> str:
 def _span(bounds: tuple[float, float]) -> str:
     """'12.0% to 26.0%' for a (low, high) interval of fractions; '–' for an undefined one."""
     low, high = bounds
-    return "–" if math.isnan(low) else f"{_pct(low)} to {_pct(high)}"
+    return "–" if low is None or math.isnan(low) else f"{_pct(low)} to {_pct(high)}"
 
 
 def _nan_last(value: float) -> float:

@@ -42,8 +42,11 @@ class RunRecord:
     tags: dict[str, str]
 
 
+ADAPTER_MODEL_PREFIX = "gmp_forecaster_project_"
+
+
 def adapter_model_name(project_key: str) -> str:
-    return f"gmp_forecaster_project_{project_key}"
+    return f"{ADAPTER_MODEL_PREFIX}{project_key}"
 
 
 class MlflowResource(ConfigurableResource):
@@ -104,6 +107,17 @@ class MlflowResource(ConfigurableResource):
             return str(self.client().get_model_version_by_alias(name, alias).version)
         except MlflowException:
             return None
+
+    def versions_for(self, prefix: str, alias: str, page_size: int = 1000) -> dict[str, str]:
+        """Registered model name -> the version behind ``alias``, for every model whose name starts
+        with ``prefix`` that has the alias: one registry search (in pages), not a lookup per model."""
+        client, found, token = self.client(), {}, None
+        while True:  # LIKE reads the prefix's "_" as any character: startswith decides
+            page = client.search_registered_models(f"name LIKE '{prefix}%'", max_results=page_size, page_token=token)
+            found |= {m.name: str(m.aliases[alias]) for m in page if m.name.startswith(prefix) and alias in m.aliases}
+            token = page.token
+            if not token:
+                return found
 
     def run_params(self, name: str, version: str) -> dict[str, str]:
         """The params of the run that logged ``version`` of ``name``."""

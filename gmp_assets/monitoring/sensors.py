@@ -17,7 +17,13 @@ from gmp_assets.forecasting.serving import renewal_reason
 from gmp_assets.forecasting.store import forecast_date, recorded_models
 from gmp_assets.models.assets import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
-from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL, MlflowResource, adapter_model_name
+from gmp_assets.models.registry import (
+    ADAPTER_MODEL_PREFIX,
+    CHAMPION,
+    GLOBAL_MODEL,
+    MlflowResource,
+    adapter_model_name,
+)
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
 from gmp_assets.resources import PostgresResource
 from gmp_assets.tags import TRIGGER_TAG
@@ -120,10 +126,11 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
         # months of data at a project's last forecast month: its newest feature rows' (a month without
         # feature rows has no forecasts, and renewal_reason asks nothing of it)
         months = _projects_with_features(postgres, active_only=True)
+        adapters = mlflow.versions_for(ADAPTER_MODEL_PREFIX, CHAMPION)
         with postgres.connect() as conn:
             for key, last in sorted(active_last_months(conn).items()):
                 name = adapter_model_name(key)
-                adapter_version = mlflow.version_for(name, CHAMPION)
+                adapter_version = adapters.get(name)
                 reason = renewal_reason(recorded_models(conn, key, forecast_date(last)), months.get(key, 0),
                                         global_model, (name, adapter_version) if adapter_version else None)
                 if reason is None:
