@@ -85,3 +85,7 @@ def test_mape_gain_and_its_bootstrap_interval():
     assert metrics.mape_gain_interval(actual, noisy, baseline, confidence=0.5)[0] > low  # less sure: narrower
     assert math.isnan(metrics.mape_gain(actual, model, actual))  # a perfect baseline cannot be beaten
     assert all(math.isnan(v) for v in metrics.mape_gain_interval(actual[:1], model[:1], baseline[:1]))
+    assert all(math.isnan(v) for v in metrics.mape_gain_interval(actual, model, actual))  # no draw defines a gain
+    # one row where the baseline is off, one where it is exact: only draws holding the first count
+    low, high = metrics.mape_gain_interval([100.0, 100.0], [95.0, 101.0], [90.0, 100.0])
+    assert {low, high} <= {1 - 0.05 / 0.10, 1 - 0.03 / 0.05} and math.isfinite(low)

@@ -84,13 +84,15 @@ def mape_gain_interval(
     """Percentile bootstrap interval of :func:`mape_gain`, rows resampled with both forecasts paired.
 
     Rows are drawn independently, so where rows share a cause (trades of one project share its
-    overrun) the interval is, if anything, too narrow. NaNs with fewer than two defined rows.
+    overrun) the interval is, if anything, too narrow. Draws where the baseline is exact (no gain
+    defined, as in :func:`mape_gain`) are left out; NaNs with fewer than two defined rows or draws.
     """
     model_ape, baseline_ape = ape(actual, model), ape(actual, baseline)
-    if model_ape.size < 2:
-        return float("nan"), float("nan")
     rows = np.random.default_rng(seed).integers(0, model_ape.size, size=(draws, model_ape.size))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gains = 1 - model_ape[rows].mean(axis=1) / baseline_ape[rows].mean(axis=1)
-    low, high = np.nanquantile(gains, [(1 - confidence) / 2, (1 + confidence) / 2])
+    baseline_mape = baseline_ape[rows].mean(axis=1) if model_ape.size >= 2 else np.zeros(0)
+    defined = baseline_mape > 0
+    if defined.sum() < 2:
+        return float("nan"), float("nan")
+    gains = 1 - model_ape[rows[defined]].mean(axis=1) / baseline_mape[defined]
+    low, high = np.quantile(gains, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
