@@ -211,7 +211,8 @@ def backtest(json_file: Path, reuse: bool) -> None:
     for stage, methods in report["stages"].items():
         best = ", ".join(f"{m} {v['mape']:.3f}" for m, v in methods.items() if v.get("mape") is not None)
         click.echo(f"{stage}%: MAPE {best}")
-        click.echo(f"     {how_sure(methods['adapter'])}")
+        if "gain_over_best_evm" in methods["adapter"]:  # a report written before the intervals has none
+            click.echo(f"     {how_sure(methods['adapter'])}")
     if "promotion" in report:
         click.echo(f"global model version {report['promotion']['challenger_version']}: {report['promotion']['reason']}")
     click.echo(f"written to {json_file}")

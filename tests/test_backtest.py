@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -271,7 +272,13 @@ def test_to_json_shape_and_text(report):
         list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
     for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report
         assert how_sure(body["stages"][stage]["adapter"]) == how_sure(methods["adapter"])
-    assert "below evm_" in how_sure(methods["adapter"]) and "(90% interval " in how_sure(methods["adapter"])
+    assert re.search(r"model MAPE [\d.]+% (below|above) evm_\w+'s \(90% interval ", how_sure(methods["adapter"]))
+    behind = {"gain_over_best_evm": -0.04, "gain_over_best_evm_ci90": [-0.2, 0.1], "best_evm": "evm_bac",
+              "coverage80_open": 0.8, "coverage80_open_ci90": [None, None]}
+    assert how_sure(behind) == ("model MAPE 4.0% above evm_bac's (90% interval -20.0% to 10.0%);"
+                                " 80% coverage of open trades 80.0% (90% interval –)")
+    assert json.loads(replace(report, stages={"50": {"x": {"gain": float("-inf")}}}).to_json())["stages"] == {
+        "50": {"x": {"gain": None}}}  # no infinity in the JSON
     summary = report.summary()
     assert "\n" not in summary and "25%" in summary and "50%" in summary and "coverage" in summary
 

@@ -86,6 +86,9 @@ def test_mape_gain_and_its_bootstrap_interval():
     assert math.isnan(metrics.mape_gain(actual, model, actual))  # a perfect baseline cannot be beaten
     assert all(math.isnan(v) for v in metrics.mape_gain_interval(actual[:1], model[:1], baseline[:1]))
     assert all(math.isnan(v) for v in metrics.mape_gain_interval(actual, model, actual))  # no draw defines a gain
+    broken = np.where(np.arange(40) == 3, np.inf, model)  # a row without a finite error: no gain, no interval
+    assert math.isnan(metrics.mape_gain(actual, broken, baseline))
+    assert all(math.isnan(v) for v in metrics.mape_gain_interval(actual, broken, baseline))
     # one row where the baseline is off, one where it is exact: only draws holding the first count
     low, high = metrics.mape_gain_interval([100.0, 100.0], [95.0, 101.0], [90.0, 100.0])
     assert {low, high} <= {1 - 0.05 / 0.10, 1 - 0.03 / 0.05} and math.isfinite(low)

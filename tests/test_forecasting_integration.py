@@ -471,7 +471,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         for stage, methods in stages.items():  # the issue's shape, and each stage's how-sure line
             assert {"mape", "median_ape", "coverage80", "n"} <= set(methods["evm_bac"]) and methods["adapter"]["n"] > 0
             assert f"{stage}%: MAPE " in shown.output
-        assert shown.output.count(f"below {gains['50%']['best_evm']} (90% interval ") >= 1
+        assert shown.output.count(f" {gains['50%']['best_evm']}'s (90% interval ") >= 1
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

@@ -161,8 +161,9 @@ class BacktestReport:
         )
         lines += [
             "",
-            f"How sure, as {SURE:.0%} intervals (coverage: Wilson; MAPE gains: bootstrap over the scored trades,"
-            " which share their project's overrun, so if anything too narrow):",
+            f"How sure, as {SURE:.0%} intervals (coverage: Wilson; MAPE gains: bootstrap over the scored trades;"
+            " both take the trades as independent, though they share their project's overrun, so if anything"
+            " too narrow):",
             "",
             "| stage | MAPE below the best EVM formula | 80% coverage (open trades) | adapter's MAPE below the global"
             " model's, where kept |",
@@ -197,7 +198,9 @@ class BacktestReport:
 def how_sure(model: dict) -> str:
     """One stage's gain over the best EVM formula and open-trade coverage with their intervals, from the
     adapter method's metrics (``BacktestReport.stages`` or its JSON)."""
-    return (f"model MAPE {_pct(model['gain_over_best_evm'])} below {model['best_evm']}"
+    gain = model["gain_over_best_evm"]
+    side = "above" if gain is not None and gain < 0 else "below"
+    return (f"model MAPE {_pct(None if gain is None else abs(gain))} {side} {model['best_evm']}'s"
             f" ({SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])}); 80% coverage of open trades"
             f" {_pct(model['coverage80_open'])} ({SURE:.0%} interval {_span(model['coverage80_open_ci90'])})")
 
@@ -459,15 +462,15 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     model, global_ = frame["adapter_eac"].to_numpy(), frame["global_eac"].to_numpy()
     best, _ = best_evm(out)
     evm = frame[f"{best}_eac"].to_numpy()
-    lower, upper = frame["adapter_lower"].to_numpy()[open_], frame["adapter_upper"].to_numpy()[open_]
-    hits = int(((lower <= actual[open_]) & (actual[open_] <= upper)).sum())
+    n_open = int(open_.sum())
+    hits = round(out["adapter"]["coverage80_open"] * n_open) if n_open else 0
     out["adapter"] |= {
         "adapter_fallback": int((~kept).sum()),
         "kept_n": int(kept.sum()),
         "kept_mape": metrics.mape(actual[kept], model[kept]),
         "kept_global_mape": metrics.mape(actual[kept], global_[kept]),
         # how sure (see BacktestReport): 90 % intervals
-        "coverage80_open_ci90": metrics.wilson_interval(hits, int(open_.sum()), SURE),
+        "coverage80_open_ci90": metrics.wilson_interval(hits, n_open, SURE),
         "kept_gain": metrics.mape_gain(actual[kept], model[kept], global_[kept]),
         "kept_gain_ci90": metrics.mape_gain_interval(actual[kept], model[kept], global_[kept], SURE),
         "best_evm": best,
@@ -516,7 +519,7 @@ def _plain(value):
     if isinstance(value, (np.integer, np.bool_)):
         return value.item()
     if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
+        return float(value) if math.isfinite(value) else None
     return value
 
 

@@ -75,7 +75,8 @@ def mape_gain(actual, model, baseline) -> float:
     """How much lower ``model``'s MAPE is than ``baseline``'s, relative to it (0.2: 20% lower; NaN
     when the baseline's MAPE is 0 or undefined)."""
     model_mape, baseline_mape = mape(actual, model), mape(actual, baseline)
-    return 1 - model_mape / baseline_mape if baseline_mape > 0 else float("nan")
+    defined = math.isfinite(model_mape) and math.isfinite(baseline_mape) and baseline_mape > 0
+    return 1 - model_mape / baseline_mape if defined else float("nan")
 
 
 def mape_gain_interval(
@@ -85,11 +86,13 @@ def mape_gain_interval(
 
     Rows are drawn independently, so where rows share a cause (trades of one project share its
     overrun) the interval is, if anything, too narrow. Draws where the baseline is exact (no gain
-    defined, as in :func:`mape_gain`) are left out; NaNs with fewer than two defined rows or draws.
+    defined, as in :func:`mape_gain`) are left out; NaNs with fewer than two defined rows or draws,
+    or with a row that has no finite error.
     """
     model_ape, baseline_ape = ape(actual, model), ape(actual, baseline)
     rows = np.random.default_rng(seed).integers(0, model_ape.size, size=(draws, model_ape.size))
-    baseline_mape = baseline_ape[rows].mean(axis=1) if model_ape.size >= 2 else np.zeros(0)
+    finite = np.isfinite(model_ape).all() and np.isfinite(baseline_ape).all()
+    baseline_mape = baseline_ape[rows].mean(axis=1) if model_ape.size >= 2 and finite else np.zeros(0)
     defined = baseline_mape > 0
     if defined.sum() < 2:
         return float("nan"), float("nan")
