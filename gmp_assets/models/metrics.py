@@ -89,13 +89,15 @@ def mape_gain_interval(
     defined, as in :func:`mape_gain`) are left out; NaNs with fewer than two defined rows or draws,
     or with a row that has no finite error.
     """
+    nan = float("nan"), float("nan")
     model_ape, baseline_ape = ape(actual, model), ape(actual, baseline)
+    if model_ape.size < 2 or not (np.isfinite(model_ape).all() and np.isfinite(baseline_ape).all()):
+        return nan
     rows = np.random.default_rng(seed).integers(0, model_ape.size, size=(draws, model_ape.size))
-    finite = np.isfinite(model_ape).all() and np.isfinite(baseline_ape).all()
-    baseline_mape = baseline_ape[rows].mean(axis=1) if model_ape.size >= 2 and finite else np.zeros(0)
+    baseline_mape = baseline_ape[rows].mean(axis=1)
     defined = baseline_mape > 0
     if defined.sum() < 2:
-        return float("nan"), float("nan")
+        return nan
     gains = 1 - model_ape[rows[defined]].mean(axis=1) / baseline_mape[defined]
     low, high = np.quantile(gains, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
