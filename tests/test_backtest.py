@@ -162,6 +162,15 @@ def test_how_sure_the_report_is(report):
         assert m["gain_over_best_evm"] == pytest.approx(1 - m["mape"] / methods[best]["mape"])
         low, high = m["gain_over_best_evm_ci90"]
         assert low <= m["gain_over_best_evm"] <= high
+        by_project = m["gain_over_best_evm_by_project"]
+        assert set(by_project) == set(rows.project_key) and len(by_project) > 1
+        for project, gain in by_project.items():
+            own = rows[rows.project_key == project]
+            model_ape, evm_ape = (np.abs(own[f"{k}_eac"].to_numpy(dtype=float) / own.actual_final_cents - 1).mean()
+                                  for k in ("adapter", best))
+            assert gain == pytest.approx(1 - model_ape / evm_ape)
+        # the stage's gain weighs the projects' by their share of the formula's error: it lies among them
+        assert min(by_project.values()) <= m["gain_over_best_evm"] <= max(by_project.values())
         low, high = m["coverage80_open_ci90"]
         assert low <= m["coverage80_open"] <= high and high - low > 0.1  # a dozen open trades: far from sure
         used = rows.adapter_used.to_numpy(dtype=bool)
@@ -272,7 +281,8 @@ def test_to_json_shape_and_text(report):
         list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
     for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report
         assert how_sure(body["stages"][stage]["adapter"]) == how_sure(methods["adapter"])
-    assert re.search(r"model MAPE [\d.]+% (below|above) evm_\w+'s \(90% interval ", how_sure(methods["adapter"]))
+    assert re.search(r"model MAPE [\d.]+% (below|above) evm_\w+'s \(90% interval [^;]+; by project p1 -?[\d.]+%, p2 ",
+                     how_sure(methods["adapter"]))
     behind = {"gain_over_best_evm": -0.04, "gain_over_best_evm_ci90": [-0.2, 0.1], "best_evm": "evm_bac",
               "coverage80_open": 0.8, "coverage80_open_ci90": [None, None]}
     assert how_sure(behind) == ("model MAPE 4.0% above evm_bac's (90% interval -20.0% to 10.0%);"

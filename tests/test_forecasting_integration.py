@@ -456,9 +456,11 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         assert set(checks) == {"interval_coverage", "beats_evm_formulas"}
         assert all(e.severity.value == "WARN" for e in checks.values())
         gains = checks["beats_evm_formulas"].metadata["gain_over_best_evm"].value
+        scored = {key for (key,) in query("SELECT project_key FROM analytics.projects WHERE status = 'completed'")}
         assert set(gains) == {"25%", "50%", "75%"}
         for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
             assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
+            assert set(gain["gain_over_best_evm_by_project"]) == scored  # each completed project's own gain
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
         from click.testing import CliRunner
 
@@ -472,6 +474,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
             assert {"mape", "median_ape", "coverage80", "n"} <= set(methods["evm_bac"]) and methods["adapter"]["n"] > 0
             assert f"{stage}%: MAPE " in shown.output
         assert shown.output.count(f" {gains['50%']['best_evm']}'s (90% interval ") >= 1
+        assert shown.output.count("; by project ") == 3
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

@@ -112,7 +112,7 @@ def backtest_report(
         mlflow_lib.log_dict(body, "backtest.json")
         mlflow_lib.log_image(Image.open(io.BytesIO(png)), "fan_chart.png")
     return dg.MaterializeResult(
-        check_results=_goal_checks(report),
+        check_results=_goal_checks(report, body["stages"]),
         metadata={
             "summary": report.summary(),
             "challenger_version": challenger,
@@ -128,11 +128,12 @@ def backtest_report(
     )
 
 
-def _goal_checks(report: BacktestReport) -> list[dg.AssetCheckResult]:
-    """The issue's goals as warnings in the UI: interval coverage on open trades, and the EVM formulas beaten."""
+def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> list[dg.AssetCheckResult]:
+    """The issue's goals as warnings in the UI: interval coverage on open trades, and the EVM formulas beaten
+    (``stages``: the report's stages as JSON, for the metadata)."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
     coverage = {f"{stage}%": c for stage, c in open_coverage(report.stages).items()}
-    model = {f"{stage}%": methods["adapter"] for stage, methods in report.to_dict()["stages"].items()}
+    model = {f"{stage}%": methods["adapter"] for stage, methods in stages.items()}
     return [
         dg.AssetCheckResult(
             check_name="interval_coverage", passed=not misses, severity=dg.AssetCheckSeverity.WARN,
@@ -147,7 +148,8 @@ def _goal_checks(report: BacktestReport) -> list[dg.AssetCheckResult]:
             metadata={
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()}),
                 "gain_over_best_evm": dg.MetadataValue.json(
-                    {s: {key: m[key] for key in ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90")}
+                    {s: {key: m[key] for key in ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90",
+                                                 "gain_over_best_evm_by_project")}
                      for s, m in model.items()}
                 ),
             },
