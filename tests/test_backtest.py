@@ -31,6 +31,7 @@ from gmp_assets.models.backtest import (
     run_backtest,
     stage_view,
     stages_behind_evm,
+    stages_behind_global,
 )
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
@@ -152,35 +153,38 @@ def test_stage_metrics_recompute_from_predictions(report):
     assert len(finished) and (finished.global_eac == finished.actual_to_date_cents).all()
 
 
+def _gain(rows: pd.DataFrame, method: str, baseline: str) -> float:
+    """1 - MAPE of ``method`` / MAPE of ``baseline`` on ``rows``, recomputed by hand."""
+    ape = {k: np.abs(rows[f"{k}_eac"].to_numpy(dtype=float) / rows.actual_final_cents.to_numpy(dtype=float) - 1).mean()
+           for k in (method, baseline)}
+    return 1 - ape[method] / ape[baseline]
+
+
 def test_how_sure_the_report_is(report):
-    """The intervals around the report's own figures hold them, and the gains recompute from the predictions."""
+    """The intervals around the report's own figures hold them, and the gains recompute from the predictions,
+    over the stage and on each project's trades."""
     for stage, methods in report.stages.items():
         m, rows = methods["adapter"], report.predictions[report.predictions.stage == stage]
-        actual = rows.actual_final_cents.to_numpy(dtype=float)
         best = min(EVM_METHODS, key=lambda name: methods[name]["mape"])
         assert m["best_evm"] == best
         assert m["gain_over_best_evm"] == pytest.approx(1 - m["mape"] / methods[best]["mape"])
         low, high = m["gain_over_best_evm_ci90"]
         assert low <= m["gain_over_best_evm"] <= high
         by_project = m["gain_over_best_evm_by_project"]
-        assert set(by_project) == set(rows.project_key) and len(by_project) > 1
-        for project, gain in by_project.items():
-            own = rows[rows.project_key == project]
-            model_ape, evm_ape = (np.abs(own[f"{k}_eac"].to_numpy(dtype=float) / own.actual_final_cents - 1).mean()
-                                  for k in ("adapter", best))
-            assert gain == pytest.approx(1 - model_ape / evm_ape)
+        assert by_project == {p: pytest.approx(_gain(own, "adapter", best)) for p, own in rows.groupby("project_key")}
         # the stage's gain weighs the projects' by their share of the formula's error: it lies among them
-        assert min(by_project.values()) <= m["gain_over_best_evm"] <= max(by_project.values())
+        assert len(by_project) > 1 and min(by_project.values()) <= m["gain_over_best_evm"] <= max(by_project.values())
         low, high = m["coverage80_open_ci90"]
         assert low <= m["coverage80_open"] <= high and high - low > 0.1  # a dozen open trades: far from sure
-        used = rows.adapter_used.to_numpy(dtype=bool)
-        if used.any():
-            adapter, global_ = (np.abs(rows[f"{k}_eac"].to_numpy(dtype=float)[used] / actual[used] - 1)
-                                for k in ("adapter", "global"))
-            assert m["kept_gain"] == pytest.approx(1 - adapter.mean() / global_.mean() if global_.mean() else np.nan,
-                                                   nan_ok=True)
+        used = rows[rows.adapter_used.to_numpy(dtype=bool)]
+        # only where a kept adapter forecast
+        assert m["kept_gain_by_project"] == {p: pytest.approx(_gain(own, "adapter", "global"))
+                                             for p, own in used.groupby("project_key")}
+        if len(used):
+            assert m["kept_gain"] == pytest.approx(_gain(used, "adapter", "global"))
         else:
             assert np.isnan(m["kept_gain"]) and all(np.isnan(m["kept_gain_ci90"]))
+    assert any(methods["adapter"]["kept_gain_by_project"] for methods in report.stages.values())
     text = report.markdown()
     assert "How sure" in text and f"| 50% | {100 * report.stages['50']['adapter']['gain_over_best_evm']:.1f}% vs" in text
     assert "interval" in report.summary()
@@ -331,16 +335,21 @@ def test_markdown_image_inlines_the_png():
     assert base64.b64decode(text[len("![chart](data:image/png;base64,"):-1]) == png
 
 
-def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_formula():
-    def stage(model: float, coverage_open: float | None, evm: dict[str, float]) -> dict[str, dict]:
+def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_formula_or_the_global_model():
+    def stage(model: float, coverage_open: float | None, evm: dict[str, float],
+              kept: tuple[int, float, float] = (0, float("nan"), float("nan"))) -> dict[str, dict]:
         methods = {name: {"mape": evm.get(name, 0.5)} for name in EVM_METHODS}
-        return methods | {"adapter": {"mape": model, "coverage80_open": coverage_open}}
+        kept_n, kept_mape, kept_global_mape = kept
+        return methods | {"adapter": {"mape": model, "coverage80_open": coverage_open, "kept_n": kept_n,
+                                      "kept_mape": kept_mape, "kept_global_mape": kept_global_mape}}
 
     stages = {
-        "25": stage(0.06, 0.80, {"evm_bac": 0.08}),
-        "50": stage(0.06, 0.70, {"evm_ac_plus_remaining": 0.06}),  # a tie is not a win
-        "75": stage(0.04, 0.86, {"evm_cpi": 0.03, "evm_bac": float("nan")}),
+        "25": stage(0.06, 0.80, {"evm_bac": 0.08}),  # no adapter kept: nothing to judge
+        "50": stage(0.06, 0.70, {"evm_ac_plus_remaining": 0.06}, (31, 0.0541, 0.0537)),  # a tie is not a win
+        "75": stage(0.04, 0.86, {"evm_cpi": 0.03, "evm_bac": float("nan")}, (53, 0.0393, 0.0397)),
     }
+    assert stages_behind_global(stages) == {"50": "adapter 5.4% vs global 5.4% (n=31)"}
+    assert stages_behind_global({"50": stage(0.06, 0.8, {}, (4, 0.05, 0.05))}) == {"50": "adapter 5.0% vs global 5.0% (n=4)"}
     assert coverage_misses(stages) == {"50": 0.70, "75": 0.86}
     assert coverage_misses({"25": stage(0.06, None, {})}) == {}  # no open trades scored: nothing to judge
     assert stages_behind_evm(stages) == {"50": "model 6.0% vs evm_ac_plus_remaining 6.0%", "75": "model 4.0% vs evm_cpi 3.0%"}

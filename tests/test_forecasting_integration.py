@@ -453,7 +453,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         )
         assert backtest.success
         checks = {e.check_name: e for e in backtest.get_asset_check_evaluations()}
-        assert set(checks) == {"interval_coverage", "beats_evm_formulas"}
+        assert set(checks) == {"interval_coverage", "beats_evm_formulas", "adapters_beat_global"}
         assert all(e.severity.value == "WARN" for e in checks.values())
         gains = checks["beats_evm_formulas"].metadata["gain_over_best_evm"].value
         scored = {key for (key,) in query("SELECT project_key FROM analytics.projects WHERE status = 'completed'")}
@@ -462,6 +462,10 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
             assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
             assert set(gain["gain_over_best_evm_by_project"]) == scored  # each completed project's own gain
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
+        kept = checks["adapters_beat_global"].metadata["kept_gain"].value
+        assert set(kept) == set(gains) and all(set(k["kept_gain_by_project"]) <= scored for k in kept.values())
+        behind = checks["adapters_beat_global"].metadata["behind"].value
+        assert checks["adapters_beat_global"].passed == (not behind)
         from click.testing import CliRunner
 
         from gmp_assets.cli import main

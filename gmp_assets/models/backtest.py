@@ -110,8 +110,8 @@ class BacktestReport:
     method adds ``coverage80_open_ci90`` (Wilson), ``kept_gain`` (1 - kept_mape / kept_global_mape)
     and ``gain_over_best_evm`` (its MAPE against the stage's ``best_evm`` formula's, as ``kept_gain``),
     each with a ``_ci90`` from a paired bootstrap over the scored trades; the trades of a project share
-    its overrun, so ``gain_over_best_evm_by_project`` gives the same gain on each completed project's
-    trades alone: how much the figure hangs on one project.
+    its overrun, so ``gain_over_best_evm_by_project`` and ``kept_gain_by_project`` give the same gains
+    on each completed project's trades alone: how much the figure hangs on one project.
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
@@ -177,7 +177,9 @@ class BacktestReport:
                 f"| {stage}% | {_pct(m['gain_over_best_evm'])} vs {m['best_evm']} ({_span(m['gain_over_best_evm_ci90'])})"
                 f" | {_by_project(m['gain_over_best_evm_by_project'])}"
                 f" | {_pct(m['coverage80_open'])} ({_span(m['coverage80_open_ci90'])})"
-                f" | {_pct(m['kept_gain'])} ({_span(m['kept_gain_ci90'])}) |"
+                f" | {_pct(m['kept_gain'])} ({_span(m['kept_gain_ci90'])})"
+                + (f"; by project {_by_project(m['kept_gain_by_project'])}" if m["kept_gain_by_project"] else "")
+                + " |"
             )
         return "\n".join(lines)
 
@@ -240,6 +242,17 @@ def stages_behind_evm(stages: dict[str, dict[str, dict]]) -> dict[str, str]:
         model = methods["adapter"]["mape"]
         if not model < best:
             behind[stage] = f"model {_pct(model)} vs {name} {_pct(best)}"
+    return behind
+
+
+def stages_behind_global(stages: dict[str, dict[str, dict]]) -> dict[str, str]:
+    """Stage -> a line saying so, where kept adapters forecast and their MAPE is not below the global
+    model's on the same trades."""
+    behind = {}
+    for stage, methods in stages.items():
+        m = methods["adapter"]
+        if m["kept_n"] and not m["kept_mape"] < m["kept_global_mape"]:
+            behind[stage] = f"adapter {_pct(m['kept_mape'])} vs global {_pct(m['kept_global_mape'])} (n={m['kept_n']})"
     return behind
 
 
@@ -465,6 +478,7 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
             "n": len(frame),
         }
     kept = frame["adapter_used"].to_numpy(dtype=bool)
+    projects = frame["project_key"].to_numpy()
     model, global_ = frame["adapter_eac"].to_numpy(), frame["global_eac"].to_numpy()
     best, _ = best_evm(out)
     evm = frame[f"{best}_eac"].to_numpy()
@@ -479,12 +493,13 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
         "coverage80_open_ci90": metrics.wilson_interval(hits, n_open, SURE),
         "kept_gain": metrics.mape_gain(actual[kept], model[kept], global_[kept]),
         "kept_gain_ci90": metrics.mape_gain_interval(actual[kept], model[kept], global_[kept], SURE),
+        "kept_gain_by_project": metrics.per_group(
+            metrics.mape_gain, projects[kept], actual[kept], model[kept], global_[kept]
+        ),
         "best_evm": best,
         "gain_over_best_evm": metrics.mape_gain(actual, model, evm),
         "gain_over_best_evm_ci90": metrics.mape_gain_interval(actual, model, evm, SURE),
-        "gain_over_best_evm_by_project": metrics.per_group(
-            metrics.mape_gain, frame["project_key"].to_numpy(), actual, model, evm
-        ),
+        "gain_over_best_evm_by_project": metrics.per_group(metrics.mape_gain, projects, actual, model, evm),
     }
     return out
 

@@ -21,6 +21,7 @@ from gmp_assets.models.backtest import (
     open_coverage,
     run_backtest,
     stages_behind_evm,
+    stages_behind_global,
 )
 from gmp_assets.models.plots import fan_chart_png, markdown_image
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, DEMOTED_TAG, GLOBAL_MODEL, MlflowResource
@@ -50,6 +51,8 @@ CHECKS = {
     "interval_coverage": f"The model's 80% interval covers {COVERAGE_TARGET[0]:.0%}-{COVERAGE_TARGET[1]:.0%} of the"
     " open trades' final costs at every stage (warning).",
     "beats_evm_formulas": "The model's MAPE is below the best EVM formula's at every stage (warning).",
+    "adapters_beat_global": "Where kept adapters forecast, their MAPE is below the global model's on the same"
+    " trades at every stage (warning).",
 }
 
 
@@ -129,9 +132,10 @@ def backtest_report(
 
 
 def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> list[dg.AssetCheckResult]:
-    """The issue's goals as warnings in the UI: interval coverage on open trades, and the EVM formulas beaten
-    (``stages``: the report's stages as JSON, for the metadata)."""
+    """The issue's goals as warnings in the UI: interval coverage on open trades, the EVM formulas beaten, and
+    kept adapters better than the global model (``stages``: the report's stages as JSON, for the metadata)."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
+    adapters_behind = stages_behind_global(report.stages)
     coverage = {f"{stage}%": c for stage, c in open_coverage(report.stages).items()}
     model = {f"{stage}%": methods["adapter"] for stage, methods in stages.items()}
     return [
@@ -150,6 +154,16 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
                 "gain_over_best_evm": dg.MetadataValue.json(
                     {s: {key: m[key] for key in ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90",
                                                  "gain_over_best_evm_by_project")}
+                     for s, m in model.items()}
+                ),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="adapters_beat_global", passed=not adapters_behind, severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "behind": dg.MetadataValue.json({f"{s}%": line for s, line in adapters_behind.items()}),
+                "kept_gain": dg.MetadataValue.json(
+                    {s: {key: m[key] for key in ("kept_n", "kept_gain", "kept_gain_ci90", "kept_gain_by_project")}
                      for s, m in model.items()}
                 ),
             },
