@@ -456,7 +456,8 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         assert set(checks) == {"interval_coverage", "beats_evm_formulas", "adapters_beat_global"}
         assert all(e.severity.value == "WARN" for e in checks.values())
         gains = checks["beats_evm_formulas"].metadata["gain_over_best_evm"].value
-        scored = {key for (key,) in query("SELECT project_key FROM analytics.projects WHERE status = 'completed'")}
+        scored = {key for (key,) in query(
+            "SELECT project_key FROM analytics.projects WHERE status = 'completed' AND is_training_eligible")}
         assert set(gains) == {"25%", "50%", "75%"}
         for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
             assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
@@ -465,6 +466,8 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         kept = checks["adapters_beat_global"].metadata["kept_gain"].value
         assert set(kept) == set(gains) and all(set(k["kept_gain_by_project"]) <= scored for k in kept.values())
         behind = checks["adapters_beat_global"].metadata["behind"].value
+        # warns exactly at the stages where kept adapters forecast and do not gain on the global model
+        assert set(behind) == {s for s, k in kept.items() if k["kept_n"] and not (k["kept_gain"] or 0) > 0}
         assert checks["adapters_beat_global"].passed == (not behind)
         from click.testing import CliRunner
 

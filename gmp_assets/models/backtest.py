@@ -110,8 +110,9 @@ class BacktestReport:
     method adds ``coverage80_open_ci90`` (Wilson), ``kept_gain`` (1 - kept_mape / kept_global_mape)
     and ``gain_over_best_evm`` (its MAPE against the stage's ``best_evm`` formula's, as ``kept_gain``),
     each with a ``_ci90`` from a paired bootstrap over the scored trades; the trades of a project share
-    its overrun, so ``gain_over_best_evm_by_project`` and ``kept_gain_by_project`` give the same gains
-    on each completed project's trades alone: how much the figure hangs on one project.
+    its overrun, so ``gain_over_best_evm_by_project`` gives the same gain on each completed project's
+    trades alone, and ``kept_gain_by_project`` on each project where a kept adapter forecast: how much
+    the figure hangs on one project.
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
@@ -201,8 +202,8 @@ class BacktestReport:
 
 
 def how_sure(model: dict) -> str:
-    """One stage's gain over the best EVM formula and open-trade coverage with their intervals, from the
-    adapter method's metrics (``BacktestReport.stages`` or its JSON)."""
+    """One stage's gain over the best EVM formula with its interval and per project, and the open-trade
+    coverage with its interval, from the adapter method's metrics (``BacktestReport.stages`` or its JSON)."""
     gain = model["gain_over_best_evm"]
     side = "above" if gain is not None and gain < 0 else "below"
     by_project = model.get("gain_over_best_evm_by_project")  # None in a report written before it
@@ -252,7 +253,8 @@ def stages_behind_global(stages: dict[str, dict[str, dict]]) -> dict[str, str]:
     for stage, methods in stages.items():
         m = methods["adapter"]
         if m["kept_n"] and not m["kept_mape"] < m["kept_global_mape"]:
-            behind[stage] = f"adapter {_pct(m['kept_mape'])} vs global {_pct(m['kept_global_mape'])} (n={m['kept_n']})"
+            behind[stage] = (f"adapter {100 * m['kept_mape']:.2f}% vs global {100 * m['kept_global_mape']:.2f}%"
+                             f" (n={m['kept_n']})")  # two decimals: a small loss must not read as a tie
     return behind
 
 

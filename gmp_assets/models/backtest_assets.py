@@ -151,24 +151,23 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
             check_name="beats_evm_formulas", passed=not behind, severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()}),
-                "gain_over_best_evm": dg.MetadataValue.json(
-                    {s: {key: m[key] for key in ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90",
-                                                 "gain_over_best_evm_by_project")}
-                     for s, m in model.items()}
-                ),
+                "gain_over_best_evm": _per_stage(model, ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90",
+                                                         "gain_over_best_evm_by_project")),
             },
         ),
         dg.AssetCheckResult(
             check_name="adapters_beat_global", passed=not adapters_behind, severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in adapters_behind.items()}),
-                "kept_gain": dg.MetadataValue.json(
-                    {s: {key: m[key] for key in ("kept_n", "kept_gain", "kept_gain_ci90", "kept_gain_by_project")}
-                     for s, m in model.items()}
-                ),
+                "kept_gain": _per_stage(model, ("kept_n", "kept_gain", "kept_gain_ci90", "kept_gain_by_project")),
             },
         ),
     ]
+
+
+def _per_stage(model: dict[str, dict], keys: tuple[str, ...]) -> dg.MetadataValue:
+    """Stage -> the adapter method's ``keys``, as JSON metadata."""
+    return dg.MetadataValue.json({stage: {key: m[key] for key in keys} for stage, m in model.items()})
 
 
 def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, score: float, backtest):
