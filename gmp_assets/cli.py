@@ -191,7 +191,7 @@ def backtest(json_file: Path, reuse: bool) -> None:
     """Run the backtest (model vs EVM at 25/50/75% elapsed) through Dagster and write its JSON."""
     import dagster as dg
 
-    from gmp_assets.models.backtest import how_sure
+    from gmp_assets.models.backtest import how_sure, totals_line
     from gmp_assets.models.backtest_assets import backtest_json_path
 
     database.prepare(start=True)
@@ -207,12 +207,15 @@ def backtest(json_file: Path, reuse: bool) -> None:
     if not backtest_json_path().exists():
         raise click.ClickException("no backtest report yet: run without --reuse")
     report = json.loads(backtest_json_path().read_text())
-    json_file.write_text(json.dumps({"stages": report["stages"]}, indent=2))
+    totals = report.get("project_totals")  # None in a report written before them
+    json_file.write_text(json.dumps({"stages": report["stages"], **({"project_totals": totals} if totals else {})}, indent=2))
     for stage, methods in report["stages"].items():
         best = ", ".join(f"{m} {v['mape']:.3f}" for m, v in methods.items() if v.get("mape") is not None)
         click.echo(f"{stage}%: MAPE {best}")
         if "gain_over_best_evm" in methods["adapter"]:  # a report written before the intervals has none
             click.echo(f"     {how_sure(methods['adapter'])}")
+        if totals:
+            click.echo(f"     {totals_line(totals[stage])}")
     if "promotion" in report:
         click.echo(f"global model version {report['promotion']['challenger_version']}: {report['promotion']['reason']}")
     click.echo(f"written to {json_file}")

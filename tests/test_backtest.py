@@ -32,7 +32,9 @@ from gmp_assets.models.backtest import (
     stage_view,
     stages_behind_evm,
     stages_behind_global,
+    totals_line,
 )
+from gmp_assets.forecasting.totals import project_total
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
 
@@ -195,6 +197,33 @@ def test_how_sure_the_report_is(report):
     assert "interval" in report.summary()
 
 
+def test_project_totals_sum_the_trades_and_score_each_project(report):
+    """Each completed project's total is the sum of its scored trades, for every method; the model's
+    interval of the total comes from its trades' distributions and holds the point."""
+    for stage, methods in report.project_totals.items():
+        rows = report.predictions[report.predictions.stage == stage]
+        per_project = rows.groupby("project_key")
+        actual = per_project.actual_final_cents.sum().to_numpy(dtype=float)
+        assert list(methods) == [m for m in METHODS if m != REFERENCE]  # the reference knows the totals
+        for method, m in methods.items():
+            eac = per_project[f"{method}_eac"].sum().to_numpy(dtype=float)
+            assert m["n"] == 3 and m["mape"] == pytest.approx(np.mean(np.abs(eac / actual - 1)))
+            assert (m["coverage80"] is None) == (method not in ("global", "adapter"))
+        for method in ("global", "adapter"):
+            hits = 0
+            for project, own in per_project:
+                total = project_total(own[f"{method}_mean"], own[f"{method}_std"], own.bac_cents,
+                                      own.actual_to_date_cents, own.trade_finished, own.scatter_variance.iloc[0])
+                assert total["predicted_eac_cents"] == own[f"{method}_eac"].sum()
+                assert total["confidence_lower_cents"] <= total["predicted_eac_cents"] <= total["confidence_upper_cents"]
+                hits += total["confidence_lower_cents"] <= own.actual_final_cents.sum() <= total["confidence_upper_cents"]
+            assert methods[method]["coverage80"] == pytest.approx(hits / 3)
+        line = totals_line(json.loads(report.to_json())["project_totals"][stage])
+        assert line.startswith(f"project totals: model MAPE {100 * methods['adapter']['mape']:.1f}% vs evm_")
+        assert line.endswith(f"covers {round(3 * methods['adapter']['coverage80'])} of 3 projects")
+    assert "Project totals" in report.markdown()
+
+
 def test_reference_knows_the_projects_true_overrun(report):
     ratio = sum(BUDGET[c] * PROJECT_RATIO["p1"] * TRADE_RATIO[c] for c in BUDGET) / sum(BUDGET.values())
     rows = report.predictions.query("stage == '25' and project_key == 'p1'").set_index("canonical_code")
@@ -284,8 +313,9 @@ def test_to_json_shape_and_text(report):
     for stage in fan["stages"].values():
         assert stage["lower_cents"] <= stage["eac_cents"] <= stage["upper_cents"]
     table = report.markdown()
-    # a row per stage and method, then the how-sure table's header and a row per stage
-    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 and "evm_cpi_spi" in table
+    # a row per stage and method, the how-sure table's header and a row per stage, then the project totals'
+    # header and a row per stage and method but the reference
+    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 + 1 + 3 * (len(METHODS) - 1) and "evm_cpi_spi" in table
     assert body["stages"]["50"]["adapter"]["coverage80_open_ci90"] == pytest.approx(
         list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
     for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report

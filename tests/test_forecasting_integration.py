@@ -353,6 +353,13 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     from gmp_assets.pipeline import _materialization_metadata
 
     assert _materialization_metadata(result, "forecast_chart").startswith("![forecasts](data:image/png;base64,")
+    from gmp_assets.forecasting.store import forecast_date
+
+    # the project's total adds up its current trade forecasts at the month
+    (bac, eac), = query("SELECT sum(bac_cents), sum(predicted_eac_cents) FROM ml.project_forecasts"
+                        " WHERE project_key = %s AND is_current AND forecast_date = %s", (key, forecast_date(month)))
+    totals = _materialization_metadata(result, "project_totals")
+    assert f"| {key} | {month[:7]} | {int(bac) / 100:,.0f} | " in totals and f" | {int(eac) / 100:,.0f} | " in totals, totals
     after = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
     assert after == before  # identical forecasts are not written twice
 
@@ -364,7 +371,7 @@ def _forecast(conn, registry, project_key: str, month: str) -> pd.DataFrame:
 
     ds = inference_sequences(conn, project_key, month)
     ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M"))
-    rows = forecast_rows(
+    rows, _ = forecast_rows(
         ds, registry.load_forecaster(GLOBAL_MODEL), registry.load_forecaster(adapter_model_name(project_key)),
         pd.Timestamp("2030-01-01"), _east_west(conn, project_key, month),
     )
@@ -482,6 +489,13 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
             assert f"{stage}%: MAPE " in shown.output
         assert shown.output.count(f" {gains['50%']['best_evm']}'s (90% interval ") >= 1
         assert shown.output.count("; by project ") == 3
+        assert shown.output.count("     project totals: model MAPE ") == 3
+        totals = json.loads(out.read_text())["project_totals"]
+        assert set(totals) == {"25", "50", "75"} and {m["n"] for m in totals["50"].values()} == {len(scored)}
+        run = registry.latest_run({"gmp.kind": "backtest", "dagster.run_id": backtest.run_id})
+        logged = registry.client().get_run(run.run_id).data.metrics  # the totals next to the trades' figures
+        assert logged["total_adapter_mape_50"] == pytest.approx(totals["50"]["adapter"]["mape"])
+        assert logged["adapter_mape_50"] == pytest.approx(stages["50"]["adapter"]["mape"])
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

@@ -12,10 +12,12 @@ from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, 
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.serving import recorded_model, row_method
 from gmp_assets.forecasting.store import forecast_date, withdraw_stale, write_forecasts
+from gmp_assets.forecasting.totals import project_total
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
 from gmp_assets.models.datasets import inference_sequences
+from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.plots import forecast_fan_png, markdown_image
 from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.partitions import project_month_partitions
@@ -35,8 +37,10 @@ def _identity(loaded: LoadedModel | None) -> tuple[str, str] | None:
 def forecast_rows(
     ds: SequenceDataset, champion: LoadedModel | None, adapter: LoadedModel | None, planned_finish: pd.Timestamp,
     east_west: pd.DataFrame,
-) -> list[dict]:
-    """Forecast rows for one project's inference samples (one per trade)."""
+) -> tuple[list[dict], dict[str, int]]:
+    """Forecast rows for one project's inference samples (one per trade), and the project's totals
+    (``totals.project_total``: the sum of the rows, with an interval whose trades share their
+    project's level by the champion's fitted scatter)."""
     if champion is None:
         methods = np.full(len(ds), fallback.HEURISTIC, dtype=object)
     else:
@@ -44,6 +48,9 @@ def forecast_rows(
         methods = fallback.methods_for(ds, champion.projects, with_adapter)
     mean, std = ladder_distribution(ds, methods, _forecaster(champion), _forecaster(adapter))
     values = forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, CONFIDENCE)
+    noise = evidence_noise(champion.model) if champion is not None else None
+    total = project_total(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished,
+                          noise.scatter_variance if noise is not None else 0.0, CONFIDENCE)
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
     east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])
     rows = []
@@ -61,7 +68,25 @@ def forecast_rows(
                 "confidence_level": CONFIDENCE, "eac_east_cents": int(east[i]), "eac_west_cents": int(west[i]),
             }
         )
-    return rows
+    return rows, total
+
+
+def _cents(value: int) -> str:
+    return f"{value / 100:,.0f}"
+
+
+def _totals_table(totals: dict[str, tuple[str, dict[str, int]]]) -> str:
+    """Markdown: each project's totals at the last month the run forecast it."""
+    lines = ["| project | as of | GMP (sum of BAC) | actual | EAC | 80% interval | EAC vs GMP |",
+             "|---|---|---:|---:|---:|---|---:|"]
+    for project_key, (month, t) in sorted(totals.items()):
+        versus = f"{t['predicted_eac_cents'] / t['bac_cents'] - 1:+.1%}" if t["bac_cents"] else "–"
+        lines.append(
+            f"| {project_key} | {month[:7]} | {_cents(t['bac_cents'])} | {_cents(t['actual_to_date_cents'])}"
+            f" | {_cents(t['predicted_eac_cents'])} | {_cents(t['confidence_lower_cents'])} -"
+            f" {_cents(t['confidence_upper_cents'])} | {versus} |"
+        )
+    return "\n".join(lines)
 
 
 def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
@@ -91,7 +116,7 @@ def project_forecasts(
     context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
     champion = mlflow.load_forecaster(GLOBAL_MODEL)
-    summary, written_total, withdrawn_total = [], 0, 0
+    summary, totals, written_total, withdrawn_total = [], {}, 0, 0
     ranges = monthly_ranges(list(context.partition_keys))
     for project_key, (first, last) in ranges.items():
         adapter = mlflow.load_forecaster(adapter_model_name(project_key))
@@ -104,7 +129,10 @@ def project_forecasts(
                 ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M")) if len(ds) else ds
                 if not len(ds):
                     continue
-                rows = forecast_rows(ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month))
+                rows, total = forecast_rows(
+                    ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month)
+                )
+                totals[project_key] = (month, total)
                 written, unchanged = write_forecasts(conn, project_key, forecast_date(month), rows)
                 written_total += written
                 summary.append((project_key, month, rows))
@@ -114,14 +142,15 @@ def project_forecasts(
     if summary:
         project_key, month, rows = summary[-1]
         table = ["| trade | method | BAC | actual | EAC | 80% interval |", "|---|---|---:|---:|---:|---|"] + [
-            f"| {r['canonical_code']} | {r['method']} | {r['bac_cents'] / 100:,.0f} | {r['actual_to_date_cents'] / 100:,.0f}"
-            f" | {r['predicted_eac_cents'] / 100:,.0f} | {r['confidence_lower_cents'] / 100:,.0f} - "
-            f"{r['confidence_upper_cents'] / 100:,.0f} |"
+            f"| {r['canonical_code']} | {r['method']} | {_cents(r['bac_cents'])} | {_cents(r['actual_to_date_cents'])}"
+            f" | {_cents(r['predicted_eac_cents'])} | {_cents(r['confidence_lower_cents'])} -"
+            f" {_cents(r['confidence_upper_cents'])} |"
             for r in rows
         ]
         metadata[f"forecast_{project_key}_{month}"] = dg.MetadataValue.md("\n".join(table))
         chart = forecast_fan_png(rows, f"{project_key} as of {month[:7]}: EAC and 80% interval")
         metadata["forecast_chart"] = dg.MetadataValue.md(markdown_image(chart, "forecasts"))
+        metadata["project_totals"] = dg.MetadataValue.md(_totals_table(totals))
     with postgres.connect() as conn:
         check = check_forecasts(conn, ranges)
     return dg.MaterializeResult(metadata=metadata, check_results=[check])

@@ -56,10 +56,12 @@ from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
 from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
+from gmp_assets.forecasting.totals import project_total
 from gmp_assets.models import fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
 from gmp_assets.models.datasets import split_last_months, vocabularies
 from gmp_assets.models.evm import evm_estimates
+from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
@@ -113,10 +115,16 @@ class BacktestReport:
     its overrun, so ``gain_over_best_evm_by_project`` gives the same gain on each completed project's
     trades alone, and ``kept_gain_by_project`` on each project where a kept adapter forecast: how much
     the figure hangs on one project.
-    ``predictions``: one row per stage sample with every method's EAC (and model bounds).
+    ``project_totals[stage][method]``: the same scoring of each completed project's total (the sum
+    of its scored trades): mape, median_ape, and for the model methods coverage80 and mean_width of
+    the total's interval (``totals.project_total``), n (projects); ``REFERENCE`` is left out, as it
+    knows the totals.
+    ``predictions``: one row per stage sample with every method's EAC (and, for the model methods,
+    the bounds and the distribution ``_mean`` / ``_std`` of ``log(EAC / BAC)``).
     """
 
     stages: dict[str, dict[str, dict]]
+    project_totals: dict[str, dict[str, dict]]
     fan_samples: list[dict]
     folds: list[dict]  # held_out, train_projects, validation_projects, best_epoch, epochs_run, seconds, labels_left_out
     adapters: list[dict]  # project_key, stage, outcome (kept / not_kept / no_data), n_train, MAPEs
@@ -128,6 +136,7 @@ class BacktestReport:
         """JSON-ready (NaN -> None); ``predictions`` left out."""
         body = {
             "stages": self.stages,
+            "project_totals": self.project_totals,
             "fan_samples": self.fan_samples,
             "folds": self.folds,
             "adapters": self.adapters,
@@ -182,6 +191,19 @@ class BacktestReport:
                 + (f"; by project {_by_project(m['kept_gain_by_project'])}" if m["kept_gain_by_project"] else "")
                 + " |"
             )
+        lines += [
+            "",
+            "Project totals: each completed project's scored trades summed (what the project will cost against its"
+            " GMP); the model's interval of the total lets its trades' errors share their project's level"
+            " (`totals.project_total`); n counts projects, so read coverage as hits out of n:",
+            "",
+            "| stage | method | MAPE | median APE | 80% coverage | mean 80% width | n |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for stage, methods in self.project_totals.items():
+            for method, m in methods.items():
+                cells = [_pct(m[key]) for key in ("mape", "median_ape", "coverage80", "mean_width")]
+                lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
         return "\n".join(lines)
 
     def summary(self) -> str:
@@ -212,6 +234,17 @@ def how_sure(model: dict) -> str:
             + (f"; by project {_by_project(by_project)}" if by_project else "")
             + f"); 80% coverage of open trades {_pct(model['coverage80_open'])}"
             f" ({SURE:.0%} interval {_span(model['coverage80_open_ci90'])})")
+
+
+def totals_line(methods: dict) -> str:
+    """One stage's project totals (``BacktestReport.project_totals`` or its JSON): the model's MAPE
+    against the best EVM formula's, and how many projects its 80 % interval covered."""
+    model = methods["adapter"]
+    best, best_mape = best_evm(methods)
+    coverage = _nan_last(model["coverage80"])
+    hits = round(coverage * model["n"]) if math.isfinite(coverage) else 0
+    return (f"project totals: model MAPE {_pct(model['mape'])} vs {best} {_pct(best_mape)};"
+            f" 80% interval covers {hits} of {model['n']} projects")
 
 
 COVERAGE_TARGET = (0.75, 0.85)  # the issue's goal for the 80 % interval
@@ -299,6 +332,8 @@ def run_backtest(
     stages = {stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
     return BacktestReport(
         stages=stages,
+        project_totals={stage_key(s): project_total_metrics(predictions[predictions.stage == stage_key(s)])
+                        for s in config.stages},
         fan_samples=_fan_samples(predictions, config.fan_trades),
         folds=folds,
         adapters=adapters,
@@ -446,6 +481,9 @@ def _forecast_stage(
         frame[f"{name}_eac"] = forecast["predicted_eac_cents"]
         frame[f"{name}_lower"] = forecast["confidence_lower_cents"]
         frame[f"{name}_upper"] = forecast["confidence_upper_cents"]
+        frame[f"{name}_mean"], frame[f"{name}_std"] = mean, std
+    noise = evidence_noise(model)
+    frame["scatter_variance"] = noise.scatter_variance if noise is not None else 0.0
     planned = fallback.typical_progress(current.canonical_codes, current.schedule_elapsed, taxonomy)
     estimates = evm_estimates(current.bac_cents, current.actual_to_date_cents, current.pct_complete, planned)
     for name, key in EVM_METHODS.items():
@@ -503,6 +541,44 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
         "gain_over_best_evm_ci90": metrics.mape_gain_interval(actual, model, evm, SURE),
         "gain_over_best_evm_by_project": metrics.per_group(metrics.mape_gain, projects, actual, model, evm),
     }
+    return out
+
+
+def project_totals_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per project of one stage's samples: its actual final total, each method's total EAC
+    (``<method>_eac``) and the model methods' interval of the total (``totals.project_total``)."""
+    rows = []
+    for project, trades in frame.groupby("project_key", sort=True):
+        row = {"project_key": project, "actual_final_cents": trades["actual_final_cents"].sum()}
+        for method in METHODS:
+            row[f"{method}_eac"] = trades[f"{method}_eac"].sum()
+        for method in MODEL_METHODS:
+            total = project_total(
+                trades[f"{method}_mean"], trades[f"{method}_std"], trades["bac_cents"],
+                trades["actual_to_date_cents"], trades["trade_finished"], float(trades["scatter_variance"].iloc[0]),
+                CONFIDENCE,
+            )
+            row[f"{method}_lower"] = total["confidence_lower_cents"]
+            row[f"{method}_upper"] = total["confidence_upper_cents"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def project_total_metrics(frame: pd.DataFrame) -> dict[str, dict]:
+    """Method -> the scoring of :func:`project_totals_frame` (``BacktestReport.project_totals``)."""
+    totals = project_totals_frame(frame)
+    actual = totals["actual_final_cents"].to_numpy(dtype=np.float64)
+    out = {}
+    for method in (m for m in METHODS if m != REFERENCE):
+        eac = totals[f"{method}_eac"].to_numpy(dtype=np.float64)
+        bounds = (totals[f"{method}_lower"], totals[f"{method}_upper"]) if method in MODEL_METHODS else None
+        out[method] = {
+            "mape": metrics.mape(actual, eac),
+            "median_ape": metrics.median_ape(actual, eac),
+            "coverage80": metrics.interval_coverage(actual, *bounds) if bounds else None,
+            "mean_width": metrics.mean_relative_width(actual, *bounds) if bounds else None,
+            "n": len(totals),
+        }
     return out
 
 
@@ -564,5 +640,6 @@ def _by_project(gains: dict[str, float | None]) -> str:
     return ", ".join(f"{project} {_pct(gain)}" for project, gain in gains.items())
 
 
-def _nan_last(value: float) -> float:
-    return math.inf if math.isnan(value) else value
+def _nan_last(value: float | None) -> float:
+    """``value``, or infinity where it is undefined (NaN in a report, None in its JSON)."""
+    return math.inf if value is None or math.isnan(value) else value

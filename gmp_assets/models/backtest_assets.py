@@ -111,6 +111,13 @@ def backtest_report(
                 for name in ("mape", "median_ape", "coverage80", "coverage80_open", "gain_over_best_evm", "kept_gain")
                 if m.get(name) is not None and m[name] == m[name]
             }
+            | {  # the completed projects' totals (BacktestReport.project_totals)
+                f"total_{method}_{name}_{stage}": float(m[name])
+                for stage, methods in report.project_totals.items()
+                for method, m in methods.items()
+                for name in ("mape", "coverage80")
+                if m[name] is not None and m[name] == m[name]
+            }
         )
         mlflow_lib.log_dict(body, "backtest.json")
         mlflow_lib.log_image(Image.open(io.BytesIO(png)), "fan_chart.png")
