@@ -131,14 +131,30 @@ def _print_models(summary) -> None:
     if waiting:
         click.echo(f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts"
                    f" until then): {', '.join(f'{k} ({m} months)' for k, m in waiting.items())}")
+    if summary.forecasts:
+        from gmp_assets.forecasting.store import TOTALS_EXPORT_COLUMNS, current_totals
+
+        with database.connect() as conn:
+            totals = {row[0]: dict(zip(TOTALS_EXPORT_COLUMNS, row)) for row in current_totals(conn)}
     for key, month in sorted(summary.forecasts.items()):
-        click.echo(f"forecast: {key} as of {month}")
+        click.echo(f"forecast: {key} as of {month}" + (f": {_total_line(totals[key])}" if key in totals else ""))
     for warning in summary.warnings:
         click.echo(f"check: {warning}")
     if summary.warnings:
         click.echo("(confirm pending mappings with gmp mappings confirm, then gmp run again)")
     for error in summary.errors:
         click.echo(f"error: {error}")
+
+
+def _total_line(total: dict) -> str:
+    """'EAC $41.2M vs GMP $40.0M (+3.0%), 80% interval $40.1M to $42.6M' for a project's totals."""
+    def millions(cents) -> str:
+        return f"${int(cents) / 1e8:,.1f}M"
+
+    versus = f" ({int(total['predicted_eac_cents']) / int(total['bac_cents']) - 1:+.1%})" if total["bac_cents"] else ""
+    return (f"EAC {millions(total['predicted_eac_cents'])} vs GMP {millions(total['bac_cents'])}{versus},"
+            f" {float(total['confidence_level']):.0%} interval {millions(total['confidence_lower_cents'])} to"
+            f" {millions(total['confidence_upper_cents'])}")
 
 
 @main.command("run")
@@ -165,14 +181,16 @@ def forecasts() -> None:
 
 @forecasts.command("export")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def forecasts_export(out_file: Path) -> None:
-    """Write the current forecasts (latest forecast date per project) as CSV."""
+@click.option("--totals", is_flag=True, help="One row per project: its totals over its trades (EAC vs GMP).")
+def forecasts_export(out_file: Path, totals: bool) -> None:
+    """Write the current forecasts (latest forecast date per project) as CSV: one row per trade, or per
+    project with --totals."""
     from gmp_assets.forecasting.store import export_csv
 
     database.prepare(start=True)
     with database.connect() as conn:
-        count = export_csv(conn, out_file)
-    click.echo(f"{count} forecast rows written to {out_file}")
+        count = export_csv(conn, out_file, totals=totals)
+    click.echo(f"{count} {'project total' if totals else 'forecast'} rows written to {out_file}")
 
 
 def _mlflow():
@@ -562,7 +580,8 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
         progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
     ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=summary.backtested)
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics, ml)")
-    click.echo("Forecasts: gmp forecasts export --out forecasts.csv   |   review queue: gmp mappings list --pending")
+    click.echo("Forecasts: gmp forecasts export --out forecasts.csv (--totals: per project)   |   review queue:"
+               " gmp mappings list --pending")
     click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui")
     if not all(o.ok for o in outcomes) or summary.errors:
         sys.exit(1)

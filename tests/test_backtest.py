@@ -34,7 +34,6 @@ from gmp_assets.models.backtest import (
     stages_behind_global,
     totals_line,
 )
-from gmp_assets.forecasting.totals import project_total
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
 
@@ -198,11 +197,10 @@ def test_how_sure_the_report_is(report):
 
 
 def test_project_totals_sum_the_trades_and_score_each_project(report):
-    """Each completed project's total is the sum of its scored trades, for every method; the model's
-    interval of the total comes from its trades' distributions and holds the point."""
+    """Each completed project's total is the sum of its scored trades, for every method, and the model's
+    bounds of it the sum of the trades' bounds."""
     for stage, methods in report.project_totals.items():
-        rows = report.predictions[report.predictions.stage == stage]
-        per_project = rows.groupby("project_key")
+        per_project = report.predictions[report.predictions.stage == stage].groupby("project_key")
         actual = per_project.actual_final_cents.sum().to_numpy(dtype=float)
         assert list(methods) == [m for m in METHODS if m != REFERENCE]  # the reference knows the totals
         for method, m in methods.items():
@@ -210,16 +208,12 @@ def test_project_totals_sum_the_trades_and_score_each_project(report):
             assert m["n"] == 3 and m["mape"] == pytest.approx(np.mean(np.abs(eac / actual - 1)))
             assert (m["coverage80"] is None) == (method not in ("global", "adapter"))
         for method in ("global", "adapter"):
-            hits = 0
-            for project, own in per_project:
-                total = project_total(own[f"{method}_mean"], own[f"{method}_std"], own.bac_cents,
-                                      own.actual_to_date_cents, own.trade_finished, own.scatter_variance.iloc[0])
-                assert total["predicted_eac_cents"] == own[f"{method}_eac"].sum()
-                assert total["confidence_lower_cents"] <= total["predicted_eac_cents"] <= total["confidence_upper_cents"]
-                hits += total["confidence_lower_cents"] <= own.actual_final_cents.sum() <= total["confidence_upper_cents"]
-            assert methods[method]["coverage80"] == pytest.approx(hits / 3)
+            lower, upper = (per_project[f"{method}_{b}"].sum().to_numpy(dtype=float) for b in ("lower", "upper"))
+            assert methods[method]["coverage80"] == pytest.approx(np.mean((lower <= actual) & (actual <= upper)))
+            assert methods[method]["mean_width"] == pytest.approx(np.mean((upper - lower) / actual))
         line = totals_line(json.loads(report.to_json())["project_totals"][stage])
-        assert line.startswith(f"project totals: model MAPE {100 * methods['adapter']['mape']:.1f}% vs evm_")
+        best = min(EVM_METHODS, key=lambda name: methods[name]["mape"])
+        assert line.startswith(f"project totals: model MAPE {100 * methods['adapter']['mape']:.1f}% vs {best} ")
         assert line.endswith(f"covers {round(3 * methods['adapter']['coverage80'])} of 3 projects")
     assert "Project totals" in report.markdown()
 

@@ -341,6 +341,22 @@ def test_export_has_the_documented_columns(trained, tmp_path):
         rows = list(reader)
     assert len(rows) == count > 0
 
+    totals_out = tmp_path / "totals.csv"
+    with database.connect() as conn:
+        count = export_csv(conn, totals_out, totals=True)
+    with totals_out.open() as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == [
+            "project_key", "forecast_date", "trades", "bac_cents", "actual_to_date_cents", "predicted_eac_cents",
+            "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
+        ]
+        totals = {r["project_key"]: r for r in reader}
+    assert len(totals) == count == len({r["project_key"] for r in rows})  # one per project, at its latest date
+    for key, total in totals.items():
+        own = [r for r in rows if r["project_key"] == key]
+        assert {r["forecast_date"] for r in own} == {total["forecast_date"]}
+        assert int(total["predicted_eac_cents"]) == sum(int(r["predicted_eac_cents"]) for r in own)
+
 
 def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance):
     from gmp_assets.canonical.months import range_tags
@@ -355,9 +371,9 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     assert _materialization_metadata(result, "forecast_chart").startswith("![forecasts](data:image/png;base64,")
     from gmp_assets.forecasting.store import forecast_date
 
-    # the project's total adds up its current trade forecasts at the month
-    (bac, eac), = query("SELECT sum(bac_cents), sum(predicted_eac_cents) FROM ml.project_forecasts"
-                        " WHERE project_key = %s AND is_current AND forecast_date = %s", (key, forecast_date(month)))
+    # the metadata's project total is the database's: the project's current trade forecasts at the month, summed
+    (bac, eac), = query("SELECT bac_cents, predicted_eac_cents FROM ml.project_forecast_totals"
+                        " WHERE project_key = %s AND forecast_date = %s", (key, forecast_date(month)))
     totals = _materialization_metadata(result, "project_totals")
     assert f"| {key} | {month[:7]} | {int(bac) / 100:,.0f} | " in totals and f" | {int(eac) / 100:,.0f} | " in totals, totals
     after = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
@@ -371,7 +387,7 @@ def _forecast(conn, registry, project_key: str, month: str) -> pd.DataFrame:
 
     ds = inference_sequences(conn, project_key, month)
     ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M"))
-    rows, _ = forecast_rows(
+    rows = forecast_rows(
         ds, registry.load_forecaster(GLOBAL_MODEL), registry.load_forecaster(adapter_model_name(project_key)),
         pd.Timestamp("2030-01-01"), _east_west(conn, project_key, month),
     )

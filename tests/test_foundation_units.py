@@ -131,3 +131,14 @@ def test_the_summary_tells_kept_adapters_the_forecasts_do_not_use_yet(capsys):
             f" then): delta ({ADAPTER_MIN_MONTHS - 5} months)") in lines
     _print_models(ModelOutcome(global_version="2", decision="same recipe"))
     assert "adapters kept: none" in capsys.readouterr().out.splitlines()
+
+
+def test_a_projects_total_reads_against_its_gmp():
+    from decimal import Decimal
+
+    from gmp_assets.cli import _total_line
+
+    total = {"bac_cents": 4_000_000_000, "predicted_eac_cents": 4_120_000_000, "confidence_level": Decimal("0.80"),
+             "confidence_lower_cents": 4_010_000_000, "confidence_upper_cents": 4_260_000_000}
+    assert _total_line(total) == "EAC $41.2M vs GMP $40.0M (+3.0%), 80% interval $40.1M to $42.6M"
+    assert _total_line(total | {"bac_cents": 0}).startswith("EAC $41.2M vs GMP $0.0M, 80% interval")

@@ -239,6 +239,25 @@ def test_a_view_leaks_unless_it_is_security_invoker(pg, world):
         execute("DROP VIEW analytics.iso_probe_costs")
 
 
+def test_forecast_totals_show_an_owner_its_projects_only(pg, world):
+    """ml.project_forecast_totals sums ml.project_forecasts: an owner sees the totals of its own projects."""
+    role = "iso_owner_0"
+    mine, theirs = sorted(own_keys(world, role))[0], sorted(world["all_keys"] - own_keys(world, role))[0]
+    for key in (mine, theirs):
+        execute(
+            "INSERT INTO ml.project_forecasts (project_key, canonical_code, forecast_date, horizon_months, model_name,"
+            " model_version, method, bac_cents, actual_to_date_cents, predicted_eac_cents, predicted_etc_cents,"
+            " confidence_lower_cents, confidence_upper_cents, confidence_level, eac_east_cents, eac_west_cents)"
+            " VALUES (%s, '03', '1999-12-31', 0, 'probe', '1', 'global', 10, 0, 10, 10, 9, 11, 0.8, 10, 0)", (key,)
+        )
+    try:
+        probe = "SELECT project_key FROM ml.project_forecast_totals WHERE forecast_date = '1999-12-31' ORDER BY 1"
+        assert query(probe) == sorted([(mine,), (theirs,)])
+        assert rows_as(pg, role, probe) == [(mine,)]
+    finally:
+        execute("DELETE FROM ml.project_forecasts WHERE forecast_date = '1999-12-31' AND model_name = 'probe'")
+
+
 def test_functions_do_not_bypass_the_policies(pg, world):
     role = "iso_owner_0"
     mine = query("SELECT count(*) FROM raw.direct_costs WHERE project_key = ANY(%s)", (sorted(own_keys(world, role)),))

@@ -12,12 +12,10 @@ from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, 
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.serving import recorded_model, row_method
 from gmp_assets.forecasting.store import forecast_date, withdraw_stale, write_forecasts
-from gmp_assets.forecasting.totals import project_total
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
 from gmp_assets.models.datasets import inference_sequences
-from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.plots import forecast_fan_png, markdown_image
 from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.partitions import project_month_partitions
@@ -37,10 +35,8 @@ def _identity(loaded: LoadedModel | None) -> tuple[str, str] | None:
 def forecast_rows(
     ds: SequenceDataset, champion: LoadedModel | None, adapter: LoadedModel | None, planned_finish: pd.Timestamp,
     east_west: pd.DataFrame,
-) -> tuple[list[dict], dict[str, int]]:
-    """Forecast rows for one project's inference samples (one per trade), and the project's totals
-    (``totals.project_total``: the sum of the rows, with an interval whose trades share their
-    project's level by the champion's fitted scatter)."""
+) -> list[dict]:
+    """Forecast rows for one project's inference samples (one per trade)."""
     if champion is None:
         methods = np.full(len(ds), fallback.HEURISTIC, dtype=object)
     else:
@@ -48,9 +44,6 @@ def forecast_rows(
         methods = fallback.methods_for(ds, champion.projects, with_adapter)
     mean, std = ladder_distribution(ds, methods, _forecaster(champion), _forecaster(adapter))
     values = forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, CONFIDENCE)
-    noise = evidence_noise(champion.model) if champion is not None else None
-    total = project_total(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished,
-                          noise.scatter_variance if noise is not None else 0.0, CONFIDENCE)
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
     east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])
     rows = []
@@ -68,18 +61,23 @@ def forecast_rows(
                 "confidence_level": CONFIDENCE, "eac_east_cents": int(east[i]), "eac_west_cents": int(west[i]),
             }
         )
-    return rows, total
+    return rows
 
 
 def _cents(value: int) -> str:
     return f"{value / 100:,.0f}"
 
 
-def _totals_table(totals: dict[str, tuple[str, dict[str, int]]]) -> str:
-    """Markdown: each project's totals at the last month the run forecast it."""
+_SUMMED = ("bac_cents", "actual_to_date_cents", "predicted_eac_cents", "confidence_lower_cents", "confidence_upper_cents")
+
+
+def _totals_table(latest: dict[str, tuple[str, list[dict]]]) -> str:
+    """Markdown: each project's forecast rows summed at the last month the run forecast it (what
+    ``ml.project_forecast_totals`` holds)."""
     lines = ["| project | as of | GMP (sum of BAC) | actual | EAC | 80% interval | EAC vs GMP |",
              "|---|---|---:|---:|---:|---|---:|"]
-    for project_key, (month, t) in sorted(totals.items()):
+    for project_key, (month, rows) in sorted(latest.items()):
+        t = {column: sum(r[column] for r in rows) for column in _SUMMED}
         versus = f"{t['predicted_eac_cents'] / t['bac_cents'] - 1:+.1%}" if t["bac_cents"] else "–"
         lines.append(
             f"| {project_key} | {month[:7]} | {_cents(t['bac_cents'])} | {_cents(t['actual_to_date_cents'])}"
@@ -116,7 +114,7 @@ def project_forecasts(
     context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
     champion = mlflow.load_forecaster(GLOBAL_MODEL)
-    summary, totals, written_total, withdrawn_total = [], {}, 0, 0
+    summary, written_total, withdrawn_total = [], 0, 0
     ranges = monthly_ranges(list(context.partition_keys))
     for project_key, (first, last) in ranges.items():
         adapter = mlflow.load_forecaster(adapter_model_name(project_key))
@@ -129,11 +127,8 @@ def project_forecasts(
                 ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M")) if len(ds) else ds
                 if not len(ds):
                     continue
-                rows, total = forecast_rows(
-                    ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month)
-                )
-                totals[project_key] = (month, total)
-                written, unchanged = write_forecasts(conn, project_key, forecast_date(month), rows)
+                rows = forecast_rows(ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month))
+                written, _ = write_forecasts(conn, project_key, forecast_date(month), rows)
                 written_total += written
                 summary.append((project_key, month, rows))
             withdrawn_total += withdraw_stale(conn, project_key)
@@ -150,7 +145,8 @@ def project_forecasts(
         metadata[f"forecast_{project_key}_{month}"] = dg.MetadataValue.md("\n".join(table))
         chart = forecast_fan_png(rows, f"{project_key} as of {month[:7]}: EAC and 80% interval")
         metadata["forecast_chart"] = dg.MetadataValue.md(markdown_image(chart, "forecasts"))
-        metadata["project_totals"] = dg.MetadataValue.md(_totals_table(totals))
+        metadata["project_totals"] = dg.MetadataValue.md(
+            _totals_table({key: (month, rows) for key, month, rows in summary}))
     with postgres.connect() as conn:
         check = check_forecasts(conn, ranges)
     return dg.MaterializeResult(metadata=metadata, check_results=[check])

@@ -119,10 +119,12 @@ def forecast_from_distribution(
     if not 0 < confidence < 1:
         raise ValueError("confidence must be in (0, 1)")
     actual = np.asarray(actual_to_date_cents, dtype=np.int64)
+    finished = np.asarray(trade_finished, dtype=bool)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
 
     def cents(log_ratio: np.ndarray) -> np.ndarray:
-        return eac_cents(log_ratio, bac_cents, actual, trade_finished)
+        eac = np.rint(to_eac(bac_cents, np.clip(log_ratio, -MAX_LOG_RATIO, MAX_LOG_RATIO))).astype(np.int64)
+        return np.where(finished, actual, np.maximum(eac, actual))
 
     eac = cents(mean)
     return {
@@ -131,16 +133,6 @@ def forecast_from_distribution(
         "confidence_lower_cents": cents(mean - z * std),
         "confidence_upper_cents": cents(mean + z * std),
     }
-
-
-def eac_cents(log_ratio, bac_cents, actual_to_date_cents, trade_finished) -> np.ndarray:
-    """The EAC in int64 cents that a predicted ``log(EAC / BAC)`` stands for, by the module's rules
-    (bounded log ratio, never below AC, a finished trade at its actual cost). ``log_ratio`` may
-    carry leading dimensions (draws) over the trades' last one."""
-    actual = np.asarray(actual_to_date_cents, dtype=np.int64)
-    finished = np.asarray(trade_finished, dtype=bool)
-    eac = np.rint(to_eac(bac_cents, np.clip(log_ratio, -MAX_LOG_RATIO, MAX_LOG_RATIO))).astype(np.int64)
-    return np.where(finished, actual, np.maximum(eac, actual))
 
 
 def split_east_west(eac_cents, east_share, west_share) -> tuple[np.ndarray, np.ndarray]:

@@ -113,13 +113,31 @@ def current_forecasts(conn: psycopg2.extensions.connection, project_key: str | N
         return cur.fetchall()
 
 
-def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO) -> int:
-    """Write the current forecasts as CSV with the documented columns; returns the row count."""
-    rows = current_forecasts(conn)
+TOTALS_EXPORT_COLUMNS = (
+    "project_key", "forecast_date", "trades", "bac_cents", "actual_to_date_cents", "predicted_eac_cents",
+    "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
+)
+
+
+def current_totals(conn: psycopg2.extensions.connection) -> list[tuple]:
+    """Each visible project's totals (``ml.project_forecast_totals``) at its latest forecast date, as
+    :data:`TOTALS_EXPORT_COLUMNS`."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT ON (project_key) {', '.join(TOTALS_EXPORT_COLUMNS)} FROM ml.project_forecast_totals"
+            " ORDER BY project_key, forecast_date DESC"
+        )
+        return cur.fetchall()
+
+
+def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO, totals: bool = False) -> int:
+    """Write the current forecasts (or, with ``totals``, the projects' current totals) as CSV with the
+    documented columns; returns the row count."""
+    columns, rows = (TOTALS_EXPORT_COLUMNS, current_totals(conn)) if totals else (EXPORT_COLUMNS, current_forecasts(conn))
     handle = out.open("w", newline="") if isinstance(out, Path) else out
     try:
         writer = csv.writer(handle)
-        writer.writerow(EXPORT_COLUMNS)
+        writer.writerow(columns)
         writer.writerows(rows)
     finally:
         if isinstance(out, Path):

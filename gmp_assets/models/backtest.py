@@ -56,12 +56,10 @@ from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
 from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
-from gmp_assets.forecasting.totals import project_total
 from gmp_assets.models import fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
 from gmp_assets.models.datasets import split_last_months, vocabularies
 from gmp_assets.models.evm import evm_estimates
-from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
@@ -115,12 +113,11 @@ class BacktestReport:
     its overrun, so ``gain_over_best_evm_by_project`` gives the same gain on each completed project's
     trades alone, and ``kept_gain_by_project`` on each project where a kept adapter forecast: how much
     the figure hangs on one project.
-    ``project_totals[stage][method]``: the same scoring of each completed project's total (the sum
-    of its scored trades): mape, median_ape, and for the model methods coverage80 and mean_width of
-    the total's interval (``totals.project_total``), n (projects); ``REFERENCE`` is left out, as it
-    knows the totals.
-    ``predictions``: one row per stage sample with every method's EAC (and, for the model methods,
-    the bounds and the distribution ``_mean`` / ``_std`` of ``log(EAC / BAC)``).
+    ``project_totals[stage][method]``: the same scoring of each completed project's total (its scored
+    trades summed, as ``ml.project_forecast_totals`` sums a project's forecasts): mape, median_ape, and
+    for the model methods coverage80 and mean_width of the summed bounds, n (projects);
+    ``REFERENCE`` is left out, as it knows the totals.
+    ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
     stages: dict[str, dict[str, dict]]
@@ -194,8 +191,8 @@ class BacktestReport:
         lines += [
             "",
             "Project totals: each completed project's scored trades summed (what the project will cost against its"
-            " GMP); the model's interval of the total lets its trades' errors share their project's level"
-            " (`totals.project_total`); n counts projects, so read coverage as hits out of n:",
+            " GMP), the model's 80% bounds too (the range of the total when its trades err together, as they do"
+            " through their project's overrun); n counts projects, so read coverage as hits out of n:",
             "",
             "| stage | method | MAPE | median APE | 80% coverage | mean 80% width | n |",
             "|---|---|---|---|---|---|---|",
@@ -481,9 +478,6 @@ def _forecast_stage(
         frame[f"{name}_eac"] = forecast["predicted_eac_cents"]
         frame[f"{name}_lower"] = forecast["confidence_lower_cents"]
         frame[f"{name}_upper"] = forecast["confidence_upper_cents"]
-        frame[f"{name}_mean"], frame[f"{name}_std"] = mean, std
-    noise = evidence_noise(model)
-    frame["scatter_variance"] = noise.scatter_variance if noise is not None else 0.0
     planned = fallback.typical_progress(current.canonical_codes, current.schedule_elapsed, taxonomy)
     estimates = evm_estimates(current.bac_cents, current.actual_to_date_cents, current.pct_complete, planned)
     for name, key in EVM_METHODS.items():
@@ -545,23 +539,11 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
 
 
 def project_totals_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per project of one stage's samples: its actual final total, each method's total EAC
-    (``<method>_eac``) and the model methods' interval of the total (``totals.project_total``)."""
-    rows = []
-    for project, trades in frame.groupby("project_key", sort=True):
-        row = {"project_key": project, "actual_final_cents": trades["actual_final_cents"].sum()}
-        for method in METHODS:
-            row[f"{method}_eac"] = trades[f"{method}_eac"].sum()
-        for method in MODEL_METHODS:
-            total = project_total(
-                trades[f"{method}_mean"], trades[f"{method}_std"], trades["bac_cents"],
-                trades["actual_to_date_cents"], trades["trade_finished"], float(trades["scatter_variance"].iloc[0]),
-                CONFIDENCE,
-            )
-            row[f"{method}_lower"] = total["confidence_lower_cents"]
-            row[f"{method}_upper"] = total["confidence_upper_cents"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """One row per project of one stage's samples: its scored trades' actual final costs, every
+    method's EACs and the model methods' 80 % bounds, summed."""
+    columns = ["actual_final_cents", *(f"{m}_eac" for m in METHODS),
+               *(f"{m}_{bound}" for m in MODEL_METHODS for bound in ("lower", "upper"))]
+    return frame.groupby("project_key", sort=True)[columns].sum().reset_index()
 
 
 def project_total_metrics(frame: pd.DataFrame) -> dict[str, dict]:

@@ -45,6 +45,27 @@ END $$;
 CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current
     ON ml.project_forecasts (project_key, canonical_code, forecast_date) WHERE is_current;
 
+-- One row per project x forecast date: its current trade forecasts summed (what the project will cost
+-- against its GMP). The bounds are the trades' 80% bounds added up: the range of the total when its
+-- trades err together, as they do through their project's overrun (README: Project totals). A view,
+-- so it always adds up to the trade rows; security_invoker (access.enable_project_rls, below) so the
+-- table's row-level security applies to whoever reads it.
+CREATE OR REPLACE VIEW ml.project_forecast_totals AS
+SELECT project_key,
+       forecast_date,
+       count(*)::integer                    AS trades,
+       sum(bac_cents)::bigint               AS bac_cents,
+       sum(actual_to_date_cents)::bigint    AS actual_to_date_cents,
+       sum(predicted_eac_cents)::bigint     AS predicted_eac_cents,
+       sum(predicted_etc_cents)::bigint     AS predicted_etc_cents,
+       sum(confidence_lower_cents)::bigint  AS confidence_lower_cents,
+       sum(confidence_upper_cents)::bigint  AS confidence_upper_cents,
+       min(confidence_level)                AS confidence_level
+FROM ml.project_forecasts
+WHERE is_current
+GROUP BY project_key, forecast_date;
+SELECT access.enable_project_rls('ml.project_forecast_totals');
+
 -- Backtest results: per stage (share of schedule elapsed) and method, over completed projects.
 CREATE TABLE IF NOT EXISTS ml.backtest_results (
     run_id        text NOT NULL,
