@@ -499,16 +499,11 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     open_ = ~frame["trade_finished"].to_numpy(dtype=bool)
     out = {}
     for method in METHODS:
-        eac = frame[f"{method}_eac"].to_numpy()
         has_interval = method in MODEL_METHODS
         lower = frame[f"{method}_lower"].to_numpy() if has_interval else None
         upper = frame[f"{method}_upper"].to_numpy() if has_interval else None
-        out[method] = {
-            "mape": metrics.mape(actual, eac),
-            "median_ape": metrics.median_ape(actual, eac),
-            "coverage80": metrics.interval_coverage(actual, lower, upper) if has_interval else None,
+        out[method] = _scores(actual, frame[f"{method}_eac"].to_numpy(), lower, upper) | {
             "coverage80_open": metrics.interval_coverage(actual[open_], lower[open_], upper[open_]) if has_interval else None,
-            "mean_width": metrics.mean_relative_width(actual, lower, upper) if has_interval else None,
             "n": len(frame),
         }
     kept = frame["adapter_used"].to_numpy(dtype=bool)
@@ -552,16 +547,21 @@ def project_total_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     actual = totals["actual_final_cents"].to_numpy(dtype=np.float64)
     out = {}
     for method in (m for m in METHODS if m != REFERENCE):
-        eac = totals[f"{method}_eac"].to_numpy(dtype=np.float64)
-        bounds = (totals[f"{method}_lower"], totals[f"{method}_upper"]) if method in MODEL_METHODS else None
-        out[method] = {
-            "mape": metrics.mape(actual, eac),
-            "median_ape": metrics.median_ape(actual, eac),
-            "coverage80": metrics.interval_coverage(actual, *bounds) if bounds else None,
-            "mean_width": metrics.mean_relative_width(actual, *bounds) if bounds else None,
-            "n": len(totals),
-        }
+        bounds = (totals[f"{method}_lower"], totals[f"{method}_upper"]) if method in MODEL_METHODS else (None, None)
+        out[method] = _scores(actual, totals[f"{method}_eac"].to_numpy(dtype=np.float64), *bounds) | {"n": len(totals)}
     return out
+
+
+def _scores(actual, eac, lower, upper) -> dict[str, float | None]:
+    """MAPE and median APE of ``eac``; 80 % coverage and mean relative width of ``lower``-``upper``
+    (None without bounds)."""
+    has_interval = lower is not None
+    return {
+        "mape": metrics.mape(actual, eac),
+        "median_ape": metrics.median_ape(actual, eac),
+        "coverage80": metrics.interval_coverage(actual, lower, upper) if has_interval else None,
+        "mean_width": metrics.mean_relative_width(actual, lower, upper) if has_interval else None,
+    }
 
 
 def _fan_samples(predictions: pd.DataFrame, count: int) -> list[dict]:
