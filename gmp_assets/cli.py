@@ -131,11 +131,12 @@ def _print_models(summary) -> None:
     if waiting:
         click.echo(f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts"
                    f" until then): {', '.join(f'{k} ({m} months)' for k, m in waiting.items())}")
+    totals = {}
     if summary.forecasts:
-        from gmp_assets.forecasting.store import TOTALS_EXPORT_COLUMNS, current_totals
+        from gmp_assets.forecasting.store import totals_as_of
 
         with database.connect() as conn:
-            totals = {row[0]: dict(zip(TOTALS_EXPORT_COLUMNS, row)) for row in current_totals(conn)}
+            totals = totals_as_of(conn, summary.forecasts)
     for key, month in sorted(summary.forecasts.items()):
         click.echo(f"forecast: {key} as of {month}" + (f": {_total_line(totals[key])}" if key in totals else ""))
     for warning in summary.warnings:

@@ -358,6 +358,24 @@ def test_export_has_the_documented_columns(trained, tmp_path):
         assert int(total["predicted_eac_cents"]) == sum(int(r["predicted_eac_cents"]) for r in own)
 
 
+def test_the_summary_gives_each_forecast_projects_total(trained, capsys):
+    from gmp_assets.cli import _print_models
+    from gmp_assets.forecasting.store import forecast_date
+    from gmp_assets.pipeline import ModelOutcome
+
+    _print_models(ModelOutcome(global_version="1", forecasts=trained.forecasts))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("forecast: ")]
+    assert len(lines) == len(trained.forecasts)
+    for key, month in trained.forecasts.items():
+        (bac, eac, low, high), = query(
+            "SELECT sum(bac_cents), sum(predicted_eac_cents), sum(confidence_lower_cents), sum(confidence_upper_cents)"
+            " FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s AND is_current",
+            (key, forecast_date(month)))
+        millions = [f"${int(v) / 1e8:,.1f}M" for v in (eac, bac, low, high)]
+        assert (f"forecast: {key} as of {month}: EAC {millions[0]} vs GMP {millions[1]} ({int(eac) / int(bac) - 1:+.1%}),"
+                f" 80% interval {millions[2]} to {millions[3]}") in lines
+
+
 def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance):
     from gmp_assets.canonical.months import range_tags
     from gmp_assets.definitions import defs
@@ -371,11 +389,14 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     assert _materialization_metadata(result, "forecast_chart").startswith("![forecasts](data:image/png;base64,")
     from gmp_assets.forecasting.store import forecast_date
 
-    # the metadata's project total is the database's: the project's current trade forecasts at the month, summed
-    (bac, eac), = query("SELECT bac_cents, predicted_eac_cents FROM ml.project_forecast_totals"
-                        " WHERE project_key = %s AND forecast_date = %s", (key, forecast_date(month)))
-    totals = _materialization_metadata(result, "project_totals")
-    assert f"| {key} | {month[:7]} | {int(bac) / 100:,.0f} | " in totals and f" | {int(eac) / 100:,.0f} | " in totals, totals
+    # the metadata's project row: the project's current trade forecasts at the month, summed
+    sums = query("SELECT sum(bac_cents), sum(actual_to_date_cents), sum(predicted_eac_cents), sum(confidence_lower_cents),"
+                 " sum(confidence_upper_cents) FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s"
+                 " AND is_current", (key, forecast_date(month)))[0]
+    bac, actual, eac, low, high = (f"{int(v) / 100:,.0f}" for v in sums)
+    rows = _materialization_metadata(result, "project_totals").splitlines()
+    assert [r for r in rows if r.startswith(f"| {key} |")] == [
+        f"| {key} | {month[:7]} | {bac} | {actual} | {eac} | {low} - {high} | {int(sums[2]) / int(sums[0]) - 1:+.1%} |"]
     after = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
     assert after == before  # identical forecasts are not written twice
 
@@ -512,6 +533,16 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         logged = registry.client().get_run(run.run_id).data.metrics  # the totals next to the trades' figures
         assert logged["total_adapter_mape_50"] == pytest.approx(totals["50"]["adapter"]["mape"])
         assert logged["adapter_mape_50"] == pytest.approx(stages["50"]["adapter"]["mape"])
+        from gmp_assets.models.backtest_assets import backtest_json_path
+
+        body = json.loads(backtest_json_path().read_text())  # a report written before the totals has none
+        backtest_json_path().write_text(json.dumps({k: v for k, v in body.items() if k != "project_totals"}))
+        try:
+            old = CliRunner().invoke(main, ["backtest", "--reuse", "--json", str(out)])
+        finally:
+            backtest_json_path().write_text(json.dumps(body, indent=2))
+        assert old.exit_code == 0 and old.output.count("; by project ") == 3, old.output
+        assert "project totals" not in old.output and set(json.loads(out.read_text())) == {"stages"}
         ours = float(_materialization_metadata(backtest, "challenger_backtest_score"))
         theirs = float(_materialization_metadata(backtest, "champion_backtest_score"))
         promoted = _materialization_metadata(backtest, "promoted_to_champion")

@@ -11,7 +11,7 @@ from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.serving import recorded_model, row_method
-from gmp_assets.forecasting.store import forecast_date, withdraw_stale, write_forecasts
+from gmp_assets.forecasting.store import forecast_date, totals_as_of, withdraw_stale, write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
@@ -68,19 +68,14 @@ def _cents(value: int) -> str:
     return f"{value / 100:,.0f}"
 
 
-_SUMMED = ("bac_cents", "actual_to_date_cents", "predicted_eac_cents", "confidence_lower_cents", "confidence_upper_cents")
-
-
-def _totals_table(latest: dict[str, tuple[str, list[dict]]]) -> str:
-    """Markdown: each project's forecast rows summed at the last month the run forecast it (what
-    ``ml.project_forecast_totals`` holds)."""
+def _totals_table(totals: dict[str, dict]) -> str:
+    """Markdown: each project's totals (``store.totals_as_of``)."""
     lines = ["| project | as of | GMP (sum of BAC) | actual | EAC | 80% interval | EAC vs GMP |",
              "|---|---|---:|---:|---:|---|---:|"]
-    for project_key, (month, rows) in sorted(latest.items()):
-        t = {column: sum(r[column] for r in rows) for column in _SUMMED}
+    for project_key, t in sorted(totals.items()):
         versus = f"{t['predicted_eac_cents'] / t['bac_cents'] - 1:+.1%}" if t["bac_cents"] else "–"
         lines.append(
-            f"| {project_key} | {month[:7]} | {_cents(t['bac_cents'])} | {_cents(t['actual_to_date_cents'])}"
+            f"| {project_key} | {t['forecast_date']:%Y-%m} | {_cents(t['bac_cents'])} | {_cents(t['actual_to_date_cents'])}"
             f" | {_cents(t['predicted_eac_cents'])} | {_cents(t['confidence_lower_cents'])} -"
             f" {_cents(t['confidence_upper_cents'])} | {versus} |"
         )
@@ -145,8 +140,9 @@ def project_forecasts(
         metadata[f"forecast_{project_key}_{month}"] = dg.MetadataValue.md("\n".join(table))
         chart = forecast_fan_png(rows, f"{project_key} as of {month[:7]}: EAC and 80% interval")
         metadata["forecast_chart"] = dg.MetadataValue.md(markdown_image(chart, "forecasts"))
-        metadata["project_totals"] = dg.MetadataValue.md(
-            _totals_table({key: (month, rows) for key, month, rows in summary}))
     with postgres.connect() as conn:
         check = check_forecasts(conn, ranges)
+        if summary:  # each project's totals at the last month the run forecast it
+            totals = totals_as_of(conn, {key: month for key, month, _ in summary})
+            metadata["project_totals"] = dg.MetadataValue.md(_totals_table(totals))
     return dg.MaterializeResult(metadata=metadata, check_results=[check])

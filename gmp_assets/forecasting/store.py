@@ -130,6 +130,18 @@ def current_totals(conn: psycopg2.extensions.connection) -> list[tuple]:
         return cur.fetchall()
 
 
+def totals_as_of(conn: psycopg2.extensions.connection, months: dict[str, str]) -> dict[str, dict]:
+    """Project -> its totals (:data:`TOTALS_EXPORT_COLUMNS` as a dict) as of the month ``YYYY-MM-01``
+    given for it; a project without forecasts that month is left out."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT {', '.join(TOTALS_EXPORT_COLUMNS)} FROM ml.project_forecast_totals t"
+            " JOIN unnest(%s::text[], %s::date[]) AS asked (project_key, forecast_date) USING (project_key, forecast_date)",
+            (list(months), [forecast_date(month) for month in months.values()]),
+        )
+        return {row[0]: dict(zip(TOTALS_EXPORT_COLUMNS, row)) for row in cur.fetchall()}
+
+
 def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO, totals: bool = False) -> int:
     """Write the current forecasts (or, with ``totals``, the projects' current totals) as CSV with the
     documented columns; returns the row count."""

@@ -48,9 +48,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current
 -- One row per project x forecast date: its current trade forecasts summed (what the project will cost
 -- against its GMP). The bounds are the trades' 80% bounds added up: the range of the total when its
 -- trades err together, as they do through their project's overrun (README: Project totals). A view,
--- so it always adds up to the trade rows; security_invoker (access.enable_project_rls, below) so the
--- table's row-level security applies to whoever reads it.
-CREATE OR REPLACE VIEW ml.project_forecast_totals AS
+-- so it always adds up to the trade rows; security_invoker (PostgreSQL 15 or later), set in the
+-- statement itself so that no moment of re-creating it runs with its owner's rights: the table's
+-- row-level security applies to whoever reads it. access.enable_project_rls grants it to gmp_reader.
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::integer < 150000 THEN
+        RAISE EXCEPTION 'PostgreSQL 15 or later is needed (this server runs %): ml.project_forecast_totals reads with its reader''s rights (security_invoker)',
+            current_setting('server_version');
+    END IF;
+END $$;
+CREATE OR REPLACE VIEW ml.project_forecast_totals WITH (security_invoker = true) AS
 SELECT project_key,
        forecast_date,
        count(*)::integer                    AS trades,
