@@ -104,20 +104,9 @@ def backtest_report(
         import mlflow as mlflow_lib
 
         mlflow_lib.log_metrics(
-            {
-                f"{method}_{name}_{stage}": float(m[name])
-                for stage, methods in report.stages.items()
-                for method, m in methods.items()
-                for name in ("mape", "median_ape", "coverage80", "coverage80_open", "gain_over_best_evm", "kept_gain")
-                if m.get(name) is not None and m[name] == m[name]
-            }
-            | {  # the completed projects' totals (BacktestReport.project_totals)
-                f"total_{method}_{name}_{stage}": float(m[name])
-                for stage, methods in report.project_totals.items()
-                for method, m in methods.items()
-                for name in ("mape", "coverage80")
-                if m[name] is not None and m[name] == m[name]
-            }
+            _flat_metrics(report.stages, ("mape", "median_ape", "coverage80", "coverage80_open", "gain_over_best_evm",
+                                          "kept_gain"))
+            | _flat_metrics(report.project_totals, ("mape", "coverage80"), prefix="total_")
         )
         mlflow_lib.log_dict(body, "backtest.json")
         mlflow_lib.log_image(Image.open(io.BytesIO(png)), "fan_chart.png")
@@ -136,6 +125,18 @@ def backtest_report(
             "seconds": report.seconds,
         }
     )
+
+
+def _flat_metrics(table: dict[str, dict[str, dict]], names: tuple[str, ...], prefix: str = "") -> dict[str, float]:
+    """``<prefix><method>_<name>_<stage>`` -> value for MLflow, from stage -> method -> metrics; undefined
+    values (missing, None, NaN) left out."""
+    return {
+        f"{prefix}{method}_{name}_{stage}": float(m[name])
+        for stage, methods in table.items()
+        for method, m in methods.items()
+        for name in names
+        if m.get(name) is not None and m[name] == m[name]
+    }
 
 
 def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> list[dg.AssetCheckResult]:
