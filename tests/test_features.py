@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,11 +19,6 @@ from gmp_assets.features.schema import (
     TABLE_COLUMNS,
 )
 from gmp_assets.features.sequences import build_sequences
-
-SAMPLE_DIRS = [Path("/tmp/canonical_sample16"), Path("/tmp/canonical_sample")]
-SAMPLE_DIR = next((d for d in SAMPLE_DIRS if (d / "canonical_cost_features.csv").exists()), None)
-needs_sample = pytest.mark.skipif(SAMPLE_DIR is None, reason="no canonical sample export in /tmp")
-
 
 def trade_rows(
     project: str,
@@ -102,13 +94,6 @@ def portfolio() -> tuple[pd.DataFrame, pd.DataFrame]:
         ignore_index=True,
     )
     return canonical, projects_frame(a="completed", b="active")
-
-
-def load_sample() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    canonical = pd.read_csv(SAMPLE_DIR / "canonical_cost_features.csv", dtype={"canonical_code": str})
-    projects = pd.read_csv(SAMPLE_DIR / "projects.csv")
-    trades = pd.read_csv(SAMPLE_DIR / "canonical_trades.csv", dtype={"code": str, "parent_code": str})
-    return canonical, projects, trades
 
 
 def rows_of(features: pd.DataFrame, project: str, code: str) -> pd.DataFrame:
@@ -366,27 +351,3 @@ def test_sequences_as_of_min_months_and_schema_guard():
 
     empty = build_sequences(features.iloc[:0], finals.iloc[:0], window=4)  # a project without feature rows yet
     assert len(empty) == 0 and empty.x.shape == (0, 4, len(FEATURE_COLUMNS)) and not empty.labelled.any()
-
-
-# --- real pipeline output -------------------------------------------------------------------------
-
-
-@needs_sample
-def test_sample_export_truncation_identity_and_sequences():
-    canonical, projects, trades = load_sample()
-    assert_truncation_identity(canonical, projects, trades)
-
-    started = time.perf_counter()
-    features = compute_feature_rows(canonical, projects, trades)
-    finals = trade_final_costs(canonical, projects)
-    ds = build_sequences(features, finals)
-    assert time.perf_counter() - started < 5
-    assert len(ds) == len(canonical) and np.isfinite(ds.x).all()
-
-    completed = set(projects.project_key[projects.status == "completed"])
-    in_completed = np.isin(ds.project_keys, list(completed))
-    positive_bac = ds.bac_cents > 0
-    assert ds.labelled[in_completed & positive_bac & (ds.final_cost_cents > 0)].all()
-    active_labelled = ds.labelled & ~in_completed
-    assert ds.trade_finished[active_labelled].all()
-    assert (ds.final_cost_cents[active_labelled] > 0).all()

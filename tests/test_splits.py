@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_features import load_sample, needs_sample
-
-from gmp_assets.features.compute import compute_feature_rows, trade_final_costs
 from gmp_assets.features.dataset import SequenceDataset
-from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import TemporalSplitter, check_no_overlap, leave_projects_out, stage_samples
 
 
@@ -89,24 +85,3 @@ def test_stage_samples_pick_first_month_reaching_the_stage_in_completed_projects
     # "done"/"09" spans elapsed 1/16 and 2/16 only
     both = stage_samples(ds, 0.1)
     assert sorted(zip(ds.canonical_codes[both], months[both])) == [("03", "2024-01"), ("09", "2024-04")]
-
-
-@needs_sample
-def test_splits_on_sample_export():
-    canonical, projects, trades = load_sample()
-    ds = build_sequences(compute_feature_rows(canonical, projects, trades), trade_final_costs(canonical, projects))
-    train, val = TemporalSplitter(6).split(ds)
-    assert len(train) and len(val) and ds.labelled[val].any()
-    assert ds.as_of_month[train].max() < ds.as_of_month[val].min()
-
-    completed = set(projects.project_key[projects.status == "completed"])
-    for stage in (0.25, 0.5, 0.75):
-        picked = stage_samples(ds, stage)
-        assert set(ds.project_keys[picked]) == completed
-        assert (ds.schedule_elapsed[picked] >= stage).all()
-        keys = set(zip(ds.project_keys[picked], ds.canonical_codes[picked]))
-        assert len(keys) == len(picked)
-        reached = ds.schedule_elapsed >= stage
-        for i in picked:
-            same = reached & (ds.project_keys == ds.project_keys[i]) & (ds.canonical_codes == ds.canonical_codes[i])
-            assert ds.as_of_month[same].min() == ds.as_of_month[i]
