@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,7 @@ from gmp_assets.forecasting.inference import (
     split_east_west,
 )
 from gmp_assets.models import fallback
-from gmp_assets.models.network import build_forecaster, model_inputs, predict
+from gmp_assets.models.network import _inference_function, build_forecaster, model_inputs, predict
 from gmp_assets.taxonomy.trades import load_taxonomy
 from test_network import N_FEATURES, WINDOW, synthetic_dataset, vocabularies
 
@@ -140,13 +138,16 @@ def test_split_east_west_adds_up_exactly():
     assert list(east + west) == [1000, 101, 7]
 
 
-def test_warm_inference_for_one_project_is_fast():
+def test_warm_inference_reuses_one_traced_graph():
+    """What keeps a warm process fast (the latency itself is measured in bench/forecasting.py): the
+    graph is traced once per model, whatever the number of trades, and gives the eager model's output."""
     ds = synthetic_dataset(n=40, project_keys=("P0",), window=12, n_features=30)  # one project's trades
     projects, trades = vocabularies(synthetic_dataset(n=50))
     model = build_forecaster(30, 12, projects.size, trades.size, seed=0)
     methods = np.array(["global"] * 40, dtype=object)
-    predict_distribution(model, ds, projects, trades, methods)  # warm-up: traces the graph
-    started = time.perf_counter()
-    mean, std = predict_distribution(model, ds, projects, trades, methods)
-    forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished)
-    assert time.perf_counter() - started < 0.5
+    first = predict_distribution(model, ds, projects, trades, methods)
+    again = predict_distribution(model, ds.subset(np.arange(40) < 7), projects, trades, methods[:7])
+    assert _inference_function(model).experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(again[0], first[0][:7], rtol=1e-5, atol=1e-6)
+    eager = model(model_inputs(ds, projects, trades), training=False).numpy()
+    np.testing.assert_allclose(first[0], eager[:, 0], rtol=1e-5, atol=1e-6)
