@@ -126,3 +126,20 @@ def test_save_and_load_round_trip_gives_identical_predictions(setup, tmp_path):
     loaded = keras.models.load_model(path)
     inputs = model_inputs(ds, projects, trades)
     np.testing.assert_array_equal(predict(loaded, inputs), predict(model, inputs))
+
+
+def test_an_unknown_project_does_not_see_the_project_level_features(setup, tmp_path):
+    ds, projects, trades, _ = setup
+    model = build_forecaster(N_FEATURES, WINDOW, projects.size, trades.size, seed=1, static_columns=(1, 2))
+    inputs = model_inputs(ds, projects, trades)
+    other_project = dict(inputs, x=inputs["x"] + np.array([0.0, 3.0, -2.0, 0.0], dtype=np.float32))
+    cold, cold_other = (dict(i, project=np.zeros_like(i["project"])) for i in (inputs, other_project))
+    np.testing.assert_allclose(predict(model, cold_other), predict(model, cold), rtol=1e-5, atol=1e-6)
+    assert np.abs(predict(model, other_project) - predict(model, inputs)).max() > 1e-3  # a known project sees them
+    moved = dict(cold, x=cold["x"] + np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32))
+    assert np.abs(predict(model, moved) - predict(model, cold)).max() > 1e-3  # the other features still count
+
+    model.save(tmp_path / "forecaster.keras")
+    for copy in (keras.models.load_model(tmp_path / "forecaster.keras"), keras.models.clone_model(model)):
+        copy.set_weights(model.get_weights())
+        np.testing.assert_allclose(predict(copy, cold_other), predict(model, cold), rtol=1e-5, atol=1e-6)

@@ -61,6 +61,14 @@ def test_training_learns_and_stops_early_on_the_worst_project(data, trained):
     assert recomputed == pytest.approx(trained.project_mape, rel=1e-5)
 
 
+def test_the_trained_model_hides_the_project_level_features_from_unknown_projects(data):
+    train, val, projects, trades = data
+    names = ("f0", "log_square_feet", "f2", "type_mixed")
+    train, val = (dataclasses.replace(ds, feature_names=names) for ds in (train, val))
+    model = train_global(train, val, projects, trades, dataclasses.replace(CONFIG, epochs=1)).model
+    assert model.get_layer("encoder_cold_start_mask").columns == (1, 3)
+
+
 def test_same_seed_gives_identical_weights_and_unlabelled_rows_are_ignored(data, trained):
     train, val, projects, trades = data
     assert (~train.labelled).sum() > 50

@@ -54,6 +54,15 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     *(f"cost_per_sf_lag_{lag}" for lag in LAGS),  # cost_per_sf at M-lag, 0 before the start
 )
 
+# Features that hold one value per project: with a few training projects they tell the network
+# which training project a sample is from, so a project it never saw gets none of them
+# (``models.network.ColdStartMask``).
+PROJECT_STATIC_FEATURES: tuple[str, ...] = (
+    "log_square_feet",
+    "planned_duration",
+    *(f"type_{kind}" for kind in PROJECT_TYPES),
+)
+
 # Raw values kept next to the features for targets, EAC arithmetic and reporting.
 RAW_COLUMNS: dict[str, str] = {
     "bac_cents": "bigint",

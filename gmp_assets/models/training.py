@@ -3,7 +3,8 @@
 Only labelled samples (finished trades) train. Every batch holds the same number of samples from
 each project (smaller projects are cycled, larger ones subsampled), so no project dominates the
 gradient. A fraction of samples see project/trade index 0 so the reserved "unknown" embeddings
-learn an average project/trade for cold starts. Early stopping watches the *worst* project's
+learn an average project/trade for cold starts (without the project-level features, which would
+tell the network the project: ``network.ColdStartMask``). Early stopping watches the *worst* project's
 validation MAPE of EAC (``BAC * exp(mean)``) and restores the best epoch's weights; then the
 earned-value fusion gets its bias and noise fitted on the training and validation samples
 (``models/evidence.py``). With a fixed seed the run is deterministic on CPU
@@ -21,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
+from gmp_assets.features.schema import PROJECT_STATIC_FEATURES
 from gmp_assets.models import evidence, metrics
 from gmp_assets.models.datasets import implausible_labels
 from gmp_assets.models.network import (
@@ -150,6 +152,7 @@ def train_global(
         target_mean=float(train.y.mean()),
         target_std=float(max(train.y.std(), 0.01)),
         evidence_columns=evidence_columns,
+        static_columns=tuple(i for i, name in enumerate(train.feature_names) if name in PROJECT_STATIC_FEATURES),
     )
     step = make_train_step(model, make_optimizer(config.learning_rate, config.clipnorm))
     rng = np.random.default_rng(config.seed)
