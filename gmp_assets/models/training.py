@@ -46,7 +46,7 @@ class TrainConfig:
     """Global training settings (Adam with global-norm gradient clipping)."""
 
     epochs: int = 40
-    # Backtested (README "Backtest"): 256 is best on the make-demo portfolio, 1024 on a 9-project one;
+    # Backtested (docs/backtest-history.md): 256 is best on the make-demo portfolio, 1024 on a 9-project one;
     # a recipe with another size is promoted only where its backtest beats the champion's.
     batch_size: int = 256
     learning_rate: float = 1e-3
