@@ -3,7 +3,8 @@
 Inputs (a dict, see :func:`model_inputs`): ``x`` [window, n_features] monthly feature rows
 (left-padded), ``mask`` [window] bool (True on real months; the LSTMs skip padded steps, so
 padding values never reach the output), ``project`` and ``trade`` embedding indices (0 = unknown,
-the cold-start row; an unknown project's project-level features are hidden too, ``ColdStartMask``). Output [n, 2]: mean and standard deviation of a Gaussian over
+the cold-start row; an unknown project's project-level features are hidden too,
+``ColdStartMask``). Output [n, 2]: mean and standard deviation of a Gaussian over
 ``y = log(final / BAC)``.
 
 Layers are named by role so parts can be frozen: ``encoder_*``, ``project_embedding``,
@@ -64,8 +65,8 @@ class ColdStartMask(layers.Layer):
     Square feet, duration and type hold one value per project. With 3-6 training projects they
     identify each one, so the "unknown project" row, trained on the training projects' own samples
     (``TrainConfig.unknown_index_rate``), still knew which project it was and learnt the spread of
-    a trade around a project it knows. A new project then got that project's-known spread and a
-    level extrapolated from its size and type: over-confident wherever the extrapolation missed
+    a trade around a project it knows. A new project then got that narrow spread and a level
+    extrapolated from its size and type: over-confident wherever the extrapolation missed
     (one 10-project demo portfolio: open-trade coverage 69% at 25% and 50% elapsed). Hidden, the
     cold-start row learns the spread across projects too. Measured on four demo portfolios and
     three training seeds (README, "Cold start without the project's size and type").

@@ -4,8 +4,8 @@ Only labelled samples (finished trades) train. Every batch holds the same number
 each project (smaller projects are cycled, larger ones subsampled), so no project dominates the
 gradient. A fraction of samples see project/trade index 0 so the reserved "unknown" embeddings
 learn an average project/trade for cold starts (without the project-level features, which would
-tell the network the project: ``network.ColdStartMask``). Early stopping watches the *worst* project's
-validation MAPE of EAC (``BAC * exp(mean)``) and restores the best epoch's weights; then the
+tell the network the project: ``network.ColdStartMask``). Early stopping watches the *worst*
+project's validation MAPE of EAC (``BAC * exp(mean)``) and restores the best epoch's weights; then the
 earned-value fusion gets its bias and noise fitted on the training and validation samples
 (``models/evidence.py``). With a fixed seed the run is deterministic on CPU
 (``enable_op_determinism``). Labels of trades that finished beyond ``MAX_LABEL_RATIO`` times their
@@ -46,8 +46,9 @@ class TrainConfig:
     """Global training settings (Adam with global-norm gradient clipping)."""
 
     epochs: int = 40
-    # Backtested (docs/backtest-history.md): 256 is best on the make-demo portfolio, 1024 on a 9-project one;
-    # a recipe with another size is promoted only where its backtest beats the champion's.
+    # Backtested (docs/backtest-history.md): 256 is best on the make-demo portfolio, 1024 on a
+    # 9-project one; a recipe with another size is promoted only where its backtest beats the
+    # champion's.
     batch_size: int = 256
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
