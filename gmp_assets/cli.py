@@ -149,10 +149,13 @@ def _print_models(summary) -> None:
 
 def _total_line(total: dict) -> str:
     """'EAC $41.2M vs GMP $40.0M (+3.0%), 80% interval $40.1M to $42.6M' for a project's totals."""
+    from gmp_assets.forecasting.store import eac_over_gmp
+
     def millions(cents) -> str:
         return f"${int(cents) / 1e8:,.1f}M"
 
-    versus = f" ({int(total['predicted_eac_cents']) / int(total['bac_cents']) - 1:+.1%})" if total["bac_cents"] else ""
+    share = eac_over_gmp(total)
+    versus = f" ({share:+.1%})" if share is not None else ""
     return (f"EAC {millions(total['predicted_eac_cents'])} vs GMP {millions(total['bac_cents'])}{versus},"
             f" {float(total['confidence_level']):.0%} interval {millions(total['confidence_lower_cents'])} to"
             f" {millions(total['confidence_upper_cents'])}")

@@ -11,7 +11,7 @@ from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
 from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
 from gmp_assets.forecasting.serving import recorded_model, row_method
-from gmp_assets.forecasting.store import forecast_date, totals_as_of, withdraw_stale, write_forecasts
+from gmp_assets.forecasting.store import eac_over_gmp, forecast_date, totals_as_of, withdraw_stale, write_forecasts
 from gmp_assets.ingest.assets import DB_RETRY
 from gmp_assets.models import fallback
 from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
@@ -73,7 +73,8 @@ def _totals_table(totals: dict[str, dict]) -> str:
     lines = ["| project | as of | GMP (sum of BAC) | actual | EAC | 80% interval | EAC vs GMP |",
              "|---|---|---:|---:|---:|---|---:|"]
     for project_key, t in sorted(totals.items()):
-        versus = f"{t['predicted_eac_cents'] / t['bac_cents'] - 1:+.1%}" if t["bac_cents"] else "–"
+        share = eac_over_gmp(t)
+        versus = f"{share:+.1%}" if share is not None else "–"
         lines.append(
             f"| {project_key} | {t['forecast_date']:%Y-%m} | {_cents(t['bac_cents'])} | {_cents(t['actual_to_date_cents'])}"
             f" | {_cents(t['predicted_eac_cents'])} | {_cents(t['confidence_lower_cents'])} -"

@@ -142,6 +142,12 @@ def totals_as_of(conn: psycopg2.extensions.connection, months: dict[str, str]) -
         return {row[0]: dict(zip(TOTALS_EXPORT_COLUMNS, row)) for row in cur.fetchall()}
 
 
+def eac_over_gmp(total: dict) -> float | None:
+    """How far a project's total EAC lies above (+) or below (-) its GMP (sum of BAC), as a share;
+    None for a project without budget."""
+    return int(total["predicted_eac_cents"]) / int(total["bac_cents"]) - 1 if total["bac_cents"] else None
+
+
 def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO, totals: bool = False) -> int:
     """Write the current forecasts (or, with ``totals``, the projects' current totals) as CSV with the
     documented columns; returns the row count."""
