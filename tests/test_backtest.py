@@ -25,9 +25,12 @@ from gmp_assets.models.backtest import (
     EVM_METHODS,
     METHODS,
     REFERENCE,
+    REFERENCE_WITH_EVIDENCE,
+    REFERENCES,
     BacktestConfig,
     coverage_misses,
     how_sure,
+    ratio_and_evidence,
     run_backtest,
     stage_view,
     stages_behind_evm,
@@ -202,7 +205,7 @@ def test_project_totals_sum_the_trades_and_score_each_project(report):
     for stage, methods in report.project_totals.items():
         per_project = report.predictions[report.predictions.stage == stage].groupby("project_key")
         actual = per_project.actual_final_cents.sum().to_numpy(dtype=float)
-        assert list(methods) == [m for m in METHODS if m != REFERENCE]  # the reference knows the totals
+        assert list(methods) == [m for m in METHODS if m not in REFERENCES]  # the references know the totals
         for method, m in methods.items():
             eac = per_project[f"{method}_eac"].sum().to_numpy(dtype=float)
             assert m["n"] == 3 and m["mape"] == pytest.approx(np.mean(np.abs(eac / actual - 1)))
@@ -225,6 +228,30 @@ def test_reference_knows_the_projects_true_overrun(report):
     assert rows.loc["09", "reference_project_ratio_eac"] == pytest.approx(BUDGET["09"] * ratio, rel=1e-6)
     finished = report.predictions[report.predictions.trade_finished]
     assert len(finished) and (finished.reference_project_ratio_eac == finished.actual_to_date_cents).all()
+
+
+def test_ratio_and_evidence_weighs_the_project_ratio_and_the_trade_by_precision():
+    # scatter 0.01 and evidence variance 0.0025: the evidence weighs 0.8
+    combined = ratio_and_evidence([0.1, 0.1, 0.1, 0.1], [0.3, 0.3, 0.3, 0.3], [0.0025, np.inf, 0.0025, 0.0],
+                                  [0.01, 0.01, 0.0, 0.01])
+    np.testing.assert_allclose(combined, [0.1 + 0.8 * 0.2, 0.1, 0.1, 0.1])  # none, no scatter, no noise fitted
+
+
+def test_reference_with_evidence_adds_the_trades_own_measurement(report):
+    """The second reference is the true project ratio moved toward each open trade's own earned-value
+    measurement as its fold measures it. This portfolio is too small for a band of evidence (30 samples),
+    so every open trade carries none and the two references coincide; the weighing is tested above."""
+    p = report.predictions
+    finished = p.trade_finished.to_numpy(dtype=bool)
+    ratio = np.log(p[f"{REFERENCE}_eac"] / p.bac_cents).to_numpy()
+    expected = np.maximum(p.bac_cents * np.exp(ratio_and_evidence(ratio, p.evidence_y, p.evidence_variance,
+                                                                  p.scatter_variance)), p.actual_to_date_cents)
+    open_ = ~finished & (p[f"{REFERENCE}_eac"] > p.actual_to_date_cents).to_numpy()  # not floored at AC
+    assert open_.any() and (p.scatter_variance > 0).all()
+    np.testing.assert_allclose(p.loc[open_, f"{REFERENCE_WITH_EVIDENCE}_eac"], expected[open_], rtol=1e-9)
+    assert (p.loc[finished, f"{REFERENCE_WITH_EVIDENCE}_eac"] == p.loc[finished, "actual_to_date_cents"]).all()
+    assert np.isinf(p.loc[~finished, "evidence_variance"]).all() and (p.loc[finished, "evidence_variance"] == 0).all()
+    np.testing.assert_allclose(p[f"{REFERENCE_WITH_EVIDENCE}_eac"], p[f"{REFERENCE}_eac"], rtol=1e-9)
 
 
 def test_evm_baselines_on_a_hand_made_trade(report):
@@ -287,12 +314,14 @@ def test_stage_forecasts_ignore_later_data_of_the_project(portfolio, report):
     canonical, projects = portfolio
     changed = scaled_after(canonical, "p1", "2022-06-01", 1.5)  # p1 after its 50% month costs 50% more
     again = backtest(changed, projects, replace(CONFIG, stages=(0.5,)))
-    columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCE)]
+    columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCES)]
+    columns += ["evidence_y", "evidence_variance", "scatter_variance"]
     before = report.predictions.query("stage == '50' and project_key == 'p1'").reset_index(drop=True)
     after = again.predictions.query("project_key == 'p1'").reset_index(drop=True)
     pd.testing.assert_frame_equal(after[columns], before[columns])
     assert (after.actual_final_cents > before.actual_final_cents).any()  # the finals did change
-    assert (after[f"{REFERENCE}_eac"] > before[f"{REFERENCE}_eac"]).any()  # only the reference reads them
+    for reference in REFERENCES:  # only the references read them
+        assert (after[f"{reference}_eac"] > before[f"{reference}_eac"]).any()
 
 
 def test_to_json_shape_and_text(report):
@@ -308,8 +337,9 @@ def test_to_json_shape_and_text(report):
         assert stage["lower_cents"] <= stage["eac_cents"] <= stage["upper_cents"]
     table = report.markdown()
     # a row per stage and method, the how-sure table's header and a row per stage, then the project totals'
-    # header and a row per stage and method but the reference
-    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 + 1 + 3 * (len(METHODS) - 1) and "evm_cpi_spi" in table
+    # header and a row per stage and method but the references
+    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 + 1 + 3 * (len(METHODS) - len(REFERENCES))
+    assert "evm_cpi_spi" in table and REFERENCE_WITH_EVIDENCE in table
     assert body["stages"]["50"]["adapter"]["coverage80_open_ci90"] == pytest.approx(
         list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
     for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report

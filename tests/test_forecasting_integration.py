@@ -507,6 +507,9 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
             assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
             assert set(gain["gain_over_best_evm_by_project"]) == scored  # each completed project's own gain
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
+        references = checks["beats_evm_formulas"].metadata["references_gain_over_best_evm"].value
+        assert set(references) == set(gains)  # what knowing each project's final overrun would gain
+        assert all(set(r) == {"reference_project_ratio", "reference_ratio_and_evidence"} for r in references.values())
         kept = checks["adapters_beat_global"].metadata["kept_gain"].value
         assert set(kept) == set(gains) and all(set(k["kept_gain_by_project"]) <= scored for k in kept.values())
         behind = checks["adapters_beat_global"].metadata["behind"].value

@@ -15,6 +15,7 @@ from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.models.assets import GLOBAL_MODEL_KEY
 from gmp_assets.models.backtest import (
     COVERAGE_TARGET,
+    REFERENCES,
     BacktestConfig,
     BacktestReport,
     coverage_misses,
@@ -161,6 +162,10 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()}),
                 "gain_over_best_evm": _per_stage(model, ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90",
                                                          "gain_over_best_evm_by_project")),
+                "references_gain_over_best_evm": dg.MetadataValue.json(
+                    {f"{stage}%": {name: methods[name]["gain_over_best_evm"] for name in REFERENCES}
+                     for stage, methods in stages.items()}
+                ),
             },
         ),
         dg.AssetCheckResult(

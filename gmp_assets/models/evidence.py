@@ -183,7 +183,7 @@ def trade_scatter_variance(*datasets: SequenceDataset) -> float:
     return float((per_project["var"] * (per_project["count"] - 1)).sum() / (per_project["count"] - 1).sum())
 
 
-def _measurements(ds: SequenceDataset, noise: EvidenceNoise) -> tuple[np.ndarray, np.ndarray]:
+def measurements(ds: SequenceDataset, noise: EvidenceNoise) -> tuple[np.ndarray, np.ndarray]:
     """(measured ``y``, its noise variance) per sample: a finished trade's actual ratio (variance
     0; none without a budget or cost), an open trade's earned-value measurement in a band with
     evidence, else (0, inf)."""
@@ -203,7 +203,7 @@ def peer_evidence(ds: SequenceDataset, mean, std, noise: EvidenceNoise) -> tuple
     ``1 / sum of weights`` plus the scatter. Each trade weighs ``1 / (scatter + its noise
     variance)`` times :func:`peer_agreement`. Precision 0 where no other trade carries evidence,
     or without a fitted scatter."""
-    return _peers(ds, *_measurements(ds, noise), mean, std, noise.scatter_variance)
+    return _peers(ds, *measurements(ds, noise), mean, std, noise.scatter_variance)
 
 
 def peer_agreement(gap, scale):
@@ -218,7 +218,7 @@ def peer_agreement(gap, scale):
 
 
 def _peers(ds: SequenceDataset, measured: np.ndarray, variance: np.ndarray, mean, std, scatter: float):
-    """:func:`peer_evidence` from the :func:`_measurements` of ``ds``."""
+    """:func:`peer_evidence` from the :func:`measurements` of ``ds``."""
     n = len(ds)
     peer_mean, precision = np.zeros(n), np.zeros(n)
     if scatter <= 0 or not n:
@@ -247,7 +247,7 @@ def _peers(ds: SequenceDataset, measured: np.ndarray, variance: np.ndarray, mean
 def with_peer_evidence(ds: SequenceDataset, mean, std, noise: EvidenceNoise) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, std)`` fused (:func:`fuse`) with :func:`peer_evidence` on the samples of trades
     still open that carry no evidence of their own; the others unchanged."""
-    measured, variance = _measurements(ds, noise)
+    measured, variance = measurements(ds, noise)
     peer_mean, peer_precision = _peers(ds, measured, variance, mean, std, noise.scatter_variance)
     use = ~ds.trade_finished & np.isinf(variance)
     fused_mean, fused_std = fuse(mean, std, peer_mean, np.where(use, peer_precision, 0.0))
