@@ -30,6 +30,7 @@ from gmp_assets.models.backtest import (
     BacktestConfig,
     coverage_misses,
     how_sure,
+    _with_references,
     ratio_and_evidence,
     run_backtest,
     stage_view,
@@ -232,26 +233,58 @@ def test_reference_knows_the_projects_true_overrun(report):
 
 def test_ratio_and_evidence_weighs_the_project_ratio_and_the_trade_by_precision():
     # scatter 0.01 and evidence variance 0.0025: the evidence weighs 0.8
-    combined = ratio_and_evidence([0.1, 0.1, 0.1, 0.1], [0.3, 0.3, 0.3, 0.3], [0.0025, np.inf, 0.0025, 0.0],
-                                  [0.01, 0.01, 0.0, 0.01])
-    np.testing.assert_allclose(combined, [0.1 + 0.8 * 0.2, 0.1, 0.1, 0.1])  # none, no scatter, no noise fitted
+    combined = ratio_and_evidence([0.1] * 5, [0.3] * 5, [0.0025, np.inf, 0.0025, 0.0, 0.0025],
+                                  [0.01, 0.01, 0.0, 0.01, 0.01])
+    # none, no scatter fitted, an exact measurement
+    np.testing.assert_allclose(combined[:4], [0.1 + 0.8 * 0.2, 0.1, 0.1, 0.3])
+    assert ratio_and_evidence([0.1], [np.nan], [0.0025], [0.01])[0] == pytest.approx(0.1)  # no NaN through
 
 
-def test_reference_with_evidence_adds_the_trades_own_measurement(report):
-    """The second reference is the true project ratio moved toward each open trade's own earned-value
-    measurement as its fold measures it. This portfolio is too small for a band of evidence (30 samples),
-    so every open trade carries none and the two references coincide; the weighing is tested above."""
+def test_references_on_hand_made_samples():
+    """The first reference applies the whole project's true ratio to its open trades; the second the
+    ratio of the trades still open, moved toward each one's own measurement; both at least AC, finished
+    trades at their cost."""
+    frame = pd.DataFrame({
+        "stage": "50", "project_key": "p",
+        "canonical_code": ["03", "09", "26", "31"],
+        "bac_cents": [1000.0, 2000.0, 1000.0, 1000.0],
+        "actual_final_cents": [1100.0, 2600.0, 1200.0, 1100.0],
+        "actual_to_date_cents": [1100.0, 1000.0, 1190.0, 100.0],
+        "trade_finished": [True, False, False, False],
+        "evidence_y": [np.log(1.1), np.log(1.25), 0.0, 0.0],
+        "evidence_variance": [0.0, 0.01, np.inf, np.inf],
+        "scatter_variance": 0.01,
+    })
+    out = _with_references(frame)
+    ratio, open_ratio = 6000 / 5000, 4900 / 4000
+    np.testing.assert_allclose(out[f"{REFERENCE}_eac"], [1100, 2000 * ratio, 1200, 1000 * ratio])
+    with_evidence = np.exp(0.5 * np.log(open_ratio) + 0.5 * np.log(1.25))  # equal precisions
+    np.testing.assert_allclose(out[f"{REFERENCE_WITH_EVIDENCE}_eac"],
+                               [1100, 2000 * with_evidence, 1225, 1000 * open_ratio])  # 26: 1225 above its AC
+    frame.loc[2, "actual_to_date_cents"] = 1300.0  # spent more than either reference's EAC
+    assert (_with_references(frame).loc[2, [f"{REFERENCE}_eac", f"{REFERENCE_WITH_EVIDENCE}_eac"]] == 1300.0).all()
+
+
+def test_reference_with_evidence_in_the_backtest(report):
+    """On the backtest's samples the second reference is what ``_with_references`` gives from the fold's
+    measurements. This portfolio is too small for a band of evidence (30 samples), so every open trade
+    carries none and gets its open trades' true ratio; the report scores both references against the
+    best EVM formula and the summary names them."""
     p = report.predictions
     finished = p.trade_finished.to_numpy(dtype=bool)
-    ratio = np.log(p[f"{REFERENCE}_eac"] / p.bac_cents).to_numpy()
-    expected = np.maximum(p.bac_cents * np.exp(ratio_and_evidence(ratio, p.evidence_y, p.evidence_variance,
-                                                                  p.scatter_variance)), p.actual_to_date_cents)
-    open_ = ~finished & (p[f"{REFERENCE}_eac"] > p.actual_to_date_cents).to_numpy()  # not floored at AC
-    assert open_.any() and (p.scatter_variance > 0).all()
-    np.testing.assert_allclose(p.loc[open_, f"{REFERENCE_WITH_EVIDENCE}_eac"], expected[open_], rtol=1e-9)
-    assert (p.loc[finished, f"{REFERENCE_WITH_EVIDENCE}_eac"] == p.loc[finished, "actual_to_date_cents"]).all()
     assert np.isinf(p.loc[~finished, "evidence_variance"]).all() and (p.loc[finished, "evidence_variance"] == 0).all()
-    np.testing.assert_allclose(p[f"{REFERENCE_WITH_EVIDENCE}_eac"], p[f"{REFERENCE}_eac"], rtol=1e-9)
+    assert (p.scatter_variance > 0).all()
+    open_ = p[~finished].groupby(["stage", "project_key"])
+    open_ratio = (open_.actual_final_cents.transform("sum") / open_.bac_cents.transform("sum")).to_numpy(dtype=float)
+    expected = np.maximum(p.bac_cents[~finished] * open_ratio, p.actual_to_date_cents[~finished])
+    np.testing.assert_allclose(p.loc[~finished, f"{REFERENCE_WITH_EVIDENCE}_eac"], expected, rtol=1e-9)
+    assert (p.loc[finished, f"{REFERENCE_WITH_EVIDENCE}_eac"] == p.loc[finished, "actual_to_date_cents"]).all()
+    for stage, methods in report.stages.items():
+        best = min(EVM_METHODS, key=lambda name: methods[name]["mape"])
+        for reference in REFERENCES:
+            assert methods[reference]["gain_over_best_evm"] == pytest.approx(
+                1 - methods[reference]["mape"] / methods[best]["mape"])
+    assert all(reference in report.summary() for reference in REFERENCES)
 
 
 def test_evm_baselines_on_a_hand_made_trade(report):

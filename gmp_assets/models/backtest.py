@@ -25,14 +25,15 @@ of M from the project's canonical rows dated <= M only:
   trades), at least AC; finished trades at their cost. It is what a forecaster would reach if it
   knew exactly how much the whole project will overrun but nothing about how each trade scatters
   around that, so it shows how much of the error is left for any method to remove.
-- ``reference_ratio_and_evidence`` (not a method either): the same true project ratio, combined
-  for each open trade with the trade's own earned-value measurement at M as the fold's model
-  measures it (``evidence.measurements``: the fold's band bias and noise), by precision, the
-  ratio's spread being the fold's fitted scatter of trades around their project
-  (:func:`ratio_and_evidence`). It is about the best a forecaster can do that knows the project's
-  final overrun and each trade's own cost and progress, so its gain over the best EVM formula is
-  about the most any method can reach on these data (the goal of 30 % at 25 % and 50 % is measured
-  against it in the README).
+- ``reference_ratio_and_evidence`` (not a method either): knows the true final cost ratio of the
+  project's trades still open at M (sum of their final costs / sum of their BAC: the project's
+  overrun on what remains, sharper than the whole project's once some trades have finished) and
+  combines it, for each open trade, with the trade's own earned-value measurement at M as the
+  fold's model measures it (``evidence.measurements``: the fold's band bias and noise), by
+  precision, the ratio's spread being the fold's fitted scatter of trades around their project
+  (:func:`ratio_and_evidence`). So it knows the future of everything but each trade's own scatter
+  and reads the rest as the model can; its gain over the best EVM formula shows roughly how far any
+  method can get on these data (the README weighs the goal of 30 % at 25 % and 50 % against it).
 
 Budgets are the one input read as they are now: approved changes carry no date in the input
 contract, so every method sees each trade's final budget at M (``bench/budget_basis.py`` measures
@@ -127,7 +128,8 @@ class BacktestReport:
     ``project_totals[stage][method]``: the same scoring of each completed project's total (its scored
     trades summed, as ``ml.project_forecast_totals`` sums a project's forecasts): mape, median_ape, and
     for the model methods coverage80 and mean_width of the summed bounds, n (projects);
-    ``REFERENCE`` is left out, as it knows the totals.
+    ``REFERENCES`` are left out, as they know the totals; at each stage they carry their own
+    ``gain_over_best_evm`` (no interval).
     ``predictions``: one row per stage sample with every method's EAC (and model bounds).
     """
 
@@ -175,8 +177,8 @@ class BacktestReport:
         lines.append(f"Where a kept adapter forecast (12 months of data or more), adapter vs global MAPE: {kept}.")
         lines.append(f"{REFERENCE} is not a method: it knows each project's true final overrun (the error left"
                      " when only the trades' scatter around their project's overrun is unknown);"
-                     f" {REFERENCE_WITH_EVIDENCE} adds each open trade's own earned-value measurement to it (about"
-                     " the least error any method can reach on these data).")
+                     f" {REFERENCE_WITH_EVIDENCE} knows the true overrun of the trades still open and adds each"
+                     " one's own earned-value measurement (roughly how far any method can get on these data).")
         lines.append(
             f"Adapters (project x stage): {outcomes.get(KEPT, 0)} kept, {outcomes.get(NOT_KEPT, 0)} not kept, "
             f"{outcomes.get(NO_DATA, 0)} without finished trades before the stage (global forecast used)."
@@ -504,28 +506,37 @@ def _forecast_stage(
 
 def ratio_and_evidence(log_ratio, evidence_y, evidence_variance, scatter_variance) -> np.ndarray:
     """Precision-weighted mean of a trade's project log ratio (variance ``scatter_variance``) and its
-    own measurement ``evidence_y`` (variance ``evidence_variance``, inf for none): the project's
-    ratio alone where the trade has no evidence or no scatter is fitted (``scatter_variance`` 0)."""
+    own measurement ``evidence_y`` (variance ``evidence_variance``, inf for none, 0 for exact): the
+    project's ratio alone where the trade has no evidence or no scatter is fitted (``scatter_variance``
+    0)."""
     log_ratio, evidence_y = np.asarray(log_ratio, dtype=np.float64), np.asarray(evidence_y, dtype=np.float64)
     scatter = np.asarray(scatter_variance, dtype=np.float64)
     variance = np.asarray(evidence_variance, dtype=np.float64)
-    usable = (scatter > 0) & np.isfinite(variance) & (variance > 0)
+    usable = (scatter > 0) & np.isfinite(variance) & np.isfinite(evidence_y)
     weight = np.where(usable, scatter / np.where(usable, scatter + variance, 1.0), 0.0)  # the evidence's share
     return log_ratio + weight * (np.where(usable, evidence_y, 0.0) - log_ratio)
 
 
 def _with_references(predictions: pd.DataFrame) -> pd.DataFrame:
     """Adds ``REFERENCES``' EACs (see the module docstring) to the stage samples."""
-    groups = predictions.groupby(["stage", "project_key"])
-    ratio = (groups["actual_final_cents"].transform("sum") / groups["bac_cents"].transform("sum")).to_numpy()
-    actual = predictions["actual_to_date_cents"].to_numpy(dtype=np.float64)
+    keys = [predictions["stage"].to_numpy(), predictions["project_key"].to_numpy()]
+    final = predictions["actual_final_cents"].to_numpy(dtype=np.float64)
     bac = predictions["bac_cents"].to_numpy(dtype=np.float64)
-    with_evidence = ratio_and_evidence(np.log(ratio), predictions["evidence_y"], predictions["evidence_variance"],
-                                       predictions["scatter_variance"])
+    actual = predictions["actual_to_date_cents"].to_numpy(dtype=np.float64)
     finished = predictions["trade_finished"].to_numpy(dtype=bool)
+
+    def ratio_of(selected: np.ndarray) -> np.ndarray:
+        """Per row: sum of final costs / sum of BAC over the selected rows of its stage and project."""
+        sums = pd.DataFrame({"final": np.where(selected, final, 0.0), "bac": np.where(selected, bac, 0.0)}).groupby(keys)
+        return (sums["final"].transform("sum") / sums["bac"].transform("sum")).to_numpy()
+
+    open_ratio = np.where(finished, 1.0, ratio_of(~finished))  # finished trades take their cost below
+    with_evidence = ratio_and_evidence(np.log(open_ratio), predictions["evidence_y"], predictions["evidence_variance"],
+                                       predictions["scatter_variance"])
     return predictions.assign(**{
         f"{name}_eac": np.where(finished, actual, np.maximum(bac * multiple, actual))
-        for name, multiple in ((REFERENCE, ratio), (REFERENCE_WITH_EVIDENCE, np.exp(with_evidence)))
+        for name, multiple in ((REFERENCE, ratio_of(np.ones(len(predictions), dtype=bool))),
+                               (REFERENCE_WITH_EVIDENCE, np.exp(with_evidence)))
     })
 
 
