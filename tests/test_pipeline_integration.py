@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from gmp_assets.canonical.assets import canonical_monthly_models
+from gmp_assets.settings import DBT_PROJECT_DIR
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration
@@ -271,6 +272,9 @@ def test_every_dbt_test_of_the_monthly_features_ran_and_passed(ingested, instanc
     }
     expected = {(key.asset_key, key.name) for key in canonical_monthly_models.check_keys}
     assert any("relationships" in name for _, name in expected)
+    # the singular tests read other models too; their meta makes them checks of canonical_cost_features
+    singular = {p.stem for p in (DBT_PROJECT_DIR / "tests").glob("assert_*.sql")}
+    assert singular and {name for _, name in expected} >= singular
     assert expected <= set(evaluations)
     assert all(evaluations[key] for key in expected)
 
