@@ -1,7 +1,7 @@
 """Backtest: report shape, EVM arithmetic, no leakage, leave-projects-out folds, plots (no database).
 
 A small synthetic portfolio (three completed projects, one active) keeps the TensorFlow work to a
-few tiny trainings; the sample export in /tmp, when present, checks the stage view on real rows.
+few tiny trainings (the stage view on the demo portfolio's real rows: tests/test_pipeline_tables.py).
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def test_ratio_and_evidence_weighs_the_project_ratio_and_the_trade_by_precision(
     # scatter 0.01 and evidence variance 0.0025: the evidence weighs 0.8
     combined = ratio_and_evidence([0.1] * 5, [0.3] * 5, [0.0025, np.inf, 0.0025, 0.0, 0.0025],
                                   [0.01, 0.01, 0.0, 0.01, 0.01])
-    # none, no scatter fitted, an exact measurement
+    # the first has evidence; then none, no scatter fitted, an exact measurement
     np.testing.assert_allclose(combined[:4], [0.1 + 0.8 * 0.2, 0.1, 0.1, 0.3])
     assert ratio_and_evidence([0.1], [np.nan], [0.0025], [0.01])[0] == pytest.approx(0.1)  # no NaN through
 
