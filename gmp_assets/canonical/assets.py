@@ -31,7 +31,10 @@ class GmpDbtTranslator(DagsterDbtTranslator):
         return "canonical"
 
 
-translator = GmpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
+# source tests (accepted zones, types and statuses; no rejected rows) run as checks of the ingest assets
+translator = GmpDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_code_references=False, enable_source_tests_as_checks=True)
+)
 manifest = ensure_manifest()
 
 
