@@ -31,10 +31,7 @@ class GmpDbtTranslator(DagsterDbtTranslator):
         return "canonical"
 
 
-# source tests (accepted zones, types and statuses; no rejected rows) run as checks of the ingest assets
-translator = GmpDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(enable_code_references=False, enable_source_tests_as_checks=True)
-)
+translator = GmpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
 manifest = ensure_manifest()
 
 
