@@ -68,7 +68,6 @@ from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
 from gmp_assets.models.datasets import split_last_months, vocabularies
-from gmp_assets.models.evidence import EvidenceNoise
 from gmp_assets.models.evm import evm_estimates
 from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.training import TrainConfig, train_global
@@ -494,7 +493,7 @@ def _forecast_stage(
         frame[f"{name}_eac"] = forecast["predicted_eac_cents"]
         frame[f"{name}_lower"] = forecast["confidence_lower_cents"]
         frame[f"{name}_upper"] = forecast["confidence_upper_cents"]
-    noise = evidence_noise(model) or EvidenceNoise()
+    noise = evidence_noise(model) or evidence.EvidenceNoise()
     frame["evidence_y"], frame["evidence_variance"] = evidence.measurements(current, noise)
     frame["scatter_variance"] = noise.scatter_variance
     planned = fallback.typical_progress(current.canonical_codes, current.schedule_elapsed, taxonomy)
