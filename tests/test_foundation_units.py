@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gmp_assets.canonical.assets import monthly_vars
+from gmp_assets.canonical.project import manifest_is_stale
 from gmp_assets.ingest.quality import WEIGHTS, QualityInputs, quality_score
 from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes, inbox_run_key
 from gmp_assets.settings import PgUrl, socket_url
@@ -51,6 +54,25 @@ def test_monthly_vars_one_project_and_many():
     assert both == {"month_start": "2023-12-01", "month_end": "2024-03-01"}
     with pytest.raises(ValueError):
         monthly_vars(["2024-03-01|bad'key"])
+
+
+def test_the_manifest_is_stale_when_a_model_or_test_changes_after_it(tmp_path):
+    (tmp_path / "models" / "staging").mkdir(parents=True)
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    model = tmp_path / "models" / "staging" / "_staging__models.yml"
+    model.write_text("version: 2\n")
+    (tmp_path / "target").mkdir()
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(manifest, tmp_path)  # missing
+    manifest.write_text("{}")
+    for path in (tmp_path / "dbt_project.yml", model):
+        os.utime(path, (1_000, 1_000))
+    os.utime(manifest, (2_000, 2_000))
+    assert not manifest_is_stale(manifest, tmp_path)
+    (tmp_path / "target" / "run_results.json").write_text("{}")  # dbt's own output does not count
+    assert not manifest_is_stale(manifest, tmp_path)
+    os.utime(model, (3_000, 3_000))  # a test edited after the parse
+    assert manifest_is_stale(manifest, tmp_path)
 
 
 def test_inbox_changes_detects_new_changed_and_invalid(tmp_path):

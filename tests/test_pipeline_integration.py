@@ -12,7 +12,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from gmp_assets.canonical.assets import canonical_monthly_models
+from gmp_assets.canonical.assets import canonical_monthly_models, canonical_project_models
 from gmp_assets.settings import DBT_PROJECT_DIR
 from tests.conftest import query
 
@@ -261,8 +261,10 @@ def test_on_a_new_instance_the_inbox_sensor_builds_the_taxonomy_before_any_proje
         assert [(r.job_name, r.partition_key) for r in ready.run_requests] == [("project_ingest_job", "fresh")]
 
 
-def test_every_dbt_test_of_the_monthly_features_ran_and_passed(ingested, instance):
-    """Relationship tests reference models of other scopes; the monthly build still runs them."""
+def test_every_dbt_test_ran_as_an_asset_check_and_passed(ingested, instance):
+    """Every dbt test of the project and monthly builds is an asset check that ran and passed: the
+    relationship tests reference models of other scopes and the monthly build still runs them; the
+    tests of the raw data sit on the staging views, so none is logged as a bare observation."""
     run_ids = {run_id for outcome in ingested.values() for run_id in outcome.run_ids}
     evaluations = {
         (ev.asset_key, ev.check_name): ev.passed
@@ -270,13 +272,17 @@ def test_every_dbt_test_of_the_monthly_features_ran_and_passed(ingested, instanc
         for ev in (e.dagster_event.event_specific_data
                    for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION))
     }
-    expected = {(key.asset_key, key.name) for key in canonical_monthly_models.check_keys}
+    expected = {(key.asset_key, key.name) for key in (*canonical_project_models.check_keys,
+                                                       *canonical_monthly_models.check_keys)}
     assert any("relationships" in name for _, name in expected)
+    staging = {"stg_raw__projects", "stg_raw__source_files", "stg_raw__gmp_breakdown", "stg_raw__direct_costs"}
+    assert staging <= {key.path[-1] for key, _ in expected}
     # the singular tests read other models too; their meta makes them checks of canonical_cost_features
     singular = {p.stem for p in (DBT_PROJECT_DIR / "tests").glob("assert_*.sql")}
     assert singular and {name for _, name in expected} >= singular
     assert expected <= set(evaluations)
     assert all(evaluations[key] for key in expected)
+    assert not [e for run_id in run_ids for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION)]
 
 
 def test_the_canonical_gx_check_reads_only_the_runs_projects(ingested, instance):

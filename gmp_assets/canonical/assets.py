@@ -50,9 +50,15 @@ def canonical_shared_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     pool="dbt",
 )
 def canonical_project_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """One project's staging views and project-level marts."""
+    """One project's staging views and project-level marts.
+
+    One dbt thread: dbt replaces a view by renaming the old one and dropping it with ``cascade``,
+    which takes locks on the views built on it; two staging views replaced at once (the raw cost
+    and budget lines) deadlocked in PostgreSQL over the intermediate views built on both.
+    """
     project_key = validate_project_key(context.partition_key)
-    yield from dbt.cli(["build", "--vars", json.dumps({"project_key": project_key})], context=context).stream()
+    args = ["build", "--threads", "1", "--vars", json.dumps({"project_key": project_key})]
+    yield from dbt.cli(args, context=context).stream()
 
 
 def monthly_ranges(partition_keys: list[str]) -> dict[str, tuple[str, str]]:
