@@ -383,8 +383,10 @@ def test_to_json_shape_and_text(report):
               "coverage80_open": 0.8, "coverage80_open_ci90": [None, None]}
     assert how_sure(behind) == ("model MAPE 4.0% above evm_bac's (90% interval -20.0% to 10.0%);"
                                 " 80% coverage of open trades 80.0% (90% interval –)")
-    assert json.loads(replace(report, stages={"50": {"x": {"gain": float("-inf")}}}).to_json())["stages"] == {
-        "50": {"x": {"gain": None}}}  # no infinity in the JSON
+    strict = json.loads(replace(report, stages={"50": {"x": {"gain": float("-inf")}}}).to_json(
+        promotion={"challenger_backtest_score": float("nan"), "promoted": False}))
+    assert strict["stages"] == {"50": {"x": {"gain": None}}}  # no infinity in the JSON, nor NaN
+    assert strict["promotion"] == {"challenger_backtest_score": None, "promoted": False}
     summary = report.summary()
     assert "\n" not in summary and "25%" in summary and "50%" in summary and "coverage" in summary
 

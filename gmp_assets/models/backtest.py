@@ -154,8 +154,9 @@ class BacktestReport:
         }
         return _plain(body)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+    def to_json(self, **extra) -> str:
+        """:meth:`to_dict` and ``extra`` entries as strict JSON (NaN and infinities -> null)."""
+        return json.dumps(_plain(self.to_dict() | extra), indent=2, allow_nan=False)
 
     def markdown(self) -> str:
         """The metrics table (percentages) and adapter fallbacks, for the Dagster UI."""

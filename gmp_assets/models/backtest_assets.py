@@ -86,9 +86,10 @@ def backtest_report(
     recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, challenger))
     report = backtest(recipe)
     decision, scores = _promotion(context, mlflow, challenger, recipe, promotion.backtest_score(report.stages), backtest)
-    body = report.to_dict() | {"promotion": {"challenger_version": challenger, "promoted": decision.promote,
-                                             "reason": decision.reason, **scores}}
-    backtest_json_path().write_text(json.dumps(body, indent=2))
+    text = report.to_json(promotion={
+        "challenger_version": challenger, "promoted": decision.promote, "reason": decision.reason, **scores})
+    backtest_json_path().write_text(text)
+    body = json.loads(text)  # the same document for MLflow and the goal checks
     with postgres.connect() as conn, conn.cursor() as cur:
         for stage, methods in report.stages.items():
             for method, m in methods.items():
