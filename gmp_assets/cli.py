@@ -219,11 +219,9 @@ def backtest(json_file: Path, reuse: bool) -> None:
     database.prepare(start=True)
     if not reuse:
         from gmp_assets.definitions import defs
-        from gmp_assets.pipeline import _failure_message, cli_tags
+        from gmp_assets.pipeline import _failure_message, execute
 
-        result = defs.resolve_job_def("backtest_job").execute_in_process(
-            instance=dg.DagsterInstance.get(), raise_on_error=False, tags=cli_tags()
-        )
+        result = execute(defs.resolve_job_def("backtest_job"), dg.DagsterInstance.get())
         if not result.success:
             raise click.ClickException(f"backtest run {result.run_id} failed: {_failure_message(result)}")
     if not backtest_json_path().exists():

@@ -24,6 +24,22 @@ def cli_tags() -> dict[str, str]:
     return {TRIGGER_TAG: CLI_TRIGGER, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
+def console_log_level() -> str:
+    """Level of the Dagster events an in-process run prints: ``GMP_LOG_LEVEL``, INFO by default
+    (DEBUG adds every step event; the instance's event log, which the UI reads, keeps them all)."""
+    return os.environ.get("GMP_LOG_LEVEL", "INFO").upper()
+
+
+def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
+            **kwargs) -> dg.ExecuteInProcessResult:
+    """Execute ``job`` in this process as a `gmp` run: :func:`cli_tags` added to ``tags``, a failed
+    step returned in the result instead of raised, the console at :func:`console_log_level`."""
+    return job.execute_in_process(
+        instance=instance, raise_on_error=False, tags={**(tags or {}), **cli_tags()},
+        run_config={"loggers": {"console": {"config": {"log_level": console_log_level()}}}}, **kwargs,
+    )
+
+
 def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Fail this host's in-process runs whose process is gone and free their pool slots; their ids.
 
@@ -121,9 +137,7 @@ def ingest_inbox(
     instance.add_dynamic_partitions(PROJECTS, [k for k in keys if not instance.has_dynamic_partition(PROJECTS, k)])
 
     progress("canonical taxonomy (dbt seed + canonical_trades)")
-    shared = defs.resolve_job_def("canonical_shared_job").execute_in_process(
-        instance=instance, raise_on_error=False, tags=cli_tags()
-    )
+    shared = execute(defs.resolve_job_def("canonical_shared_job"), instance)
     if not shared.success:
         raise RuntimeError(f"canonical_shared_job failed: {_failure_message(shared)} (run {shared.run_id})")
 
@@ -133,9 +147,7 @@ def ingest_inbox(
         outcome = ProjectOutcome(key)
         outcomes.append(outcome)
         progress(f"[{index}/{len(keys)}] {key}: ingest, map trades, project models")
-        result = ingest_job.execute_in_process(
-            instance=instance, partition_key=key, raise_on_error=False, tags=cli_tags()
-        )
+        result = execute(ingest_job, instance, partition_key=key)
         outcome.run_ids.append(result.run_id)
         if not result.success:
             outcome.error = _failure_message(result)
@@ -146,9 +158,7 @@ def ingest_inbox(
             span = project_month_span(conn, key)
         if span is not None:
             progress(f"[{index}/{len(keys)}] {key}: canonical months {span[0]} .. {span[1]}")
-            result = months_job.execute_in_process(
-                instance=instance, raise_on_error=False, tags={**range_tags(key, span), **cli_tags()}
-            )
+            result = execute(months_job, instance, tags=range_tags(key, span))
             outcome.run_ids.append(result.run_id)
             if not result.success:
                 outcome.error = _failure_message(result)
@@ -173,7 +183,7 @@ class ModelOutcome:
 
 
 def _run(job, instance, progress, label: str, **kwargs) -> dg.ExecuteInProcessResult:
-    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    result = execute(job, instance, **kwargs)
     if not result.success:
         progress(f"{label}: FAILED: {_failure_message(result)}")
     return result
@@ -191,7 +201,7 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
     release_dead_runs(instance)
     summary = ModelOutcome()
     progress("training: dataset + global model (MLflow)")
-    training = _run(defs.resolve_job_def("training_job"), instance, progress, "training", tags=cli_tags())
+    training = _run(defs.resolve_job_def("training_job"), instance, progress, "training")
     if not training.success:
         summary.errors.append(f"training failed (run {training.run_id})")
         return summary
@@ -200,7 +210,7 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
     summary.decision = _materialization_metadata(training, "decision") or ""
     if not summary.promoted:
         progress(f"backtest: does global version {summary.global_version} beat the champion?")
-        backtest = _run(defs.resolve_job_def("backtest_job"), instance, progress, "backtest", tags=cli_tags())
+        backtest = _run(defs.resolve_job_def("backtest_job"), instance, progress, "backtest")
         if not backtest.success:
             summary.errors.append(f"backtest failed (run {backtest.run_id})")
             return summary
@@ -213,7 +223,7 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
     adapter_job, forecast_job = defs.resolve_job_def("adapter_job"), defs.resolve_job_def("forecast_job")
     for index, key in enumerate(ok, start=1):
         progress(f"[{index}/{len(ok)}] {key}: adapter")
-        result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key, tags=cli_tags())
+        result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key)
         # a new adapter kept, or the champion adapter still beating the global model when the new one does not
         if result.success and (_materialization_metadata(result, "kept")
                                or _materialization_metadata(result, "champion_adapter_version")):
@@ -222,7 +232,7 @@ def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] =
             continue
         last = lasts[key]
         progress(f"[{index}/{len(ok)}] {key}: forecast as of {last}")
-        result = _run(forecast_job, instance, progress, f"{key} forecast", tags={**range_tags(key, (last, last)), **cli_tags()})
+        result = _run(forecast_job, instance, progress, f"{key} forecast", tags=range_tags(key, (last, last)))
         if result.success:
             summary.forecasts[key] = last
             summary.warnings += _check_findings(result)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 
+import dagster as dg
 import pytest
 
 from gmp_assets.canonical.assets import monthly_vars
 from gmp_assets.canonical.project import manifest_is_stale
 from gmp_assets.ingest.quality import WEIGHTS, QualityInputs, quality_score
 from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes, inbox_run_key
+from gmp_assets.pipeline import execute
 from gmp_assets.settings import PgUrl, socket_url
+from gmp_assets.tags import CLI_TRIGGER, TRIGGER_TAG
 
 
 def test_socket_url_round_trips_for_dbt(tmp_path):
@@ -164,3 +167,32 @@ def test_a_projects_total_reads_against_its_gmp():
              "confidence_lower_cents": 4_010_000_000, "confidence_upper_cents": 4_260_000_000}
     assert _total_line(total) == "EAC $41.2M vs GMP $40.0M (+3.0%), 80% interval $40.1M to $42.6M"
     assert _total_line(total | {"bac_cents": 0}).startswith("EAC $41.2M vs GMP $0.0M, 80% interval")
+
+
+@dg.op
+def _says_info_and_debug(context) -> None:
+    context.log.info("the info line")
+    context.log.debug("the debug line")
+
+
+@dg.job
+def _talkative_job():
+    _says_info_and_debug()
+
+
+@pytest.mark.parametrize("level, printed", [(None, False), ("debug", True)])
+def test_gmp_runs_print_info_and_keep_every_event(monkeypatch, capsys, level, printed):
+    """The console gets INFO unless GMP_LOG_LEVEL says otherwise; the event log keeps DEBUG for the UI."""
+    if level is None:
+        monkeypatch.delenv("GMP_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("GMP_LOG_LEVEL", level)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = execute(_talkative_job, instance, tags={"team": "controls"})
+        logged = [e.user_message for e in instance.all_logs(result.run_id)]
+        run_tags = instance.get_run_by_id(result.run_id).tags
+    console = capsys.readouterr().err
+    assert result.success and "the info line" in console
+    assert ("the debug line" in console) is printed and ("STEP_SUCCESS" in console) is printed
+    assert "the debug line" in logged
+    assert run_tags["team"] == "controls" and run_tags[TRIGGER_TAG] == CLI_TRIGGER
