@@ -12,9 +12,9 @@ COPY dbt_project ./dbt_project
 COPY dagster_home/dagster.yaml ./dagster_home/dagster.yaml
 COPY workspace.yaml ./
 COPY deploy ./deploy
-# The dbt manifest is built into the image; parsing needs the profile variables, not a server.
-RUN GMP_PG_HOST=localhost GMP_PG_PORT=5432 GMP_PG_USER=x GMP_PG_DATABASE=x \
-    dbt parse --project-dir dbt_project --profiles-dir dbt_project
+# The dbt manifest is built into the image, with the fingerprint of the sources it was parsed from,
+# so no process of the container parses again (parsing needs the profile variables, not a server).
+RUN python -c "from gmp_assets.canonical.project import ensure_manifest; ensure_manifest(force=True)"
 
 EXPOSE 4000
 # `gmp exec` prepares the databases and exports the runtime variables, then runs the command.

@@ -19,6 +19,10 @@ from gmp_assets import database, settings
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """GMP forecasting platform: ingest project exports, build canonical cost tables, forecast."""
+    try:
+        settings.console_log_level()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 # --- database ---------------------------------------------------------------------------------
@@ -464,16 +468,19 @@ def _run_foreground(command: list[str], **kwargs) -> int:
 
 @main.command("docs")
 @click.option("--port", default=8580, show_default=True)
-@click.option("--no-serve", is_flag=True, help="Only generate the site (dbt_project/target/index.html).")
+@click.option("--no-serve", is_flag=True, help="Only generate the site (dbt_project/target/docs/index.html).")
 def docs(port: int, no_serve: bool) -> None:
-    """Generate and serve the dbt docs site (lineage of the canonical tables)."""
+    """Generate and serve the dbt docs site (lineage of the canonical tables), in a target of its own:
+    the manifest the Dagster code location reads is never rewritten under it."""
     from gmp_assets.resources import dbt_executable
 
     database.prepare(start=True)
-    args = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    site = settings.DBT_PROJECT_DIR / "target" / "docs"
+    args = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+            "--target-path", str(site)]
     subprocess.run([dbt_executable(), "docs", "generate", *args], check=True, cwd=settings.DBT_PROJECT_DIR)
     if no_serve:
-        click.echo(f"dbt docs written to {settings.DBT_PROJECT_DIR / 'target' / 'index.html'}")
+        click.echo(f"dbt docs written to {site / 'index.html'}")
         return
     click.echo(f"dbt docs: http://127.0.0.1:{port}")
     sys.exit(_run_foreground([dbt_executable(), "docs", "serve", "--port", str(port), "--host", "127.0.0.1",
@@ -513,8 +520,7 @@ def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 300.0)
 def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int) -> None:
     """Serve the Dagster UI (with the daemon: schedules and sensors) against the real instance.
 
-    With --all, `gmp docs` and `gmp mlflow-ui` are served too; the dbt docs are generated before
-    Dagster starts, so the code location never reads a manifest that dbt is rewriting.
+    With --all, `gmp docs` and `gmp mlflow-ui` are served too, each answering before Dagster starts.
     """
     from gmp_assets.canonical.project import ensure_manifest
 

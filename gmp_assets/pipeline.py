@@ -11,7 +11,7 @@ from typing import Callable
 
 import dagster as dg
 
-from gmp_assets import database
+from gmp_assets import database, settings
 from gmp_assets.canonical.months import active_last_months, project_month_span, range_tags
 from gmp_assets.ingest.assets import RAW_KEYS
 from gmp_assets.ingest.readers import is_project_key
@@ -24,19 +24,14 @@ def cli_tags() -> dict[str, str]:
     return {TRIGGER_TAG: CLI_TRIGGER, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
-def console_log_level() -> str:
-    """Level of the Dagster events an in-process run prints: ``GMP_LOG_LEVEL``, INFO by default
-    (DEBUG adds every step event; the instance's event log, which the UI reads, keeps them all)."""
-    return os.environ.get("GMP_LOG_LEVEL", "INFO").upper()
-
-
 def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
-            **kwargs) -> dg.ExecuteInProcessResult:
-    """Execute ``job`` in this process as a `gmp` run: :func:`cli_tags` added to ``tags``, a failed
-    step returned in the result instead of raised, the console at :func:`console_log_level`."""
+            run_config: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
+    """Execute ``job`` in this process as a `gmp` run: ``tags`` with :func:`cli_tags` over them, a
+    failed step returned in the result instead of raised, the console at ``settings.console_log_level()``."""
+    loggers = {"loggers": {"console": {"config": {"log_level": settings.console_log_level()}}}}
     return job.execute_in_process(
         instance=instance, raise_on_error=False, tags={**(tags or {}), **cli_tags()},
-        run_config={"loggers": {"console": {"config": {"log_level": console_log_level()}}}}, **kwargs,
+        run_config={**(run_config or {}), **loggers}, **kwargs,
     )
 
 

@@ -30,6 +30,18 @@ def state_dir() -> Path:
     return path
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def console_log_level() -> str:
+    """Level of the Dagster events a run `gmp` executes in-process prints: ``GMP_LOG_LEVEL``, INFO by
+    default (DEBUG adds every step event; the instance's event log, which the UI reads, keeps them all)."""
+    level = os.environ.get("GMP_LOG_LEVEL", "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"GMP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; got {os.environ['GMP_LOG_LEVEL']!r}")
+    return level
+
+
 def external_database_url() -> str | None:
     """The external server's URL of the main database, if one is configured."""
     return os.environ.get("GMP_DATABASE_URL") or None

@@ -8,11 +8,11 @@ import dagster as dg
 import pytest
 
 from gmp_assets.canonical.assets import monthly_vars
-from gmp_assets.canonical.project import manifest_is_stale
+from gmp_assets.canonical.project import FINGERPRINT, manifest_is_stale, sources_fingerprint
 from gmp_assets.ingest.quality import WEIGHTS, QualityInputs, quality_score
 from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes, inbox_run_key
 from gmp_assets.pipeline import execute
-from gmp_assets.settings import PgUrl, socket_url
+from gmp_assets.settings import PgUrl, console_log_level, socket_url
 from gmp_assets.tags import CLI_TRIGGER, TRIGGER_TAG
 
 
@@ -59,22 +59,41 @@ def test_monthly_vars_one_project_and_many():
         monthly_vars(["2024-03-01|bad'key"])
 
 
-def test_the_manifest_is_stale_when_a_model_or_test_changes_after_it(tmp_path):
+def test_the_manifest_is_stale_when_what_dbt_parses_changes(tmp_path):
     (tmp_path / "models" / "staging").mkdir(parents=True)
+    (tmp_path / "macros").mkdir()
     (tmp_path / "dbt_project.yml").write_text("name: x\n")
-    model = tmp_path / "models" / "staging" / "_staging__models.yml"
-    model.write_text("version: 2\n")
+    model = tmp_path / "models" / "staging" / "stg_a.sql"
+    model.write_text("select 1\n")
     (tmp_path / "target").mkdir()
     manifest = tmp_path / "target" / "manifest.json"
-    assert manifest_is_stale(manifest, tmp_path)  # missing
-    manifest.write_text("{}")
-    for path in (tmp_path / "dbt_project.yml", model):
-        os.utime(path, (1_000, 1_000))
-    os.utime(manifest, (2_000, 2_000))
+    assert manifest_is_stale(manifest, tmp_path)  # never parsed
+
+    def parsed() -> None:
+        manifest.write_text("{}")
+        manifest.with_name(FINGERPRINT).write_text(sources_fingerprint(tmp_path) + "\n")
+
+    parsed()
     assert not manifest_is_stale(manifest, tmp_path)
     (tmp_path / "target" / "run_results.json").write_text("{}")  # dbt's own output does not count
+    (tmp_path / "models" / "staging" / ".stg_a.sql.swp").write_text("x")  # nor an editor's swap file
     assert not manifest_is_stale(manifest, tmp_path)
-    os.utime(model, (3_000, 3_000))  # a test edited after the parse
+
+    old = tmp_path / "macros" / "m.sql"
+    old.write_text("{% macro m() %}{% endmacro %}")
+    os.utime(old, (1_000, 1_000))  # copied in with an old date (cp -p, tar)
+    assert manifest_is_stale(manifest, tmp_path)
+    parsed()
+    model.rename(model.with_name("stg_b.sql"))
+    assert manifest_is_stale(manifest, tmp_path)
+    parsed()
+    old.unlink()
+    assert manifest_is_stale(manifest, tmp_path)
+    parsed()
+    (tmp_path / "dbt_project.yml").write_text("name: y\n")
+    assert manifest_is_stale(manifest, tmp_path)
+    parsed()
+    manifest.unlink()
     assert manifest_is_stale(manifest, tmp_path)
 
 
@@ -180,6 +199,16 @@ def _talkative_job():
     _says_info_and_debug()
 
 
+@dg.op
+def _fails() -> None:
+    raise RuntimeError("the step's error")
+
+
+@dg.job
+def _failing_job():
+    _fails()
+
+
 @pytest.mark.parametrize("level, printed", [(None, False), ("debug", True)])
 def test_gmp_runs_print_info_and_keep_every_event(monkeypatch, capsys, level, printed):
     """The console gets INFO unless GMP_LOG_LEVEL says otherwise; the event log keeps DEBUG for the UI."""
@@ -188,11 +217,23 @@ def test_gmp_runs_print_info_and_keep_every_event(monkeypatch, capsys, level, pr
     else:
         monkeypatch.setenv("GMP_LOG_LEVEL", level)
     with dg.DagsterInstance.ephemeral() as instance:
-        result = execute(_talkative_job, instance, tags={"team": "controls"})
+        result = execute(_talkative_job, instance, tags={"team": "controls", TRIGGER_TAG: "sensor"})
         logged = [e.user_message for e in instance.all_logs(result.run_id)]
         run_tags = instance.get_run_by_id(result.run_id).tags
+        failed = execute(_failing_job, instance)  # returned, not raised
     console = capsys.readouterr().err
     assert result.success and "the info line" in console
     assert ("the debug line" in console) is printed and ("STEP_SUCCESS" in console) is printed
     assert "the debug line" in logged
-    assert run_tags["team"] == "controls" and run_tags[TRIGGER_TAG] == CLI_TRIGGER
+    assert run_tags["team"] == "controls" and run_tags[TRIGGER_TAG] == CLI_TRIGGER  # a gmp run, whatever it says
+    assert not failed.success and "the step's error" in str(failed.failure_data_for_node("_fails").error)
+
+
+def test_a_bad_log_level_is_refused_before_any_run(monkeypatch):
+    monkeypatch.setenv("GMP_LOG_LEVEL", "verbose")
+    with dg.DagsterInstance.ephemeral() as instance:
+        with pytest.raises(ValueError, match="GMP_LOG_LEVEL must be one of DEBUG, INFO"):
+            execute(_talkative_job, instance)
+        assert not instance.get_runs()
+    monkeypatch.setenv("GMP_LOG_LEVEL", " warning ")
+    assert console_log_level() == "WARNING"
