@@ -7,6 +7,7 @@ runs real `dbt build`s. The demo portfolio is ingested once per session (fixture
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import dagster as dg
@@ -283,6 +284,34 @@ def test_every_dbt_test_ran_as_an_asset_check_and_passed(ingested, instance):
     assert expected <= set(evaluations)
     assert all(evaluations[key] for key in expected)
     assert not [e for run_id in run_ids for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION)]
+
+
+def test_a_projects_dbt_tests_read_only_its_own_rows(ingested):
+    """In a project's build a generic dbt test reads that project's rows only (macro
+    get_where_subquery): another project's bad row fails that project's build, not this one's."""
+    from gmp_assets import database
+    from gmp_assets.definitions import defs
+
+    first, other = sorted(k for k, o in ingested.items() if o.ok)[:2]
+    dbt = defs.resources["dbt"]
+    test_name = "value_between_projects_quality_score__1__0"
+
+    def passes(*scope: str) -> bool:
+        args = ["test", "--select", test_name, *(["--vars", json.dumps({"project_key": scope[0]})] if scope else [])]
+        return dbt.cli(args, raise_on_error=False).wait().is_successful()
+
+    with database.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT quality_score FROM analytics.projects WHERE project_key = %s", (other,))
+        (kept,) = cur.fetchone()
+        cur.execute("UPDATE analytics.projects SET quality_score = 5 WHERE project_key = %s", (other,))
+    try:
+        assert passes(first)
+        assert not passes(other)
+        assert not passes()  # an unscoped build tests every project's rows
+    finally:
+        with database.connect() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE analytics.projects SET quality_score = %s WHERE project_key = %s", (kept, other))
+    assert passes(other)
 
 
 def test_the_canonical_gx_check_reads_only_the_runs_projects(ingested, instance):

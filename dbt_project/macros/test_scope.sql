@@ -1,0 +1,24 @@
+{#-
+  What a generic test reads: in a scoped build (var `project_key` set: one project's models, or one
+  project's months), only that project's rows of a model that has a `project_key` column, so another
+  project's bad row cannot fail this project's run (its own build fails instead). Unscoped builds, and
+  models without the column (the taxonomy), are tested whole. A test's own `where` config still applies.
+  Overrides dbt's macro of the same name, which only applies `where`.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if execute and scope_project_key() is not none -%}
+        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+        {%- if 'project_key' in columns -%}
+            {%- do conditions.append(scope_predicate()) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
