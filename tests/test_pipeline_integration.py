@@ -288,30 +288,40 @@ def test_every_dbt_test_ran_as_an_asset_check_and_passed(ingested, instance):
 
 def test_a_projects_dbt_tests_read_only_its_own_rows(ingested):
     """In a project's build a generic dbt test reads that project's rows only (macro
-    get_where_subquery): another project's bad row fails that project's build, not this one's."""
+    get_where_subquery): another project's bad row fails that project's build, not this one's; a
+    row of no project (a null key) fails every build."""
     from gmp_assets import database
     from gmp_assets.definitions import defs
 
     first, other = sorted(k for k, o in ingested.items() if o.ok)[:2]
     dbt = defs.resources["dbt"]
-    test_name = "value_between_projects_quality_score__1__0"
 
-    def passes(*scope: str) -> bool:
+    def passes(test_name: str, *scope: str) -> bool:
         args = ["test", "--select", test_name, *(["--vars", json.dumps({"project_key": scope[0]})] if scope else [])]
         return dbt.cli(args, raise_on_error=False).wait().is_successful()
 
-    with database.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT quality_score FROM analytics.projects WHERE project_key = %s", (other,))
-        (kept,) = cur.fetchone()
-        cur.execute("UPDATE analytics.projects SET quality_score = 5 WHERE project_key = %s", (other,))
-    try:
-        assert passes(first)
-        assert not passes(other)
-        assert not passes()  # an unscoped build tests every project's rows
-    finally:
+    def change(sql: str, *params) -> None:
         with database.connect() as conn, conn.cursor() as cur:
-            cur.execute("UPDATE analytics.projects SET quality_score = %s WHERE project_key = %s", (kept, other))
-    assert passes(other)
+            cur.execute(sql, params)
+
+    in_range = "value_between_projects_quality_score__1__0"
+    (kept,) = query("SELECT quality_score FROM analytics.projects WHERE project_key = %s", (other,))[0]
+    change("UPDATE analytics.projects SET quality_score = 5 WHERE project_key = %s", other)
+    try:
+        assert passes(in_range, first)
+        assert not passes(in_range, other)
+        assert not passes(in_range)  # an unscoped build tests every project's rows
+    finally:
+        change("UPDATE analytics.projects SET quality_score = %s WHERE project_key = %s", kept, other)
+    assert passes(in_range, other)
+
+    keyed = "not_null_projects_project_key"
+    change("UPDATE analytics.projects SET project_key = NULL WHERE project_key = %s", other)
+    try:
+        assert not passes(keyed, first)
+    finally:
+        change("UPDATE analytics.projects SET project_key = %s WHERE project_key IS NULL", other)
+    assert passes(keyed, first)
 
 
 def test_the_canonical_gx_check_reads_only_the_runs_projects(ingested, instance):
