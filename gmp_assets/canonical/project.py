@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from stat import S_ISREG
 
 from dagster_dbt import DbtProject
 
@@ -35,11 +36,11 @@ def sources_fingerprint(project_dir: Path = settings.DBT_PROJECT_DIR) -> str:
             if any(part.startswith(".") for part in relative.parts):
                 continue
             try:
-                stat = path.stat()
+                info = path.stat()
             except FileNotFoundError:  # removed while we looked: its absence is what counts
                 continue
-            if path.is_file():
-                entries.append(f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}")
+            if S_ISREG(info.st_mode):
+                entries.append(f"{relative.as_posix()}\0{info.st_size}\0{info.st_mtime_ns}")
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 

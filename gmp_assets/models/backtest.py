@@ -141,8 +141,8 @@ class BacktestReport:
     seconds: float
     config: dict
 
-    def to_dict(self) -> dict:
-        """JSON-ready (NaN -> None); ``predictions`` left out."""
+    def to_dict(self, **extra) -> dict:
+        """JSON-ready (NaN -> None), with ``extra`` entries; ``predictions`` left out."""
         body = {
             "stages": self.stages,
             "project_totals": self.project_totals,
@@ -152,11 +152,11 @@ class BacktestReport:
             "seconds": self.seconds,
             "config": self.config,
         }
-        return _plain(body)
+        return _plain(body | extra)
 
     def to_json(self, **extra) -> str:
-        """:meth:`to_dict` and ``extra`` entries as strict JSON (NaN and infinities -> null)."""
-        return json.dumps(_plain(self.to_dict() | extra), indent=2, allow_nan=False)
+        """:meth:`to_dict` as :func:`strict_json`."""
+        return strict_json(self.to_dict(**extra))
 
     def markdown(self) -> str:
         """The metrics table (percentages) and adapter fallbacks, for the Dagster UI."""
@@ -640,6 +640,11 @@ def _fan_samples(predictions: pd.DataFrame, count: int) -> list[dict]:
             }
         )
     return out
+
+
+def strict_json(body: dict) -> str:
+    """``body`` (already :func:`_plain`) as JSON text that every parser reads: no NaN or infinity."""
+    return json.dumps(body, indent=2, allow_nan=False)
 
 
 def _plain(value):

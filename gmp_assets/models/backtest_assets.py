@@ -2,7 +2,6 @@
 decide whether the global challenger replaces the champion (``models.promotion``)."""
 
 import io
-import json
 
 import dagster as dg
 from PIL import Image
@@ -23,6 +22,7 @@ from gmp_assets.models.backtest import (
     run_backtest,
     stages_behind_evm,
     stages_behind_global,
+    strict_json,
 )
 from gmp_assets.models.plots import fan_chart_png, markdown_image
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, DEMOTED_TAG, GLOBAL_MODEL, MlflowResource
@@ -86,10 +86,9 @@ def backtest_report(
     recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, challenger))
     report = backtest(recipe)
     decision, scores = _promotion(context, mlflow, challenger, recipe, promotion.backtest_score(report.stages), backtest)
-    text = report.to_json(promotion={
+    body = report.to_dict(promotion={
         "challenger_version": challenger, "promoted": decision.promote, "reason": decision.reason, **scores})
-    backtest_json_path().write_text(text)
-    body = json.loads(text)  # the same document for MLflow and the goal checks
+    backtest_json_path().write_text(strict_json(body))
     with postgres.connect() as conn, conn.cursor() as cur:
         for stage, methods in report.stages.items():
             for method, m in methods.items():
