@@ -31,8 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import read_database
-from gmp_assets.models.backtest import REFERENCE, best_evm, run_backtest
-from gmp_assets.models.backtest_assets import backtest_config
+from gmp_assets.evaluation.backtest import REFERENCE, best_evm, run_backtest
+from gmp_assets.evaluation.assets import backtest_config
 from gmp_assets.models.training import TrainConfig
 
 ORIGINALS_SQL = "SELECT project_key, canonical_code, original_amount_cents FROM analytics.int_trade_budgets"

@@ -48,13 +48,8 @@ from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
 from gmp_assets.models import fallback, training
 from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
-from gmp_assets.models.datasets import (
-    ADAPTER_HOLDOUT_MONTHS,
-    VALIDATION_MONTHS,
-    WINDOW,
-    split_last_months,
-    vocabularies,
-)
+from gmp_assets.models.samples import ADAPTER_HOLDOUT_MONTHS, VALIDATION_MONTHS, split_last_months, vocabularies
+from gmp_assets.features.store import WINDOW
 from gmp_assets.models.training import TrainConfig, TrainResult, stratified_batches, train_global
 
 CSV_FILES = ("canonical_cost_features.csv", "projects.csv", "canonical_trades.csv")

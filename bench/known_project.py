@@ -38,8 +38,8 @@ from forecasting import CSV_FILES, all_sequences, forecast, read_database, read_
 from gmp_assets.features.compute import month_of
 from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.models import fallback, metrics
-from gmp_assets.models.backtest import BacktestConfig, stage_key, stage_targets, stage_view
-from gmp_assets.models.datasets import vocabularies
+from gmp_assets.evaluation.backtest import BacktestConfig, stage_key, stage_targets, stage_view
+from gmp_assets.models.samples import vocabularies
 from gmp_assets.models.training import train_global
 
 

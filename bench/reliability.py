@@ -99,7 +99,7 @@ def row_accounting() -> dict:
 
 
 def kill_mid_write(workspace, source: Path, reference_key: str) -> dict:
-    from gmp_assets.pipeline import release_dead_runs
+    from gmp_assets.orchestration.runner import release_dead_runs
     from tests.conftest import query
     from tests.test_faults import blocked_loader, content, costs_file, held_source_file_row, wait_for
 
@@ -294,13 +294,14 @@ def main() -> None:
         import dagster as dg
 
         from gmp_assets.demo.generator import generate_portfolio
-        from gmp_assets.pipeline import ingest_inbox
+        from gmp_assets.orchestration.runner import ingest_inbox
+        from gmp_assets.definitions import defs
 
         main_url = database.prepare(start=True)
         inbox = state / "inbox"
         generate_portfolio(inbox, n_projects=args.projects, seed=args.seed, as_of=AS_OF)
         project_with_bad_rows, added = add_bad_cost_rows(inbox, args.bad_rows)
-        outcomes = ingest_inbox(inbox, progress=lambda line: print(line, file=sys.stderr))
+        outcomes = ingest_inbox(defs, inbox, progress=lambda line: print(line, file=sys.stderr))
         failed = {o.project_key: o.error for o in outcomes if not o.ok}
         if failed:
             raise SystemExit(f"ingestion failed: {failed}")

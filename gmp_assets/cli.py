@@ -116,10 +116,11 @@ def _print_outcomes(outcomes) -> None:
 @click.option("--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 def ingest(inbox: Path) -> None:
     """Materialize raw files -> canonical tables for every project folder of INBOX, through Dagster."""
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.orchestration.runner import ingest_inbox
+    from gmp_assets.definitions import defs
 
     database.prepare(start=True)
-    outcomes = ingest_inbox(inbox, progress=lambda line: click.echo(line, err=True))
+    outcomes = ingest_inbox(defs, inbox, progress=lambda line: click.echo(line, err=True))
     _print_outcomes(outcomes)
     if not all(o.ok for o in outcomes):
         sys.exit(1)
@@ -170,13 +171,14 @@ def _total_line(total: dict) -> str:
 def run(inbox: Path) -> None:
     """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features, training (a new global version
     replaces the champion only if its backtest beats it), adapters, forecasts."""
-    from gmp_assets.pipeline import ingest_inbox, run_models
+    from gmp_assets.orchestration.runner import ingest_inbox, run_models
+    from gmp_assets.definitions import defs
 
     database.prepare(start=True)
     progress = lambda line: click.echo(line, err=True)  # noqa: E731
-    outcomes = ingest_inbox(inbox, progress=progress)
+    outcomes = ingest_inbox(defs, inbox, progress=progress)
     _print_outcomes(outcomes)
-    summary = run_models(outcomes, progress=progress)
+    summary = run_models(defs, outcomes, progress=progress)
     _print_models(summary)
     if not all(o.ok for o in outcomes) or summary.errors:
         sys.exit(1)
@@ -217,13 +219,13 @@ def backtest(json_file: Path, reuse: bool) -> None:
     """Run the backtest (model vs EVM at 25/50/75% elapsed) through Dagster and write its JSON."""
     import dagster as dg
 
-    from gmp_assets.models.backtest import how_sure, totals_line
-    from gmp_assets.models.backtest_assets import backtest_json_path
+    from gmp_assets.evaluation.backtest import how_sure, totals_line
+    from gmp_assets.evaluation.assets import backtest_json_path
 
     database.prepare(start=True)
     if not reuse:
         from gmp_assets.definitions import defs
-        from gmp_assets.pipeline import _failure_message, execute
+        from gmp_assets.orchestration.runner import _failure_message, execute
 
         result = execute(defs.resolve_job_def("backtest_job"), dg.DagsterInstance.get())
         if not result.success:
@@ -575,14 +577,13 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     database.prepare(start=True)
     inbox = settings.state_dir() / "inbox"
     ctx.invoke(demo_data, n_projects=n_projects, seed=seed, out_dir=inbox, as_of=None)
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox, run_models
 
     progress = lambda line: click.echo(line, err=True)  # noqa: E731
-    outcomes = ingest_inbox(inbox, progress=progress)
+    outcomes = ingest_inbox(defs, inbox, progress=progress)
     _print_outcomes(outcomes)
-    from gmp_assets.pipeline import run_models
-
-    summary = run_models(outcomes, progress=progress)
+    summary = run_models(defs, outcomes, progress=progress)
     _print_models(summary)
     if not summary.backtested:
         progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")

@@ -115,14 +115,11 @@ def ensure_databases(main: PgUrl) -> None:
 
 
 def apply_schema(main: PgUrl) -> None:
-    """Run the DDL files (idempotent) in order, then the feature store's generated DDL, in one transaction."""
-    from gmp_assets.features.schema import FEATURE_ROWS_DDL
-
+    """Run the DDL files (idempotent) in order, in one transaction, then protect every project table."""
     with connect(main) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(4711)")
         for path in sorted(settings.SQL_DIR.glob("*.sql")):
             cur.execute(path.read_text())
-        cur.execute(FEATURE_ROWS_DDL)
         cur.execute("SELECT access.protect_project_tables()")  # row-level security on every project table
 
 

@@ -1,4 +1,4 @@
-"""Dagster resources: the platform database, the inbox, dbt, MLflow and the IO manager."""
+"""Dagster resources every stage shares: the platform database and the inbox (built in ``definitions``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Iterator
 
 import psycopg2.extensions
-from dagster import ConfigurableResource, EnvVar
-from dagster_dbt import DbtCliResource
+from dagster import ConfigurableResource
 
-from gmp_assets import database, settings, storage
-from gmp_assets.models.registry import MlflowResource
+from gmp_assets import database
 from gmp_assets.settings import PgUrl
 
 
@@ -45,20 +43,3 @@ def dbt_executable() -> str:
     """The dbt next to this interpreter (the project's venv), else the one on PATH."""
     beside = Path(sys.executable).parent / "dbt"
     return str(beside) if beside.exists() else "dbt"
-
-
-def build_resources() -> dict:
-    """Resources read from the environment that ``gmp`` (or the deployment) exports."""
-    return {
-        "postgres": PostgresResource(url=EnvVar("GMP_DATABASE_URL_RESOLVED")),
-        "inbox": InboxResource(path=EnvVar("GMP_INBOX_DIR")),
-        "mlflow": MlflowResource(
-            tracking_uri=EnvVar("GMP_MLFLOW_TRACKING_URI"), artifact_root=EnvVar("GMP_MLFLOW_ARTIFACT_ROOT")
-        ),
-        "dbt": DbtCliResource(
-            project_dir=str(settings.DBT_PROJECT_DIR),
-            profiles_dir=str(settings.DBT_PROJECT_DIR),
-            dbt_executable=dbt_executable(),
-        ),
-        "io_manager": storage.io_manager(),
-    }

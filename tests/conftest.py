@@ -64,9 +64,10 @@ def demo_inbox(session_root) -> Path:
 @pytest.fixture(scope="session")
 def ingested(instance, demo_inbox):
     """The demo inbox ingested once through Dagster (raw -> mappings -> dbt canonical tables)."""
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.orchestration.runner import ingest_inbox
+    from gmp_assets.definitions import defs
 
-    outcomes = ingest_inbox(demo_inbox, progress=lambda _: None)
+    outcomes = ingest_inbox(defs, demo_inbox, progress=lambda _: None)
     return {o.project_key: o for o in outcomes}
 
 
@@ -81,9 +82,10 @@ def query(sql: str, params=None) -> list[tuple]:
 @pytest.fixture(scope="session")
 def trained(ingested):
     """A global model trained on the ingested demo projects, adapters and current forecasts."""
-    from gmp_assets.pipeline import run_models
+    from gmp_assets.orchestration.runner import run_models
+    from gmp_assets.definitions import defs
 
-    summary = run_models(list(ingested.values()), progress=lambda _: None)
+    summary = run_models(defs, list(ingested.values()), progress=lambda _: None)
     assert summary.errors == []
     return summary
 

@@ -21,7 +21,7 @@ from test_features import trade_rows
 
 from gmp_assets.models import fallback
 from gmp_assets.models.adapters import AdapterConfig
-from gmp_assets.models.backtest import (
+from gmp_assets.evaluation.backtest import (
     EVM_METHODS,
     METHODS,
     REFERENCE,
@@ -432,3 +432,40 @@ def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_fo
     assert coverage_misses(stages) == {"50": 0.70, "75": 0.86}
     assert coverage_misses({"25": stage(0.06, None, {})}) == {}  # no open trades scored: nothing to judge
     assert stages_behind_evm(stages) == {"50": "model 6.0% vs evm_ac_plus_remaining 6.0%", "75": "model 4.0% vs evm_cpi 3.0%"}
+
+
+def test_the_backtest_forecasts_what_the_forecast_asset_serves(portfolio):
+    """Both call forecasting.pipeline.forecast_trades: on the same samples and model, the backtest's
+    forecasts of a stage are the forecast rows the asset would write, to the cent."""
+    from gmp_assets.evaluation.backtest import _forecast_stage, _taxonomy, stage_targets
+    from gmp_assets.features.compute import compute_feature_rows, trade_final_costs
+    from gmp_assets.features.sequences import build_sequences
+    from gmp_assets.forecasting.pipeline import forecast_rows
+    from gmp_assets.models.adapters import AdapterTuner
+    from gmp_assets.models.network import build_forecaster
+    from gmp_assets.models.registry import LoadedModel
+    from gmp_assets.models.samples import vocabularies
+
+    canonical, projects = portfolio
+    ds = build_sequences(compute_feature_rows(canonical, projects, TRADES), trade_final_costs(canonical, projects),
+                         window=CONFIG.window)
+    project_vocabulary, trade_vocabulary = vocabularies(ds)
+    model = build_forecaster(ds.x.shape[-1], CONFIG.window, project_vocabulary.size, trade_vocabulary.size, seed=11)
+    targets = stage_targets(ds, 0.5, ["p1", "p2", "p3"])
+    target = targets[targets.project_key == "p2"].reset_index(drop=True)
+    tuner = AdapterTuner(model, project_vocabulary, trade_vocabulary, CONFIG.adapter)
+    frame, _ = _forecast_stage(model, (project_vocabulary, trade_vocabulary), canonical, projects, TRADES,
+                               _taxonomy(TRADES), target, CONFIG, tuner)
+
+    current, _ = stage_view(canonical, projects, TRADES, "p2", target["as_of_month"].iloc[0], CONFIG.window)
+    current = current.subset(np.isin(current.canonical_codes, target["canonical_code"].to_numpy()))
+    champion = LoadedModel("gmp_forecaster_global", "1", model, project_vocabulary, trade_vocabulary)
+    rows = forecast_rows(current, champion, None, pd.Timestamp("2023-06-01"),
+                         pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]))
+    served = pd.DataFrame(rows).set_index("canonical_code")
+    scored = frame.set_index("canonical_code").loc[served.index]
+    assert len(served) == len(target) > 0
+    assert (served["method"] != "heuristic").all()  # the model's path, not the taxonomy's curves
+    assert served["predicted_eac_cents"].tolist() == scored["global_eac"].tolist()
+    assert served["confidence_lower_cents"].tolist() == scored["global_lower"].tolist()
+    assert served["confidence_upper_cents"].tolist() == scored["global_upper"].tolist()

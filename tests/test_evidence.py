@@ -32,7 +32,7 @@ from gmp_assets.models.network import (
     model_inputs,
     predict,
 )
-from gmp_assets.models.datasets import implausible_labels
+from gmp_assets.models.samples import implausible_labels
 from gmp_assets.models.training import TrainConfig, train_global
 from test_network import synthetic_dataset, vocabularies
 

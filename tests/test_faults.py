@@ -30,10 +30,10 @@ import psycopg2
 import pytest
 
 from gmp_assets import database, settings
-from gmp_assets.ingest.assets import RAW_KEYS
+from gmp_assets.catalog import RAW_KEYS
 from gmp_assets.ingest.loader import RAW_TABLES
-from gmp_assets.partitions import PROJECTS
-from gmp_assets.pipeline import cli_tags, release_dead_runs
+from gmp_assets.catalog import PROJECTS
+from gmp_assets.orchestration.runner import cli_tags, release_dead_runs
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration

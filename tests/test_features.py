@@ -11,6 +11,7 @@ from gmp_assets.features.compute import (
     trade_final_costs,
     trade_finished_as_of,
 )
+from gmp_assets import settings
 from gmp_assets.features.schema import (
     FEATURE_COLUMNS,
     FEATURE_ROWS_DDL,
@@ -111,6 +112,8 @@ def test_schema_columns_version_and_ddl():
     assert tuple(features_in_table) == FEATURE_COLUMNS
     assert "PRIMARY KEY (project_key, canonical_code, month_start)" in FEATURE_ROWS_DDL
     assert "ml.feature_rows" in FEATURE_ROWS_DDL
+    # the DDL file the database applies is this text, regenerated whenever the schema changes
+    assert (settings.SQL_DIR / "090_feature_rows.sql").read_text() == FEATURE_ROWS_DDL
     for column in TABLE_COLUMNS:
         assert f"\n    {column} " in FEATURE_ROWS_DDL
 

@@ -11,11 +11,11 @@ import pytest
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage import tags as dagster_tags
 
-from gmp_assets.canonical.months import project_month_span, range_tags
-from gmp_assets.ingest.sensors import chained_elsewhere
-from gmp_assets.partitions import PROJECTS, project_month_key
-from gmp_assets.pipeline import cli_tags
-from gmp_assets.tags import TRIGGER_TAG, executed_by_gmp
+from gmp_assets.catalog import project_month_span, range_tags
+from gmp_assets.orchestration.data_sensors import chained_elsewhere
+from gmp_assets.catalog import PROJECTS, project_month_key
+from gmp_assets.orchestration.runner import cli_tags
+from gmp_assets.orchestration.tags import TRIGGER_TAG, executed_by_gmp
 
 FEATURES = dg.AssetKey(["ml", "feature_rows"])
 FORECASTS = dg.AssetKey(["ml", "project_forecasts"])
@@ -108,7 +108,7 @@ def test_a_feature_rebuild_across_projects_forecasts_each_projects_last_rebuilt_
 
 @pytest.mark.integration
 def test_a_backfill_is_followed_unless_its_selection_holds_the_forecasts(ingested, instance):
-    from gmp_assets.canonical.months import active_last_months
+    from gmp_assets.catalog import active_last_months
     from gmp_assets import database
 
     ticks = Ticks("new_data_forecast_sensor", instance)

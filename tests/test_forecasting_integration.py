@@ -111,7 +111,8 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
     import dagster as dg
 
     from gmp_assets import database
-    from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
+    from gmp_assets.catalog import FORECASTS_KEY
+    from gmp_assets.forecasting.expectations import check_forecasts, forecast_suite
 
     record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(FORECASTS_KEY, forecast_suite.name))
     assert record is not None and record.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN
@@ -156,7 +157,7 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
 def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trained, instance):
     import dagster as dg
 
-    from gmp_assets.models.assets import ADAPTER_KEY
+    from gmp_assets.catalog import ADAPTER_KEY
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 
     months = dict(query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY project_key"))
@@ -180,7 +181,7 @@ def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance,
     MLflow run, no new version)."""
     from gmp_assets.definitions import defs
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, EXPERIMENT, GLOBAL_MODEL, adapter_model_name
-    from gmp_assets.pipeline import _materialization_metadata
+    from gmp_assets.orchestration.runner import _materialization_metadata
 
     client = registry.client()
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
@@ -231,11 +232,12 @@ def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(
     import shutil
 
     from gmp_assets import database
-    from gmp_assets.canonical.months import project_month_span, range_tags
+    from gmp_assets.catalog import project_month_span, range_tags
     from gmp_assets.definitions import defs
     from gmp_assets.forecasting.store import current_forecasts, forecast_date
     from gmp_assets.ingest.parsing import DIRECT_COST_COLUMNS, SCHEDULE_COLUMNS
-    from gmp_assets.pipeline import _materialization_metadata, ingest_inbox
+    from gmp_assets.orchestration.runner import _materialization_metadata, ingest_inbox
+    from gmp_assets.definitions import defs
 
     key = next(k for k in sorted(trained.forecasts)
                if (demo_inbox / k / "direct_costs.csv").exists() and (demo_inbox / k / "schedule.csv").exists())
@@ -257,7 +259,7 @@ def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(
 
     assert after("ml.project_forecasts", "forecast_date", forecast_date(cut)) > 0
     try:
-        (outcome,) = ingest_inbox(inbox, progress=lambda _: None)
+        (outcome,) = ingest_inbox(defs, inbox, progress=lambda _: None)
         assert outcome.ok, outcome.error
         with database.connect() as conn:
             assert project_month_span(conn, key)[1] == cut
@@ -271,7 +273,7 @@ def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(
         with database.connect() as conn:
             assert {row[2] for row in current_forecasts(conn, key)} == {forecast_date(cut)}
     finally:
-        (outcome,) = ingest_inbox(demo_inbox, progress=lambda _: None, only={key})
+        (outcome,) = ingest_inbox(defs, demo_inbox, progress=lambda _: None, only={key})
         assert outcome.ok, outcome.error
         forecast(last)
     assert after("analytics.canonical_cost_features", "month_start", cut) > 0
@@ -361,7 +363,7 @@ def test_export_has_the_documented_columns(trained, tmp_path):
 def test_the_summary_gives_each_forecast_projects_total(trained, capsys):
     from gmp_assets.cli import _print_models
     from gmp_assets.forecasting.store import forecast_date
-    from gmp_assets.pipeline import ModelOutcome
+    from gmp_assets.orchestration.runner import ModelOutcome
 
     _print_models(ModelOutcome(global_version="1", forecasts=trained.forecasts))
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("forecast: ")]
@@ -377,14 +379,14 @@ def test_the_summary_gives_each_forecast_projects_total(trained, capsys):
 
 
 def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance):
-    from gmp_assets.canonical.months import range_tags
+    from gmp_assets.catalog import range_tags
     from gmp_assets.definitions import defs
 
     key, month = sorted(trained.forecasts.items())[0]
     before = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
     result = defs.resolve_job_def("forecast_job").execute_in_process(instance=instance, tags=range_tags(key, (month, month)))
     assert result.success
-    from gmp_assets.pipeline import _materialization_metadata
+    from gmp_assets.orchestration.runner import _materialization_metadata
 
     assert _materialization_metadata(result, "forecast_chart").startswith("![forecasts](data:image/png;base64,")
     from gmp_assets.forecasting.store import forecast_date
@@ -402,8 +404,9 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
 
 
 def _forecast(conn, registry, project_key: str, month: str) -> pd.DataFrame:
-    from gmp_assets.forecasting.assets import _east_west, forecast_rows
-    from gmp_assets.models.datasets import inference_sequences
+    from gmp_assets.forecasting.assets import _east_west
+    from gmp_assets.forecasting.pipeline import forecast_rows
+    from gmp_assets.features.store import inference_sequences
     from gmp_assets.models.registry import GLOBAL_MODEL, adapter_model_name
 
     ds = inference_sequences(conn, project_key, month)
@@ -462,7 +465,8 @@ def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, 
 
 def test_adapter_training_data_is_read_for_its_project_only(trained):
     from gmp_assets import database
-    from gmp_assets.models.datasets import dataset_fingerprint, training_sequences
+    from gmp_assets.models.samples import dataset_fingerprint
+    from gmp_assets.features.store import training_sequences
 
     with database.connect() as conn:
         everyone = training_sequences(conn, label_every_month=True)
@@ -480,7 +484,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
     from gmp_assets.definitions import defs
     from gmp_assets.models.promotion import SCORE_TAG
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
-    from gmp_assets.pipeline import _materialization_metadata
+    from gmp_assets.orchestration.runner import _materialization_metadata
 
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     training = defs.resolve_job_def("training_job").execute_in_process(
@@ -536,7 +540,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         logged = registry.client().get_run(run.run_id).data.metrics  # the totals next to the trades' figures
         assert logged["total_adapter_mape_50"] == pytest.approx(totals["50"]["adapter"]["mape"])
         assert logged["adapter_mape_50"] == pytest.approx(stages["50"]["adapter"]["mape"])
-        from gmp_assets.models.backtest_assets import backtest_json_path
+        from gmp_assets.evaluation.assets import backtest_json_path
 
         body = json.loads(backtest_json_path().read_text())  # a report written before the totals has none
         backtest_json_path().write_text(json.dumps({k: v for k, v in body.items() if k != "project_totals"}))
@@ -568,7 +572,8 @@ def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(tra
     from gmp_assets.cli import main
     from gmp_assets.models.adapters import AdapterResult, adapter_samples
     from gmp_assets.models.assets import _without_new_adapter
-    from gmp_assets.models.datasets import ADAPTER_HOLDOUT_MONTHS, split_last_months, training_sequences
+    from gmp_assets.models.samples import ADAPTER_HOLDOUT_MONTHS, split_last_months
+    from gmp_assets.features.store import training_sequences
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
     from gmp_assets.models.registry import CHAMPION, PREVIOUS, adapter_model_name
 
@@ -623,7 +628,7 @@ def test_a_global_version_taken_out_of_service_by_hand_is_not_promoted_back_by_t
 
     from gmp_assets.cli import main
     from gmp_assets.models import promotion
-    from gmp_assets.models.backtest_assets import _promotion
+    from gmp_assets.evaluation.assets import _promotion
     from gmp_assets.models.registry import CHAMPION, DEMOTED_TAG, GLOBAL_MODEL
 
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)

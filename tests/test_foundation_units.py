@@ -9,11 +9,11 @@ import pytest
 
 from gmp_assets.canonical.assets import monthly_vars
 from gmp_assets.canonical.project import FINGERPRINT, manifest_is_stale, sources_fingerprint
-from gmp_assets.ingest.quality import WEIGHTS, QualityInputs, quality_score
-from gmp_assets.ingest.sensors import folder_fingerprint, inbox_changes, inbox_run_key
-from gmp_assets.pipeline import execute
+from gmp_assets.taxonomy.quality import WEIGHTS, QualityInputs, quality_score
+from gmp_assets.orchestration.data_sensors import folder_fingerprint, inbox_changes, inbox_run_key
+from gmp_assets.orchestration.runner import execute
 from gmp_assets.settings import PgUrl, console_log_level, socket_url
-from gmp_assets.tags import CLI_TRIGGER, TRIGGER_TAG
+from gmp_assets.orchestration.tags import CLI_TRIGGER, TRIGGER_TAG
 
 
 def test_socket_url_round_trips_for_dbt(tmp_path):
@@ -126,7 +126,7 @@ def test_a_run_failure_is_told_whole_on_one_line():
     """dbt's parsed errors and a failed blocking check's name come after the first line of the error."""
     import dagster as dg
 
-    from gmp_assets.pipeline import MAX_FAILURE_CHARS, _failure_message
+    from gmp_assets.orchestration.runner import MAX_FAILURE_CHARS, _failure_message
 
     def failing(message: str):
         @dg.asset
@@ -144,7 +144,7 @@ def test_a_run_failure_is_told_whole_on_one_line():
 def test_a_failed_forecast_check_becomes_summary_lines_with_the_pending_mappings():
     import dagster as dg
 
-    from gmp_assets.pipeline import _check_findings
+    from gmp_assets.orchestration.runner import _check_findings
 
     def build(passed: bool):
         @dg.asset(check_specs=[dg.AssetCheckSpec("gx", asset="forecasts")])
@@ -165,7 +165,7 @@ def test_a_failed_forecast_check_becomes_summary_lines_with_the_pending_mappings
 def test_the_summary_tells_kept_adapters_the_forecasts_do_not_use_yet(capsys):
     from gmp_assets.cli import _print_models
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
-    from gmp_assets.pipeline import ModelOutcome
+    from gmp_assets.orchestration.runner import ModelOutcome
 
     _print_models(ModelOutcome(global_version="1", promoted=True, decision="first model",
                                adapters_kept={"P-2025-003": 16, "delta": ADAPTER_MIN_MONTHS - 5, "bravo": ADAPTER_MIN_MONTHS}))

@@ -111,8 +111,9 @@ def test_loading_a_windows_1252_file_yields_a_warning_naming_it(inbox):
 
 @pytest.mark.integration
 def test_the_ingest_asset_logs_read_warnings_and_puts_them_in_its_metadata(inbox, pg):
-    from gmp_assets.ingest.assets import RAW_KEYS, raw_project_files
-    from gmp_assets.partitions import PROJECTS
+    from gmp_assets.catalog import RAW_KEYS
+    from gmp_assets.ingest.assets import raw_project_files
+    from gmp_assets.catalog import PROJECTS
     from gmp_assets.resources import InboxResource, PostgresResource
 
     folder = project_folder(inbox, "cp1252-asset", owner="Acme")

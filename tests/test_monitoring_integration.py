@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import pytest
 
-from gmp_assets.monitoring.sensors import ADAPTER_KEY
+from gmp_assets.orchestration.model_sensors import ADAPTER_KEY
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def _latest_drift_report(project_key: str) -> tuple:
 
 def test_drift_sensor_asks_for_retraining_only_with_months_the_model_has_not_learnt(trained, instance, registry):
     from gmp_assets import database
-    from gmp_assets.canonical.months import project_month_span, range_tags
+    from gmp_assets.catalog import project_month_span, range_tags
     from gmp_assets.models.registry import GLOBAL_MODEL
     from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project
 
@@ -190,7 +190,7 @@ def test_weekly_retraining_trains_only_on_new_data_and_backtests_a_waiting_chall
     its backtest gets only the backtest; a new month of data gets the whole job."""
     from gmp_assets import database
     from gmp_assets.definitions import defs
-    from gmp_assets.models.backtest_assets import BACKTEST_KEY
+    from gmp_assets.catalog import BACKTEST_KEY
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
 
     champion, newest = registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER)
@@ -244,8 +244,8 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
 
     from gmp_assets.forecasting.store import forecast_date
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
-    from gmp_assets.monitoring.sensors import RENEWAL_TAG
-    from gmp_assets.pipeline import _materialization_metadata
+    from gmp_assets.orchestration.model_sensors import RENEWAL_TAG
+    from gmp_assets.orchestration.runner import _materialization_metadata
 
     defs, sensor = _sensor("model_change_forecast_sensor")
     calm = _tick(defs, sensor, instance)

@@ -110,16 +110,18 @@ def test_gx_checks_ran_and_passed(ingested, instance):
 
 
 def test_reingesting_the_same_inbox_changes_nothing(ingested, demo_inbox):
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.orchestration.runner import ingest_inbox
+    from gmp_assets.definitions import defs
 
     before = table_checksums()
-    outcomes = ingest_inbox(demo_inbox, progress=lambda _: None)
+    outcomes = ingest_inbox(defs, demo_inbox, progress=lambda _: None)
     assert all(o.ok for o in outcomes)
     assert table_checksums() == before
 
 
 def test_corrected_file_replaces_that_files_rows(ingested, demo_inbox, tmp_path):
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.orchestration.runner import ingest_inbox
+    from gmp_assets.definitions import defs
 
     project_key = sorted(ingested)[0]
     inbox = tmp_path / "inbox"
@@ -136,7 +138,7 @@ def test_corrected_file_replaces_that_files_rows(ingested, demo_inbox, tmp_path)
     with costs.open("w", encoding="utf-8", newline="") as handle:
         handle.writelines(kept)
         csv.writer(handle).writerow([bad[h] for h in header])
-    (outcome,) = ingest_inbox(inbox, progress=lambda _: None)
+    (outcome,) = ingest_inbox(defs, inbox, progress=lambda _: None)
     assert outcome.ok, outcome.error
     files = query(
         "SELECT rows_in, rows_loaded, rows_rejected FROM raw.source_files WHERE project_key = %s AND source_file = %s",
@@ -157,7 +159,8 @@ def test_corrected_file_replaces_that_files_rows(ingested, demo_inbox, tmp_path)
 
 
 def test_unreadable_file_fails_that_project_with_a_clear_message(ingested, demo_inbox, tmp_path):
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.orchestration.runner import ingest_inbox
+    from gmp_assets.definitions import defs
 
     project_key = sorted(ingested)[1]
     inbox = tmp_path / "inbox"
@@ -166,7 +169,7 @@ def test_unreadable_file_fails_that_project_with_a_clear_message(ingested, demo_
     gmp = next((inbox / project_key).glob("gmp_breakdown.*"))
     gmp.unlink()
     (inbox / project_key / "gmp_breakdown.csv").write_text("Division,Description\n03 - Concrete,slab\n")
-    (outcome,) = ingest_inbox(inbox, progress=lambda _: None)
+    (outcome,) = ingest_inbox(defs, inbox, progress=lambda _: None)
     assert not outcome.ok
     assert "gmp_breakdown.csv" in outcome.error and "amount" in outcome.error.lower()
     assert table_checksums(project_key) == before
@@ -174,7 +177,8 @@ def test_unreadable_file_fails_that_project_with_a_clear_message(ingested, demo_
 
 def test_confirmed_mapping_wins_and_marks_project_stale(ingested, demo_inbox, instance):
     from gmp_assets import database
-    from gmp_assets.pipeline import ingest_inbox
+    from gmp_assets.orchestration.runner import ingest_inbox
+    from gmp_assets.definitions import defs
     from gmp_assets.taxonomy.store import confirm_mapping
 
     project_key = sorted(ingested)[2]
@@ -192,7 +196,7 @@ def test_confirmed_mapping_wins_and_marks_project_stale(ingested, demo_inbox, in
     key = dg.AssetKey(["taxonomy", "manual_trade_mappings"])
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=project_key))
     assert instance.get_latest_materialization_event(key) is not None
-    (outcome,) = ingest_inbox(demo_inbox, progress=lambda _: None, only={project_key})
+    (outcome,) = ingest_inbox(defs, demo_inbox, progress=lambda _: None, only={project_key})
     assert outcome.ok, outcome.error
     rows = query(
         "SELECT canonical_code, method, confidence::float FROM analytics.project_trade_mappings"
@@ -327,7 +331,7 @@ def test_a_projects_dbt_tests_read_only_its_own_rows(ingested):
 def test_the_canonical_gx_check_reads_only_the_runs_projects(ingested, instance):
     """Each months run checks its own project's canonical rows; another project's bad row cannot fail it."""
     from gmp_assets import database
-    from gmp_assets.ingest.expectations import canonical_features_suite
+    from gmp_assets.canonical.expectations import canonical_features_suite
 
     first, other = sorted(k for k, o in ingested.items() if o.ok)[:2]
     for key in (first, other):

@@ -13,7 +13,7 @@ from test_features import assert_truncation_identity
 from gmp_assets.features.compute import compute_feature_rows, trade_final_costs
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import TemporalSplitter, stage_samples
-from gmp_assets.models.backtest import stage_view
+from gmp_assets.evaluation.backtest import stage_view
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,13 @@ from gmp_assets.ingest.readers import (
     InputFileError,
     ProjectInfo,
     discover_project_files,
-    is_project_key,
     read_direct_costs,
     read_gmp_breakdown,
     read_project_folder,
     read_project_json,
     read_schedule_csv,
-    validate_project_key,
 )
+from gmp_assets.catalog import is_project_key, validate_project_key
 
 GMP_CSV = (
     "Division,Cost Code,Description,Zone,Original Amount,Approved Changes\n"
@@ -362,7 +361,7 @@ def test_invalid_project_keys(key):
 
 def test_the_inbox_sensor_refuses_a_folder_name_with_a_trailing_newline(tmp_path):
     """``$`` of a regular expression also matches before a final newline; the key check must not."""
-    from gmp_assets.ingest.sensors import inbox_changes
+    from gmp_assets.orchestration.data_sensors import inbox_changes
 
     for name in ("alpha", "alpha\n"):
         (tmp_path / name).mkdir()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from gmp_assets.models.backtest_assets import BACKTEST_KEY
+from gmp_assets.catalog import BACKTEST_KEY
 from gmp_assets.monitoring.retraining import TRAINED_FROM, WeeklyPlan, weekly_plan
-from gmp_assets.monitoring.schedules import weekly_request
+from gmp_assets.orchestration.schedules import weekly_request
 
 # as MLflow returns a run's params: strings
 LOGGED = {
@@ -66,7 +66,7 @@ def test_requests_the_whole_job_only_the_backtest_or_nothing():
 
 
 def test_an_adapter_is_refreshed_for_new_data_or_a_new_global_champion():
-    from gmp_assets.monitoring.schedules import refresh_reason
+    from gmp_assets.orchestration.schedules import refresh_reason
 
     assert refresh_reason(None, None, 100.0, "2") == "no adapter yet"
     assert refresh_reason(50.0, "2", 100.0, "2") == "new data"

@@ -53,7 +53,7 @@ def test_endpoint_precedence(env, expected):
 
 
 def test_the_code_location_uses_the_configured_io_manager(monkeypatch):
-    from gmp_assets.resources import build_resources
+    from gmp_assets.definitions import build_resources
 
     monkeypatch.delenv("GMP_S3_BUCKET", raising=False)
     assert isinstance(build_resources()["io_manager"], dg.FilesystemIOManager)
@@ -117,8 +117,8 @@ def test_training_dataset_round_trips_through_s3(ingested, s3_env):
     import boto3
 
     from gmp_assets.models.assets import training_dataset
-    from gmp_assets.models.datasets import dataset_fingerprint
-    from gmp_assets.resources import build_resources
+    from gmp_assets.models.samples import dataset_fingerprint
+    from gmp_assets.definitions import build_resources
 
     resources = {**build_resources(), "io_manager": storage.io_manager(s3_env)}
     # An ephemeral instance: the session's instance keeps expecting its outputs on the local disk.

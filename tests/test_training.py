@@ -10,7 +10,7 @@ import pytest
 from gmp_assets.models import metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner, fine_tune_adapter
 from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
-from gmp_assets.models.datasets import MAX_LABEL_RATIO, implausible_labels
+from gmp_assets.models.samples import MAX_LABEL_RATIO, implausible_labels
 from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
 from test_network import synthetic_dataset, vocabularies
 
@@ -142,7 +142,7 @@ def test_implausible_labels_are_the_finals_beyond_the_ratio_either_way():
 def test_no_embedding_for_a_project_or_trade_whose_only_labels_are_implausible():
     """A project (or trade) known only through labels the model does not learn from stays unknown (index
     0, the learnt cold start) instead of getting an embedding row no sample trains."""
-    from gmp_assets.models.datasets import vocabularies as model_vocabularies
+    from gmp_assets.models.samples import vocabularies as model_vocabularies
 
     ds = synthetic_dataset(n=200, seed=5, unlabelled=0.0)
     alone = ds.project_keys == ds.project_keys[0]
@@ -175,7 +175,7 @@ def test_training_and_adapters_leave_out_a_trade_that_finished_far_off_its_budge
 def test_the_model_learns_from_eligible_projects_above_the_quality_bar():
     import pandas as pd
 
-    from gmp_assets.models.datasets import MIN_QUALITY, trains_the_model
+    from gmp_assets.features.store import MIN_QUALITY, trains_the_model
 
     projects = pd.DataFrame({
         "project_key": ["a", "b", "c", "d"],

@@ -14,9 +14,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from gmp_assets.canonical.project import dbt_project, ensure_manifest
-from gmp_assets.ingest.expectations import canonical_features_suite
-from gmp_assets.ingest.readers import validate_project_key
-from gmp_assets.partitions import project_month_partitions, project_partitions
+from gmp_assets.catalog import monthly_ranges
+from gmp_assets.canonical.expectations import canonical_features_suite
+from gmp_assets.catalog import validate_project_key
+from gmp_assets.catalog import project_month_partitions, project_partitions
 from gmp_assets.resources import PostgresResource
 
 SHARED_SELECT = "csi_taxonomy canonical_trades"
@@ -59,15 +60,6 @@ def canonical_project_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
     project_key = validate_project_key(context.partition_key)
     args = ["build", "--threads", "1", "--vars", json.dumps({"project_key": project_key})]
     yield from dbt.cli(args, context=context).stream()
-
-
-def monthly_ranges(partition_keys: list[str]) -> dict[str, tuple[str, str]]:
-    """First and last month per project of a run's ``month|project`` partition keys."""
-    months: dict[str, list[str]] = {}
-    for key in partition_keys:
-        month, project = key.split("|")
-        months.setdefault(validate_project_key(project), []).append(month)
-    return {project: (min(m), max(m)) for project, m in sorted(months.items())}
 
 
 def monthly_vars(partition_keys: list[str]) -> dict[str, str]:

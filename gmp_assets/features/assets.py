@@ -3,21 +3,19 @@
 import dagster as dg
 import pandas as pd
 
-from gmp_assets.canonical.assets import monthly_ranges
+from gmp_assets.catalog import CANONICAL_FEATURES, CANONICAL_PROJECTS, CANONICAL_TRADES, FEATURE_ROWS, monthly_ranges
 from gmp_assets.features import store
 from gmp_assets.features.compute import compute_feature_rows
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
-from gmp_assets.ingest.assets import DB_RETRY
-from gmp_assets.partitions import project_month_partitions
+from gmp_assets.catalog import DB_RETRY
+from gmp_assets.catalog import project_month_partitions
 from gmp_assets.resources import PostgresResource
 
-FEATURE_ROWS = dg.AssetKey(["ml", "feature_rows"])
-CANONICAL = dg.AssetKey(["analytics", "canonical_cost_features"])
 
 
 @dg.asset(
     key=FEATURE_ROWS,
-    deps=[CANONICAL, dg.AssetKey(["analytics", "projects"]), dg.AssetKey(["analytics", "canonical_trades"])],
+    deps=[CANONICAL_FEATURES, CANONICAL_PROJECTS, CANONICAL_TRADES],
     partitions_def=project_month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="features",

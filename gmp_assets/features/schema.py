@@ -92,6 +92,7 @@ def _column_ddl(name: str, sql_type: str) -> str:
 FEATURE_ROWS_DDL = "\n".join(
     [
         "-- Offline feature store: one row per project x level-1 trade x month (gmp_assets.features).",
+        "-- Generated from gmp_assets/features/schema.py (FEATURE_ROWS_DDL): a unit test checks they agree.",
         "CREATE SCHEMA IF NOT EXISTS ml;",
         "",
         "CREATE TABLE IF NOT EXISTS ml.feature_rows (",

@@ -1,4 +1,5 @@
-"""Reading canonical rows and reading/writing the offline feature store (``ml.feature_rows``).
+"""The feature store: canonical rows and ``ml.feature_rows`` read and written, and the sequence datasets
+built from them (every training-eligible project for training; one project as of a month for inference).
 
 Every read that serves one project is scoped to it and, where a month is given, to rows dated on
 or before that month (no leakage into a forecast as of that month).
@@ -12,7 +13,13 @@ import pandas as pd
 import psycopg2.extensions
 from psycopg2.extras import execute_values
 
+from gmp_assets.features.compute import trade_final_costs, trade_finished_as_of
+from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.features.schema import TABLE_COLUMNS
+from gmp_assets.features.sequences import build_sequences
+
+WINDOW = 12  # months of feature rows per sample
+MIN_QUALITY = 0.8  # projects whose data quality score is lower do not train the global model
 
 
 def _frame(conn: psycopg2.extensions.connection, sql: str, params) -> pd.DataFrame:
@@ -79,3 +86,49 @@ def replace_feature_rows(
             page_size=2000,
         )
     return len(rows)
+
+
+def trains_the_model(projects: pd.DataFrame, min_quality: float = MIN_QUALITY) -> pd.Series:
+    """Which ``analytics.projects`` rows the global model learns from: training-eligible, with a data
+    quality score of at least ``min_quality``."""
+    quality = projects["quality_score"].astype(float).fillna(0.0)
+    return projects["is_training_eligible"].astype(bool) & (quality >= min_quality)
+
+
+def training_sequences(
+    conn: psycopg2.extensions.connection,
+    window: int = WINDOW,
+    min_quality: float = 0.0,
+    label_every_month: bool = False,
+    project_keys: list[str] | None = None,
+) -> SequenceDataset:
+    """Samples of every training-eligible project (of ``project_keys`` if given; the queries read
+    only those projects) whose data quality score is at least ``min_quality``.
+
+    Labels come from completed projects and from finished trades of active ones: from their
+    finished month on, or with ``label_every_month`` at every month of the trade (what a project's
+    adapter learns from: how its trades' early months turned out, as in the backtest).
+    """
+    projects = load_projects(conn, project_keys)
+    projects = projects[trains_the_model(projects, min_quality)]
+    keys = projects["project_key"].astype(str).tolist()
+    canonical = load_canonical(conn, keys)
+    features = load_feature_rows(conn, keys)
+    finals = trade_final_costs(canonical, projects)
+    if label_every_month:
+        finals = finals.assign(label_every_month=True)
+    return build_sequences(features, finals, window=window)
+
+
+def inference_sequences(
+    conn: psycopg2.extensions.connection, project_key: str, as_of_month: date | str, window: int = WINDOW
+) -> SequenceDataset:
+    """One sample per trade of one project as of a month, built from rows dated on or before it only.
+
+    The project is treated as in progress at that month whatever its status today: a trade counts
+    as finished only if it was known finished then.
+    """
+    canonical = load_canonical(conn, [project_key], until_month=as_of_month)
+    features = load_feature_rows(conn, [project_key], until_month=as_of_month)
+    finals = trade_finished_as_of(canonical).assign(label_every_month=False)
+    return build_sequences(features, finals, window=window, as_of=str(as_of_month))

@@ -5,64 +5,19 @@ import pandas as pd
 
 import dagster as dg
 
-from gmp_assets.canonical.assets import monthly_ranges
-from gmp_assets.features.assets import FEATURE_ROWS
-from gmp_assets.features.dataset import SequenceDataset
-from gmp_assets.forecasting.expectations import FORECASTS_KEY, check_forecasts, forecast_suite
-from gmp_assets.forecasting.inference import Forecaster, forecast_from_distribution, ladder_distribution, split_east_west
-from gmp_assets.forecasting.serving import recorded_model, row_method
+from gmp_assets.catalog import monthly_ranges
+from gmp_assets.catalog import FEATURE_ROWS
+from gmp_assets.catalog import FORECASTS_KEY
+from gmp_assets.forecasting.expectations import check_forecasts, forecast_suite
+from gmp_assets.forecasting.pipeline import forecast_rows
 from gmp_assets.forecasting.store import eac_over_gmp, forecast_date, totals_as_of, withdraw_stale, write_forecasts
-from gmp_assets.ingest.assets import DB_RETRY
-from gmp_assets.models import fallback
-from gmp_assets.models.assets import ADAPTER_KEY, GLOBAL_MODEL_KEY
-from gmp_assets.models.datasets import inference_sequences
+from gmp_assets.catalog import DB_RETRY
+from gmp_assets.catalog import ADAPTER_KEY, GLOBAL_MODEL_KEY
+from gmp_assets.features.store import inference_sequences
 from gmp_assets.models.plots import forecast_fan_png, markdown_image
 from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
-from gmp_assets.partitions import project_month_partitions
+from gmp_assets.catalog import project_month_partitions
 from gmp_assets.resources import PostgresResource
-
-CONFIDENCE = 0.8
-
-
-def _forecaster(loaded: LoadedModel | None) -> Forecaster | None:
-    return (loaded.model, loaded.projects, loaded.trades) if loaded else None
-
-
-def _identity(loaded: LoadedModel | None) -> tuple[str, str] | None:
-    return (loaded.name, loaded.version) if loaded else None
-
-
-def forecast_rows(
-    ds: SequenceDataset, champion: LoadedModel | None, adapter: LoadedModel | None, planned_finish: pd.Timestamp,
-    east_west: pd.DataFrame,
-) -> list[dict]:
-    """Forecast rows for one project's inference samples (one per trade)."""
-    if champion is None:
-        methods = np.full(len(ds), fallback.HEURISTIC, dtype=object)
-    else:
-        with_adapter = set(map(str, ds.project_keys)) if adapter is not None else set()
-        methods = fallback.methods_for(ds, champion.projects, with_adapter)
-    mean, std = ladder_distribution(ds, methods, _forecaster(champion), _forecaster(adapter))
-    values = forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, CONFIDENCE)
-    shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
-    east, west = split_east_west(values["predicted_eac_cents"], shares["east_share"], shares["west_share"])
-    rows = []
-    for i in range(len(ds)):
-        method = row_method(methods[i], bool(ds.trade_finished[i]), int(ds.bac_cents[i]))
-        name, version = recorded_model(method, _identity(champion), _identity(adapter))
-        month = pd.Timestamp(ds.as_of_month[i])
-        rows.append(
-            {
-                "canonical_code": str(ds.canonical_codes[i]),
-                "horizon_months": max(0, (planned_finish.year - month.year) * 12 + planned_finish.month - month.month),
-                "model_name": name, "model_version": version, "method": method,
-                "bac_cents": int(ds.bac_cents[i]), "actual_to_date_cents": int(ds.actual_to_date_cents[i]),
-                **{k: int(v[i]) for k, v in values.items()},
-                "confidence_level": CONFIDENCE, "eac_east_cents": int(east[i]), "eac_west_cents": int(west[i]),
-            }
-        )
-    return rows
-
 
 def _cents(value: int) -> str:
     return f"{value / 100:,.0f}"

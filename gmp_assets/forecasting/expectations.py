@@ -25,12 +25,11 @@ import dagster as dg
 import numpy as np
 import psycopg2.extensions
 
-from gmp_assets.canonical.months import project_month_span
-from gmp_assets.ingest.expectations import GxSuite
+from gmp_assets.catalog import FORECASTS_KEY, project_month_span
+from gmp_assets.checks import GxSuite
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
-from gmp_assets.models.datasets import MAX_LABEL_RATIO
+from gmp_assets.models.samples import MAX_LABEL_RATIO
 
-FORECASTS_KEY = dg.AssetKey(["ml", "project_forecasts"])
 MIN_PROGRESS_PCT = 20  # progress_without_cost looks at trades at least this far along
 RULES = ("missing_forecast", "cost_without_budget", "finished_not_at_actual", "progress_without_cost",
          "eac_far_off_budget")

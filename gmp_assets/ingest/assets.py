@@ -2,21 +2,14 @@
 
 import dagster as dg
 
+from gmp_assets.catalog import Outcome, DB_RETRY, RAW_KEYS
 from gmp_assets.ingest.expectations import raw_table_checks
 from gmp_assets.ingest.loader import load_project
-from gmp_assets.ingest.readers import InputFileError, read_project_folder, validate_project_key
-from gmp_assets.partitions import project_partitions
+from gmp_assets.ingest.readers import InputFileError, read_project_folder
+from gmp_assets.catalog import validate_project_key
+from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import InboxResource, PostgresResource
 from gmp_assets.taxonomy.mapping import TradeMapper
-
-RAW_KEYS = {
-    "projects": dg.AssetKey(["raw", "projects"]),
-    "gmp_breakdown": dg.AssetKey(["raw", "gmp_breakdown"]),
-    "direct_costs": dg.AssetKey(["raw", "direct_costs"]),
-    "schedule": dg.AssetKey(["raw", "schedule_progress"]),
-    "source_files": dg.AssetKey(["raw", "source_files"]),
-    "rejected_rows": dg.AssetKey(["raw", "rejected_rows"]),
-}
 
 _DESCRIPTIONS = {
     "projects": "project.json of each project folder (one row per project).",
@@ -26,10 +19,6 @@ _DESCRIPTIONS = {
     "source_files": "Every ingested file with its SHA-256 and counts (rows in = loaded + rejected).",
     "rejected_rows": "Rows that could not be loaded, untouched, with file, line, column and reason.",
 }
-
-# Transient database faults (server restart, dropped connection) are retried; bad input is not.
-DB_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
-
 
 @dg.multi_asset(
     specs=[
@@ -72,17 +61,17 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
                 "rows_loaded": summary.total("rows_loaded", name),
                 "rows_rejected": summary.total("rows_rejected", name),
                 "files": [f.source_file for f in summary.files if f.kind == name],
-                "warnings": summary.warnings(name),
+                Outcome.WARNINGS: summary.warnings(name),
             }
         elif name == "projects":
-            metadata["warnings"] = summary.warnings("project")
+            metadata[Outcome.WARNINGS] = summary.warnings("project")
         elif name == "source_files":
             metadata |= {
                 "rows_in": summary.total("rows_in"),
                 "rows_loaded": summary.total("rows_loaded"),
                 "rows_rejected": summary.total("rows_rejected"),
                 "removed_files": summary.removed_files,
-                "warnings": summary.warnings(),
+                Outcome.WARNINGS: summary.warnings(),
             }
         elif name == "rejected_rows":
             metadata["rows_rejected"] = summary.total("rows_rejected")

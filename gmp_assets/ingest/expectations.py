@@ -1,106 +1,15 @@
-"""Great Expectations (GX Core 1.x) suites on the raw and canonical tables, as Dagster asset checks.
-
-Each suite is plain data: the table's asset key, a SQL query that reads the rows to validate
-(scoped to one project where the check serves one project) and its expectations. GX runs in an
-ephemeral context on a pandas frame; the result becomes an ``AssetCheckResult`` whose metadata
-lists each failed expectation with its unexpected count and examples.
-"""
+"""Great Expectations suites on the raw tables of one project (asset checks of the ingest asset)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Callable, Iterator
+from typing import Callable
 
 import dagster as dg
-import pandas as pd
-import psycopg2.extensions
 
+from gmp_assets.checks import GxSuite, SuiteGroup
 from gmp_assets.ingest.parsing import MAX_LINE_AMOUNT_CENTS
 
 ZONES = ["EAST", "WEST", "SHARED"]
-
-
-@cache
-def _context():
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    return context
-
-
-def run_expectations(name: str, frame: pd.DataFrame, expectations: list) -> tuple[bool, dict]:
-    """Validate a frame; returns success and a metadata summary of the failures."""
-    import great_expectations as gx
-
-    context = _context()
-    source = context.data_sources.add_or_update_pandas(f"{name}_source")
-    asset = source.add_dataframe_asset(name=name)
-    batch = asset.add_batch_definition_whole_dataframe(f"{name}_batch")
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
-    )
-    result = definition.run(batch_parameters={"dataframe": frame})
-    failures = [
-        {
-            "expectation": r.expectation_config.type,
-            "column": r.expectation_config.kwargs.get("column") or r.expectation_config.kwargs.get("column_list"),
-            "unexpected_count": r.result.get("unexpected_count"),
-            "examples": [str(v) for v in (r.result.get("partial_unexpected_list") or [])[:5]],
-        }
-        for r in result.results
-        if not r.success
-    ]
-    return bool(result.success), {
-        "rows_validated": len(frame),
-        "evaluated": result.statistics["evaluated_expectations"],
-        "failed": failures,
-    }
-
-
-@dataclass(frozen=True)
-class GxSuite:
-    """One GX suite run as one asset check on one table."""
-
-    name: str
-    asset_key: dg.AssetKey
-    query: str  # named parameters, e.g. %(project_key)s
-    expectations: Callable[[], list]
-    blocking: bool
-    description: str
-
-    def spec(self) -> dg.AssetCheckSpec:
-        return dg.AssetCheckSpec(self.name, asset=self.asset_key, blocking=self.blocking, description=self.description)
-
-    def evaluate(self, conn: psycopg2.extensions.connection, extra_metadata: dict | None = None,
-                 **params) -> dg.AssetCheckResult:
-        """Run the suite on the query's rows (``params`` fill it); ``extra_metadata``: more to show with the result."""
-        with conn.cursor() as cur:
-            cur.execute(self.query, params)
-            frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-        success, metadata = run_expectations(self.name, frame, self.expectations())
-        return dg.AssetCheckResult(
-            asset_key=self.asset_key,
-            check_name=self.name,
-            passed=success,
-            severity=dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN,
-            metadata={**params, **metadata, **(extra_metadata or {})},
-        )
-
-
-@dataclass(frozen=True)
-class SuiteGroup:
-    suites: list[GxSuite] = field(default_factory=list)
-
-    @property
-    def specs(self) -> list[dg.AssetCheckSpec]:
-        return [s.spec() for s in self.suites]
-
-    def evaluate(self, conn: psycopg2.extensions.connection, project_key: str) -> Iterator[dg.AssetCheckResult]:
-        for suite in self.suites:
-            yield suite.evaluate(conn, project_key=project_key)
 
 
 def _raw_expectations(table: str) -> Callable[[], list]:
@@ -153,32 +62,4 @@ raw_table_checks = SuiteGroup(
         )
         for table in ("gmp_breakdown", "direct_costs", "schedule_progress")
     ]
-)
-
-
-def _canonical_expectations() -> list:
-    import great_expectations as gx
-
-    e = gx.expectations
-    return [
-        e.ExpectCompoundColumnsToBeUnique(column_list=["project_key", "canonical_code", "month_start"]),
-        e.ExpectColumnValuesToNotBeNull(column="cumulative_cost_cents"),
-        e.ExpectColumnValuesToNotBeNull(column="budget_cents"),
-        e.ExpectColumnValuesToBeBetween(column="budget_cents", min_value=0),
-        e.ExpectColumnValuesToBeBetween(column="schedule_elapsed_share", min_value=0, max_value=5),
-        e.ExpectColumnValuesToBeBetween(column="east_share", min_value=0, max_value=1),
-        e.ExpectColumnValuesToBeBetween(column="west_share", min_value=0, max_value=1),
-        e.ExpectColumnValuesToBeBetween(column="reported_pct_complete", min_value=0, max_value=100),
-        e.ExpectColumnValuesToBeBetween(column="project_month", min_value=1, max_value=240),
-    ]
-
-
-canonical_features_suite = GxSuite(
-    name="gx_canonical_cost_features",
-    asset_key=dg.AssetKey(["analytics", "canonical_cost_features"]),
-    query="SELECT * FROM analytics.canonical_cost_features WHERE project_key = ANY(%(project_keys)s)",
-    expectations=_canonical_expectations,
-    blocking=True,
-    description="GX suite on the run's projects' canonical monthly rows: unique keys, budgets, shares and progress in"
-    " range. Blocking: these rows feed the model.",
 )

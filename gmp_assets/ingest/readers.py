@@ -37,6 +37,7 @@ from gmp_assets.ingest.parsing import (
     relative_name,
     sha256_hex,
 )
+from gmp_assets.catalog import validate_project_key
 from gmp_assets.ingest.xer import read_xer_schedule
 
 __all__ = [
@@ -45,16 +46,13 @@ __all__ = [
     "ProjectInfo",
     "RejectedRow",
     "discover_project_files",
-    "is_project_key",
     "read_direct_costs",
     "read_gmp_breakdown",
     "read_project_folder",
     "read_project_json",
     "read_schedule_csv",
-    "validate_project_key",
 ]
 
-_PROJECT_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")  # whole string only: see is_project_key
 PROJECT_TYPES = ("commercial", "residential", "mixed")
 PROJECT_STATUSES = ("active", "completed")
 MIN_SQUARE_FEET = 1000
@@ -80,18 +78,6 @@ class ProjectInfo:
     planned_finish_date: date
     status: str
     is_training_eligible: bool = True
-
-
-def is_project_key(key: object) -> bool:
-    """Whether ``key`` is 1-40 characters of ``A-Z a-z 0-9 _ -`` (nothing else, not even a trailing newline)."""
-    return isinstance(key, str) and _PROJECT_KEY.fullmatch(key) is not None
-
-
-def validate_project_key(key: str) -> str:
-    """The key itself if it is a valid project key (``is_project_key``); ``ValueError`` otherwise."""
-    if not is_project_key(key):
-        raise ValueError(f"invalid project key {key!r}: expected 1 to 40 characters of A-Z a-z 0-9 _ -")
-    return key
 
 
 def _field(doc: dict, name: str, source: str) -> Any:

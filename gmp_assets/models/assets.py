@@ -7,36 +7,32 @@ import pandas as pd
 
 import dagster as dg
 
-from gmp_assets.features.assets import FEATURE_ROWS
+from gmp_assets.catalog import Outcome, ADAPTER_KEY, FEATURE_ROWS, GLOBAL_MODEL_KEY, TRAINING_DATASET_KEY
 from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
-from gmp_assets.ingest.readers import validate_project_key
+from gmp_assets.catalog import validate_project_key
 from gmp_assets.models import evidence, registry
 from gmp_assets.models.adapters import AdapterConfig, AdapterResult, eac_mape, fine_tune_adapter
-from gmp_assets.models.datasets import (
+from gmp_assets.models.samples import (
     ADAPTER_HOLDOUT_MONTHS,
     MAX_LABEL_RATIO,
-    MIN_QUALITY,
     VALIDATION_MONTHS,
     dataset_fingerprint,
-    inference_sequences,
     split_last_months,
-    training_sequences,
     vocabularies,
 )
+from gmp_assets.features.store import MIN_QUALITY, inference_sequences, training_sequences
 from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
 from gmp_assets.models.promotion import Decision, changed_params
 from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.models.recipe import code_fingerprint
-from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT, months_through
+from gmp_assets.models.lineage import DATA_THROUGH_ARTIFACT, months_through
 from gmp_assets.models.training import TrainConfig, train_global
-from gmp_assets.partitions import project_partitions
+from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import PostgresResource
 
-GLOBAL_MODEL_KEY = dg.AssetKey(["ml", "global_model"])
-ADAPTER_KEY = dg.AssetKey(["ml", "project_adapter"])
 MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
 
 
@@ -68,7 +64,7 @@ def _markdown_table(rows: dict[str, float], key: str, value: str) -> str:
 
 
 @dg.asset(
-    key=["ml", "training_dataset"],
+    key=TRAINING_DATASET_KEY,
     deps=[FEATURE_ROWS],
     group_name="training",
     kinds={"numpy"},
@@ -147,8 +143,8 @@ def global_model(
         {
             "model_version": version,
             "mlflow_run_id": run_id,
-            "promoted_to_champion": promoted,
-            "decision": reason,
+            Outcome.PROMOTED: promoted,
+            Outcome.DECISION: reason,
             "best_epoch": result.best_epoch,
             "training_seconds": round(result.seconds, 1),
             "val_worst_mape": challenger_worst,
@@ -182,7 +178,7 @@ def project_adapter(
         project = training_sequences(conn, label_every_month=True, project_keys=[project_key])
     labelled = project.subset(project.labelled)
     if not len(labelled):
-        return dg.MaterializeResult(metadata={"kept": False, "global_version": champion.version,
+        return dg.MaterializeResult(metadata={Outcome.KEPT: False, "global_version": champion.version,
                                               "reason": "no finished trades to learn from yet"})
     months = int(project.months_of_data.max())
     name = adapter_model_name(project_key)
@@ -191,12 +187,12 @@ def project_adapter(
     latest = mlflow.latest_run({"gmp.kind": "adapter", "gmp.project": project_key})
     if latest is not None and not changed_params(latest.params, params, params):
         return dg.MaterializeResult(metadata=_same_as_latest(mlflow, name, latest, champion.version)
-                                    | {"months_of_data": months})
+                                    | {Outcome.MONTHS_OF_DATA: months})
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
     result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
     metadata = {
-        "kept": result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
-        "train_samples": result.n_train, "global_version": champion.version, "months_of_data": months,
+        Outcome.KEPT: result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
+        "train_samples": result.n_train, "global_version": champion.version, Outcome.MONTHS_OF_DATA: months,
     }
     if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
         return dg.MaterializeResult(metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"})
@@ -231,7 +227,7 @@ def project_adapter(
                   " until then the global model")
     else:
         reason = "kept and promoted: forecasts use it"
-    metadata |= {"model_version": version, "promoted_to_champion": decision.promote, "decision": decision.reason,
+    metadata |= {"model_version": version, Outcome.PROMOTED: decision.promote, Outcome.DECISION: decision.reason,
                  "reason": reason}
     return dg.MaterializeResult(metadata=metadata)
 
@@ -263,7 +259,7 @@ def _same_as_latest(mlflow: MlflowResource, name: str, latest: registry.RunRecor
     metadata = {"reason": f"nothing new: {done}; {in_use}", "global_version": global_version,
                 "latest_adapter_run": latest.run_id}
     return (metadata | ({"newest_adapter_version": newest} if newest else {})
-            | ({"champion_adapter_version": champion} if champion else {}))
+            | ({Outcome.CHAMPION_ADAPTER: champion} if champion else {}))
 
 
 def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResult) -> dict:
@@ -278,7 +274,7 @@ def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResul
     scores = f"{champion_mape:.4f} vs the global model's {result.global_mape:.4f}"
     if champion_mape < result.global_mape:
         return {"reason": f"{not_kept}; the champion adapter (version {current.version}) still does ({scores})"
-                          " and stays in use", "champion_adapter_version": current.version}
+                          " and stays in use", Outcome.CHAMPION_ADAPTER: current.version}
     mlflow.retire(name, f"does not beat global model {result.global_mape:.4f} on held-out months ({champion_mape:.4f})")
     return {"reason": f"{not_kept}, nor does the champion adapter (version {current.version}: {scores}): retired,"
                       " the project uses the global model", "retired_adapter_version": current.version}

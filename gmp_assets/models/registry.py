@@ -78,11 +78,11 @@ class MlflowResource(ConfigurableResource):
             yield run
 
     def log_samples(self, asset: str, dagster_run_id: str, sets: dict[str, tuple[str, SequenceDataset]]) -> None:
-        """Describe in the active run the samples it learnt from (``tracked_datasets``), produced
+        """Describe in the active run the samples it learnt from (``lineage``), produced
         by ``asset`` in Dagster run ``dagster_run_id``: context (``training``, ...) -> (name, samples)."""
         import mlflow
 
-        from gmp_assets.models.tracked_datasets import PlatformSource, SequenceSamples
+        from gmp_assets.models.lineage import PlatformSource, SequenceSamples
 
         source = PlatformSource(asset, dagster_run_id)
         for context, (name, ds) in sets.items():

@@ -24,7 +24,7 @@ import tensorflow as tf
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
 from gmp_assets.features.schema import PROJECT_STATIC_FEATURES
 from gmp_assets.models import evidence, metrics
-from gmp_assets.models.datasets import implausible_labels
+from gmp_assets.models.samples import implausible_labels
 from gmp_assets.models.network import (
     EVIDENCE_LAYER,
     build_forecaster,

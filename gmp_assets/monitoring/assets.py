@@ -2,18 +2,18 @@
 
 import dagster as dg
 
-from gmp_assets.features.assets import FEATURE_ROWS
-from gmp_assets.ingest.readers import validate_project_key
-from gmp_assets.forecasting.assets import FORECASTS_KEY
-from gmp_assets.models.assets import GLOBAL_MODEL_KEY
+from gmp_assets.catalog import DRIFT_KEY, FEATURE_ROWS
+from gmp_assets.catalog import validate_project_key
+from gmp_assets.catalog import FORECASTS_KEY
+from gmp_assets.catalog import GLOBAL_MODEL_KEY
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
-from gmp_assets.partitions import project_partitions
+from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import PostgresResource
 
 
 @dg.asset(
-    key=["ml", "drift_report"],
+    key=DRIFT_KEY,
     deps=[FEATURE_ROWS, GLOBAL_MODEL_KEY, FORECASTS_KEY],
     partitions_def=project_partitions,
     group_name="monitoring",

@@ -2,10 +2,10 @@
 
 Retraining can only help with data the global model has not learnt from: the data drift of a
 project asks for retraining only when the project has months after the last one that the newest
-global version learnt from (``tracked_datasets.DATA_THROUGH_ARTIFACT`` of the ``challenger``
+global version learnt from (``lineage.DATA_THROUGH_ARTIFACT`` of the ``challenger``
 alias, the latest trained: retraining again before it is promoted would learn from the same
 months), or when that version did not learn from the project at all and a retraining would
-(``datasets.trains_the_model``: training-eligible, data quality at least 0.8). Without this, the drift
+(``features.store.trains_the_model``: training-eligible, data quality at least 0.8). Without this, the drift
 sensor asked for a retraining run every day for a project unlike the others (one whose cost per
 SF sits above theirs, say), which no retraining could change.
 """
@@ -23,9 +23,9 @@ from gmp_assets.features import store
 from gmp_assets.features.compute import trade_finished_as_of
 from gmp_assets.forecasting.serving import NOT_MODELLED
 from gmp_assets.models import metrics
-from gmp_assets.models.datasets import trains_the_model
+from gmp_assets.features.store import trains_the_model
 from gmp_assets.models.registry import CHALLENGER, GLOBAL_MODEL, LoadedModel, MlflowResource
-from gmp_assets.models.tracked_datasets import DATA_THROUGH_ARTIFACT
+from gmp_assets.models.lineage import DATA_THROUGH_ARTIFACT
 from gmp_assets.monitoring.drift import DataDriftReport, data_drift, prediction_drift
 
 RECENT_MONTHS = 6

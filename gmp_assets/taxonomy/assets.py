@@ -5,21 +5,19 @@ from collections import Counter
 
 import dagster as dg
 
-from gmp_assets.ingest.assets import DB_RETRY, RAW_KEYS
-from gmp_assets.ingest.quality import QualityInputs, quality_score
-from gmp_assets.ingest.readers import validate_project_key
-from gmp_assets.partitions import project_partitions
+from gmp_assets.catalog import DB_RETRY, MANUAL_TRADE_MAPPINGS, PROJECT_QUALITY, RAW_KEYS, TRADE_MAPPINGS
+from gmp_assets.taxonomy.quality import QualityInputs, quality_score
+from gmp_assets.catalog import validate_project_key
+from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import PostgresResource
 from gmp_assets.taxonomy import store
 from gmp_assets.taxonomy.mapping import TradeMapper
 
-TRADE_MAPPINGS = dg.AssetKey(["taxonomy", "trade_mappings"])
-PROJECT_QUALITY = dg.AssetKey(["raw", "project_quality"])
 
 # Confirmations made with `gmp mappings confirm` are reported as materializations of this
 # external asset, so Dagster shows the project's mappings and canonical tables as stale.
 manual_trade_mappings = dg.AssetSpec(
-    dg.AssetKey(["taxonomy", "manual_trade_mappings"]),
+    MANUAL_TRADE_MAPPINGS,
     description="Mappings confirmed by a person (`gmp mappings confirm` / CSV import); they win over automatic ones.",
     group_name="taxonomy",
     partitions_def=project_partitions,

@@ -10,7 +10,7 @@ from typing import Iterable
 import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
-from gmp_assets.ingest.readers import validate_project_key
+from gmp_assets.catalog import validate_project_key
 from gmp_assets.taxonomy.mapping import TradeMapping
 from gmp_assets.taxonomy.trades import load_taxonomy
 

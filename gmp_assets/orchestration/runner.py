@@ -1,4 +1,5 @@
-"""Run the pipeline for an inbox as Dagster runs against the real instance (what `gmp ingest` does)."""
+"""`gmp`'s in-process runs: the jobs of ``orchestration.jobs`` chained for an inbox, against the real
+instance (what `gmp ingest` and `gmp run` do), and the typed outcomes read back from them."""
 
 from __future__ import annotations
 
@@ -12,11 +13,19 @@ from typing import Callable
 import dagster as dg
 
 from gmp_assets import database, settings
-from gmp_assets.canonical.months import active_last_months, project_month_span, range_tags
-from gmp_assets.ingest.assets import RAW_KEYS
-from gmp_assets.ingest.readers import is_project_key
-from gmp_assets.partitions import PROJECTS
-from gmp_assets.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
+from gmp_assets.catalog import (
+    GLOBAL_MODEL_KEY,
+    PROJECTS,
+    RAW_KEYS,
+    Outcome,
+    active_last_months,
+    is_project_key,
+    month_keys_between,
+    project_month_span,
+    range_tags,
+)
+from gmp_assets.orchestration import jobs
+from gmp_assets.orchestration.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
 
 
 def cli_tags() -> dict[str, str]:
@@ -112,12 +121,11 @@ def _counts(outcome: ProjectOutcome) -> None:
 
 
 def ingest_inbox(
-    inbox: Path, progress: Callable[[str], None] = print, only: set[str] | None = None
+    defs: dg.Definitions, inbox: Path, progress: Callable[[str], None] = print, only: set[str] | None = None
 ) -> list[ProjectOutcome]:
-    """Register every project folder (or those in ``only``) as a partition and materialize them."""
+    """Register every project folder (or those in ``only``) as a partition and materialize them with
+    ``defs`` (the code location, ``gmp_assets.definitions.defs``)."""
     os.environ["GMP_INBOX_DIR"] = str(inbox.resolve())
-    from gmp_assets.definitions import defs
-
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
     folders = sorted(p for p in inbox.iterdir() if p.is_dir() and (only is None or p.name in only))
@@ -132,12 +140,12 @@ def ingest_inbox(
     instance.add_dynamic_partitions(PROJECTS, [k for k in keys if not instance.has_dynamic_partition(PROJECTS, k)])
 
     progress("canonical taxonomy (dbt seed + canonical_trades)")
-    shared = execute(defs.resolve_job_def("canonical_shared_job"), instance)
+    shared = execute(defs.resolve_job_def(jobs.canonical_shared_job.name), instance)
     if not shared.success:
-        raise RuntimeError(f"canonical_shared_job failed: {_failure_message(shared)} (run {shared.run_id})")
+        raise RuntimeError(f"{jobs.canonical_shared_job.name} failed: {_failure_message(shared)} (run {shared.run_id})")
 
-    ingest_job = defs.resolve_job_def("project_ingest_job")
-    months_job = defs.resolve_job_def("project_months_job")
+    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
+    months_job = defs.resolve_job_def(jobs.project_months_job.name)
     for index, key in enumerate(keys, start=1):
         outcome = ProjectOutcome(key)
         outcomes.append(outcome)
@@ -148,7 +156,7 @@ def ingest_inbox(
             outcome.error = _failure_message(result)
             progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
             continue
-        outcome.warnings = _materialization_metadata(result, "warnings", RAW_KEYS["source_files"]) or []
+        outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
         with database.connect() as conn:
             span = project_month_span(conn, key)
         if span is not None:
@@ -184,45 +192,45 @@ def _run(job, instance, progress, label: str, **kwargs) -> dg.ExecuteInProcessRe
     return result
 
 
-def run_models(outcomes: list[ProjectOutcome], progress: Callable[[str], None] = print) -> ModelOutcome:
+def run_models(
+    defs: dg.Definitions, outcomes: list[ProjectOutcome], progress: Callable[[str], None] = print
+) -> ModelOutcome:
     """Train the global model, fine-tune adapters and forecast the latest month of every active project.
 
     A new global version that is not the first one stays the challenger until the backtest (run here,
     before adapters and forecasts) shows that its recipe beats the champion's.
     """
-    from gmp_assets.definitions import defs
-
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
     summary = ModelOutcome()
     progress("training: dataset + global model (MLflow)")
-    training = _run(defs.resolve_job_def("training_job"), instance, progress, "training")
+    training = _run(defs.resolve_job_def(jobs.training_job.name), instance, progress, "training")
     if not training.success:
         summary.errors.append(f"training failed (run {training.run_id})")
         return summary
-    model = training.output_for_node("ml__global_model")
+    model = training.output_for_node(GLOBAL_MODEL_KEY.to_python_identifier())
     summary.global_version, summary.promoted = model["version"], model["promoted"]
-    summary.decision = _materialization_metadata(training, "decision") or ""
+    summary.decision = _materialization_metadata(training, Outcome.DECISION) or ""
     if not summary.promoted:
         progress(f"backtest: does global version {summary.global_version} beat the champion?")
-        backtest = _run(defs.resolve_job_def("backtest_job"), instance, progress, "backtest")
+        backtest = _run(defs.resolve_job_def(jobs.backtest_job.name), instance, progress, "backtest")
         if not backtest.success:
             summary.errors.append(f"backtest failed (run {backtest.run_id})")
             return summary
         summary.backtested = True
-        summary.promoted = bool(_materialization_metadata(backtest, "promoted_to_champion"))
-        summary.decision = _materialization_metadata(backtest, "decision")
+        summary.promoted = bool(_materialization_metadata(backtest, Outcome.PROMOTED))
+        summary.decision = _materialization_metadata(backtest, Outcome.DECISION)
     ok = [o.project_key for o in outcomes if o.ok]
     with database.connect() as conn:
         lasts = active_last_months(conn, ok)
-    adapter_job, forecast_job = defs.resolve_job_def("adapter_job"), defs.resolve_job_def("forecast_job")
+    adapter_job, forecast_job = defs.resolve_job_def(jobs.adapter_job.name), defs.resolve_job_def(jobs.forecast_job.name)
     for index, key in enumerate(ok, start=1):
         progress(f"[{index}/{len(ok)}] {key}: adapter")
         result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key)
         # a new adapter kept, or the champion adapter still beating the global model when the new one does not
-        if result.success and (_materialization_metadata(result, "kept")
-                               or _materialization_metadata(result, "champion_adapter_version")):
-            summary.adapters_kept[key] = _materialization_metadata(result, "months_of_data")
+        if result.success and (_materialization_metadata(result, Outcome.KEPT)
+                               or _materialization_metadata(result, Outcome.CHAMPION_ADAPTER)):
+            summary.adapters_kept[key] = _materialization_metadata(result, Outcome.MONTHS_OF_DATA)
         if key not in lasts:
             continue
         last = lasts[key]
@@ -259,9 +267,3 @@ def _materialization_metadata(result: dg.ExecuteInProcessResult, key: str, asset
         if value is not None:
             return value.value
     return None
-
-
-def month_keys_between(first: str, last: str) -> list[str]:
-    from gmp_assets.partitions import month_partitions
-
-    return [k for k in month_partitions.get_partition_keys() if first <= k <= last]

@@ -45,7 +45,7 @@ had almost nothing to learn from at the early stages of the demo's side-by-side 
 the held-out project's own data are cut at M. Where projects share a market-wide shock this
 flatters the backtest; the demo generator draws each project's overrun independently.
 
-Model EACs and 80 % intervals follow the production rules (``forecast_from_distribution``): a
+Model EACs and 80 % intervals come from the production pipeline (``forecasting.pipeline.forecast_trades``): a
 trade known finished at M is forecast at its actual cost. Every method is scored on the same
 samples against the trade's final cost (trades with a positive budget and final cost).
 """
@@ -64,16 +64,15 @@ from gmp_assets.features.compute import compute_feature_rows, month_of, trade_fi
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
-from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
+from gmp_assets.forecasting.pipeline import CONFIDENCE, forecast_trades
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
-from gmp_assets.models.datasets import split_last_months, vocabularies
+from gmp_assets.models.samples import split_last_months, vocabularies
 from gmp_assets.models.evm import evm_estimates
 from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
-CONFIDENCE = 0.8
 SURE = 0.9  # confidence of the intervals around the report's own figures (coverage, MAPE gains)
 MODEL_METHODS = ("global", "adapter")
 EVM_METHODS = {  # report name -> evm_estimates key
@@ -481,19 +480,14 @@ def _forecast_stage(
     ).merge(target.drop(columns="as_of_month"), on=["project_key", "canonical_code"], validate="one_to_one")
     fold = (model, *vocabulary)
     for name, kept in (("global", None), ("adapter", adapter)):
-        # the production ladder: a held-out project is unknown to its fold (cold start, or the
+        # the production pipeline: a held-out project is unknown to its fold (cold start, or the
         # heuristic under 3 months); a kept adapter forecasts only from 12 months of data on
-        methods = fallback.methods_for(current, vocabulary[0], {project} if kept is not None else ())
-        mean, std = ladder_distribution(current, methods, fold, None if kept is None else (kept, *vocabulary),
-                                        taxonomy)
+        forecast = forecast_trades(current, fold, None if kept is None else (kept, *vocabulary), taxonomy, CONFIDENCE)
         if name == "adapter":
-            frame["adapter_used"] = methods == fallback.ADAPTER
-        forecast = forecast_from_distribution(
-            mean, std, current.bac_cents, current.actual_to_date_cents, current.trade_finished, CONFIDENCE
-        )
-        frame[f"{name}_eac"] = forecast["predicted_eac_cents"]
-        frame[f"{name}_lower"] = forecast["confidence_lower_cents"]
-        frame[f"{name}_upper"] = forecast["confidence_upper_cents"]
+            frame["adapter_used"] = forecast.ladder_methods == fallback.ADAPTER
+        frame[f"{name}_eac"] = forecast.predicted_eac_cents
+        frame[f"{name}_lower"] = forecast.confidence_lower_cents
+        frame[f"{name}_upper"] = forecast.confidence_upper_cents
     noise = evidence_noise(model) or evidence.EvidenceNoise()
     frame["evidence_y"], frame["evidence_variance"] = evidence.measurements(current, noise)
     frame["scatter_variance"] = noise.scatter_variance

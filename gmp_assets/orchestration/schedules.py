@@ -4,16 +4,16 @@ import dagster as dg
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-from gmp_assets.canonical.months import active_last_months, range_tags
+from gmp_assets.catalog import active_last_months, range_tags
 from gmp_assets.models.assets import TrainingConfig, project_adapter, training_params
-from gmp_assets.models.backtest_assets import BACKTEST_KEY
-from gmp_assets.models.datasets import MIN_QUALITY, training_sequences
+from gmp_assets.catalog import BACKTEST_KEY
+from gmp_assets.features.store import MIN_QUALITY, training_sequences
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.promotion import SCORE_TAG
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
 from gmp_assets.monitoring.retraining import WeeklyPlan, weekly_plan
 from gmp_assets.resources import PostgresResource
-from gmp_assets.tags import TRIGGER_TAG
+from gmp_assets.orchestration.tags import TRIGGER_TAG
 
 TIMEZONE = "UTC"
 

@@ -8,11 +8,11 @@ from PIL import Image
 
 from gmp_assets import settings
 from gmp_assets.features import store
-from gmp_assets.features.assets import FEATURE_ROWS
+from gmp_assets.catalog import Outcome, BACKTEST_KEY, FEATURE_ROWS
 from gmp_assets.models import promotion
 from gmp_assets.models.adapters import AdapterConfig
-from gmp_assets.models.assets import GLOBAL_MODEL_KEY
-from gmp_assets.models.backtest import (
+from gmp_assets.catalog import GLOBAL_MODEL_KEY
+from gmp_assets.evaluation.backtest import (
     COVERAGE_TARGET,
     REFERENCES,
     BacktestConfig,
@@ -47,7 +47,6 @@ def backtest_json_path():
     return path
 
 
-BACKTEST_KEY = dg.AssetKey(["ml", "backtest_report"])
 CHECKS = {
     "interval_coverage": f"The model's 80% interval covers {COVERAGE_TARGET[0]:.0%}-{COVERAGE_TARGET[1]:.0%} of the"
     " open trades' final costs at every stage (warning).",
@@ -116,8 +115,8 @@ def backtest_report(
         metadata={
             "summary": report.summary(),
             "challenger_version": challenger,
-            "promoted_to_champion": decision.promote,
-            "decision": decision.reason,
+            Outcome.PROMOTED: decision.promote,
+            Outcome.DECISION: decision.reason,
             **scores,
             "metrics": dg.MetadataValue.md(report.markdown()),
             "fan_chart": dg.MetadataValue.md(markdown_image(png, "fan chart")),

@@ -1,4 +1,4 @@
-"""The MLflow description of training samples (``tracked_datasets``), without a tracking server."""
+"""The MLflow description of training samples (``models.lineage``), without a tracking server."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ import json
 import numpy as np
 
 from gmp_assets.models.adapters import adapter_samples
-from gmp_assets.models.datasets import dataset_fingerprint
-from gmp_assets.models.tracked_datasets import (
-    DIGEST_CHARS,
-    SOURCE_TYPE,
-    PlatformSource,
-    SequenceSamples,
-    months_through,
-)
+from gmp_assets.models.samples import dataset_fingerprint
+from gmp_assets.models.lineage import DIGEST_CHARS, SOURCE_TYPE, PlatformSource, SequenceSamples, months_through
 from test_network import synthetic_dataset
 from test_training import with_final_ratio
 

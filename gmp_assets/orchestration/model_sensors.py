@@ -12,10 +12,10 @@ from datetime import date
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
-from gmp_assets.canonical.months import active_last_months, range_tags
+from gmp_assets.catalog import active_last_months, range_tags
 from gmp_assets.forecasting.serving import renewal_reason
 from gmp_assets.forecasting.store import forecast_date, recorded_models
-from gmp_assets.models.assets import ADAPTER_KEY
+from gmp_assets.catalog import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import (
     ADAPTER_MODEL_PREFIX,
@@ -26,7 +26,7 @@ from gmp_assets.models.registry import (
 )
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
 from gmp_assets.resources import PostgresResource
-from gmp_assets.tags import TRIGGER_TAG
+from gmp_assets.orchestration.tags import TRIGGER_TAG
 
 PROJECTS_PER_TICK = 5
 RENEWAL_TAG = "gmp/model_change_reason"

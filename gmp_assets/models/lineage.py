@@ -4,7 +4,7 @@ The samples stay in the platform (PostgreSQL and the Dagster IO manager); MLflow
 description of them with each run (``mlflow.log_input``, context ``training`` / ``validation``):
 
 - name: which set (``global_training``, ``adapter_<project>_holdout``, ...);
-- digest: the first ``DIGEST_CHARS`` hex digits of ``datasets.dataset_fingerprint`` of exactly
+- digest: the first ``DIGEST_CHARS`` hex digits of ``samples.dataset_fingerprint`` of exactly
   those samples, so two runs that learnt from the same samples show the same digest;
 - profile: samples, labelled samples, projects, trades, first and last as-of month;
 - schema: the feature columns of the sequences, their keys and the target;
@@ -26,7 +26,7 @@ from mlflow.data.dataset_source import DatasetSource
 from mlflow.types import ColSpec, DataType, Schema
 
 from gmp_assets.features.dataset import SequenceDataset
-from gmp_assets.models.datasets import dataset_fingerprint
+from gmp_assets.models.samples import dataset_fingerprint
 
 SOURCE_TYPE = "gmp_platform"
 TABLES = ("analytics.projects", "analytics.canonical_cost_features", "ml.feature_rows")

@@ -8,14 +8,15 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
-from gmp_assets.canonical.assets import monthly_ranges
-from gmp_assets.canonical.months import project_month_span, range_tags
+from gmp_assets.catalog import monthly_ranges
+from gmp_assets.catalog import project_month_span, range_tags
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
-from gmp_assets.ingest.readers import discover_project_files, is_project_key
-from gmp_assets.partitions import PROJECTS
+from gmp_assets.ingest.readers import discover_project_files
+from gmp_assets.catalog import is_project_key
+from gmp_assets.catalog import PROJECTS
 from gmp_assets.resources import InboxResource, PostgresResource
-from gmp_assets.tags import TRIGGER_TAG, executed_by_gmp
+from gmp_assets.orchestration.tags import TRIGGER_TAG, executed_by_gmp
 
 MAX_PROJECTS_PER_TICK = 20
 
