@@ -2,11 +2,12 @@
 #   make demo   set up, start the embedded PostgreSQL, generate demo data, run the pipeline, serve the Dagster UI
 #               (GMP_DEMO_NO_UI=1 make demo stops after the run and prints where to look)
 #   make test   set up and run the whole test suite
+#   make test-fast   the unit tests only (tests/unit: no database, dbt, Dagster instance or browser)
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install ui docs clean-state
+.PHONY: demo test test-fast install ui docs clean-state
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest tests/unit -q
 
 ui: $(STAMP)
 	$(VENV)/bin/gmp ui

@@ -11,7 +11,7 @@ rows added to one project), then counts:
   loaded - rejected, plus loaded rows missing from the raw tables and rejected rows missing from
   raw.rejected_rows (counted after the faults below, so their recoveries are counted too);
 - faults: a raw ingestion killed (SIGKILL) mid-write, and one whose database server restarts
-  mid-write (as in tests/test_faults.py); recovered: afterwards its raw tables equal a clean run's;
+  mid-write (as in tests/integration/test_faults.py); recovered: afterwards its raw tables equal a clean run's;
 - isolation: cross-owner SELECT (every project table), UPDATE, DELETE, INSERT, TRUNCATE, COPY and
   role/setting escapes as login roles granted one owner each; denied: zero rows or a permission error.
 
@@ -44,7 +44,7 @@ BAD_DATES = ("2024-02-30", "31/31/2024", "", "yesterday", "2024-13-01")
 
 
 def bad_inputs() -> dict:
-    from tests.bad_input_cases import run_bad_input_corpus
+    from tests.support.bad_inputs import run_bad_input_corpus
 
     results = run_bad_input_corpus()
     return {
@@ -101,7 +101,7 @@ def row_accounting() -> dict:
 def kill_mid_write(workspace, source: Path, reference_key: str) -> dict:
     from gmp_assets.orchestration.runner import release_dead_runs
     from tests.conftest import query
-    from tests.test_faults import blocked_loader, content, costs_file, held_source_file_row, wait_for
+    from tests.integration.test_faults import blocked_loader, content, costs_file, held_source_file_row, wait_for
 
     key = workspace.add("bench-kill", source)
     with held_source_file_row(key, costs_file(source)):
@@ -128,7 +128,7 @@ def restart_mid_write(workspace, source: Path, reference_key: str) -> dict:
     import dagster as dg
 
     from gmp_assets import database
-    from tests.test_faults import blocked_loader, content, costs_file, held_source_file_row, wait_for
+    from tests.integration.test_faults import blocked_loader, content, costs_file, held_source_file_row, wait_for
 
     key = workspace.add("bench-restart", source)
     started = time.monotonic()
@@ -155,7 +155,7 @@ def restart_mid_write(workspace, source: Path, reference_key: str) -> dict:
 
 
 def faults(instance, inbox: Path, state: Path) -> dict:
-    from tests.test_faults import Workspace
+    from tests.integration.test_faults import Workspace
 
     sources = sorted(p for p in inbox.iterdir() if p.is_dir())
     workspace_dir = state / "fault-inbox"
@@ -172,7 +172,7 @@ REFUSED, NO_ROWS = "refused", "no_rows"  # a probe passes on a permission error,
 def probes(own: list[str], others: list[str], other_owner: str, other_group: str) -> list[tuple[str, str, tuple, str]]:
     """(name, statement, params, what counts as denied), run as a role granted one owner whose projects are
     ``own``; ``others`` are another owner's projects."""
-    from tests.test_isolation import project_tables
+    from tests.integration.test_isolation import project_tables
 
     select = [(f"SELECT {t}", f"SELECT * FROM {t} WHERE project_key = ANY(%s)", (others,), NO_ROWS) for t in project_tables()]
     return select + [
@@ -230,7 +230,7 @@ def run_probe(conn, statement: str, params: tuple, denied_by: str, others: set[s
 
 def table_checksums() -> dict[str, tuple]:
     from tests.conftest import query
-    from tests.test_isolation import project_tables
+    from tests.integration.test_isolation import project_tables
 
     return {t: query(f"SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {t} t")[0] for t in project_tables()}
 

@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 
 AS_OF = date(2026, 10, 31)
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The marker by directory: ``unit`` for tests/unit/, ``integration`` for tests/integration/."""
+    for item in items:
+        parts = Path(item.fspath).relative_to(TESTS).parts
+        if parts[0] in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, parts[0]))
 
 
 @pytest.fixture(scope="session")

@@ -20,42 +20,8 @@ from gmp_assets.features.schema import (
     TABLE_COLUMNS,
 )
 from gmp_assets.features.sequences import build_sequences
+from support.synthetic import trade_rows, assert_truncation_identity
 
-def trade_rows(
-    project: str,
-    code: str,
-    monthly: list[int],
-    *,
-    budget: int,
-    start: str = "2024-01",
-    square_feet: int = 1000,
-    duration: int = 12,
-    reported: list[float | None] | None = None,
-) -> pd.DataFrame:
-    """Canonical mart rows of one project-trade, as dbt computes them."""
-    months = pd.period_range(start, periods=len(monthly), freq="M")
-    cumulative = np.cumsum(monthly)
-    project_month = np.arange(1, len(monthly) + 1)
-    has_cost = np.flatnonzero(np.array(monthly) != 0)
-    first = has_cost[0] if len(has_cost) else len(monthly)
-    return pd.DataFrame(
-        {
-            "project_key": project,
-            "canonical_code": code,
-            "month_start": months.start_time.strftime("%Y-%m-%d"),
-            "monthly_cost_cents": monthly,
-            "cumulative_cost_cents": cumulative,
-            "budget_cents": budget,
-            "project_square_feet": square_feet,
-            "committed_per_sf_cents": None,
-            "schedule_elapsed_share": project_month / duration,
-            "reported_pct_complete": reported if reported is not None else [None] * len(monthly),
-            "east_share": 0.6 if budget else None,
-            "west_share": 0.4 if budget else None,
-            "project_month": project_month,
-            "trade_month": np.maximum(project_month - first, 0),
-        }
-    )
 
 
 def projects_frame(**status: str) -> pd.DataFrame:
@@ -211,14 +177,6 @@ def test_input_order_does_not_matter_and_gaps_are_rejected():
 # --- leakage --------------------------------------------------------------------------------------
 
 
-def assert_truncation_identity(canonical: pd.DataFrame, projects: pd.DataFrame, trades: pd.DataFrame) -> None:
-    full = compute_feature_rows(canonical, projects, trades)
-    months = np.sort(pd.to_datetime(canonical.month_start).unique())
-    for cut in months[[len(months) // 4, len(months) // 2, -2]]:
-        truncated = compute_feature_rows(canonical[pd.to_datetime(canonical.month_start) <= cut], projects, trades)
-        expected = full[full.month_start <= cut].reset_index(drop=True)
-        assert len(truncated) == len(expected) > 0
-        pd.testing.assert_frame_equal(truncated, expected)
 
 
 def test_rows_up_to_a_month_do_not_change_when_later_months_are_removed():

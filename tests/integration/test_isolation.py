@@ -17,8 +17,6 @@ import pytest
 
 from gmp_assets import access, database
 
-pytestmark = pytest.mark.integration
-
 EXTRA_KEY = "iso-extra-1"
 EXTRA_OWNER = "O'Brien \"Quote\" & Sons; DROP TABLE raw.projects; --"
 PIPELINE_PROBE = "iso_pipeline_probe"

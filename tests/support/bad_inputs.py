@@ -29,7 +29,7 @@ import openpyxl
 
 from gmp_assets.ingest.readers import InputFileError, ParsedFile, ProjectInfo, read_project_folder
 
-CORPUS_DIR = Path(__file__).resolve().parent / "data" / "bad_inputs"
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
 BASE_DIR = "_base"
 CASE_FILE = "case.json"
 OUTCOMES = ("file_error", "rejects", "loads")

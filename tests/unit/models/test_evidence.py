@@ -34,7 +34,7 @@ from gmp_assets.models.network import (
 )
 from gmp_assets.models.samples import implausible_labels
 from gmp_assets.models.training import TrainConfig, train_global
-from test_network import synthetic_dataset, vocabularies
+from support.synthetic import synthetic_dataset, vocabularies
 
 SPENT, PCT, SCHEDULED = feature_indices(FEATURE_COLUMNS)
 

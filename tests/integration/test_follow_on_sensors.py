@@ -63,7 +63,6 @@ class Ticks:
         return result
 
 
-@pytest.mark.integration
 def test_months_follow_an_asset_graph_rebuild_of_a_project_not_a_gmp_command(ingested, instance):
     from gmp_assets import database
     from gmp_assets.canonical.assets import canonical_project_models
@@ -85,7 +84,6 @@ def test_months_follow_an_asset_graph_rebuild_of_a_project_not_a_gmp_command(ing
     assert third.run_requests == []
 
 
-@pytest.mark.integration
 def test_a_feature_rebuild_across_projects_forecasts_each_projects_last_rebuilt_month(ingested, instance):
     from tests.conftest import query
 
@@ -106,7 +104,6 @@ def test_a_feature_rebuild_across_projects_forecasts_each_projects_last_rebuilt_
         assert request.tags.items() >= {**range_tags(project, (month, month)), TRIGGER_TAG: "new_data"}.items()
 
 
-@pytest.mark.integration
 def test_a_backfill_is_followed_unless_its_selection_holds_the_forecasts(ingested, instance):
     from gmp_assets.catalog import active_last_months
     from gmp_assets import database

@@ -16,8 +16,6 @@ import pytest
 
 from tests.conftest import query
 
-pytestmark = pytest.mark.integration
-
 
 def test_global_model_is_registered_as_champion(trained, registry):
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL

@@ -13,7 +13,7 @@ from gmp_assets.forecasting.inference import (
 from gmp_assets.models import fallback
 from gmp_assets.models.network import _inference_function, build_forecaster, model_inputs, predict
 from gmp_assets.taxonomy.trades import load_taxonomy
-from test_network import N_FEATURES, WINDOW, synthetic_dataset, vocabularies
+from support.synthetic import WINDOW, N_FEATURES, synthetic_dataset, vocabularies
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 pytestmark = [
-    pytest.mark.integration,
     pytest.mark.skipif(
         not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
         reason="browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver",

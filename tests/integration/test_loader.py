@@ -17,7 +17,7 @@ from gmp_assets import database
 from gmp_assets.ingest.loader import RAW_TABLES, check_owner, load_project
 from gmp_assets.ingest.readers import InputFileError, ProjectInfo, read_project_folder
 
-BASE = Path(__file__).resolve().parent / "data" / "bad_inputs" / "_base"
+BASE = Path(__file__).resolve().parents[1] / "data" / "bad_inputs" / "_base"
 PROJECT_TABLES = ("raw.projects", "raw.source_files", "raw.rejected_rows", *RAW_TABLES.values())
 CP1252_COSTS = (
     "Date,Division,Vendor,Amount\n"
@@ -76,7 +76,6 @@ def test_check_owner_refuses_only_another_owner():
     assert "give it another project_key" in message
 
 
-@pytest.mark.integration
 def test_a_reingest_that_changes_the_owner_is_refused_and_changes_nothing(inbox):
     folder = project_folder(inbox, "owner-change", owner="Acme")
     with database.connect() as conn:
@@ -95,7 +94,6 @@ def test_a_reingest_that_changes_the_owner_is_refused_and_changes_nothing(inbox)
 # --- warnings ---------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
 def test_loading_a_windows_1252_file_yields_a_warning_naming_it(inbox):
     folder = project_folder(inbox, "cp1252-load")
     (folder / "direct_costs.csv").write_bytes(CP1252_COSTS)
@@ -109,7 +107,6 @@ def test_loading_a_windows_1252_file_yields_a_warning_naming_it(inbox):
         assert load_project(conn, *read_project_folder(folder)).warnings() == [warning]
 
 
-@pytest.mark.integration
 def test_the_ingest_asset_logs_read_warnings_and_puts_them_in_its_metadata(inbox, pg):
     from gmp_assets.catalog import RAW_KEYS
     from gmp_assets.ingest.assets import raw_project_files

@@ -10,8 +10,6 @@ import pytest
 from gmp_assets.orchestration.model_sensors import ADAPTER_KEY
 from tests.conftest import query
 
-pytestmark = pytest.mark.integration
-
 
 def _sensor(name: str):
     from gmp_assets.definitions import defs

@@ -36,10 +36,8 @@ from gmp_assets.catalog import PROJECTS
 from gmp_assets.orchestration.runner import cli_tags, release_dead_runs
 from tests.conftest import query
 
-pytestmark = pytest.mark.integration
-
 LOADED_TABLES = ("raw.projects", "raw.source_files", *RAW_TABLES.values(), "raw.rejected_rows")
-CHILD = "import sys; from tests.test_faults import child_main; sys.exit(child_main(sys.argv[1]))"
+CHILD = "import sys; from tests.integration.test_faults import child_main; sys.exit(child_main(sys.argv[1]))"
 INGEST_POOL = "gmp_ingest"
 
 

@@ -19,59 +19,12 @@ from gmp_assets.models.network import (
     model_inputs,
     predict,
 )
-
-WINDOW, N_FEATURES = 6, 4
-
-
-def synthetic_dataset(
-    n: int = 400,
-    project_keys: tuple[str, ...] = ("P0", "P1", "P2", "P3"),
-    n_trades: int = 5,
-    seed: int = 0,
-    months: int = 24,
-    unlabelled: float = 0.0,
-    offset: float = 0.0,
-    window: int = WINDOW,
-    n_features: int = N_FEATURES,
-) -> SequenceDataset:
-    """Samples whose target depends on the features (mean of feature 0), project and trade.
-
-    ``y = 0.3 * mean(f0 over real months) + 0.05 * project + 0.03 * trade + offset + noise``;
-    canonical codes are real CSI divisions '03', '04', ...; a share ``unlabelled`` has no target.
-    """
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, window, n_features)).astype(np.float32)
-    lengths = rng.integers(1, window + 1, n)
-    mask = np.arange(window)[None, :] >= (window - lengths)[:, None]
-    x[~mask] = 0.0
-    project = rng.integers(0, len(project_keys), n)
-    trade = rng.integers(0, n_trades, n)
-    signal = (x[..., 0] * mask).sum(axis=1) / lengths
-    y = 0.3 * signal + 0.05 * project + 0.03 * trade + offset + 0.01 * rng.normal(size=n)
-    bac = rng.integers(10**6, 10**8, n).astype(np.int64)
-    final = np.rint(bac * np.exp(y)).astype(np.int64)
-    pct = rng.uniform(0, 1, n).astype(np.float32)
-    missing = rng.random(n) < unlabelled
-    return SequenceDataset(
-        x=x,
-        mask=mask,
-        project_keys=np.array(project_keys, dtype=object)[project],
-        canonical_codes=np.array([f"{3 + t:02d}" for t in trade], dtype=object),
-        as_of_month=np.datetime64("2024-01", "M") + rng.integers(0, months, n).astype("timedelta64[M]"),
-        y=np.where(missing, np.nan, y).astype(np.float32),
-        bac_cents=bac,
-        actual_to_date_cents=np.rint(final * pct).astype(np.int64),
-        final_cost_cents=np.where(missing, -1, final),
-        pct_complete=pct,
-        schedule_elapsed=pct,
-        trade_finished=rng.random(n) < 0.2,
-        months_of_data=rng.integers(0, 24, n).astype(np.int32),
-        feature_names=tuple(f"f{i}" for i in range(n_features)),
-    )
+from support.synthetic import WINDOW, N_FEATURES, synthetic_dataset, vocabularies
 
 
-def vocabularies(ds: SequenceDataset) -> tuple[Vocabulary, Vocabulary]:
-    return Vocabulary(tuple(sorted(set(ds.project_keys)))), Vocabulary(tuple(sorted(set(ds.canonical_codes))))
+
+
+
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Backtest: report shape, EVM arithmetic, no leakage, leave-projects-out folds, plots (no database).
 
 A small synthetic portfolio (three completed projects, one active) keeps the TensorFlow work to a
-few tiny trainings (the stage view on the demo portfolio's real rows: tests/test_pipeline_tables.py).
+few tiny trainings (the stage view on the demo portfolio's real rows: tests/integration/test_pipeline_tables.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from test_features import trade_rows
 
 from gmp_assets.models import fallback
 from gmp_assets.models.adapters import AdapterConfig
@@ -40,6 +39,7 @@ from gmp_assets.evaluation.backtest import (
 )
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
+from support.synthetic import scaled_after, trade_rows
 
 TRADES = pd.DataFrame(
     {
@@ -99,14 +99,6 @@ def synthetic_portfolio() -> tuple[pd.DataFrame, pd.DataFrame]:
     return canonical, projects
 
 
-def scaled_after(canonical: pd.DataFrame, project: str, month: str, factor: float) -> pd.DataFrame:
-    """``project``'s monthly costs after ``month`` times ``factor`` (cumulative recomputed), progress shifted."""
-    out = canonical.copy()
-    later = (out.project_key == project) & (pd.to_datetime(out.month_start) > pd.Timestamp(month))
-    out.loc[later, "monthly_cost_cents"] = (out.loc[later, "monthly_cost_cents"] * factor).round()
-    out.loc[later, "reported_pct_complete"] = pd.to_numeric(out.loc[later, "reported_pct_complete"]) * 0.5
-    out["cumulative_cost_cents"] = out.groupby(["project_key", "canonical_code"])["monthly_cost_cents"].cumsum()
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,6 @@ from gmp_assets.canonical.assets import canonical_monthly_models, canonical_proj
 from gmp_assets.settings import DBT_PROJECT_DIR
 from tests.conftest import query
 
-pytestmark = pytest.mark.integration
-
 
 def table_checksums(project_key: str | None = None) -> dict[str, tuple]:
     """Row count and an order-independent checksum of every raw/taxonomy/analytics table."""

@@ -112,7 +112,6 @@ def s3_env(s3_endpoint, monkeypatch) -> dict[str, str]:
     client.delete_bucket(Bucket=BUCKET)
 
 
-@pytest.mark.integration
 def test_training_dataset_round_trips_through_s3(ingested, s3_env):
     import boto3
 

@@ -9,8 +9,7 @@ import numpy as np
 from gmp_assets.models.adapters import adapter_samples
 from gmp_assets.models.samples import dataset_fingerprint
 from gmp_assets.models.lineage import DIGEST_CHARS, SOURCE_TYPE, PlatformSource, SequenceSamples, months_through
-from test_network import synthetic_dataset
-from test_training import with_final_ratio
+from support.synthetic import synthetic_dataset, with_final_ratio
 
 SOURCE = PlatformSource("ml/training_dataset", "run-1")
 

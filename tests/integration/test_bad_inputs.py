@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from bad_input_cases import CORPUS_DIR, case_dirs, load_expectation, read_case, run_bad_input_corpus, run_case
+from support.bad_inputs import CORPUS_DIR, case_dirs, load_expectation, read_case, run_bad_input_corpus, run_case
 
 from gmp_assets import database
 from gmp_assets.ingest.loader import RAW_TABLES, load_project
@@ -76,13 +76,13 @@ def test_the_50mb_file_reads_completely_in_bounded_memory(tmp_path):
     script = (
         "import json, resource, sys\n"
         "from pathlib import Path\n"
-        "from bad_input_cases import CORPUS_DIR, run_case\n"
+        "from support.bad_inputs import CORPUS_DIR, run_case\n"
         f"result = run_case(CORPUS_DIR / {LARGE_CASE!r}, Path(sys.argv[1]))\n"
         "print(json.dumps({**result.__dict__, 'size': (Path(sys.argv[1]) / 'large_50mb' / 'direct_costs.csv').stat().st_size,"
         " 'rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], cwd=Path(__file__).parent, capture_output=True, text=True,
+        [sys.executable, "-c", script, str(tmp_path)], cwd=Path(__file__).parents[1], capture_output=True, text=True,
         timeout=300, check=True,
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -127,7 +127,6 @@ def _stored(conn, project_key: str) -> dict:
         return {"project_rows": cur.fetchone()[0], "files": files}
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("case_dir", [param(c) for c in CASES if loadable(c)])
 def test_case_loads_into_the_database_with_nothing_lost(pg, case_dir, tmp_path):
     case = read_case(case_dir, tmp_path)

@@ -12,7 +12,7 @@ from gmp_assets.models.adapters import AdapterConfig, AdapterTuner, fine_tune_ad
 from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
 from gmp_assets.models.samples import MAX_LABEL_RATIO, implausible_labels
 from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
-from test_network import synthetic_dataset, vocabularies
+from support.synthetic import synthetic_dataset, vocabularies, with_final_ratio
 
 CONFIG = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=2, seed=7)
 
@@ -124,11 +124,6 @@ def test_a_reused_tuner_fits_each_project_as_a_fresh_copy_would(data, trained):
     assert fresh["P1"].adapter_mape != fresh["P2"].adapter_mape
 
 
-def with_final_ratio(ds, selected: np.ndarray, ratio: float):
-    """``ds`` with the labelled samples ``selected`` finishing at ``ratio`` times their budget."""
-    far = selected & ds.labelled
-    return dataclasses.replace(ds, y=np.where(far, np.log(ratio), ds.y).astype(np.float32),
-                               final_cost_cents=np.where(far, np.rint(ds.bac_cents * ratio), ds.final_cost_cents).astype(np.int64))
 
 
 def test_implausible_labels_are_the_finals_beyond_the_ratio_either_way():
