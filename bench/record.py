@@ -13,15 +13,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+CODE_PATHS = ("gmp_assets", "dbt_project", "bench", "tests", "pyproject.toml", "requirements.lock")
 
 
 def code_version() -> str:
-    """The checked-out commit (short), with ``+changes`` when the work tree differs from it."""
+    """The checked-out commit (short), with ``+changes`` when the code in the work tree differs from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, ":!bench/results")
+    return commit + ("+changes" if changed else "")
 
 
 def machine() -> str:
