@@ -22,7 +22,7 @@ def code_version() -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, ":!bench/results")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, ":!bench/results", ":!*.md")
     return commit + ("+changes" if changed else "")
 
 
