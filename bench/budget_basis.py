@@ -88,7 +88,7 @@ def main() -> None:
         for stage, f in result["stages"].items():
             print(f"| {basis} | {stage}% | {f['model_mape']:.2%} | {f['best_evm']} | {f['best_evm_mape']:.2%} |"
                   f" {f['gain_over_best_evm']:.0%} lower | {f[REFERENCE]:.2%} | {f['coverage80_open']:.0%} | {f['n']} |")
-    record.write(args.out, results, data=record.describe_portfolio(projects))
+    record.write(args.out, results, data="the platform database's canonical tables: " + record.describe_portfolio(projects))
     print(f"written: {args.out}")
 
 

@@ -144,7 +144,7 @@ def main() -> None:
               f"  {known['coverage80_open']:15.1f}%  {r['n']:3d}  {r['known_rungs']}")
     record.write(args.out, {"config": {"canonical_dir": str(args.canonical_dir), "seeds": args.seeds,
                                        "seed": args.seed}, "stages": result},
-                 data=(f"CSV exports in {args.canonical_dir}: " if args.canonical_dir else "")
+                 data=(f"CSV exports in {args.canonical_dir}: " if args.canonical_dir else "the platform database: ")
                  + record.describe_portfolio(frames[1]) + f"; training seeds {args.seed} to {args.seed + args.seeds - 1}")
     print(f"written {args.out}")
 

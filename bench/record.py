@@ -50,7 +50,6 @@ def write(path: Path, figures: dict, data: str) -> Path:
 
 
 def describe_portfolio(projects) -> str:
-    """One sentence on a portfolio read from the platform's ``analytics.projects`` frame."""
+    """A few words on a portfolio from its ``analytics.projects`` frame: projects and completed ones."""
     status = projects["status"].astype(str)
-    return (f"the platform database's canonical tables: {len(projects)} projects,"
-            f" {int((status == 'completed').sum())} completed")
+    return f"{len(projects)} projects, {int((status == 'completed').sum())} completed"
