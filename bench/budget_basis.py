@@ -24,12 +24,12 @@ two. Reads the platform database (after ``GMP_DEMO_NO_UI=1 make demo``); writes 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import pandas as pd
 
+import record
 from forecasting import read_database
 from gmp_assets.evaluation.backtest import REFERENCE, best_evm, run_backtest
 from gmp_assets.evaluation.assets import backtest_config
@@ -88,8 +88,7 @@ def main() -> None:
         for stage, f in result["stages"].items():
             print(f"| {basis} | {stage}% | {f['model_mape']:.2%} | {f['best_evm']} | {f['best_evm_mape']:.2%} |"
                   f" {f['gain_over_best_evm']:.0%} lower | {f[REFERENCE]:.2%} | {f['coverage80_open']:.0%} | {f['n']} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    record.write(args.out, results, data="the platform database's canonical tables: " + record.describe_portfolio(projects))
     print(f"written: {args.out}")
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+import record
 from gmp_assets.features.compute import compute_feature_rows, trade_final_costs, trade_finished_as_of
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
@@ -379,8 +380,9 @@ def main() -> None:
             print_table("inference cold (MLflow registry load + forecast)", report["inference_cold_mlflow"]["cold"])
 
     report["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    data = report["data"]
+    record.write(args.out, report, data=f"{data['source']} ({data['projects']} projects, {data['samples']} samples,"
+                 f" {data['labelled']} labelled, {data['features']} features, window {data['window']})")
     print(f"\nstages (s): {report['stage_s']}; written {args.out}")
 
 

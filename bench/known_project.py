@@ -25,7 +25,6 @@ Prints a table and writes JSON (default ``bench/results/known_project.json``).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+import record
 from forecasting import CSV_FILES, all_sequences, forecast, read_database, read_exports
 from gmp_assets.features.compute import month_of
 from gmp_assets.features.dataset import SequenceDataset
@@ -142,9 +142,10 @@ def main() -> None:
         cold, known = r["cold"], r["known"]
         print(f"{stage:>5}  {cold['mape']:8.2f}%  {known['mape']:9.2f}%  {cold['coverage80_open']:14.1f}%"
               f"  {known['coverage80_open']:15.1f}%  {r['n']:3d}  {r['known_rungs']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"config": {"canonical_dir": str(args.canonical_dir), "seeds": args.seeds,
-                                               "seed": args.seed}, "stages": result}, indent=2))
+    record.write(args.out, {"config": {"canonical_dir": str(args.canonical_dir), "seeds": args.seeds,
+                                       "seed": args.seed}, "stages": result},
+                 data=(f"CSV exports in {args.canonical_dir}: " if args.canonical_dir else "the platform database: ")
+                 + record.describe_portfolio(frames[1]) + f"; training seeds {args.seed} to {args.seed + args.seeds - 1}")
     print(f"written {args.out}")
 
 

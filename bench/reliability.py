@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the fault and isolation helpers live in tests/
 
 import psycopg2  # noqa: E402
+import record  # noqa: E402  (bench/, the script's own folder)
 import psycopg2.errors  # noqa: E402
 
 AS_OF = date(2026, 10, 31)
@@ -316,10 +317,10 @@ def main() -> None:
         database.stop_embedded()
         if not args.keep_state:
             shutil.rmtree(state, ignore_errors=True)
-    text = json.dumps(results, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    print(json.dumps(results, indent=2))
+    record.write(args.out, results, data=f"{args.projects} demo projects (seed {args.seed}, as of {AS_OF})"
+                 f" with {args.bad_rows} unreadable cost rows added, the bad-input corpus of tests/data/bad_inputs,"
+                 " an embedded PostgreSQL and Dagster instance of its own")
 
 
 if __name__ == "__main__":
