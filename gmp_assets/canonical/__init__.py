@@ -1,1 +1,7 @@
-"""Canonical stage: the dbt project wired into Dagster."""
+"""Canonical stage: the dbt project wired into Dagster.
+
+- ``assets``: the dbt models as assets in three scopes (shared, per project, per project x month)
+  and the canonical rows' GX check;
+- ``project``: the dbt project and its manifest, re-parsed when what dbt reads changes;
+- ``expectations``: the GX suite on ``analytics.canonical_cost_features``.
+"""
