@@ -6,7 +6,7 @@ The fingerprint hashes each top-level definition (function, class, constant) of 
 modules by name, as a syntax tree without docstrings: comments, docstrings, formatting, import
 lines and the module a definition lives in do not count as a new recipe (a refactor that moves
 code does not orphan the champion), while any change to what the code does (including a default in
-``TrainConfig``) does. No version number to remember to bump.
+``TrainConfig``) does. Quoting an annotation does not count either. No version number to bump.
 """
 
 from __future__ import annotations
@@ -38,8 +38,20 @@ _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 _NOT_CODE = (ast.Import, ast.ImportFrom)
 
 
+def _unquoted(annotation: ast.expr | None) -> ast.expr | None:
+    """A quoted annotation (``"SequenceDataset"``) as the expression it quotes."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return ast.parse(annotation.value, mode="eval").body
+    return annotation
+
+
 def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """The tree without docstrings, its quoted annotations unquoted (neither changes what code does)."""
     for node in ast.walk(tree):
+        if isinstance(node, (ast.arg, ast.AnnAssign)):
+            node.annotation = _unquoted(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = _unquoted(node.returns)
         body = getattr(node, "body", None)
         if isinstance(node, _DOCUMENTED) and body and isinstance(body[0], ast.Expr) \
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):

@@ -35,6 +35,12 @@ def test_behaviour_changes_change_the_fingerprint():
     assert recipe.source_fingerprint([SOURCE, "y = 1\n"]) != recipe.source_fingerprint([SOURCE, "y = 2\n"])
 
 
+def test_quoted_annotations_and_import_lines_do_not_change_the_fingerprint():
+    quoted = "from typing import Callable\n\ndef f(x: 'Dataset') -> 'Dataset':\n    return x\n"
+    plain = "from collections.abc import Callable\n\ndef f(x: Dataset) -> Dataset:\n    return x\n"
+    assert recipe.source_fingerprint([quoted]) == recipe.source_fingerprint([plain])
+
+
 def test_moving_a_definition_between_modules_keeps_the_fingerprint():
     """A refactor that moves code (and its imports) does not orphan the champion; renaming does count."""
     helper = "def helper(y):\n    return y + 1\n"
