@@ -259,7 +259,7 @@ def totals_line(methods: dict) -> str:
             f" 80% interval covers {hits} of {model['n']} projects")
 
 
-COVERAGE_TARGET = (0.75, 0.85)  # the goal for the 80 % interval
+COVERAGE_TARGET = (0.75, 0.85)  # the goal for the 80 % interval's coverage
 
 
 def open_coverage(stages: dict[str, dict[str, dict]]) -> dict[str, float | None]:

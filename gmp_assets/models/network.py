@@ -123,8 +123,8 @@ class EvidenceFusion(layers.Layer):
         self.scatter_variance = self.add_weight(shape=(), initializer="zeros", trainable=False, name="scatter_variance")
 
     def load_own_variables(self, store):
-        """Loads the saved weights; a model saved before the scatter was added carries only bias
-        and precision, and its scatter stays 0 (no peer evidence)."""
+        """Loads the saved weights; a model saved with only bias and precision (no scatter
+        weight) keeps its scatter at 0 (no peer evidence)."""
         for i, variable in enumerate((self.bias, self.precision, self.scatter_variance)):
             if str(i) in store:
                 variable.assign(store[str(i)])

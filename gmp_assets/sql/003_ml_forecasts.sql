@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS ml.project_forecasts (
     CHECK (eac_east_cents + eac_west_cents = predicted_eac_cents)
 );
 -- The methods (forecasting/serving.py): the ladder's four, a finished trade's, an open trade's without a
--- budget. Replaced only when a method is missing from it (one more was added after the first release).
+-- budget. Replaced only when a method is missing from it (a database whose constraint lists fewer).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'project_forecasts_method_check'
