@@ -48,10 +48,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current
 -- One row per project x forecast date: its current trade forecasts summed (what the project will cost
 -- against its GMP). The bounds are the trades' 80% bounds added up: the range of the total when its
 -- trades err together, as they do through their project's overrun (docs/forecasting-method.md,
--- Project totals). A view,
--- so it always adds up to the trade rows; security_invoker (PostgreSQL 15 or later), set in the
--- statement itself so that no moment of re-creating it runs with its owner's rights: the table's
--- row-level security applies to whoever reads it. access.enable_project_rls grants it to gmp_reader.
+-- "Project totals"). A view, so it always adds up to the trade rows; security_invoker (PostgreSQL 15
+-- or later), set in the statement itself so that no moment of re-creating it runs with its owner's
+-- rights: the table's row-level security applies to whoever reads it. access.enable_project_rls
+-- grants it to gmp_reader.
 DO $$
 BEGIN
     IF current_setting('server_version_num')::integer < 150000 THEN
