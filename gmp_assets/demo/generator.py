@@ -15,7 +15,7 @@ Statistical model (one project; every draw comes from a generator seeded by ``(s
   a division by Dirichlet(1.2); zones EAST/WEST/SHARED.
 * Overrun. Final cost / revised budget (original + approved changes) per project is a
   lognormal mixture: 85 % "normal" projects exp(N(0.012, 0.09)) and 15 % "troubled" ones
-  exp(N(0.20, 0.10)). It aims at the figures of the product issue for GMP building work:
+  exp(N(0.20, 0.10)). It aims at typical figures for GMP building work:
   median ~1.03, ~62 % of projects over budget, 90th percentile ~1.21. Trades scatter around
   the project ratio by lognormal(0, 0.10) and are rescaled so that their budget-weighted mean
   is exactly the project ratio.

@@ -140,7 +140,7 @@ def _flat_metrics(table: dict[str, dict[str, dict]], names: tuple[str, ...], pre
 
 
 def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> list[dg.AssetCheckResult]:
-    """The issue's goals as warnings in the UI: interval coverage on open trades, the EVM formulas beaten, and
+    """The forecasting goals as warnings in the UI: interval coverage on open trades, the EVM formulas beaten, and
     kept adapters better than the global model (``stages``: the report's stages as JSON, for the metadata)."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
     adapters_behind = stages_behind_global(report.stages)

@@ -33,15 +33,15 @@ of M from the project's canonical rows dated <= M only:
   precision, the ratio's spread being the fold's fitted scatter of trades around their project
   (:func:`ratio_and_evidence`). So it knows the future of everything but each trade's own scatter
   and reads the rest as the model can; its gain over the best EVM formula shows roughly how far any
-  method can get on these data (the README weighs the goal of 30 % at 25 % and 50 % against it).
+  method can get on these data, and so how much a goal for the model's gain can ask.
 
 Budgets are the one input read as they are now: approved changes carry no date in the input
 contract, so every method sees each trade's final budget at M (``bench/budget_basis.py`` measures
 what that is worth by replaying with the original amounts).
 
 A fold's model learns from the other projects' whole histories, months after M included: the
-leave-projects-out design the issue asks for (a model trained on data dated <= M only would have
-had almost nothing to learn from at the early stages of the demo's side-by-side projects). Only
+leave-projects-out design (a model trained on data dated <= M only would have almost nothing to
+learn from at the early stages of projects that run side by side). Only
 the held-out project's own data are cut at M. Where projects share a market-wide shock this
 flatters the backtest; the demo generator draws each project's overrun independently.
 
@@ -259,7 +259,7 @@ def totals_line(methods: dict) -> str:
             f" 80% interval covers {hits} of {model['n']} projects")
 
 
-COVERAGE_TARGET = (0.75, 0.85)  # the issue's goal for the 80 % interval
+COVERAGE_TARGET = (0.75, 0.85)  # the goal for the 80 % interval's coverage
 
 
 def open_coverage(stages: dict[str, dict[str, dict]]) -> dict[str, float | None]:

@@ -1,12 +1,10 @@
 """Earned-value evidence: what a trade's own cost and reported progress say about its final cost.
 
 Once a trade is well under way, ``AC + (BAC - EV)`` over BAC, i.e. ``spent share + 1 - percent
-complete``, measures ``final / BAC`` directly, and well late in the trade: on the open trades of
-the demo portfolios, the log error of that measurement has sd ~0.08 at 50-70 % complete, ~0.04 at
-70-85 %, ~0.02 above 95 % (percent complete is reported late and with noise, so earlier it says
-little). The network, early-stopped after a few epochs on a few projects, does not learn that
-arithmetic from its inputs: at 75 % elapsed the remaining-at-budget EVM formula beat it on trades
-over 70 % complete.
+complete``, measures ``final / BAC`` directly, and the more precisely the later in the trade
+(percent complete is reported late and with noise, so earlier it says little). The network,
+early-stopped after a few epochs on a few projects, does not learn that arithmetic from its
+inputs.
 
 So the model's Gaussian over ``y = log(final / BAC)`` is combined with this measurement
 (:func:`fuse`: precision-weighted mean, wider where the two disagree) in the network's last layer
@@ -20,19 +18,17 @@ or in a band with too few samples carry no evidence (precision 0): the model's o
 
 Peer evidence (:func:`with_peer_evidence`): a trade still open with no evidence of its own borrows
 its project's other trades' evidence. The trades of a project scatter around the project's
-overrun (sd ~0.10 in log on the demo portfolios), and projects differ (sd 0.06-0.11), which a
-model trained on a few projects cannot know of a new one: on the third demo portfolio each
-fold's cold-start forecasts carried a project-level bias and under-covered at 25-50 % elapsed,
-and adapters fine-tuned on a project's few finished trades caught little of it. So the finished
-trades (their actual ratio) and the measured ones (as above) of the same project and month are
-averaged by precision, leaving the trade itself out, into one more measurement of the trade's
-``y`` with the variance of that average plus the trades' scatter
-(``EvidenceNoise.scatter_variance``, fitted with the bands). It is combined with the model's
-output by :func:`fuse`, like the trade's own measurement, on every rung of the fallback ladder.
-A peer further than ``PEER_OUTLIER_SDS`` sds off the model's expectation of the borrowing trade
-weighs less the further off it is (:func:`peer_agreement`): on the `make demo` portfolio, one
-early trade injected at 3x (10x) its cost moved its project's 14 open trades by 17 % (37 %) at
-25 % elapsed without it, 4 % (2.5 %) with it; no peer of the four demo portfolios is that far off.
+overrun, and projects differ, which a model trained on a few projects cannot know of a new one:
+its cold-start forecasts carry a project-level bias that adapters fine-tuned on a project's few
+finished trades catch little of. So the finished trades (their actual ratio) and the measured
+ones (as above) of the same project and month are averaged by precision, leaving the trade
+itself out, into one more measurement of the trade's ``y`` with the variance of that average
+plus the trades' scatter (``EvidenceNoise.scatter_variance``, fitted with the bands). It is
+combined with the model's output by :func:`fuse`, like the trade's own measurement, on every
+rung of the fallback ladder. A peer further than ``PEER_OUTLIER_SDS`` sds off the model's
+expectation of the borrowing trade weighs less the further off it is (:func:`peer_agreement`),
+so one trade booked far off its budget does not drag its project's open trades along. See
+docs/forecasting-method.md.
 """
 
 from __future__ import annotations
@@ -103,11 +99,10 @@ def band_of(pct_complete):
 
 def costs_follow_progress(spent_share, pct_complete):
     """Whether a trade's booked cost keeps up with its reported progress: spent share at least
-    ``MIN_SPENT_PER_PROGRESS`` times percent complete. On the four demo portfolios that ratio is
-    0.6 or more wherever the trade's costs are all mapped, and 0 where they sit under a division
-    name still in the mapping review queue (a trade 74 % complete with nothing spent). There the
-    measurement would read a trade finishing at a quarter of its budget: it is missing costs,
-    not running under."""
+    ``MIN_SPENT_PER_PROGRESS`` times percent complete. A trade whose costs are all mapped keeps
+    well above that ratio; one far under it (well along with little or nothing spent) usually has
+    its costs under a division name still in the mapping review queue. There the measurement
+    would read a trade finishing far under its budget: it is missing costs, not running under."""
     return ops.convert_to_tensor(_float(spent_share)) >= MIN_SPENT_PER_PROGRESS * ops.convert_to_tensor(_float(pct_complete))
 
 
@@ -261,11 +256,11 @@ def fuse(mean, std, evidence_mean, evidence_precision):
     mixture ``(1 - w) N(mean, std) + w N(measured, noise)``: the precision-weighted mean, and a
     variance that grows with the disagreement of the two. Not the product of the two Gaussians:
     both miss the same unknown (what the trade's remaining work will cost), and either can be off
-    (a percent complete that lags a trade already paid in full), so the product's variance claimed
-    too much precision and under-covered on held-out projects. But a weak measurement (``w`` under
-    1/2) does not widen the model's interval by itself: the mixture's spread before the
-    disagreement term is capped at the model's (uncapped, weak peer evidence took the coverage
-    of the 80 % interval to 86-88 % on the demo portfolios).
+    (a percent complete that lags a trade already paid in full), so the product's variance would
+    claim too much precision and under-cover on held-out projects. But a weak measurement (``w``
+    under 1/2) does not widen the model's interval by itself: the mixture's spread before the
+    disagreement term is capped at the model's, so weak peer evidence does not make the intervals
+    over-cover.
     """
     mean = ops.convert_to_tensor(_float(mean))
     std, evidence_mean, precision = (ops.cast(_float(v), mean.dtype) for v in (std, evidence_mean, evidence_precision))

@@ -62,14 +62,13 @@ class ColdStartMask(layers.Layer):
     """[scaled x, project] -> scaled x with the ``columns`` (``schema.PROJECT_STATIC_FEATURES``)
     at 0, the training mean, where the project index is ``UNKNOWN``.
 
-    Square feet, duration and type hold one value per project. With 3-6 training projects they
-    identify each one, so the "unknown project" row, trained on the training projects' own samples
-    (``TrainConfig.unknown_index_rate``), still knew which project it was and learnt the spread of
-    a trade around a project it knows. A new project then got that narrow spread and a level
-    extrapolated from its size and type: over-confident wherever the extrapolation missed
-    (one 10-project demo portfolio: open-trade coverage 69% at 25% and 50% elapsed). Hidden, the
-    cold-start row learns the spread across projects too. Measured on four demo portfolios and
-    three training seeds (README, "Cold start without the project's size and type").
+    Square feet, duration and type hold one value per project. With a handful of training
+    projects they identify each one, so the "unknown project" row, trained on the training
+    projects' own samples (``TrainConfig.unknown_index_rate``), would still know which project it
+    is and learn the spread of a trade around a project it knows. A new project would then get
+    that narrow spread and a level extrapolated from its size and type: over-confident wherever
+    the extrapolation misses. Hidden, the cold-start row learns the spread across projects too
+    (see docs/forecasting-method.md).
     """
 
     def __init__(self, columns, **kwargs):
@@ -124,8 +123,8 @@ class EvidenceFusion(layers.Layer):
         self.scatter_variance = self.add_weight(shape=(), initializer="zeros", trainable=False, name="scatter_variance")
 
     def load_own_variables(self, store):
-        """Loads the saved weights; a model saved before the scatter was added carries only bias
-        and precision, and its scatter stays 0 (no peer evidence)."""
+        """Loads the saved weights; a model saved with only bias and precision (no scatter
+        weight) keeps its scatter at 0 (no peer evidence)."""
         for i, variable in enumerate((self.bias, self.precision, self.scatter_variance)):
             if str(i) in store:
                 variable.assign(store[str(i)])
@@ -286,7 +285,7 @@ def _inference_function(model: keras.Model):
 def predict(model: keras.Model, inputs: dict[str, np.ndarray], batch_size: int = 4096) -> np.ndarray:
     """[n, 2] (mean, std): the model in inference mode as a cached ``tf.function``, in chunks.
 
-    The first call per model traces the graph (about a second); later calls cost milliseconds.
+    The first call per model traces the graph; later calls reuse it.
     """
     function = _inference_function(model)
     chunks = [

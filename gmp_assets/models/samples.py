@@ -34,10 +34,9 @@ def dataset_fingerprint(ds: SequenceDataset) -> str:
 def implausible_labels(ds: SequenceDataset) -> np.ndarray:
     """Labelled samples of trades that finished at more than ``MAX_LABEL_RATIO`` times their budget
     or under its inverse: almost always costs coded to the wrong division or a budget change not
-    booked, rarely a real overrun a model should learn as typical. One such trade (10x) among the
-    training projects of the `make demo` portfolio took the other projects' backtest MAPE at 25 %
-    from 7.5 % to 10.1 % and doubled their intervals' width (through the labels, the trades'
-    scatter and the bands' noise); left out, 7.4 % and the same width."""
+    booked, rarely a real overrun a model should learn as typical. Kept in, one such label would
+    pull the other projects' forecasts and widen their intervals through the labels, the trades'
+    scatter and the bands' noise (see docs/forecasting-method.md)."""
     return ds.labelled & (np.abs(np.nan_to_num(ds.y)) > np.log(MAX_LABEL_RATIO))
 
 

@@ -46,9 +46,8 @@ class TrainConfig:
     """Global training settings (Adam with global-norm gradient clipping)."""
 
     epochs: int = 40
-    # Backtested (docs/backtest-history.md): 256 is best on the make-demo portfolio, 1024 on a
-    # 9-project one; a recipe with another size is promoted only where its backtest beats the
-    # champion's.
+    # The best size depends on the portfolio (docs/backtest-history.md); a recipe with another
+    # size is promoted only where its backtest beats the champion's.
     batch_size: int = 256
     learning_rate: float = 1e-3
     clipnorm: float = 1.0

@@ -5,8 +5,8 @@ the weekly run trains a new global version only when the newest one (alias ``cha
 trained on other data or with another recipe than a run today would use (``TRAINED_FROM``: the
 recipe params and the training dataset's hash). Otherwise, if that version waits for its backtest
 (a drift-triggered retraining: ``training_job`` has no backtest), the run only backtests it, which
-promotes it if it beats the champion; if it was backtested already, nothing is left to do. Before,
-the schedule registered a new version every week even with no new data.
+promotes it if it beats the champion; if it was backtested already, nothing is left to do. So the
+schedule registers no new version in a week without new data or a new recipe.
 """
 
 from __future__ import annotations

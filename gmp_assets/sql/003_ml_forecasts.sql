@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS ml.project_forecasts (
     CHECK (eac_east_cents + eac_west_cents = predicted_eac_cents)
 );
 -- The methods (forecasting/serving.py): the ladder's four, a finished trade's, an open trade's without a
--- budget. Replaced only when a method is missing from it (one more was added after the first release).
+-- budget. Replaced only when a method is missing from it (a database whose constraint lists fewer).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'project_forecasts_method_check'
@@ -47,10 +47,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current
 
 -- One row per project x forecast date: its current trade forecasts summed (what the project will cost
 -- against its GMP). The bounds are the trades' 80% bounds added up: the range of the total when its
--- trades err together, as they do through their project's overrun (README: Project totals). A view,
--- so it always adds up to the trade rows; security_invoker (PostgreSQL 15 or later), set in the
--- statement itself so that no moment of re-creating it runs with its owner's rights: the table's
--- row-level security applies to whoever reads it. access.enable_project_rls grants it to gmp_reader.
+-- trades err together, as they do through their project's overrun (docs/forecasting-method.md,
+-- "Project totals"). A view, so it always adds up to the trade rows; security_invoker (PostgreSQL 15
+-- or later), set in the statement itself so that no moment of re-creating it runs with its owner's
+-- rights: the table's row-level security applies to whoever reads it. access.enable_project_rls
+-- grants it to gmp_reader.
 DO $$
 BEGIN
     IF current_setting('server_version_num')::integer < 150000 THEN

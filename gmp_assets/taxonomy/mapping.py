@@ -295,14 +295,13 @@ class TradeMapper:
     def _score(self, query: _Query) -> tuple[np.ndarray, np.ndarray]:
         """Per choice: the match score (0-100) and the whole-name similarity.
 
-        Scorer, chosen on the test list: fuzz.ratio over the whole normalised name, or, when
-        the name has a specific (non-generic) word, fuzz.token_set_ratio over its words,
-        whichever is higher. token_set_ratio copes with word order and extra words
-        ("Electrical Lighting Controls" contains "lighting controls"). Alternatives measured in
-        its place on tests/test_mapping.py: WRatio, alone or in max() with token_set_ratio,
-        maps ambiguous names with confidence 0.9-0.95 through partial matching ("Site" ->
-        "site improvements", "Equipment Rental" -> "equipment"); token_sort_ratio leaves names
-        with extra words for review ("2nd Floor Electrical", "Paint & Wallcovering": 92% right).
+        Scorer: fuzz.ratio over the whole normalised name, or, when the name has a specific
+        (non-generic) word, fuzz.token_set_ratio over its words, whichever is higher.
+        token_set_ratio copes with word order and extra words ("Electrical Lighting Controls"
+        contains "lighting controls"). Not WRatio: its partial matching maps ambiguous names
+        with high confidence ("Site" -> "site improvements", "Equipment Rental" ->
+        "equipment"). Not token_sort_ratio: it leaves names with extra words for review
+        ("2nd Floor Electrical", "Paint & Wallcovering").
         """
         variants = [query.tokens] if query.fixed == query.tokens else [query.tokens, query.fixed]
         weights = np.array([1.0, query.penalty][: len(variants)])[:, None]
