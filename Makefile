@@ -2,11 +2,12 @@
 #   make demo   set up, start the embedded PostgreSQL, generate demo data, run the pipeline, serve the Dagster UI
 #               (GMP_DEMO_NO_UI=1 make demo stops after the run and prints where to look)
 #   make test   set up and run the whole test suite
+#   make lint   ruff (lint, format check) and sqlfluff (dbt project), as CI runs them (.ci/lint)
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install ui docs clean-state
+.PHONY: demo test lint install ui docs clean-state
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+lint: $(STAMP)
+	bash .ci/lint
 
 ui: $(STAMP)
 	$(VENV)/bin/gmp ui
