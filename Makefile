@@ -3,11 +3,12 @@
 #               (GMP_DEMO_NO_UI=1 make demo stops after the run and prints where to look)
 #   make test   set up and run the whole test suite
 #   make test-fast   the unit tests only (tests/unit: no database, dbt, Dagster instance or browser)
+#   make lint   ruff (lint, format check) and sqlfluff (dbt project), as CI runs them (.ci/lint)
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast install ui docs clean-state
+.PHONY: demo test test-fast lint install ui docs clean-state
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit -q
+
+lint: $(STAMP)
+	bash .ci/lint
 
 ui: $(STAMP)
 	$(VENV)/bin/gmp ui

@@ -54,7 +54,8 @@
 -#}
 {% macro delete_incremental_scope(month_column=none, spine=none) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} as target where {{ scope_predicate('target.project_key', 'target.' ~ month_column if month_column else none) }}
+        {%- set scope = scope_predicate('target.project_key', 'target.' ~ month_column if month_column else none) -%}
+        delete from {{ this }} as target where {{ scope }}
         {%- if spine is not none %}
             or ({{ scope_predicate('target.project_key') }} and not exists (
                 select 1 from {{ spine }} as spine

@@ -9,7 +9,7 @@ select
     coalesce(sum(costs.cost_cents), 0) as expected_cumulative_cost_cents
 from {{ ref('canonical_cost_features') }} as features
 left join {{ ref('int_trade_monthly_costs') }} as costs
-    on  costs.project_key = features.project_key
+    on costs.project_key = features.project_key
     and costs.canonical_code = features.canonical_code
     and costs.month_start <= features.month_start
 where {{ scope_predicate('features.project_key', 'features.month_start') }}

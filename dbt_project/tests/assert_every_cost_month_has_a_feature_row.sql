@@ -18,8 +18,9 @@ cost_months as (
 select cost_months.*
 from cost_months
 left join {{ ref('canonical_cost_features') }} as features
-    on  features.project_key = cost_months.project_key
+    on features.project_key = cost_months.project_key
     and features.canonical_code = cost_months.canonical_code
     and features.month_start = cost_months.month_start
-where {{ scope_predicate('cost_months.project_key', 'cost_months.month_start') }}
-  and (features.project_key is null or features.is_backfill)
+where
+    {{ scope_predicate('cost_months.project_key', 'cost_months.month_start') }}
+    and (features.project_key is null or features.is_backfill)

@@ -4,5 +4,6 @@ select distinct features.project_key, features.canonical_code, trades.level
 from {{ ref('canonical_cost_features') }} as features
 inner join {{ ref('canonical_trades') }} as trades
     on trades.code = features.canonical_code
-where trades.level <> 1
+where
+    trades.level <> 1
     and {{ scope_predicate('features.project_key', 'features.month_start') }}

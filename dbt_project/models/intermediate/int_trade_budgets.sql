@@ -12,7 +12,7 @@ budget_lines as (
         lines.original_amount_cents + lines.approved_changes_cents as bac_cents
     from {{ ref('stg_raw__gmp_breakdown') }} as lines
     inner join {{ ref('stg_taxonomy__trade_mappings') }} as mappings
-        on  mappings.project_key = lines.project_key
+        on mappings.project_key = lines.project_key
         and mappings.raw_division_name = lines.raw_division_name
     where not mappings.is_pending
 

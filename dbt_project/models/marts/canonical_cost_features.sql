@@ -50,7 +50,7 @@ spine_costs as (
         monthly_costs.project_key is null as is_backfill
     from spine
     left join monthly_costs
-        on  monthly_costs.project_key = spine.project_key
+        on monthly_costs.project_key = spine.project_key
         and monthly_costs.canonical_code = spine.canonical_code
         and monthly_costs.month_start = spine.month_start
 
@@ -103,10 +103,10 @@ inner join {{ ref('stg_raw__projects') }} as projects
 inner join timelines
     on timelines.project_key = running.project_key
 left join {{ ref('int_trade_budgets') }} as budgets
-    on  budgets.project_key = running.project_key
+    on budgets.project_key = running.project_key
     and budgets.canonical_code = running.canonical_code
 left join {{ ref('int_trade_monthly_progress') }} as progress
-    on  progress.project_key = running.project_key
+    on progress.project_key = running.project_key
     and progress.canonical_code = running.canonical_code
     and progress.month_start = running.month_start
 where {{ incremental_scope('running.project_key', 'running.month_start') }}
