@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from gmp_assets.alerts.assets import alerts
+from gmp_assets.alerts.sensors import alert_delivery_sensor, dead_run_sensor, run_failure_sensor, run_recovery_sensor
 from gmp_assets.canonical.assets import (
     canonical_cost_features_gx,
     canonical_monthly_models,
@@ -66,8 +68,8 @@ backtest_job = dg.define_asset_job(
 )
 forecast_job = dg.define_asset_job(
     "forecast_job",
-    selection=dg.AssetSelection.assets(project_forecasts),
-    description="Forecasts for a range of one project's months.",
+    selection=dg.AssetSelection.assets(project_forecasts, alerts),
+    description="Forecasts for a range of one project's months, then the alerts on them.",
 )
 
 defs = dg.Definitions(
@@ -83,6 +85,7 @@ defs = dg.Definitions(
         global_model,
         project_adapter,
         project_forecasts,
+        alerts,
         backtest_report,
         drift_report,
     ],
@@ -100,6 +103,7 @@ defs = dg.Definitions(
         build_drift_sensor(training_job, adapter_job),
         build_data_volume_sensor(adapter_job),
         build_model_change_forecast_sensor(forecast_job),
+        alert_delivery_sensor, run_failure_sensor, run_recovery_sensor, dead_run_sensor,
     ],
     resources=build_resources(),
 )
