@@ -13,9 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    """An HTTP server that answers 500 to its first ``fail_first`` POSTs and keeps the JSON of the others."""
+    """An HTTP server that answers 500 to its first ``fail_first`` POSTs (of those whose text holds
+    ``fail_containing``) and keeps the JSON of the others."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, fail_containing: str = ""):
         self.fail_remaining = fail_first
         self.received: list[dict] = []
         self.refused = 0
@@ -25,7 +26,7 @@ class WebhookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with lock:
-                    fail = receiver.fail_remaining > 0
+                    fail = receiver.fail_remaining > 0 and fail_containing in json.loads(body)["text"]
                     if fail:
                         receiver.fail_remaining -= 1
                         receiver.refused += 1
