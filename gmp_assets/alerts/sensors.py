@@ -1,6 +1,5 @@
 """Sensors of the alerts: delivery to the sinks, run failures as alerts, dead runs freed."""
 
-from __future__ import annotations
 
 from collections.abc import Mapping
 
@@ -32,14 +31,11 @@ def project_of_run(tags: Mapping[str, str]) -> str:
 
 def failure_reason(context: dg.RunFailureSensorContext) -> str:
     """The first failed step's error on one line (the run's failure message when no step failed)."""
+    from gmp_assets.pipeline import step_error_text
+
     for event in context.get_step_failure_events():
-        error = event.step_failure_data.error if event.step_failure_data else None
-        if error is not None:
-            while error.cause is not None and "Failure" not in error.cls_name:
-                error = error.cause
-            text = " ".join(line.strip() for line in (error.message or "").splitlines() if line.strip())
-            if text:
-                return f"step {event.step_key}: {text[:MAX_ERROR_CHARS]}"
+        if event.step_failure_data and event.step_failure_data.error:
+            return f"step {event.step_key}: {step_error_text(event.step_failure_data.error, MAX_ERROR_CHARS)}"
     return (context.failure_event.message or "run failed")[:MAX_ERROR_CHARS]
 
 
