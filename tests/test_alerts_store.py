@@ -205,3 +205,29 @@ def test_platform_alerts_are_hidden_from_owner_roles(pg):
         with database.connect() as conn, conn.cursor() as cur:
             cur.execute("DELETE FROM ml.alerts WHERE project_key = %s", (rules.PLATFORM_KEY,))
     assert query("SELECT count(*) FROM ml.alerts WHERE project_key = %s", (rules.PLATFORM_KEY,)) == [(0,)]
+
+
+def test_gmp_alerts_list(project):
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from gmp_assets.cli import main
+
+    write(project, OCT, [row("03", 100_000_000, 130_000_000)])
+    with database.connect() as conn:
+        record_run_failure(conn, project, "forecast_job", "run-9", "Run run-9 of forecast_job failed: boom, \"quoted\"")
+        record_run_success(conn, project, "forecast_job")
+    evaluate_projects(PostgresResource(url=os.environ["GMP_DATABASE_URL_RESOLVED"]), [project], Thresholds())
+    runner = CliRunner()
+    listed = runner.invoke(main, ["alerts", "list", "--project", project, "--format", "csv"])
+    assert listed.exit_code == 0, listed.output
+    rows = list(csv.DictReader(io.StringIO(listed.stdout)))
+    assert list(rows[0]) == ["project_key", "kind", "message", "first_seen", "last_seen", "resolved_at"]
+    assert [(r["kind"], bool(r["resolved_at"])) for r in rows] == [("eac_over_gmp", False), ("run_failed", True)]
+    assert rows[1]["message"] == "Run run-9 of forecast_job failed: boom, \"quoted\""
+    opened = runner.invoke(main, ["alerts", "list", "--project", project, "--open"])
+    assert opened.exit_code == 0 and "eac_over_gmp" in opened.stdout and "run_failed" not in opened.stdout
+    bad = runner.invoke(main, ["alerts", "list", "--project", "no such/key"])
+    assert bad.exit_code == 2 and "expected 1-40 characters" in bad.output

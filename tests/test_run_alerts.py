@@ -133,3 +133,11 @@ def test_a_killed_run_frees_its_slot_and_is_reported(project, instance, tmp_path
     ((message, resolved_at, _),) = run_alerts(project)
     assert message.startswith(f"Run {run.run_id[:8]} of alerts_probe_job for {project} failed:")
     assert f"its process {child.pid} is gone" in message and resolved_at is None
+
+
+def test_the_instance_frees_a_finished_runs_slots_within_minutes(instance):
+    """dagster_home/dagster.yaml as the daemon reads it: slots of a failed run freed a minute after it ended,
+    checked every 30 seconds (not the hours of the runtime limit)."""
+    settings_ = instance.run_monitoring_settings
+    assert settings_["enabled"] and instance.run_monitoring_poll_interval_seconds <= 60
+    assert settings_["free_slots_after_run_end_seconds"] + instance.run_monitoring_poll_interval_seconds <= 180
