@@ -12,7 +12,22 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class WebhookReceiver:
+class _Serving:
+    """A server (``self.server``) served by a thread while in a ``with`` block."""
+
+    server: socketserver.BaseServer
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebhookReceiver(_Serving):
     """An HTTP server that answers 500 to its first ``fail_first`` POSTs (of those whose text holds
     ``fail_containing``) and keeps the JSON of the others."""
 
@@ -42,21 +57,13 @@ class WebhookReceiver:
         lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def texts(self, containing: str = "") -> list[str]:
         return [r["text"] for r in self.received if containing in r["text"]]
 
-    def __enter__(self) -> "WebhookReceiver":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
-class SmtpServer:
+class SmtpServer(_Serving):
     """Enough SMTP (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to take mail; the first ``fail_first``
     MAIL commands get ``451`` (a temporary failure)."""
 
@@ -111,16 +118,8 @@ class SmtpServer:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def mails(self, containing: str = "") -> list[EmailMessage]:
         """The messages taken whose body holds ``containing``."""
         return [m for _, m in self.messages if containing in m.get_content()]
 
-    def __enter__(self) -> "SmtpServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
