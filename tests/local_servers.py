@@ -101,8 +101,9 @@ class SmtpServer(_Serving):
                         lines = []
                         while (data := self.rfile.readline()) not in (b".\r\n", b""):
                             lines.append(data[1:] if data.startswith(b"..") else data)
+                        message = email.message_from_bytes(b"".join(lines), policy=email.policy.default)
                         with lock:
-                            smtp.messages.append((recipients, email.message_from_bytes(b"".join(lines), policy=email.policy.default)))
+                            smtp.messages.append((recipients, message))
                         self.reply("250 OK queued")
                     elif verb in ("RSET", "NOOP"):
                         self.reply("250 OK")

@@ -131,7 +131,8 @@ def test_sink_settings_from_env():
     settings = SinkSettings.from_env({"GMP_ALERT_EMAIL": "a@x.org, b@x.org", "GMP_SMTP_HOST": "mail",
                                       "GMP_SMTP_STARTTLS": "yes", "GMP_SMTP_FROM": "gmp@x.org"})
     assert settings.email_to == ("a@x.org", "b@x.org")
-    assert (settings.smtp.host, settings.smtp.port, settings.smtp.starttls, settings.smtp.sender) == ("mail", 587, True, "gmp@x.org")
+    smtp = settings.smtp
+    assert (smtp.host, smtp.port, smtp.starttls, smtp.sender) == ("mail", 587, True, "gmp@x.org")
     with pytest.raises(ValueError, match="GMP_SMTP_HOST is not"):
         SinkSettings.from_env({"GMP_ALERT_EMAIL": "a@x.org"})
     with pytest.raises(ValueError, match="not an e-mail address: nobody"):

@@ -14,7 +14,6 @@ import dagster as dg
 import pytest
 
 from gmp_assets import database, settings
-from gmp_assets.alerts import rules
 from gmp_assets.alerts.sensors import dead_run_sensor, run_failure_sensor, run_recovery_sensor
 from gmp_assets.partitions import PROJECTS, project_partitions
 from gmp_assets.pipeline import execute

@@ -42,7 +42,7 @@ def alerts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.
     thresholds = Thresholds.from_env()
     outcome = evaluate_projects(postgres, sorted(monthly_ranges(list(context.partition_keys))), thresholds)
     lines = ["| project | opened | still open | resolved |", "|---|---|---|---|"] + [
-        f"| {key} | {', '.join(o['opened']) or '–'} | {', '.join(o['open']) or '–'} | {', '.join(o['resolved']) or '–'} |"
+        f"| {key} | {' | '.join(', '.join(o[part]) or '–' for part in ('opened', 'open', 'resolved'))} |"
         for key, o in sorted(outcome.items())
     ]
     return dg.MaterializeResult(metadata={

@@ -89,7 +89,8 @@ class SinkSettings:
         if recipients:
             host = env.get("GMP_SMTP_HOST", "").strip()
             if not host:
-                raise ValueError("GMP_ALERT_EMAIL is set but GMP_SMTP_HOST is not: alerts need an SMTP server to go out by e-mail")
+                raise ValueError("GMP_ALERT_EMAIL is set but GMP_SMTP_HOST is not: alerts need an SMTP server"
+                                 " to go out by e-mail")
             starttls = _flag(env, "GMP_SMTP_STARTTLS")
             port_text = env.get("GMP_SMTP_PORT", "").strip() or ("587" if starttls else "25")
             if not port_text.isdigit() or not 0 < int(port_text) < 65536:

@@ -98,8 +98,8 @@ class EmailSink:
                     server.login(self.smtp.user, self.smtp.password)
                 server.send_message(message)
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {self.smtp.host}:{self.smtp.port} answered {exc.smtp_code} "
-                                f"{exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}") from None
+            said = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+            raise DeliveryError(f"SMTP {self.smtp.host}:{self.smtp.port} answered {exc.smtp_code} {said}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {self.smtp.host}:{self.smtp.port}: {exc or type(exc).__name__}") from None
 

@@ -15,7 +15,8 @@ from gmp_assets.forecasting.store import TOTALS_EXPORT_COLUMNS
 
 LIST_COLUMNS = ("project_key", "kind", "message", "first_seen", "last_seen", "resolved_at")
 
-_TOTALS = f"SELECT {', '.join(TOTALS_EXPORT_COLUMNS)} FROM ml.project_forecast_totals WHERE project_key = %s AND forecast_date = %s"
+_TOTALS = (f"SELECT {', '.join(TOTALS_EXPORT_COLUMNS)} FROM ml.project_forecast_totals"
+           " WHERE project_key = %s AND forecast_date = %s")
 
 # the largest of the budget and the cost filed under each pending name of the project
 _PENDING = """
