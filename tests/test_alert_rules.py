@@ -148,6 +148,8 @@ def test_sink_settings_from_env():
     ({"dagster/partition": "2026-10-01|beta", "dagster/partition/project": "beta"}, "beta"),
     ({"dagster/asset_partition_range_start": "2026-01-01|gamma", "dagster/asset_partition_range_end": "2026-10-01|gamma"},
      "gamma"),
+    ({"dagster/asset_partition_range_start": "2026-01-01|gamma", "dagster/asset_partition_range_end": "2026-01-01|delta"},
+     rules.PLATFORM_KEY),  # a single-run backfill across projects
     ({}, rules.PLATFORM_KEY),
     ({"dagster/partition": "bad key!"}, rules.PLATFORM_KEY),
 ])

@@ -4,7 +4,12 @@
 from collections.abc import Mapping
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG, MULTIDIMENSIONAL_PARTITION_PREFIX, PARTITION_NAME_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    MULTIDIMENSIONAL_PARTITION_PREFIX,
+    PARTITION_NAME_TAG,
+)
 
 from gmp_assets.alerts.config import SinkSettings
 from gmp_assets.alerts.delivery import deliver_due, sinks_from
@@ -20,12 +25,15 @@ MAX_ERROR_CHARS = 400
 
 def project_of_run(tags: Mapping[str, str]) -> str:
     """The project a run worked on, from its partition tags (a project partition, a ``month|project`` key or
-    a range of them); :data:`PLATFORM_KEY` for a run of no single project."""
-    candidates = [tags.get(f"{MULTIDIMENSIONAL_PARTITION_PREFIX}project")]
-    for tag in (PARTITION_NAME_TAG, ASSET_PARTITION_RANGE_START_TAG):
+    a range of one project's keys); :data:`PLATFORM_KEY` for a run of no single project."""
+
+    def project(tag: str) -> str | None:
         value = tags.get(tag)
-        if value:
-            candidates.append(value.rsplit("|", 1)[-1])
+        return value.rsplit("|", 1)[-1] if value else None
+
+    candidates = [tags.get(f"{MULTIDIMENSIONAL_PARTITION_PREFIX}project"), project(PARTITION_NAME_TAG)]
+    if project(ASSET_PARTITION_RANGE_START_TAG) == project(ASSET_PARTITION_RANGE_END_TAG):
+        candidates.append(project(ASSET_PARTITION_RANGE_START_TAG))
     return next((c for c in candidates if is_project_key(c)), PLATFORM_KEY)
 
 
