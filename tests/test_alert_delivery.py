@@ -118,6 +118,27 @@ def test_an_unreachable_sink_keeps_the_alert(project):
         assert len(hook.texts(project)) == 1 and state(alert_id)["delivered_at"] is not None
 
 
+def test_a_failing_sink_is_tried_once_per_pass(project):
+    """An unreachable webhook costs one try per pass; the e-mails still go out, the webhook's turn comes later."""
+    alerts = [open_alert(project), open_alert(project, rules.EAC_JUMP, "EAC rose 6.2% in a month")]
+    with WebhookReceiver() as gone:
+        url = gone.url
+    with SmtpServer() as smtp:
+        deliver_due(database.connect, [WebhookSink(url, timeout_s=2), EmailSink(("pm@test.invalid",), smtp_settings(smtp))],
+                    limit=ALL)
+        assert len(smtp.mails(project)) == 2
+    states = [state(a) for a in alerts]
+    assert all(s["delivered_sinks"] == ["email"] and s["delivered_at"] is None for s in states)
+    assert sum(s["last_delivery_error"] is not None for s in states) <= 1  # the webhook tried once at most
+    with WebhookReceiver() as hook, SmtpServer() as smtp:
+        for alert_id in alerts:
+            due_now(alert_id)
+        deliver_due(database.connect, [WebhookSink(hook.url, timeout_s=5), EmailSink(("pm@test.invalid",),
+                                                                                     smtp_settings(smtp))], limit=ALL)
+        assert len(hook.texts(project)) == 2 and smtp.mails(project) == []  # e-mail had them: not sent again
+    assert all(state(a)["delivered_at"] is not None for a in alerts)
+
+
 def test_backoff_doubles_up_to_an_hour():
     assert [backoff_s(n) for n in (1, 2, 3, 7, 8, 20)] == [60, 120, 240, 3600, 3600, 3600]
 

@@ -134,28 +134,36 @@ def deliver_due(
     connect: Callable[[], AbstractContextManager[psycopg2.extensions.connection]], sinks: list[Sink], limit: int = BATCH,
 ) -> DeliveryReport:
     """Send the due undelivered alerts to each sink that has not taken them yet and record each attempt in
-    its own transaction; nothing with no sink. ``connect`` gives a connection in a transaction."""
+    its own transaction; nothing with no sink. A sink that fails is not tried again in the same pass (an
+    unreachable server costs one timeout per pass): alerts left waiting only for it stay due, untouched.
+    ``connect`` gives a connection in a transaction."""
     report = DeliveryReport()
     if not sinks:
         return report
     with connect() as conn:
         alerts = due_alerts(conn, limit)
-    wanted = [s.name for s in sinks]
+    wanted, down = [s.name for s in sinks], set()
     for alert in alerts:
+        todo = [s for s in sinks if s.name not in alert.delivered_sinks]
+        if todo and all(s.name in down for s in todo):
+            continue
         took, errors = [], []
-        for sink in sinks:
-            if sink.name in alert.delivered_sinks:
+        for sink in todo:
+            if sink.name in down:
                 continue
             try:
                 sink.send(alert)
                 took.append(sink.name)
             except DeliveryError as exc:
                 errors.append(f"{sink.name}: {exc}")
+                down.add(sink.name)
             except (OSError, ValueError, socket.timeout) as exc:
                 errors.append(f"{sink.name}: {type(exc).__name__}: {exc}")
+                down.add(sink.name)
         error = "; ".join(errors)[:MAX_ERROR_CHARS] or None
+        retry_in_s = backoff_s(alert.delivery_attempts + 1) if error else 0.0  # a sink skipped: due at once
         with connect() as conn:
-            done = record_delivery(conn, alert.alert_id, took, wanted, error, backoff_s(alert.delivery_attempts + 1))
+            done = record_delivery(conn, alert.alert_id, took, wanted, error, retry_in_s)
         if done:
             report.delivered.append(alert.alert_id)
         elif error:
