@@ -3,6 +3,7 @@ in-process, the sensors evaluated with build_sensor_context (run status sensors 
 between ticks as the daemon does)."""
 
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -142,35 +143,52 @@ def test_the_instance_frees_a_finished_runs_slots_within_minutes(instance):
     assert settings_["free_slots_after_run_end_seconds"] + instance.run_monitoring_poll_interval_seconds <= 180
 
 
-def test_a_killed_run_worker_the_daemon_launched_fails_within_seconds(project, instance, tmp_path, monkeypatch):
-    """A run launched as the daemon launches it (the instance's run launcher, through a code server): its
-    worker process SIGKILLed, the code server fails the run at once; the failure becomes an alert."""
+@pytest.mark.parametrize("killed", ["step process", "run worker"])
+def test_a_killed_run_the_daemon_launched_fails_within_seconds(project, instance, tmp_path, monkeypatch, killed):
+    """A run launched as the daemon launches it (the instance's run launcher, through a code server), its step
+    process or its run worker SIGKILLed as the OOM killer would: the run worker's executor, or the code server
+    that started the worker, fails the run at once; the failure becomes an alert."""
+    import psutil
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import ModuleTarget
 
     failures = Ticks(run_failure_sensor, instance)
     monkeypatch.setenv("GMP_ALERTS_PROBE_HOLD", "1")  # the code server and its run workers inherit it
     target = ModuleTarget("tests.test_run_alerts", "probe_defs", str(settings.REPO_ROOT), "alerts_probe")
-    with WorkspaceProcessContext(instance, target) as workspace:
-        context = workspace.create_request_context()
-        remote = context.get_code_location("alerts_probe").get_repository("__repository__").get_full_job(probe_job.name)
-        run = instance.create_run_for_job(
-            job_def=probe_defs.resolve_job_def(probe_job.name), tags={"dagster/partition": project},
-            remote_job_origin=remote.get_remote_origin(), job_code_origin=remote.get_python_origin(),
-        )
-        instance.launch_run(run.run_id, context)
-        deadline = time.monotonic() + 180
-        while not (tmp_path / "started").exists():
-            assert instance.get_run_by_id(run.run_id).status in (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-                                                                 dg.DagsterRunStatus.NOT_STARTED)
-            assert time.monotonic() < deadline, "the launched run did not start"
-            time.sleep(0.5)
-        assert run.run_id in instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
-        os.kill(int((tmp_path / "started").read_text()), signal.SIGKILL)  # the run worker, as the OOM killer would
-        deadline = time.monotonic() + 60
-        while instance.get_run_by_id(run.run_id).status != dg.DagsterRunStatus.FAILURE:
-            assert time.monotonic() < deadline, "the code server did not fail the killed run"
-            time.sleep(0.5)
+    spawned: list[psutil.Process] = []
+    try:
+        with WorkspaceProcessContext(instance, target) as workspace:
+            context = workspace.create_request_context()
+            location = context.get_code_location("alerts_probe")
+            remote = location.get_repository("__repository__").get_full_job(probe_job.name)
+            run = instance.create_run_for_job(
+                job_def=probe_defs.resolve_job_def(probe_job.name), tags={"dagster/partition": project},
+                remote_job_origin=remote.get_remote_origin(), job_code_origin=remote.get_python_origin(),
+            )
+            instance.launch_run(run.run_id, context)
+            spawned = psutil.Process().children(recursive=True)
+            deadline = time.monotonic() + 180
+            while not (tmp_path / "started").exists():
+                assert not instance.get_run_by_id(run.run_id).is_finished
+                assert time.monotonic() < deadline, "the launched run did not start"
+                time.sleep(0.5)
+            assert run.run_id in instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
+            step = psutil.Process(int((tmp_path / "started").read_text()))
+            spawned += [step, step.parent()]
+            (step if killed == "step process" else step.parent()).kill()
+            deadline = time.monotonic() + 60
+            while instance.get_run_by_id(run.run_id).status != dg.DagsterRunStatus.FAILURE:
+                assert time.monotonic() < deadline, f"nothing failed the run whose {killed} was killed"
+                time.sleep(0.5)
+            if step.is_running():  # an orphaned step process would sleep on
+                step.kill()
+                psutil.wait_procs([step], timeout=30)
+            time.sleep(2)  # the code server clears the run it watched before it is asked to shut down
+    finally:
+        _, alive = psutil.wait_procs([p for p in spawned if p.is_running()], timeout=60)
+        for process in alive:  # what the workspace started and did not stop
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
     failures.tick()
     ((message, _, _),) = run_alerts(project)
     assert message.startswith(f"Run {run.run_id[:8]} of alerts_probe_job for {project} failed:")
