@@ -394,6 +394,38 @@ def mappings_import(csv_file: Path) -> None:
     click.echo(APPLY_HINT)
 
 
+# --- alerts -------------------------------------------------------------------------------------
+
+@main.group()
+def alerts() -> None:
+    """Alerts on the current forecasts and on failed runs (docs/alerts.md)."""
+
+
+@alerts.command("list")
+@click.option("--project", default=None, help="Only this project.")
+@click.option("--open", "open_only", is_flag=True, help="Only alerts not resolved.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+def alerts_list(project: str | None, open_only: bool, fmt: str) -> None:
+    """List alerts, newest first: project_key, kind, message, first_seen, last_seen, resolved_at."""
+    from gmp_assets.alerts.store import LIST_COLUMNS, list_alerts
+    from gmp_assets.catalog import is_project_key
+
+    if project is not None and not is_project_key(project):
+        raise click.BadParameter("expected 1-40 characters of A-Z a-z 0-9 _ -", param_hint="--project")
+    database.prepare(start=True)
+    with database.connect() as conn:
+        rows = list_alerts(conn, project_key=project, open_only=open_only)
+    values = [[v.isoformat(timespec="seconds") if hasattr(v, "isoformat") else ("" if v is None else str(v)) for v in row]
+              for row in rows]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(LIST_COLUMNS)
+        writer.writerows(values)
+        return
+    _echo_table(list(LIST_COLUMNS), values)
+    click.echo(f"{len(values)} alert(s)", err=True)
+
+
 # --- access -------------------------------------------------------------------------------------
 
 @main.group()

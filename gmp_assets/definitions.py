@@ -5,6 +5,7 @@ from dagster import EnvVar
 from dagster_dbt import DbtCliResource
 
 from gmp_assets import settings, storage
+from gmp_assets.alerts.assets import alerts
 from gmp_assets.canonical.assets import (
     canonical_cost_features_gx,
     canonical_monthly_models,
@@ -19,6 +20,12 @@ from gmp_assets.models.assets import global_model, project_adapter, training_dat
 from gmp_assets.models.registry import MlflowResource
 from gmp_assets.monitoring.assets import drift_report
 from gmp_assets.orchestration import jobs
+from gmp_assets.orchestration.alert_sensors import (
+    alert_delivery_sensor,
+    dead_run_sensor,
+    run_failure_sensor,
+    run_recovery_sensor,
+)
 from gmp_assets.orchestration.data_sensors import build_forecast_sensor, build_inbox_sensor, build_months_sensor
 from gmp_assets.orchestration.model_sensors import (
     build_data_volume_sensor,
@@ -60,6 +67,7 @@ defs = dg.Definitions(
         global_model,
         project_adapter,
         project_forecasts,
+        alerts,
         backtest_report,
         drift_report,
     ],
@@ -74,6 +82,7 @@ defs = dg.Definitions(
         build_drift_sensor(jobs.training_job, jobs.adapter_job),
         build_data_volume_sensor(jobs.adapter_job),
         build_model_change_forecast_sensor(jobs.forecast_job),
+        alert_delivery_sensor, run_failure_sensor, run_recovery_sensor, dead_run_sensor,
     ],
     resources=build_resources(),
 )

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from gmp_assets.alerts.assets import alerts
 from gmp_assets.canonical.assets import canonical_monthly_models, canonical_project_models, canonical_shared_models
 from gmp_assets.evaluation.assets import backtest_report
 from gmp_assets.features.assets import feature_rows
@@ -54,8 +55,8 @@ backtest_job = dg.define_asset_job(
 )
 forecast_job = dg.define_asset_job(
     "forecast_job",
-    selection=dg.AssetSelection.assets(project_forecasts),
-    description="Forecasts for a range of one project's months.",
+    selection=dg.AssetSelection.assets(project_forecasts, alerts),
+    description="Forecasts for a range of one project's months, then the alerts on them.",
 )
 
 JOBS = [

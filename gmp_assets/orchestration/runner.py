@@ -90,13 +90,18 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     first line."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None and "Failure" not in error.cls_name:
-                error = error.cause
-            message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", (error.message or "").strip())
-            text = " ".join(line.strip() for line in message.splitlines() if line.strip())
-            return (text[:MAX_FAILURE_CHARS - 3] + "...") if len(text) > MAX_FAILURE_CHARS else text or error.cls_name
+            return step_error_text(event.step_failure_data.error)
     return "run failed"
+
+
+def step_error_text(error, limit: int = MAX_FAILURE_CHARS) -> str:
+    """A failed step's error (``SerializableErrorInfo``: the innermost cause up to a Failure, without its
+    exception class) on one line, whole up to ``limit`` characters."""
+    while error.cause is not None and "Failure" not in error.cls_name:
+        error = error.cause
+    message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", (error.message or "").strip())
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    return (text[:limit - 3] + "...") if len(text) > limit else text or error.cls_name
 
 
 def _counts(outcome: ProjectOutcome) -> None:

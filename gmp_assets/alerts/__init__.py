@@ -1,0 +1,1 @@
+"""Alerts on a project's forecasts and on failed runs: rules, their record and their delivery."""
