@@ -8,6 +8,7 @@ from gmp_assets.ingest.readers import InputFileError, read_project_folder, valid
 from gmp_assets.partitions import project_partitions
 from gmp_assets.resources import InboxResource, PostgresResource
 from gmp_assets.taxonomy.mapping import TradeMapper
+from gmp_assets.taxonomy.store import confirmed_mappings
 
 RAW_KEYS = {
     "projects": dg.AssetKey(["raw", "projects"]),
@@ -48,7 +49,12 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
     if not folder.is_dir():
         raise dg.Failure(f"project folder {folder} does not exist", allow_retries=False)
     try:
-        project, files = read_project_folder(folder, is_trade_name=TradeMapper().is_trade_name)
+        with postgres.connect() as conn:
+            confirmed = confirmed_mappings(conn, project_key)
+        mapper = TradeMapper()
+        project, files = read_project_folder(
+            folder, is_trade_name=mapper.is_trade_name, trade_of=lambda name: mapper.map_name(name, confirmed).canonical_code
+        )
         with postgres.connect() as conn:
             summary = load_project(conn, project, files)
     except InputFileError as err:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gmp_assets.ingest.names import name_key
+from gmp_assets.ingest.names import escaped, name_key
 from gmp_assets.ingest.parsing import Column, InputFileError, ParsedFile, is_blank, normalize_header, parse_money
 
 SUMMARY_REASON = "summary line"
@@ -97,9 +97,9 @@ class SummaryChecker:
         if not self.count:
             return f"{SUMMARY_REASON} (no lines above it to check its {self.label} {_dollars(amount)} against)"
         since = sum(c for _, c in block)
-        if block and amount == since:
-            return (f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is the sum of lines "
-                    f"{block[0][0]}-{block[-1][0]} above it")
+        if block and amount == since and len(block) < self.count:
+            lines = f"line {block[0][0]}" if len(block) == 1 else f"lines {block[0][0]}-{block[-1][0]}"
+            return f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is the sum of {lines} above it"
         if amount == self.total:
             return f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is the sum of all {self.count} lines above it"
         return (f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is not the sum of the lines above it "
@@ -126,7 +126,7 @@ def check_trade_budgets(gmp: ParsedFile, trade_of: Callable[[str], str | None]) 
             names[group].append(division)
     for group, cents in budgets.items():
         if cents <= 0:
-            spelled = ", ".join(repr(n) for n in names[group])
+            spelled = ", ".join(f"'{escaped(n)}'" for n in names[group])
             trade = f"{group}({spelled})" if group.endswith(" ") else spelled
             raise InputFileError(
                 gmp.source_file,
