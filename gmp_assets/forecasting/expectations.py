@@ -25,6 +25,7 @@ import dagster as dg
 import numpy as np
 import psycopg2.extensions
 
+from gmp_assets.ingest.names import shown_name
 from gmp_assets.canonical.months import project_month_span
 from gmp_assets.ingest.expectations import GxSuite
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
@@ -177,7 +178,7 @@ class PendingName:
                                         f"{_dollars(self.cost_cents)} booked" if self.cost_cents else "") if a)
         details = [amounts, f"best guess {self.best_guess}" if self.best_guess else "",
                    f"by the amounts: {self.likely_home}" if self.homes else ""]
-        return f"{self.project_key}: '{self.raw_name}' ({'; '.join(d for d in details if d)})"
+        return f"{self.project_key}: '{shown_name(self.raw_name)}' ({'; '.join(d for d in details if d)})"
 
 
 def pending_names(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> list[PendingName]:

@@ -6,6 +6,7 @@ from collections import Counter
 import dagster as dg
 
 from gmp_assets.ingest.assets import DB_RETRY, RAW_KEYS
+from gmp_assets.ingest.names import shown_name
 from gmp_assets.ingest.quality import QualityInputs, quality_score
 from gmp_assets.ingest.readers import validate_project_key
 from gmp_assets.partitions import project_partitions
@@ -97,7 +98,7 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
     pending = [m for m in mappings if m.method == "pending"]
     review_queue = "\n".join(
         ["| raw division name | best candidates |", "|---|---|"]
-        + [f"| {m.raw_division_name} | {', '.join(f'{c.code} {c.name} ({c.score:.0f})' for c in m.candidates[:3])} |" for m in pending]
+        + [f"| {shown_name(m.raw_division_name)} | {', '.join(f'{c.code} {c.name} ({c.score:.0f})' for c in m.candidates[:3])} |" for m in pending]
     )
     yield dg.MaterializeResult(
         asset_key=TRADE_MAPPINGS,
