@@ -309,6 +309,7 @@ def rejects() -> None:
 def rejects_list(project: str | None, fmt: str) -> None:
     """List rejected rows: project_key, source_file, line_number, column, reason, raw_values (the cells as
     read; escaped where they hold invisible or look-alike characters)."""
+    from gmp_assets.ingest.names import escaped
     from gmp_assets.ingest.report import list_rejects
 
     database.prepare(start=True)
@@ -318,8 +319,10 @@ def rejects_list(project: str | None, fmt: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     columns = ["project_key", "source_file", "line_number", "column", "reason", "raw_values"]
-    values = [[r.project_key, r.source_file, str(r.line_number), r.column_name or "", r.reason, r.shown_values()]
-              for r in rows]
+    values = [
+        [r.project_key, r.source_file, str(r.line_number), r.column_name or "", escaped(r.reason), r.shown_values()]
+        for r in rows
+    ]
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)

@@ -53,7 +53,8 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
             confirmed = confirmed_mappings(conn, project_key)
         mapper = TradeMapper()
         project, files = read_project_folder(
-            folder, is_trade_name=mapper.is_trade_name, trade_of=lambda name: mapper.map_name(name, confirmed).canonical_code
+            folder, is_trade_name=mapper.is_trade_name,
+            trade_of=lambda name: mapper.map_name(name, confirmed).canonical_code,
         )
         with postgres.connect() as conn:
             summary = load_project(conn, project, files)

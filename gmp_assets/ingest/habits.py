@@ -97,12 +97,13 @@ class SummaryChecker:
         if not self.count:
             return f"{SUMMARY_REASON} (no lines above it to check its {self.label} {_dollars(amount)} against)"
         since = sum(c for _, c in block)
+        its = f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)}"
         if block and amount == since and len(block) < self.count:
             lines = f"line {block[0][0]}" if len(block) == 1 else f"lines {block[0][0]}-{block[-1][0]}"
-            return f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is the sum of {lines} above it"
+            return f"{its} is the sum of {lines} above it"
         if amount == self.total:
-            return f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is the sum of all {self.count} lines above it"
-        return (f"{SUMMARY_REASON}: its {self.label} {_dollars(amount)} is not the sum of the lines above it "
+            return f"{its} is the sum of all {self.count} lines above it"
+        return (f"{its} is not the sum of the lines above it "
                 f"({_dollars(since)} since the previous summary line, {_dollars(self.total)} in all)")
 
 
