@@ -298,6 +298,16 @@ def models_rollback(name: str) -> None:
 
 # --- rejected rows ------------------------------------------------------------------------------
 
+def _in_database(action, *args):
+    """``action(conn, *args)`` in one transaction on the started database; a ValueError is the user's error."""
+    database.prepare(start=True)
+    try:
+        with database.connect() as conn:
+            return action(conn, *args)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.group()
 def rejects() -> None:
     """Rows of the source files that were not loaded, kept with the file, the line and the reason."""
@@ -312,24 +322,13 @@ def rejects_list(project: str | None, fmt: str) -> None:
     from gmp_assets.ingest.names import escaped
     from gmp_assets.ingest.report import list_rejects
 
-    database.prepare(start=True)
-    try:
-        with database.connect() as conn:
-            rows = list_rejects(conn, project)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    rows = _in_database(list_rejects, project)
     columns = ["project_key", "source_file", "line_number", "column", "reason", "raw_values"]
     values = [
         [r.project_key, r.source_file, str(r.line_number), r.column_name or "", escaped(r.reason), r.shown_values()]
         for r in rows
     ]
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(values)
-        return
-    _echo_table(columns, values)
-    click.echo(f"{len(values)} rejected row(s)", err=True)
+    _echo_rows(columns, values, fmt, "rejected row(s)")
 
 
 # --- mappings -----------------------------------------------------------------------------------
@@ -367,13 +366,18 @@ def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
         for r in rows
     ]
     columns.append("name_note")  # what a name with invisible or look-alike characters reads as
+    _echo_rows(columns, values, fmt, "mapping(s)")
+
+
+def _echo_rows(columns: list[str], values: list[list[str]], fmt: str, noun: str) -> None:
+    """Rows as CSV on stdout, or as a table with their count on stderr."""
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         writer.writerows(values)
         return
     _echo_table(columns, values)
-    click.echo(f"{len(values)} mapping(s)", err=True)
+    click.echo(f"{len(values)} {noun}", err=True)
 
 
 def _echo_table(columns: list[str], values: list[list[str]]) -> None:
@@ -428,12 +432,7 @@ def mappings_import(csv_file: Path) -> None:
     """Confirm every row of a review CSV (columns project_key, raw_division_name, canonical_code)."""
     from gmp_assets.taxonomy.store import import_confirmations
 
-    database.prepare(start=True)
-    try:
-        with database.connect() as conn:
-            done = import_confirmations(conn, csv_file)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    done = _in_database(import_confirmations, csv_file)
     _mark_stale({p for p, _, _ in done}, f"imported {csv_file.name}")
     click.echo(f"{len(done)} mapping(s) confirmed")
     click.echo(APPLY_HINT)
