@@ -99,15 +99,22 @@ def demo_data(n_projects: int, seed: int, out_dir: Path, as_of) -> None:
 
 
 def _print_outcomes(outcomes) -> None:
-    header = f"{'project':<14} {'status':<7} {'loaded':>8} {'rejected':>8} {'trades':>6} {'pending':>7} {'months':>6} {'quality':>7}"
+    header = (f"{'project':<14} {'status':<7} {'rows in':>8} {'loaded':>8} {'rejected':>8} {'trades':>6} {'pending':>7}"
+              f" {'months':>6} {'quality':>7}")
     click.echo(header)
     click.echo("-" * len(header))
     for o in outcomes:
         quality = f"{o.quality:.3f}" if o.quality is not None else "-"
-        click.echo(f"{o.project_key:<14} {'ok' if o.ok else 'FAILED':<7} {o.rows_loaded:>8} {o.rows_rejected:>8} "
-                   f"{o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}")
+        click.echo(f"{o.project_key:<14} {'ok' if o.ok else 'FAILED':<7} {o.rows_in:>8} {o.rows_loaded:>8} "
+                   f"{o.rows_rejected:>8} {o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}")
         if o.error:
             click.echo(f"  reason: {o.error}")
+        if o.in_database:
+            click.echo(f"  in the database: {o.in_database}")
+        for reject in o.first_rejects:
+            click.echo(f"  rejected: {reject}")
+        if o.rows_rejected > len(o.first_rejects):
+            click.echo(f"  ... {o.rows_rejected - len(o.first_rejects)} more: gmp rejects list --project {o.project_key}")
         for warning in o.warnings:
             click.echo(f"  warning: {warning}")
 
@@ -291,6 +298,41 @@ def models_rollback(name: str) -> None:
     click.echo(RENEWAL_HINT)
 
 
+# --- rejected rows ------------------------------------------------------------------------------
+
+def _in_database(action, *args):
+    """``action(conn, *args)`` in one transaction on the started database; a ValueError is the user's error."""
+    database.prepare(start=True)
+    try:
+        with database.connect() as conn:
+            return action(conn, *args)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def rejects() -> None:
+    """Rows of the source files that were not loaded, kept with the file, the line and the reason."""
+
+
+@rejects.command("list")
+@click.option("--project", default=None, help="Only this project.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+def rejects_list(project: str | None, fmt: str) -> None:
+    """List rejected rows: project_key, source_file, line_number, column, reason, raw_values (the cells as
+    read; escaped where they hold invisible or look-alike characters)."""
+    from gmp_assets.taxonomy.names import escaped
+    from gmp_assets.ingest.report import list_rejects
+
+    rows = _in_database(list_rejects, project)
+    columns = ["project_key", "source_file", "line_number", "column", "reason", "raw_values"]
+    values = [
+        [r.project_key, r.source_file, str(r.line_number), r.column_name or "", escaped(r.reason), r.shown_values()]
+        for r in rows
+    ]
+    _echo_rows(columns, values, fmt, "rejected row(s)")
+
+
 # --- mappings -----------------------------------------------------------------------------------
 
 @main.group()
@@ -305,8 +347,10 @@ def mappings() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
 def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
     """List mappings: project_key, raw_division_name, canonical_code, method, confidence (with --pending also
-    candidates and by_the_amounts; the CSV, with canonical_code filled in, is what `gmp mappings import` reads)."""
+    candidates and by_the_amounts), name_note; the CSV, with canonical_code filled in, is what `gmp mappings
+    import` reads. Names are shown escaped (\\uXXXX) where they hold invisible or look-alike characters."""
     from gmp_assets.forecasting.expectations import review_hints
+    from gmp_assets.taxonomy.names import escaped, fold_note
     from gmp_assets.taxonomy.store import list_mappings
 
     database.prepare(start=True)
@@ -317,18 +361,25 @@ def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
     if pending:
         columns += ["candidates", "by_the_amounts"]
     values = [
-        [r.project_key, r.raw_division_name, r.canonical_code or "", r.method, f"{r.confidence:.2f}"]
+        [r.project_key, escaped(r.raw_division_name), r.canonical_code or "", r.method, f"{r.confidence:.2f}"]
         + (["; ".join(f"{c['code']} {c['name']} ({c['score']})" for c in r.candidates),
             hints.get((r.project_key, r.raw_division_name), "")] if pending else [])
+        + [fold_note(r.raw_division_name)]
         for r in rows
     ]
+    columns.append("name_note")  # what a name with invisible or look-alike characters reads as
+    _echo_rows(columns, values, fmt, "mapping(s)")
+
+
+def _echo_rows(columns: list[str], values: list[list[str]], fmt: str, noun: str) -> None:
+    """Rows as CSV on stdout, or as a table with their count on stderr."""
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         writer.writerows(values)
         return
     _echo_table(columns, values)
-    click.echo(f"{len(values)} mapping(s)", err=True)
+    click.echo(f"{len(values)} {noun}", err=True)
 
 
 def _echo_table(columns: list[str], values: list[list[str]]) -> None:
@@ -383,12 +434,7 @@ def mappings_import(csv_file: Path) -> None:
     """Confirm every row of a review CSV (columns project_key, raw_division_name, canonical_code)."""
     from gmp_assets.taxonomy.store import import_confirmations
 
-    database.prepare(start=True)
-    try:
-        with database.connect() as conn:
-            done = import_confirmations(conn, csv_file)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    done = _in_database(import_confirmations, csv_file)
     _mark_stale({p for p, _, _ in done}, f"imported {csv_file.name}")
     click.echo(f"{len(done)} mapping(s) confirmed")
     click.echo(APPLY_HINT)

@@ -27,6 +27,7 @@ import psycopg2.extensions
 
 from gmp_assets.catalog import FORECASTS_KEY, project_month_span
 from gmp_assets.checks import GxSuite
+from gmp_assets.taxonomy.names import shown_name
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
 from gmp_assets.models.samples import MAX_LABEL_RATIO
 
@@ -176,7 +177,7 @@ class PendingName:
                                         f"{_dollars(self.cost_cents)} booked" if self.cost_cents else "") if a)
         details = [amounts, f"best guess {self.best_guess}" if self.best_guess else "",
                    f"by the amounts: {self.likely_home}" if self.homes else ""]
-        return f"{self.project_key}: '{self.raw_name}' ({'; '.join(d for d in details if d)})"
+        return f"{self.project_key}: '{shown_name(self.raw_name)}' ({'; '.join(d for d in details if d)})"
 
 
 def pending_names(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> list[PendingName]:

@@ -10,6 +10,7 @@ from gmp_assets.catalog import validate_project_key
 from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import InboxResource, PostgresResource
 from gmp_assets.taxonomy.mapping import TradeMapper
+from gmp_assets.taxonomy.store import confirmed_mappings
 
 _DESCRIPTIONS = {
     "projects": "project.json of each project folder (one row per project).",
@@ -37,7 +38,13 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
     if not folder.is_dir():
         raise dg.Failure(f"project folder {folder} does not exist", allow_retries=False)
     try:
-        project, files = read_project_folder(folder, is_trade_name=TradeMapper().is_trade_name)
+        with postgres.connect() as conn:
+            confirmed = confirmed_mappings(conn, project_key)
+        mapper = TradeMapper()
+        project, files = read_project_folder(
+            folder, is_trade_name=mapper.is_trade_name,
+            trade_of=lambda name: mapper.map_name(name, confirmed).canonical_code,
+        )
         with postgres.connect() as conn:
             summary = load_project(conn, project, files)
     except InputFileError as err:

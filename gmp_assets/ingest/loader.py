@@ -14,6 +14,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from gmp_assets.ingest.readers import InputFileError, ParsedFile, ProjectInfo
+from gmp_assets.ingest.rollback import keep_previous
 
 RAW_TABLES = {
     "gmp_breakdown": "raw.gmp_breakdown",
@@ -98,7 +99,8 @@ def check_owner(project: ProjectInfo, source_file: str, stored_owner: str | None
 
 
 def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, files: list[ParsedFile]) -> LoadSummary:
-    """Load one project's parsed files in the caller's transaction (serialised per project).
+    """Load one project's parsed files in the caller's transaction (serialised per project); when anything
+    changes, the rows it replaces are kept apart (``rollback.keep_previous``) until its canonical build has run.
 
     Raises ``InputFileError`` before changing anything when project.json names another owner than the stored one.
     """
@@ -113,6 +115,8 @@ def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, fil
         )
         known = dict(cur.fetchall())
         present = {f.source_file for f in files}
+        if set(known) - present or any(known.get(f.source_file) != f.source_hash for f in files):
+            keep_previous(cur, project.project_key)
         for source_file in sorted(set(known) - present):
             _delete_file(cur, project.project_key, source_file)
             summary.removed_files.append(source_file)

@@ -291,15 +291,25 @@ _CENT = Decimal("0.01")
 _MAX_LINE_AMOUNT = Decimal(MAX_LINE_AMOUNT_CENTS) / 100
 
 
-def _to_cents(amount: Decimal, shown: str) -> int:
-    """Dollars as integer cents (half-up); ``ValueError`` when that is beyond what a single line may hold."""
-    with localcontext(rounding=ROUND_HALF_UP):
-        if abs(amount) >= _MAX_LINE_AMOUNT + _CENT / 2:  # rounds beyond; exact, a huge amount is never scaled
+def _to_cents(amount: Decimal, shown: str, noisy: bool = False) -> int:
+    """Dollars as integer cents; ``ValueError`` beyond what a single line may hold or with more than two
+    decimals (``noisy``: a float's binary noise below 1e-9 is dropped first)."""
+    if abs(amount) >= _MAX_LINE_AMOUNT + _CENT / 2:  # exact, a huge amount is never scaled
+        with localcontext(rounding=ROUND_HALF_UP):
             raise ValueError(
                 f"{shown!r} ({amount:,.2f}) is beyond the ±{_MAX_LINE_AMOUNT:,.2f} a single line may hold "
                 "(an invoice number or a typo?)"
             )
-        return int((amount * 100).quantize(Decimal(1)))
+    if noisy:
+        amount = amount.quantize(_NOISE, rounding=ROUND_HALF_UP)
+    if amount != amount.quantize(_CENT):
+        raise ValueError(f"{shown!r} has more than two decimals {_MAX_DECIMALS_EXPECTED}")
+    return int(amount * 100)
+
+
+_MAX_DECIMALS_EXPECTED = "(money has at most two decimals, e.g. 1,234.50; a European thousands separator?)"
+_COMMA_DECIMAL = re.compile(r"^[-+$(]*\d{1,3}(?:\.\d{3})*,\d{1,2}\)?$")
+_NOISE = Decimal("1e-9")  # binary noise of a spreadsheet number: 0.1 + 0.2 is 0.30000000000000004
 
 
 def _number_decimal(value: float | int | Decimal) -> Decimal:
@@ -312,20 +322,26 @@ def _number_decimal(value: float | int | Decimal) -> Decimal:
 
 
 def parse_money(value: object) -> int:
-    """Money to integer cents, exactly (Decimal; half-up to the cent).
+    """Money to integer cents, exactly (Decimal); at most two decimals, never rounded.
 
     Accepts ``1234.5``, ``1,234.50``, ``$1,234.50``, ``(1,234.50)`` (negative), ``-1234.5``, ``$-12``,
-    ``-$12``, spaces anywhere, and a lone dash (accounting zero); spreadsheet numbers as they display.
-    An amount beyond ±``MAX_LINE_AMOUNT_CENTS`` is refused.
+    ``-$12``, spaces anywhere, and a lone dash (accounting zero); spreadsheet numbers as they display
+    (binary noise below 1e-9 dropped). More than two decimals (``20.291``), a decimal comma
+    (``1.234,56``) and an amount beyond ±``MAX_LINE_AMOUNT_CENTS`` are refused.
     """
     if isinstance(value, (int, float, Decimal)):
-        return _to_cents(_number_decimal(value), cell_text(value))
+        return _to_cents(_number_decimal(value), cell_text(value), noisy=isinstance(value, float))
     text = cell_text(value)
     compact = re.sub(r"\s+", "", text)
     if _ACCOUNTING_ZERO.match(compact):
         return 0
     match = _MONEY.match(compact)
     if not match:
+        if _COMMA_DECIMAL.match(compact):
+            raise ValueError(
+                f"{text!r} is not a money amount: it has a comma as the decimal mark (expected a point, e.g. "
+                "1,234.50; never guessed)"
+            )
         raise ValueError(f"{text!r} {_MONEY_EXPECTED}")
     sign_before, sign_after, opening, number, closing = match.groups()
     signs = sign_before + sign_after

@@ -20,6 +20,13 @@ from typing import Any, Callable, Iterable, Iterator
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from gmp_assets.ingest.habits import (
+    SUMMED_COLUMN,
+    SummaryChecker,
+    check_trade_budgets,
+    is_repeated_header,
+    is_summary_row,
+)
 from gmp_assets.ingest.parsing import (
     COLUMNS_BY_KIND,
     Column,
@@ -58,6 +65,7 @@ PROJECT_STATUSES = ("active", "completed")
 MIN_SQUARE_FEET = 1000
 DELIMITERS = (",", ";", "\t", "|")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+NEGATIVE_ORIGINAL = "is negative; a deduction belongs in Approved Changes (which may be negative)"
 HEADER_SEARCH_ROWS = 20  # xlsx: title rows above the header are skipped, up to this many rows
 
 
@@ -347,6 +355,9 @@ def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool 
     rows: list[dict] = []
     rejects: list[RejectedRow] = []
     seen: dict[tuple, int] = {}
+    positions = table.match.positions
+    summed = SUMMED_COLUMN.get(kind)
+    summaries = SummaryChecker(summed, next((c.label for c in columns if c.key == summed), ""))
     for line, cells in table.records:
         raw = _raw_values(table.headers, cells)
         extra = cells[len(table.headers) :]
@@ -357,7 +368,18 @@ def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool 
             )
             rejects.append(RejectedRow(line, reason, None, raw))
             continue
+        if is_repeated_header(cells, positions, columns):
+            rejects.append(RejectedRow(line, "repeated header line (two exports pasted together?)", None, raw))
+            continue
+        if is_summary_row(cells, positions):
+            position = positions.get(summed or "")
+            cell = cells[position] if position is not None and position < len(cells) else None
+            rejects.append(RejectedRow(line, summaries.reason(cell), None, raw))
+            continue
         values, problems = parse_row(cells, table.match, columns)
+        if kind == "gmp_breakdown" and (values.get("original_amount_cents") or 0) < 0:
+            shown = cell_text(cells[positions["original_amount_cents"]])
+            problems.append(("Original Amount", f"{shown!r} {NEGATIVE_ORIGINAL}"))
         if problems:
             rejects.append(rejected(line, problems, raw))
             continue
@@ -368,13 +390,14 @@ def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool 
                 continue
             seen[key] = line
         rows.append({"line_number": line, **values})
+        summaries.add(rows[-1])
     if not rows and not rejects:
         raise InputFileError(source, "has a header but no data rows", expected="at least one data row")
     return ParsedFile(source, kind, sha256_hex(data), rows, rejects, warnings)
 
 
 def read_gmp_breakdown(path: Path, project_dir: Path) -> ParsedFile:
-    """Owner GMP breakdown (.csv or .xlsx): one row per budget line."""
+    """Owner GMP breakdown (.csv or .xlsx): one row per budget line; a negative Original Amount is a bad row."""
     return _read_table(path, project_dir, "gmp_breakdown")
 
 
@@ -389,16 +412,19 @@ def read_schedule_csv(path: Path, project_dir: Path) -> ParsedFile:
 
 
 def read_project_folder(
-    folder: Path, is_trade_name: Callable[[str], bool] = lambda name: False
+    folder: Path,
+    is_trade_name: Callable[[str], bool] = lambda name: False,
+    trade_of: Callable[[str], str | None] = lambda name: None,
 ) -> tuple[ProjectInfo, list[ParsedFile]]:
-    """Every file of one project folder, read: project.json first, then the data files."""
+    """Every file of one project folder, read: project.json first, then the data files.
+
+    ``trade_of`` maps a division name to its trade for the budget check (None: the name is its own trade).
+    """
     files = discover_project_files(folder)
     info, project_file = read_project_json(files["project"][0], folder.name)
-    parsed = [
-        project_file,
-        read_gmp_breakdown(files["gmp_breakdown"][0], folder),
-        read_direct_costs(files["direct_costs"][0], folder),
-    ]
+    gmp = read_gmp_breakdown(files["gmp_breakdown"][0], folder)
+    check_trade_budgets(gmp, trade_of)
+    parsed = [project_file, gmp, read_direct_costs(files["direct_costs"][0], folder)]
     for path in files["schedule"]:
         if path.suffix.lower() == ".xer":
             parsed.append(read_xer_schedule(path, folder, is_trade_name))

@@ -26,6 +26,10 @@ from gmp_assets.catalog import (
 )
 from gmp_assets.orchestration import jobs
 from gmp_assets.orchestration.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
+from gmp_assets.orchestration.console import gmp_console_logger
+from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
+from gmp_assets.orchestration.restore import roll_back
+from gmp_assets.ingest.rollback import discard_previous
 
 
 def cli_tags() -> dict[str, str]:
@@ -36,8 +40,10 @@ def cli_tags() -> dict[str, str]:
 def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
             run_config: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
     """Execute ``job`` in this process as a `gmp` run: ``tags`` with :func:`cli_tags` over them, a
-    failed step returned in the result instead of raised, the console at ``settings.console_log_level()``."""
+    failed step returned in the result instead of raised, the console at ``settings.console_log_level()`` (an
+    expected failure, such as bad input, printed without its stack trace: ``console.gmp_console_logger``)."""
     loggers = {"loggers": {"console": {"config": {"log_level": settings.console_log_level()}}}}
+    job = job.with_logger_defs({"console": gmp_console_logger})  # expected failures without stack traces
     return job.execute_in_process(
         instance=instance, raise_on_error=False, tags={**(tags or {}), **cli_tags()},
         run_config={**(run_config or {}), **loggers}, **kwargs,
@@ -71,8 +77,11 @@ class ProjectOutcome:
     project_key: str
     ok: bool = False
     error: str | None = None
+    rows_in: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    first_rejects: list[str] = field(default_factory=list)  # file, line and reason of the first few
+    in_database: str = ""  # after a failure: what the database holds of the project
     trades_mapped: int = 0
     pending: int = 0
     months: int = 0
@@ -106,14 +115,10 @@ def step_error_text(error, limit: int = MAX_FAILURE_CHARS) -> str:
 
 def _counts(outcome: ProjectOutcome) -> None:
     with database.connect() as conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            SELECT coalesce(sum(rows_loaded) FILTER (WHERE kind <> 'project'), 0),
-                   coalesce(sum(rows_rejected), 0) FROM raw.source_files WHERE project_key = %(p)s
-            """,
-            {"p": outcome.project_key},
-        )
-        outcome.rows_loaded, outcome.rows_rejected = (int(v) for v in cur.fetchone())
+        counts = stored_counts(conn, outcome.project_key)
+        outcome.rows_in, outcome.rows_loaded, outcome.rows_rejected = (
+            counts.rows_in, counts.rows_loaded, counts.rows_rejected)
+        outcome.first_rejects = [r.line() for r in list_rejects(conn, outcome.project_key, limit=FIRST_REJECTS)]
         cur.execute(
             "SELECT count(DISTINCT canonical_code), count(*) FILTER (WHERE method = 'pending')"
             " FROM taxonomy.trade_mappings WHERE project_key = %(p)s",
@@ -160,6 +165,8 @@ def ingest_inbox(
         if not result.success:
             outcome.error = _failure_message(result)
             progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
+            outcome.in_database = roll_back(defs, key, instance, execute)
+            _counts(outcome)
             continue
         outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
         with database.connect() as conn:
@@ -171,8 +178,12 @@ def ingest_inbox(
             if not result.success:
                 outcome.error = _failure_message(result)
                 progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
+                outcome.in_database = roll_back(defs, key, instance, execute)
+                _counts(outcome)
                 continue
             outcome.months = len(month_keys_between(*span))
+        with database.connect() as conn:
+            discard_previous(conn, key)  # loaded whole
         _counts(outcome)
         outcome.ok = True
     return outcomes

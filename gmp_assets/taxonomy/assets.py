@@ -9,6 +9,7 @@ from gmp_assets.catalog import DB_RETRY, MANUAL_TRADE_MAPPINGS, PROJECT_QUALITY,
 from gmp_assets.taxonomy.quality import QualityInputs, quality_score
 from gmp_assets.catalog import validate_project_key
 from gmp_assets.catalog import project_partitions
+from gmp_assets.taxonomy.names import shown_name
 from gmp_assets.resources import PostgresResource
 from gmp_assets.taxonomy import store
 from gmp_assets.taxonomy.mapping import TradeMapper
@@ -95,7 +96,7 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
     pending = [m for m in mappings if m.method == "pending"]
     review_queue = "\n".join(
         ["| raw division name | best candidates |", "|---|---|"]
-        + [f"| {m.raw_division_name} | {', '.join(f'{c.code} {c.name} ({c.score:.0f})' for c in m.candidates[:3])} |" for m in pending]
+        + [f"| {shown_name(m.raw_division_name)} | {', '.join(f'{c.code} {c.name} ({c.score:.0f})' for c in m.candidates[:3])} |" for m in pending]
     )
     yield dg.MaterializeResult(
         asset_key=TRADE_MAPPINGS,

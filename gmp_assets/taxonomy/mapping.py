@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterable, Mapping
 
@@ -16,6 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from gmp_assets.taxonomy.names import name_key
 from gmp_assets.taxonomy.aliases import AMBIGUOUS_TERMS, TRADE_ALIASES
 from gmp_assets.taxonomy.trades import Taxonomy, load_taxonomy
 
@@ -181,7 +182,8 @@ class TradeMapper:
         self._automatic = lru_cache(maxsize=65536)(self._map_automatically)
 
     def map_name(self, raw_name: str, confirmed: Mapping[str, str] | None = None) -> TradeMapping:
-        """Map one name: a confirmed mapping, else a CSI prefix, else a fuzzy match, else pending."""
+        """Map one name as read (``names.name_key``): a confirmed mapping, else a CSI prefix, else a fuzzy
+        match, else pending. The result keeps the name as written."""
         return self._map(raw_name, _confirmed_index(confirmed))
 
     def map_names(
@@ -193,16 +195,17 @@ class TradeMapper:
 
     def is_trade_name(self, name: str) -> bool:
         """True when ``name`` maps automatically (CSI prefix or fuzzy), without review."""
-        return self._automatic(name).method in AUTOMATIC_METHODS
+        return self._automatic(name_key(name)).method in AUTOMATIC_METHODS
 
     def _map(self, raw_name: str, confirmed: Mapping[str, str]) -> TradeMapping:
         code = confirmed.get(raw_name) or confirmed.get(_key(raw_name))
         if code is None:
-            return self._automatic(raw_name)
+            mapping = self._automatic(name_key(raw_name))
+            return mapping if mapping.raw_division_name == raw_name else replace(mapping, raw_division_name=raw_name)
         if code not in self.taxonomy.by_code:
             raise ValueError(f"confirmed mapping of {raw_name!r} names unknown code {code!r}")
         division = self.taxonomy.division_of(code)
-        scores = self._division_scores(self._score(self._query(raw_name))[0])
+        scores = self._division_scores(self._score(self._query(name_key(raw_name)))[0])
         scores[division] = 100.0
         return TradeMapping(raw_name, division, MANUAL, 1.0, self._candidates(scores, division))
 
@@ -385,11 +388,12 @@ class TradeMapper:
 
 
 def _key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """A name as compared with confirmed ones: its reader's key, case and spacing ignored."""
+    return " ".join(name_key(name).split()).casefold()
 
 
 def _confirmed_index(confirmed: Mapping[str, str] | None) -> dict[str, str]:
-    """Confirmed codes by exact name and by case- and spacing-insensitive name."""
+    """Confirmed codes by exact name and by name as read (case, spacing, look-alikes ignored)."""
     if not confirmed:
         return {}
     index = {_key(name): code for name, code in confirmed.items()}

@@ -11,6 +11,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from gmp_assets.catalog import validate_project_key
+from gmp_assets.taxonomy.names import unescaped
 from gmp_assets.taxonomy.mapping import TradeMapping
 from gmp_assets.taxonomy.trades import load_taxonomy
 
@@ -109,17 +110,23 @@ def list_mappings(
 
 
 def confirm_mapping(conn: psycopg2.extensions.connection, project_key: str, raw_name: str, code: str) -> None:
-    """Record a person's decision; it wins over every automatic method from the next mapping on."""
+    """Record a person's decision; it wins over every automatic method from the next mapping on.
+
+    ``raw_name`` is the name as written or as listings show it (``names.escaped``)."""
     project_key = validate_project_key(project_key)
     taxonomy = load_taxonomy()
     if code not in taxonomy.by_code or taxonomy.by_code[code].level != 1:
         raise ValueError(f"unknown CSI division {code!r}: expected one of {', '.join(d.code for d in taxonomy.divisions)}")
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT 1 FROM taxonomy.trade_mappings WHERE project_key = %s AND raw_division_name = %s",
-            (project_key, raw_name),
-        )
-        if cur.fetchone() is None:
+        for written in dict.fromkeys((raw_name, unescaped(raw_name))):  # as written, or as listings show it
+            cur.execute(
+                "SELECT 1 FROM taxonomy.trade_mappings WHERE project_key = %s AND raw_division_name = %s",
+                (project_key, written),
+            )
+            if cur.fetchone() is not None:
+                raw_name = written
+                break
+        else:
             raise ValueError(f"project {project_key!r} has no division named {raw_name!r} (see `gmp mappings list`)")
         cur.execute(
             """

@@ -17,7 +17,7 @@ from gmp_assets.orchestration.alert_sensors import alert_delivery_sensor
 from gmp_assets.alerts.store import record
 from gmp_assets.resources import PostgresResource
 from tests.conftest import query
-from tests.local_servers import SmtpServer, WebhookReceiver
+from support.local_servers import SmtpServer, WebhookReceiver
 
 
 ALL = 10_000  # alerts per pass in these tests: every due one, whatever other tests left undelivered

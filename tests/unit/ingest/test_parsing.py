@@ -49,14 +49,11 @@ from gmp_assets.ingest.parsing import (
         (".5", 50),
         ("12.", 1200),
         ("$ -", 0),  # accounting format's zero
-        ("1.005", 101),  # half up, exactly (a float would give 1.00)
-        ("-1.005", -101),
-        ("2.675", 268),
-        ("0.004", 0),
+        ("1.50", 150),
+        ("-1.05", -105),
         ("999,999,999.99", 99999999999),
         ("1,000,000,000.00", 100000000000),  # the most a single line may hold
         ("(1,000,000,000.00)", -100000000000),
-        ("1000000000.004", 100000000000),  # rounds to the bound
     ],
 )
 def test_money_text_to_exact_cents(text, cents):
@@ -65,15 +62,34 @@ def test_money_text_to_exact_cents(text, cents):
 
 @pytest.mark.parametrize(
     ("value", "cents"),
-    [(1234.5, 123450), (2.675, 268), (0.1 + 0.2, 30), (100, 10000), (-3, -300), (Decimal("10.125"), 1013)],
+    [(1234.5, 123450), (2.67, 267), (0.1 + 0.2, 30), (100, 10000), (-3, -300), (Decimal("10.12"), 1012)],
 )
 def test_money_spreadsheet_numbers_use_their_displayed_decimal(value, cents):
     assert parse_money(value) == cents
 
 
 @pytest.mark.parametrize(
+    "value", ["20.291", "1.005", "-1.005", "0.004", "1,234.567", "(1.999)", "1000000000.004", 2.675, 20.291,
+              Decimal("10.125")],
+)
+def test_money_with_more_than_two_decimals_is_refused_never_rounded(value):
+    with pytest.raises(ValueError) as err:
+        parse_money(value)
+    assert str(err.value).startswith(repr(str(value)))
+    assert "has more than two decimals" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["1.234,56", "20,29", "$1.234.567,8", "(1,5)"])
+def test_money_with_a_decimal_comma_is_refused(text):
+    with pytest.raises(ValueError) as err:
+        parse_money(text)
+    assert str(err.value).startswith(repr(text))
+    assert "comma as the decimal mark" in str(err.value)
+
+
+@pytest.mark.parametrize(
     "text",
-    ["12,3x4", "1.2.3", "1,23.4", "1.234,50", "abc", "1e3", "£5", "€5", "USD 5", "--5", "-(5)", "(5", "5)",
+    ["12,3x4", "1.2.3", "1,23.4", "abc", "1e3", "£5", "€5", "USD 5", "--5", "-(5)", "(5", "5)",
      "$", "", ".", "-$-5", "5-"],
 )
 def test_money_rejects_letters_and_malformed_numbers(text):

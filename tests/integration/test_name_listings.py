@@ -1,0 +1,59 @@
+"""Names with invisible or look-alike characters in the review listings: stored as written, shown escaped
+with a note of what was folded, and confirmable by the name as listed (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from support.bad_inputs import CORPUS_DIR, read_case
+from click.testing import CliRunner
+
+from gmp_assets import database
+from gmp_assets.cli import main
+from gmp_assets.ingest.loader import RAW_TABLES, load_project
+from gmp_assets.taxonomy import store
+from gmp_assets.taxonomy.mapping import TradeMapper
+
+
+CYRILLIC = "\u0421oncrete"  # starts with CYRILLIC CAPITAL LETTER ES
+
+
+def _delete(conn, key: str) -> None:
+    with conn.cursor() as cur:
+        for table in ("raw.projects", "raw.source_files", "raw.rejected_rows", *RAW_TABLES.values(),
+                      "taxonomy.trade_mappings", "taxonomy.confirmed_mappings", "raw.previous_loads",
+                      "raw.previous_load_marks"):
+            cur.execute(f"DELETE FROM {table} WHERE project_key = %s", (key,))
+
+
+def test_look_alike_names_are_listed_escaped_and_confirmed_as_listed(pg, tmp_path):
+    case = read_case(CORPUS_DIR / "confusable_division_names", tmp_path)
+    key = case.info.project_key
+    try:
+        with database.connect(pg) as conn:
+            _delete(conn, key)
+            load_project(conn, case.info, case.files)
+            names = store.raw_division_names(conn, key)
+            store.replace_mappings(conn, key, TradeMapper().map_names(names))
+        assert CYRILLIC in names  # stored as written
+
+        result = CliRunner().invoke(main, ["mappings", "list", "--project", key, "--format", "csv"])
+        assert result.exit_code == 0, result.output
+        rows = {r["raw_division_name"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+        shown = rows["\\u0421oncrete"]
+        assert shown["canonical_code"] == rows["03 - Concrete"]["canonical_code"] == "03"
+        assert "U+0421 CYRILLIC CAPITAL LETTER ES read as 'C'" in shown["name_note"]
+        assert "U+200B ZERO WIDTH SPACE dropped" in rows["Con\\u200bcrete"]["name_note"]
+        assert rows["03 - Concrete"]["name_note"] == ""
+
+        (tmp_path / "review.csv").write_text(
+            "project_key,raw_division_name,canonical_code\n" f"{key},\\u0421oncrete,32\n", encoding="utf-8")
+        imported = CliRunner().invoke(main, ["mappings", "import", str(tmp_path / "review.csv")])
+        assert imported.exit_code == 0, imported.output
+        with database.connect(pg) as conn:
+            assert store.confirmed_mappings(conn, key) == {CYRILLIC: "32"}  # the name as written
+    finally:
+        with database.connect(pg) as conn:
+            _delete(conn, key)
