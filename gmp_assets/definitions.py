@@ -10,6 +10,7 @@ from gmp_assets.canonical.assets import (
 )
 from gmp_assets.features.assets import feature_rows
 from gmp_assets.forecasting.assets import project_forecasts
+from gmp_assets.hub.benchmark_assets import benchmark_models, benchmarks_job
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.sensors import build_forecast_sensor, build_inbox_sensor, build_months_sensor
 from gmp_assets.models.assets import global_model, project_adapter, training_dataset
@@ -85,11 +86,12 @@ defs = dg.Definitions(
         project_forecasts,
         backtest_report,
         drift_report,
+        benchmark_models,
     ],
     asset_checks=[canonical_cost_features_gx],
     jobs=[
         canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job,
-        backtest_job, weekly_retraining_job, drift_job,
+        backtest_job, weekly_retraining_job, drift_job, benchmarks_job,
     ],
     schedules=build_schedules(weekly_retraining_job, adapter_job, forecast_job),
     sensors=[
