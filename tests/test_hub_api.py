@@ -45,10 +45,12 @@ def test_portfolio_numbers_and_overrun(hub):
     months = hub.months[hub.overrun_key]
     assert over["over_gmp_since"][:7] == months[1]  # the first month at 1.10 x budget
     assert over["previous_forecast_date"][:7] == months[1]
-    assert list(rows)[0] == hub.overrun_key  # largest overrun first
+    shares = [row["variance_pct"] for row in rows.values()]
+    assert shares == sorted(shares, reverse=True)  # largest overrun first
     for key, row in rows.items():
-        if key != hub.overrun_key:
-            assert row["variance_cents"] <= 0 and row["over_gmp_since"] is None
+        (bac, eac), = query("SELECT bac_cents, predicted_eac_cents FROM ml.project_forecast_totals WHERE project_key = %s"
+                            " ORDER BY forecast_date DESC LIMIT 1", (key,))
+        assert row["variance_cents"] == eac - bac and (row["over_gmp_since"] is None) == (eac <= bac)
 
 
 def test_forecasts_equal_the_export_to_the_cent(hub, tmp_path):
@@ -295,3 +297,37 @@ def test_the_hub_connects_as_a_role_without_data_of_its_own(hub, pg):
         cur.execute("SELECT current_user, has_table_privilege('raw.projects', 'SELECT')")
         assert cur.fetchone() == ("gmp_hub", False)
     conn.close()
+
+
+def test_token_commands_print_the_token_alone_and_revoke_it(hub):
+    from click.testing import CliRunner
+
+    from gmp_assets.cli import main
+
+    created = CliRunner().invoke(main, ["access", "token", "create", ROLE_B])
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n" and token.startswith("gmp_") and "token" in created.stderr
+    assert hub.call("/api/projects", token).status == 200
+    listed = CliRunner().invoke(main, ["access", "token", "list"])
+    token_id = max(int(line.split("\t")[0]) for line in listed.stdout.splitlines()[1:] if f"\t{ROLE_B}\t" in line)
+    assert token not in listed.stdout
+    assert query("SELECT token_sha256 <> %s FROM access.api_tokens WHERE token_id = %s", (token, token_id)) == [(True,)]
+    revoked = CliRunner().invoke(main, ["access", "token", "revoke", str(token_id)])
+    assert revoked.exit_code == 0 and hub.call("/api/projects", token).status == 401
+    again = CliRunner().invoke(main, ["access", "token", "revoke", str(token_id)])
+    assert again.exit_code != 0 and "revoked already" in again.output
+    refused = CliRunner().invoke(main, ["access", "token", "create", "postgres"])
+    assert refused.exit_code != 0 and "sees every project" in refused.output
+
+
+def test_grant_reviewer_from_the_command_line(hub):
+    from click.testing import CliRunner
+
+    from gmp_assets.cli import main
+
+    owner, = {o for (o,) in query("SELECT owner FROM raw.projects WHERE project_key = %s", (hub.keys[ROLE_B][0],))}
+    result = CliRunner().invoke(main, ["access", "grant", "hub_cli_reviewer", owner, "--reviewer"])
+    assert result.exit_code == 0, result.output
+    assert query("SELECT pg_has_role('hub_cli_reviewer', 'gmp_reviewer', 'USAGE')") == [(True,)]
+    query("DROP ROLE hub_cli_reviewer")

@@ -5,12 +5,18 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 OVERRUN, UNDER, BAND, PLAN, NEUTRAL = "#c0392b", "#1e8449", "rgba(31,111,139,0.18)", "#7f8c8d", "#1f6f8b"
-_LAYOUT = dict(margin=dict(l=60, r=20, t=40, b=40), height=340, template="plotly_white",
-               legend=dict(orientation="h", y=-0.18), font=dict(size=12))
+_LAYOUT = dict(margin=dict(l=60, r=20, t=60, b=50), height=360, template="plotly_white", autosize=True,
+               legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"), font=dict(size=12),
+               title_x=0.0, title_y=0.97)
+_MONTHS = dict(tickformat="%b %Y", dtick="M1")
 
 
 def _html(fig: go.Figure, chart_id: str) -> str:
-    return fig.to_html(include_plotlyjs=False, full_html=False, div_id=chart_id, config={"displaylogo": False})
+    return fig.to_html(include_plotlyjs=False, full_html=False, div_id=chart_id, config={"displaylogo": False, "responsive": True})
+
+
+def _short(name: str, width: int = 16) -> str:
+    return name if len(name) <= width else name[: width - 1].rstrip() + "…"
 
 
 def _m(cents) -> float | None:
@@ -19,11 +25,11 @@ def _m(cents) -> float | None:
 
 def trajectory(points: list[dict], gmp_cents: int | None) -> str:
     """Total EAC per forecast month with its 80% interval, the month's first forecast, and the GMP."""
-    x = [p["forecast_date"] for p in points]
+    x = [p["forecast_date"].replace(day=1) for p in points]  # plotted at its month (a forecast is dated its last day)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=[_m(p["confidence_upper_cents"]) for p in points], line=dict(width=0),
+    fig.add_trace(go.Scatter(x=x, y=[_m(p["confidence_upper_cents"]) for p in points], mode="lines", line=dict(width=0),
                              showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=x, y=[_m(p["confidence_lower_cents"]) for p in points], fill="tonexty",
+    fig.add_trace(go.Scatter(x=x, y=[_m(p["confidence_lower_cents"]) for p in points], fill="tonexty", mode="lines",
                              fillcolor=BAND, line=dict(width=0), name="80% interval"))
     fig.add_trace(go.Scatter(x=x, y=[_m(p["predicted_eac_cents"]) for p in points], mode="lines+markers",
                              line=dict(color=NEUTRAL, width=3), name="EAC (current)"))
@@ -33,7 +39,8 @@ def trajectory(points: list[dict], gmp_cents: int | None) -> str:
     if gmp_cents:
         fig.add_hline(y=_m(gmp_cents), line=dict(color=OVERRUN, dash="dash"), annotation_text="GMP",
                       annotation_position="top left")
-    fig.update_layout(title="EAC by forecast month ($M)", yaxis_tickprefix="$", yaxis_ticksuffix="M", **_LAYOUT)
+    fig.update_layout(title="EAC by forecast month ($M)", yaxis_tickprefix="$", yaxis_ticksuffix="M", xaxis=_MONTHS,
+                      **_LAYOUT)
     return _html(fig, "chart-trajectory")
 
 
@@ -49,7 +56,7 @@ def cost_curve(points: list[dict]) -> str:
     fig.add_trace(go.Scatter(x=x, y=[_m(p["actual_cost_cents"]) for p in points], name="Actual cost",
                              line=dict(color=NEUTRAL, width=3)))
     fig.update_layout(title="Cumulative cost: actual vs planned ($M)", yaxis_tickprefix="$", yaxis_ticksuffix="M",
-                      **_LAYOUT)
+                      xaxis=dict(tickformat="%b %Y"), **_LAYOUT)
     return _html(fig, "chart-curve")
 
 
@@ -71,7 +78,7 @@ def cost_per_sf(rows: list[dict], marks: list[dict], project_type: str) -> str:
     """Box per trade spanning p10 to p90 with the median, for one project type; the project's own
     EAC per SF marked on it."""
     rows = [r for r in rows if r["project_type"] == project_type]
-    labels = {r["canonical_code"]: f"{r['canonical_code']} {r['canonical_name']}" for r in rows}
+    labels = {r["canonical_code"]: f"{r['canonical_code']} {_short(r['canonical_name'])}" for r in rows}
     fig = go.Figure()
     fig.add_trace(go.Box(
         x=list(labels.values()), q1=[r["p10_cost_per_sf_cents"] / 100 for r in rows],
@@ -85,8 +92,8 @@ def cost_per_sf(rows: list[dict], marks: list[dict], project_type: str) -> str:
         fig.add_trace(go.Scatter(x=[labels[m["canonical_code"]] for m in marked],
                                  y=[m["cost_per_sf_cents"] / 100 for m in marked], mode="markers", name="This project (EAC)",
                                  marker=dict(symbol="diamond", size=12, color=OVERRUN)))
-    fig.update_layout(title=f"Cost per SF at completion by trade ({project_type})", yaxis_tickprefix="$",
-                      **{**_LAYOUT, "height": 420})
+    fig.update_layout(title=f"Cost per SF at completion by trade ({project_type} projects)", yaxis_tickprefix="$",
+                      xaxis_tickangle=-35, **{**_LAYOUT, "height": 440})
     return _html(fig, "chart-cost-per-sf")
 
 
@@ -95,10 +102,10 @@ def completion_curves(rows: list[dict], code: str) -> str:
     rows = sorted((r for r in rows if r["canonical_code"] == code), key=lambda r: r["elapsed_share"])
     x = [0.0] + [float(r["elapsed_share"]) for r in rows]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=[0.0] + [r["p90_spent_share"] for r in rows], line=dict(width=0), showlegend=False,
-                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=x, y=[0.0] + [r["p90_spent_share"] for r in rows], mode="lines", line=dict(width=0),
+                             showlegend=False, hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=x, y=[0.0] + [r["p10_spent_share"] for r in rows], fill="tonexty", fillcolor=BAND,
-                             line=dict(width=0), name="p10-p90"))
+                             mode="lines", line=dict(width=0), name="p10-p90"))
     fig.add_trace(go.Scatter(x=x, y=[0.0] + [r["p50_spent_share"] for r in rows], mode="lines+markers", name="Median",
                              line=dict(color=NEUTRAL, width=3)))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="Linear", line=dict(color=PLAN, dash="dot")))

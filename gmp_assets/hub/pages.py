@@ -121,5 +121,6 @@ def error_page(request: Request, exc: HubError):
     """A refused page: to the login form without a valid token, else a page saying why."""
     if exc.status == 401:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/login?next={target}&error={quote(exc.message)}", status_code=303)
+        tried = request.cookies.get(COOKIE) or request.headers.get("authorization")
+        return RedirectResponse(f"/login?next={target}" + (f"&error={quote(exc.message)}" if tried else ""), status_code=303)
     return render("error.html", request, status=exc.status, status_code=exc.status, message=exc.message)

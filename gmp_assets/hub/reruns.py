@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 
 RERUN_JOB = "project_ingest_job"
-LOCATION = "gmp_assets"  # workspace.yaml's location_name
+LOCATION, MODULE = "gmp_assets", "gmp_assets.definitions"  # workspace.yaml's location_name and module
 HUB_TRIGGER = "hub"
 DAEMON_FRESH_SECONDS = 120  # a daemon heartbeat younger than this counts as a running daemon
 
@@ -28,8 +28,13 @@ class Rerun:
         return asdict(self)
 
 
-def _remote_origin(job_name: str):
-    """The origin the daemon's run launcher resolves in the workspace: location, repository and job names."""
+def _origins(job_name: str):
+    """The job's origins as the webserver would record them: the remote one (location, repository and
+    job names, which the daemon's run launcher resolves in its workspace) and the Python one (module
+    and attribute the run worker loads). Dagster has no public call for this outside a workspace."""
+    import sys
+
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
     from dagster._core.remote_origin import (
         ManagedGrpcPythonEnvCodeLocationOrigin,
@@ -37,14 +42,15 @@ def _remote_origin(job_name: str):
         RemoteRepositoryOrigin,
     )
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-    import sys
 
     from gmp_assets import settings
 
-    target = LoadableTargetOrigin(executable_path=sys.executable, module_name="gmp_assets.definitions",
+    target = LoadableTargetOrigin(executable_path=sys.executable, module_name=MODULE,
                                   working_directory=str(settings.REPO_ROOT))
     location = ManagedGrpcPythonEnvCodeLocationOrigin(loadable_target_origin=target, location_name=LOCATION)
-    return RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
+    remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
+    repository = ReconstructableRepository.for_module(MODULE, "defs", str(settings.REPO_ROOT))
+    return remote, repository.get_reconstructable_job(job_name).get_python_origin()
 
 
 def daemon_running(instance) -> bool:
@@ -70,10 +76,12 @@ def launch_project_rerun(project_key: str, reason: str) -> Rerun:
 
             _mark_stale({project_key}, reason)
             job = defs.resolve_job_def(RERUN_JOB)
+            remote, python = _origins(RERUN_JOB)
             run = instance.create_run_for_job(
                 job_def=job,
                 tags={"dagster/partition": project_key, TRIGGER_TAG: HUB_TRIGGER},
-                remote_job_origin=_remote_origin(RERUN_JOB),
+                remote_job_origin=remote,
+                job_code_origin=python,
             )
             instance.submit_run(run.run_id, workspace=None)
             if daemon_running(instance):
