@@ -57,16 +57,4 @@ points as (
 
 )
 
-select
-    points.canonical_code,
-    trades.name as canonical_name,
-    points.elapsed_share,
-    count(distinct points.project_key)::integer as n_projects,
-    round(percentile_cont(0.1) within group (order by points.spent_share)::numeric, 4) as p10_spent_share,
-    round(percentile_cont(0.5) within group (order by points.spent_share)::numeric, 4) as p50_spent_share,
-    round(percentile_cont(0.9) within group (order by points.spent_share)::numeric, 4) as p90_spent_share
-from points
-inner join {{ ref('canonical_trades') }} as trades
-    on trades.code = points.canonical_code
-group by points.canonical_code, trades.name, points.elapsed_share
-having count(distinct points.project_key) >= {{ var('benchmark_min_projects') }}
+{{ benchmark_bands('points', 'elapsed_share', 'spent_share', 'spent_share', 4) }}

@@ -45,16 +45,4 @@ typed as (
 
 )
 
-select
-    typed.canonical_code,
-    trades.name as canonical_name,
-    typed.project_type,
-    count(distinct typed.project_key)::integer as n_projects,
-    round(percentile_cont(0.1) within group (order by typed.cost_per_sf_cents)::numeric, 2) as p10_cost_per_sf_cents,
-    round(percentile_cont(0.5) within group (order by typed.cost_per_sf_cents)::numeric, 2) as p50_cost_per_sf_cents,
-    round(percentile_cont(0.9) within group (order by typed.cost_per_sf_cents)::numeric, 2) as p90_cost_per_sf_cents
-from typed
-inner join {{ ref('canonical_trades') }} as trades
-    on trades.code = typed.canonical_code
-group by typed.canonical_code, trades.name, typed.project_type
-having count(distinct typed.project_key) >= {{ var('benchmark_min_projects') }}
+{{ benchmark_bands('typed', 'project_type', 'cost_per_sf_cents', 'cost_per_sf_cents', 2) }}
