@@ -4,7 +4,7 @@ endpoints, warm, with 10, 25 and 50 projects visible to the caller.
 Needs a database with ingested projects and forecasts (after ``GMP_DEMO_NO_UI=1 make demo``). The
 projects are cloned in SQL (``bench-NNN``, owner "Hub Bench Owner") from those with forecasts: the
 rows of every table the hub reads, under new keys, so the clones cost what real projects cost. The
-hub is served by uvicorn in this process on a free port as ``gmp_hub``; requests go over HTTP with a
+hub is served by ``gmp serve`` (a process of its own) on a free port as ``gmp_hub``; requests go over HTTP with a
 token of a role granted only the bench owner (row-level security on, as in production). The clones,
 the role and the token are removed at the end. Writes JSON (default ``bench/results/hub_latency.json``).
 
@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -88,19 +90,22 @@ def timed(url: str, token: str, count: int) -> dict:
             "max_ms": round(durations[-1], 1), "requests": count}
 
 
-def serve(url: str):
-    import uvicorn
-
-    from gmp_assets.hub.app import create_app
-
+def serve():
+    """``gmp serve`` on a free port in a process of its own; (process, base URL) once it answers."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.1)
-    return server, f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([sys.executable, "-m", "gmp_assets.cli", "serve", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("gmp serve did not start")
+            time.sleep(0.5)
 
 
 def main() -> None:
@@ -110,24 +115,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "hub_latency.json")
     args = parser.parse_args()
     from gmp_assets import access, database
-    from gmp_assets.hub.auth import hub_url
     from gmp_assets.hub.tokens import create_token
 
     main_url = database.prepare(start=True)
     results = []
     with database.connect(main_url) as conn:
         remove_clones(conn)
+        server = None
         try:
-            server, base = serve(hub_url(main_url.url))
+            server, base = serve()
             token = None
             for size in sorted(int(s) for s in args.sizes.split(",")):
                 keys = clone_projects(conn, size)
                 if token is None:
                     access.grant(conn, ROLE, OWNER)
                     token = create_token(conn, ROLE)[1]
-                    conn.commit()
-                    with conn.cursor() as cur:
-                        cur.execute("ANALYZE")
+                with conn.cursor() as cur:
+                    cur.execute("ANALYZE")
+                conn.commit()
                 row = {"projects": size,
                        "portfolio_api": timed(f"{base}/api/projects", token, args.requests),
                        "project_api": timed(f"{base}/api/projects/{keys[len(keys) // 2]}", token, args.requests),
@@ -135,11 +140,13 @@ def main() -> None:
                        "project_page": timed(f"{base}/projects/{keys[len(keys) // 2]}", token, args.requests // 4)}
                 print(json.dumps(row))
                 results.append(row)
-            server.should_exit = True
         finally:
+            if server is not None:
+                server.terminate()
+                server.wait()
             remove_clones(conn)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.platform(), "cpus": __import__("os").cpu_count(),
+    args.out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
                                     "goal_p95_ms": 100, "results": results}, indent=2) + "\n")
     print(f"written to {args.out}")
 

@@ -597,7 +597,8 @@ def mlflow_ui(port: int) -> None:
 @click.option("--port", default=3000, show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int) -> None:
-    """Start the database, write demo data, run the whole pipeline, then serve the Dagster UI."""
+    """Start the database, write demo data, run the whole pipeline, then serve the Dagster UI and the
+    forecast hub (its demo token: GMP_STATE_DIR/hub-token)."""
     database.prepare(start=True)
     inbox = settings.state_dir() / "inbox"
     ctx.invoke(demo_data, n_projects=n_projects, seed=seed, out_dir=inbox, as_of=None)

@@ -15,7 +15,7 @@ from datetime import datetime
 import psycopg2.extensions
 from psycopg2 import sql
 
-from gmp_assets.access import validate_role
+from gmp_assets.access import READER_ROLE, validate_role
 
 HUB_ROLE = "gmp_hub"
 REVIEWER_ROLE = "gmp_reviewer"
@@ -57,7 +57,8 @@ def _check_role(cur, role: str) -> None:
 
 
 def create_token(conn: psycopg2.extensions.connection, role: str) -> tuple[int, str]:
-    """A new token for ``role`` (created NOLOGIN if missing); the hub's login role may then act as it.
+    """A new token for ``role`` (created NOLOGIN if missing, made a gmp_reader: with no owner granted it
+    reads no project, an empty portfolio); the hub's login role may then act as it.
     Returns (token id, token): the token itself is shown once and never stored."""
     role = validate_role(role)
     token = new_token()
@@ -65,6 +66,8 @@ def create_token(conn: psycopg2.extensions.connection, role: str) -> tuple[int, 
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-access'))")
         _check_role(cur, role)
         cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(HUB_ROLE)))
+        # the schemas and tables readers may select; row-level security shows only the owners granted
+        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_ROLE), sql.Identifier(role)))
         cur.execute(
             "INSERT INTO access.api_tokens (role_name, token_sha256) VALUES (%s, %s) RETURNING token_id",
             (role, token_hash(token)),
