@@ -5,7 +5,6 @@ alerts, and a confirmation recorded as `gmp mappings confirm` does with its re-r
 from __future__ import annotations
 
 import csv
-import io
 from collections import defaultdict
 
 import numpy as np

@@ -3,6 +3,7 @@ check what a cost manager reads there, save screenshots under test-artifacts/.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,8 @@ def logged_in(browser, hub):
 def _shot(browser, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     height = browser.execute_script("return document.body.scrollHeight")
-    browser.set_window_size(1600, max(1100, min(int(height) + 40, 4000)))
+    browser.set_window_size(1600, max(1100, min(int(height) + 200, 4000)))
+    time.sleep(2)  # the charts redraw for the new window size
     browser.save_screenshot(str(ARTIFACTS / f"hub-{name}.png"))
     browser.set_window_size(1600, 1100)
 
