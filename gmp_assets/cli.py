@@ -550,7 +550,7 @@ def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int, hub_port: int
     """
     from gmp_assets.canonical.project import ensure_manifest
 
-    wanted = {"serve": hub_port, "docs": docs_port, "mlflow-ui": mlflow_port} if all_uis else {}
+    wanted = {"docs": docs_port, "mlflow-ui": mlflow_port, "serve": hub_port} if all_uis else {}
     taken = [p for p in (port, *wanted.values()) if _listening(p)]
     if taken:  # another gmp ui, or any other service: its page would be taken for ours
         raise click.ClickException(f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1: stop what"
