@@ -54,6 +54,8 @@ def test_portfolio_numbers_and_overrun(hub):
         (bac, eac), = query("SELECT bac_cents, predicted_eac_cents FROM ml.project_forecast_totals WHERE project_key = %s"
                             " ORDER BY forecast_date DESC LIMIT 1", (key,))
         assert row["variance_cents"] == eac - bac and (row["over_gmp_since"] is None) == (eac <= bac)
+        assert row["cost_to_date_cents"] == query("SELECT sum(amount_cents) FROM raw.direct_costs WHERE project_key = %s",
+                                                  (key,))[0][0]
 
 
 def test_forecasts_equal_the_export_to_the_cent(hub, tmp_path):

@@ -42,16 +42,13 @@ WITH latest AS (
     SELECT DISTINCT ON (t.project_key) t.project_key, t.forecast_date, t.predicted_eac_cents
     FROM ml.project_forecast_totals t JOIN latest l ON l.project_key = t.project_key AND t.forecast_date < l.forecast_date
     ORDER BY t.project_key, t.forecast_date DESC
-), last_month AS (
-    SELECT project_key, max(month_start) AS month_start FROM analytics.canonical_cost_features GROUP BY project_key
 ), progress AS (
-    SELECT c.project_key,
+    SELECT c.project_key, sum(c.cumulative_cost_cents)::bigint AS mapped_cost_cents,
            sum(c.budget_cents * c.reported_pct_complete) FILTER (WHERE c.reported_pct_complete IS NOT NULL)
              / nullif(sum(c.budget_cents) FILTER (WHERE c.reported_pct_complete IS NOT NULL), 0) AS pct_complete
-    FROM analytics.canonical_cost_features c JOIN last_month m USING (project_key, month_start)
+    FROM analytics.canonical_cost_features c
+    JOIN analytics.projects p ON p.project_key = c.project_key AND c.month_start = p.last_data_month
     GROUP BY c.project_key
-), costs AS (
-    SELECT project_key, sum(amount_cents)::bigint AS cost_to_date_cents FROM raw.direct_costs GROUP BY project_key
 ), pending AS (
     SELECT m.project_key, count(*)::integer AS pending_names,
            coalesce(sum((SELECT sum(b.original_amount_cents + b.approved_changes_cents) FROM raw.gmp_breakdown b
@@ -82,7 +79,7 @@ WITH latest AS (
 SELECT p.project_key, p.project_name, p.owner, p.status, p.project_type, p.region, p.total_square_feet,
        p.start_date, p.planned_finish_date,
        coalesce(l.bac_cents, p.total_bac_cents)::bigint AS gmp_cents,
-       coalesce(costs.cost_to_date_cents, 0) AS cost_to_date_cents,
+       coalesce(progress.mapped_cost_cents, 0) + coalesce(pending.pending_cost_cents, 0) AS cost_to_date_cents,
        l.actual_to_date_cents,
        round(progress.pct_complete, 1) AS pct_complete,
        l.forecast_date, l.predicted_eac_cents, l.confidence_lower_cents, l.confidence_upper_cents, l.confidence_level,
@@ -103,7 +100,6 @@ FROM analytics.projects p
 LEFT JOIN latest l ON l.project_key = p.project_key
 LEFT JOIN previous ON previous.project_key = p.project_key
 LEFT JOIN progress ON progress.project_key = p.project_key
-LEFT JOIN costs ON costs.project_key = p.project_key
 LEFT JOIN pending ON pending.project_key = p.project_key
 LEFT JOIN loaded ON loaded.project_key = p.project_key
 LEFT JOIN alerts ON alerts.project_key = p.project_key
@@ -116,7 +112,8 @@ ORDER BY variance_pct DESC NULLS LAST, p.project_key
 
 
 def portfolio(conn: psycopg2.extensions.connection, project_key: str | None = None) -> list[dict]:
-    """One row per visible project (or only ``project_key``): budget, cost, EAC and its interval,
+    """One row per visible project (or only ``project_key``): budget, cost to date (the mapped trades'
+    cumulative cost at the last month plus the cost under pending names), EAC and its interval,
     variance to GMP, since which forecast month the EAC has stayed above the GMP, the trade with the
     largest overrun, change since the previous forecast month, freshness, pending mappings, alerts.
     The GMP is the forecast's budget at completion (sum of its trades' BAC), else the project's budget."""

@@ -46,3 +46,7 @@ GRANT SELECT, INSERT ON taxonomy.confirmed_mappings TO gmp_reviewer;
 GRANT UPDATE (canonical_code, confirmed_at, confirmed_by) ON taxonomy.confirmed_mappings TO gmp_reviewer;
 GRANT SELECT ON taxonomy.trade_mappings TO gmp_reviewer;
 GRANT UPDATE (canonical_code, method, confidence, updated_at) ON taxonomy.trade_mappings TO gmp_reviewer;
+
+-- The hub's portfolio sums the budget and cost filed under each pending division name.
+CREATE INDEX IF NOT EXISTS direct_costs_project_division ON raw.direct_costs (project_key, division) INCLUDE (amount_cents);
+CREATE INDEX IF NOT EXISTS gmp_breakdown_project_division ON raw.gmp_breakdown (project_key, division);
