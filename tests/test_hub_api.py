@@ -120,6 +120,18 @@ def test_a_token_of_a_dropped_role_gets_a_clear_401(hub, pg):
     assert "no longer exists" in refused.body["error"]
 
 
+def test_a_role_that_came_to_bypass_row_level_security_is_refused(hub, pg):
+    with database.connect(pg) as conn:
+        _, token = create_token(conn, "hub_escalated_role")
+    assert hub.call("/api/projects", token).status == 200
+    query("ALTER ROLE hub_escalated_role BYPASSRLS")
+    try:
+        refused = hub.call("/api/projects", token)
+        assert refused.status == 403 and "sees every project" in refused.body["error"]
+    finally:
+        query("DROP ROLE hub_escalated_role")
+
+
 @pytest.mark.parametrize("path, status, words", [
     ("/api/projects/bad%20key!", 422, "malformed project key"),
     ("/api/projects/{key}/forecasts?as_of=2026-13", 422, "YYYY-MM"),

@@ -68,7 +68,8 @@ def bearer_token(authorization: str | None, cookie: str | None) -> str:
 
 _LOOKUP = """
 SELECT t.token_id, t.role_name, t.revoked_at IS NOT NULL, r.oid IS NOT NULL,
-       r.oid IS NOT NULL AND pg_has_role(session_user, r.oid, 'MEMBER')
+       r.oid IS NOT NULL AND pg_has_role(session_user, r.oid, 'MEMBER'),
+       r.rolsuper OR r.rolbypassrls OR pg_has_role(r.oid, 'gmp_pipeline', 'USAGE')
 FROM access.api_tokens t LEFT JOIN pg_roles r ON r.rolname = t.role_name
 WHERE t.token_sha256 = %s
 """
@@ -76,16 +77,20 @@ WHERE t.token_sha256 = %s
 
 def authenticate(cur, token: str) -> Caller:
     """Check ``token`` and switch the transaction to its role (``SET LOCAL ROLE``); 401 if it is
-    unknown, revoked, or its role was dropped or is no longer one the hub may act as."""
+    unknown, revoked, or its role was dropped or is no longer one the hub may act as; 403 if the role
+    now bypasses row-level security."""
     cur.execute(_LOOKUP, (token_hash(token),))
     row = cur.fetchone()
     if row is None:
         raise HubError(401, "unknown token")
-    token_id, role, revoked, role_exists, usable = row
+    token_id, role, revoked, role_exists, usable, sees_all = row
     if revoked:
         raise HubError(401, f"token {token_id} was revoked")
     if not role_exists:
         raise HubError(401, f"the role {role!r} of token {token_id} no longer exists")
+    if sees_all:  # made superuser, BYPASSRLS or a pipeline member since its token was created
+        raise HubError(403, f"role {role!r} sees every project (superuser, BYPASSRLS or gmp_pipeline): the hub"
+                            " does not act as it")
     if not usable:
         raise HubError(401, f"the hub may no longer act as role {role!r}: create a new token for it")
     cur.execute(
