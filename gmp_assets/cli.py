@@ -252,6 +252,20 @@ def backtest(json_file: Path, reuse: bool) -> None:
     if "promotion" in report:
         click.echo(f"global model version {report['promotion']['challenger_version']}: {report['promotion']['reason']}")
     click.echo(f"written to {json_file}")
+    _build_benchmarks()
+
+
+def _build_benchmarks() -> None:
+    """Rebuild the benchmark marts (they read the latest backtest) through Dagster."""
+    import dagster as dg
+
+    from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import _failure_message, execute
+
+    result = execute(defs.resolve_job_def("benchmarks_job"), dg.DagsterInstance.get())
+    if not result.success:
+        raise click.ClickException(f"benchmarks run {result.run_id} failed: {_failure_message(result)}")
+    click.echo("benchmarks: analytics.benchmark_cost_per_sf, benchmark_completion_curves, benchmark_forecast_accuracy")
 
 
 @main.group()
@@ -389,20 +403,6 @@ def _echo_table(columns: list[str], values: list[list[str]]) -> None:
         click.echo("  ".join(x.ljust(w) for x, w in zip(v, widths)))
 
 
-def _mark_stale(project_keys: set[str], reason: str) -> None:
-    """Report the confirmations to Dagster so the project's mappings and canonical data show as stale."""
-    import dagster as dg
-
-    from gmp_assets.taxonomy.assets import manual_trade_mappings
-
-    instance = dg.DagsterInstance.get()
-    for key in sorted(project_keys):
-        if instance.has_dynamic_partition("projects", key):
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(asset_key=manual_trade_mappings.key, partition=key, metadata={"change": reason})
-            )
-
-
 APPLY_HINT = ("To apply it downstream: gmp run --inbox DIR, or, with the daemon running (gmp ui), launch"
               " project_ingest_job for the project, or materialize its partition of taxonomy/trade_mappings and"
               " the analytics models downstream in the Dagster UI; its months, features and forecasts follow by"
@@ -423,7 +423,9 @@ def mappings_confirm(project: str, raw_name: str, code: str) -> None:
             confirm_mapping(conn, project, raw_name, code)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    _mark_stale({project}, f"{raw_name!r} -> {code}")
+    from gmp_assets.orchestration.runner import report_confirmations
+
+    report_confirmations({project}, f"{raw_name!r} -> {code}")
     click.echo(f"{project}: {raw_name!r} -> {code} (manual)")
     click.echo(APPLY_HINT)
 
@@ -435,7 +437,9 @@ def mappings_import(csv_file: Path) -> None:
     from gmp_assets.taxonomy.store import import_confirmations
 
     done = _in_database(import_confirmations, csv_file)
-    _mark_stale({p for p, _, _ in done}, f"imported {csv_file.name}")
+    from gmp_assets.orchestration.runner import report_confirmations
+
+    report_confirmations({p for p, _, _ in done}, f"imported {csv_file.name}")
     click.echo(f"{len(done)} mapping(s) confirmed")
     click.echo(APPLY_HINT)
 
@@ -483,14 +487,18 @@ def access() -> None:
 @click.argument("role")
 @click.argument("owner")
 @click.option("--login", is_flag=True, help="Create ROLE as a login role if it does not exist.")
-def access_grant(role: str, owner: str, login: bool) -> None:
+@click.option("--reviewer", is_flag=True, help="Also let ROLE confirm trade mappings (in the hub's review queue).")
+def access_grant(role: str, owner: str, login: bool, reviewer: bool) -> None:
     """Let database ROLE read the projects of OWNER (raw.projects.owner, exactly)."""
     from gmp_assets import access as access_control
+    from gmp_assets.hub.tokens import grant_reviewer
 
     database.prepare(start=True)
     try:
         with database.connect() as conn:
             granted = access_control.grant(conn, role, owner, login=login)
+            if reviewer:
+                grant_reviewer(conn, role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{granted.role} may read {granted.project_count} project(s) of {granted.owner!r}")
@@ -520,6 +528,12 @@ def access_list() -> None:
     with database.connect() as conn:
         for g in access_control.list_grants(conn):
             click.echo(f"{g.role}\t{g.owner}\t{g.owner_role}\t{g.project_count}")
+
+
+from gmp_assets.hub.cli import serve, token  # noqa: E402 - the forecast hub's commands
+
+access.add_command(token)
+main.add_command(serve)
 
 
 # --- UIs ----------------------------------------------------------------------------------------
@@ -594,21 +608,23 @@ def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 300.0)
 
 @main.command("ui")
 @click.option("--port", default=3000, show_default=True, help="Dagster web UI port.")
-@click.option("--all", "all_uis", is_flag=True, help="Also serve the dbt docs site and the MLflow UI.")
+@click.option("--all", "all_uis", is_flag=True, help="Also serve the forecast hub, the dbt docs site and the MLflow UI.")
 @click.option("--docs-port", default=8580, show_default=True, help="dbt docs port (with --all).")
 @click.option("--mlflow-port", default=5000, show_default=True, help="MLflow UI port (with --all).")
-def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int) -> None:
+@click.option("--hub-port", default=8000, show_default=True, help="Forecast hub port (with --all).")
+def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int, hub_port: int = 8000) -> None:
     """Serve the Dagster UI (with the daemon: schedules and sensors) against the real instance.
 
-    With --all, `gmp docs` and `gmp mlflow-ui` are served too, each answering before Dagster starts.
+    With --all, `gmp serve` (the forecast hub), `gmp docs` and `gmp mlflow-ui` are served too, each
+    answering before Dagster starts.
     """
     from gmp_assets.canonical.project import ensure_manifest
 
-    wanted = {"docs": docs_port, "mlflow-ui": mlflow_port} if all_uis else {}
+    wanted = {"docs": docs_port, "mlflow-ui": mlflow_port, "serve": hub_port} if all_uis else {}
     taken = [p for p in (port, *wanted.values()) if _listening(p)]
     if taken:  # another gmp ui, or any other service: its page would be taken for ours
         raise click.ClickException(f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1: stop what"
-                                   " listens there or choose others (--port, --docs-port, --mlflow-port)")
+                                   " listens there or choose others (--port, --hub-port, --docs-port, --mlflow-port)")
     _stop_on_sigterm()
     database.prepare(start=True)
     ensure_manifest()
@@ -651,7 +667,8 @@ def mlflow_ui(port: int) -> None:
 @click.option("--port", default=3000, show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int) -> None:
-    """Start the database, write demo data, run the whole pipeline, then serve the Dagster UI."""
+    """Start the database, write demo data, run the whole pipeline, then serve the Dagster UI and the
+    forecast hub (its demo token: GMP_STATE_DIR/hub-token)."""
     database.prepare(start=True)
     inbox = settings.state_dir() / "inbox"
     ctx.invoke(demo_data, n_projects=n_projects, seed=seed, out_dir=inbox, as_of=None)
@@ -669,11 +686,15 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics, ml)")
     click.echo("Forecasts: gmp forecasts export --out forecasts.csv (--totals: per project)   |   review queue:"
                " gmp mappings list --pending")
-    click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui")
+    click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui   |   forecast hub: gmp serve")
+    from gmp_assets.hub.cli import hub_lines
+
+    for line in hub_lines(8000):
+        click.echo(line)
     if not all(o.ok for o in outcomes) or summary.errors:
         sys.exit(1)
     if not no_ui:
-        ctx.invoke(ui, port=port, all_uis=True, docs_port=8580, mlflow_port=5000)
+        ctx.invoke(ui, port=port, all_uis=True, docs_port=8580, mlflow_port=5000, hub_port=8000)
 
 
 if __name__ == "__main__":

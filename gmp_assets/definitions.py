@@ -15,6 +15,7 @@ from gmp_assets.canonical.assets import (
 from gmp_assets.evaluation.assets import backtest_report
 from gmp_assets.features.assets import feature_rows
 from gmp_assets.forecasting.assets import project_forecasts
+from gmp_assets.canonical.benchmark_assets import benchmark_models
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.models.assets import global_model, project_adapter, training_dataset
 from gmp_assets.models.registry import MlflowResource
@@ -70,6 +71,7 @@ defs = dg.Definitions(
         alerts,
         backtest_report,
         drift_report,
+        benchmark_models,
     ],
     asset_checks=[canonical_cost_features_gx],
     jobs=jobs.JOBS,

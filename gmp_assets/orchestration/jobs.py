@@ -4,6 +4,7 @@
 import dagster as dg
 
 from gmp_assets.alerts.assets import alerts
+from gmp_assets.canonical.benchmark_assets import benchmark_models
 from gmp_assets.canonical.assets import canonical_monthly_models, canonical_project_models, canonical_shared_models
 from gmp_assets.evaluation.assets import backtest_report
 from gmp_assets.features.assets import feature_rows
@@ -58,8 +59,13 @@ forecast_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(project_forecasts, alerts),
     description="Forecasts for a range of one project's months, then the alerts on them.",
 )
+benchmarks_job = dg.define_asset_job(
+    "benchmarks_job",
+    selection=dg.AssetSelection.assets(benchmark_models),
+    description="The benchmark marts over every owner's completed projects and the latest backtest (the hub reads them).",
+)
 
 JOBS = [
     canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job,
-    backtest_job, weekly_retraining_job, drift_job,
+    backtest_job, weekly_retraining_job, drift_job, benchmarks_job,
 ]

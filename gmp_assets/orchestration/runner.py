@@ -15,6 +15,7 @@ import dagster as dg
 from gmp_assets import database, settings
 from gmp_assets.catalog import (
     GLOBAL_MODEL_KEY,
+    MANUAL_TRADE_MAPPINGS,
     PROJECTS,
     RAW_KEYS,
     Outcome,
@@ -283,3 +284,14 @@ def _materialization_metadata(result: dg.ExecuteInProcessResult, key: str, asset
         if value is not None:
             return value.value
     return None
+
+
+def report_confirmations(project_keys: set[str], reason: str) -> None:
+    """Tell Dagster that people confirmed mappings of these projects, so the projects' mappings and
+    canonical data show as stale until their next run."""
+    instance = dg.DagsterInstance.get()
+    for key in sorted(project_keys):
+        if instance.has_dynamic_partition(PROJECTS, key):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key=MANUAL_TRADE_MAPPINGS, partition=key, metadata={"change": reason})
+            )
