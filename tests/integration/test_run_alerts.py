@@ -23,7 +23,7 @@ from tests.conftest import query
 
 
 POOL = "gmp_alerts_test"
-CHILD = "import sys; from tests.test_run_alerts import child_main; child_main(sys.argv[1], sys.argv[2])"
+CHILD = "import sys; from tests.integration.test_run_alerts import child_main; child_main(sys.argv[1], sys.argv[2])"
 FAIL_MARKER = "fail.flag"
 
 
@@ -153,7 +153,7 @@ def test_a_killed_run_the_daemon_launched_fails_within_seconds(project, instance
 
     failures = Ticks(run_failure_sensor, instance)
     monkeypatch.setenv("GMP_ALERTS_PROBE_HOLD", "1")  # the code server and its run workers inherit it
-    target = ModuleTarget("tests.test_run_alerts", "probe_defs", str(settings.REPO_ROOT), "alerts_probe")
+    target = ModuleTarget("tests.integration.test_run_alerts", "probe_defs", str(settings.REPO_ROOT), "alerts_probe")
     spawned: list[psutil.Process] = []
     try:
         with WorkspaceProcessContext(instance, target) as workspace:
