@@ -265,13 +265,25 @@ RENEWAL_HINT = ("The current forecasts it serves are made again within 2 minutes
                 " model_change_forecast_sensor).")
 
 
+def _verified(registry, name: str, version: str) -> None:
+    """Refuse to make a champion of a version the forecasts would refuse to load."""
+    from gmp_assets.models.artifact_safety import UnsafeModelError
+
+    try:
+        registry.load_version(name, version)
+    except UnsafeModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @models.command("promote")
 @click.argument("name")
 @click.argument("version")
 @click.option("--reason", required=True, help="Why (recorded on the model version).")
 def models_promote(name: str, version: str, reason: str) -> None:
-    """Make VERSION of registered model NAME the champion."""
-    _mlflow().promote(name, version, f"manual: {reason}", by_hand=True)
+    """Make VERSION of registered model NAME the champion (once its artifacts pass verification)."""
+    registry = _mlflow()
+    _verified(registry, name, version)
+    registry.promote(name, version, f"manual: {reason}", by_hand=True)
     click.echo(f"{name}: version {version} is the champion")
     click.echo(RENEWAL_HINT)
 
@@ -286,6 +298,7 @@ def models_rollback(name: str) -> None:
     previous = registry.version_for(name, PREVIOUS)
     if previous is None:
         raise click.ClickException(f"{name} has no previous champion to roll back to")
+    _verified(registry, name, previous)
     registry.promote(name, previous, "manual rollback", by_hand=True)
     click.echo(f"{name}: version {previous} is the champion again")
     click.echo(RENEWAL_HINT)
