@@ -457,6 +457,32 @@ def access_list() -> None:
             click.echo(f"{g.role}\t{g.owner}\t{g.owner_role}\t{g.project_count}")
 
 
+# --- deployment ---------------------------------------------------------------------------------
+
+@main.group()
+def deploy() -> None:
+    """Set up the Docker Compose deployment (deploy/README.md)."""
+
+
+@deploy.command("init-env")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
+              show_default=True, help="Where to write it (docker compose reads .env next to docker-compose.yml).")
+def deploy_init_env(out_file: Path) -> None:
+    """Write a .env with random passwords and keys for docker-compose.yml; never overwrites one."""
+    from gmp_assets import deploy_env
+
+    try:
+        values = deploy_env.write_new(out_file)
+    except FileExistsError:
+        raise click.ClickException(f"{out_file} exists: not overwritten (its secrets are in use; move it away"
+                                   " first to start over with new ones)") from None
+    click.echo(f"written {out_file} (readable by you only): random passwords for PostgreSQL, MinIO, MLflow and"
+               " the Dagster UI's proxy")
+    click.echo(f"Dagster UI: http://127.0.0.1:3000 as {values['GMP_PROXY_USER']} (password GMP_PROXY_PASSWORD),"
+               f" read-only http://127.0.0.1:3001 as {values['GMP_VIEWER_USER']} (GMP_VIEWER_PASSWORD);"
+               f" MLflow http://127.0.0.1:5000 as {values['GMP_MLFLOW_USER']} (GMP_MLFLOW_PASSWORD)")
+
+
 # --- UIs ----------------------------------------------------------------------------------------
 
 def _stop_on_sigterm() -> None:
