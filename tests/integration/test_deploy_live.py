@@ -2,9 +2,9 @@
 
 Each runs here as in compose, from the repository's own configuration (deploy/mlflow/basic_auth.ini,
 deploy/proxy/Caddyfile) and with secrets from `gmp deploy init-env`'s generator, on 127.0.0.1 ports:
-anonymous requests and wrong passwords are refused, the right ones served. Only what cannot run here
-is stood in for: MLflow's users in SQLite instead of PostgreSQL, a small HTTP server instead of the
-Dagster webservers.
+anonymous requests and wrong passwords are refused, the right ones served. MLflow keeps its runs
+and users in the session's embedded PostgreSQL, as compose keeps them in its server; only the
+Dagster webservers are stood in for, by a small HTTP server.
 """
 
 from __future__ import annotations
@@ -60,22 +60,26 @@ def _stop(process: subprocess.Popen) -> None:
 # --- MLflow ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """`mlflow server --app-name basic-auth` with the repository's auth configuration."""
+def mlflow_server(pg, tmp_path_factory):
+    """`mlflow server --app-name basic-auth` as the compose service runs it: the repository's auth
+    configuration unchanged, tracking store and users in ``gmp_mlflow`` on the platform's PostgreSQL
+    (the session's embedded server), reached through libpq's PG* variables."""
     root = tmp_path_factory.mktemp("mlflow-auth")
-    config = (ROOT / "deploy" / "mlflow" / "basic_auth.ini").read_text()
-    config = re.sub(r"(?m)^database_uri = .*$", f"database_uri = sqlite:///{root}/auth.db", config)
-    (root / "basic_auth.ini").write_text(config)
     values = deploy_env.generate()
     user, password = values["GMP_MLFLOW_USER"], values["GMP_MLFLOW_PASSWORD"]
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GMP_MLFLOW"))}
-    env |= {"MLFLOW_AUTH_CONFIG_PATH": str(root / "basic_auth.ini"), "MLFLOW_AUTH_ADMIN_USERNAME": user,
-            "MLFLOW_AUTH_ADMIN_PASSWORD": password, "MLFLOW_FLASK_SERVER_SECRET_KEY": values["GMP_MLFLOW_SECRET_KEY"]}
+    server = pg.dbt_env()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GMP_MLFLOW", "PG"))}
+    env |= {"MLFLOW_AUTH_CONFIG_PATH": str(ROOT / "deploy" / "mlflow" / "basic_auth.ini"),
+            "MLFLOW_AUTH_ADMIN_USERNAME": user, "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": values["GMP_MLFLOW_SECRET_KEY"],
+            "PGHOST": server["GMP_PG_HOST"], "PGPORT": server["GMP_PG_PORT"], "PGUSER": server["GMP_PG_USER"],
+            "PGPASSWORD": server["GMP_PG_PASSWORD"]}
     log = root / "server.log"
     command = [str(Path(sys.executable).with_name("mlflow")), "server", "--app-name", "basic-auth",
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--backend-store-uri", f"sqlite:///{root}/tracking.db", "--artifacts-destination", str(root / "artifacts")]
+               "--backend-store-uri", "postgresql+psycopg2:///gmp_mlflow", "--artifacts-destination", str(root / "artifacts")]
+    assert command[-3] in (ROOT / "docker-compose.yml").read_text()  # the compose service's backend store
     with open(log, "w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
@@ -96,6 +100,16 @@ def test_mlflow_refuses_anonymous_and_wrong_credentials_and_serves_the_admin(mlf
     assert requests.get(f"{url}/", timeout=30).status_code == 401
     served = requests.get(search, auth=(user, password), timeout=30)
     assert served.status_code == 200 and "experiments" in served.json()
+
+
+def test_mlflow_keeps_its_users_in_postgresql_hashed(mlflow_server, pg):
+    import psycopg2
+
+    _, user, password = mlflow_server
+    with psycopg2.connect(pg.with_database("gmp_mlflow").url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT username, password_hash, is_admin FROM users")
+        users = {name: (hashed, admin) for name, hashed, admin in cur.fetchall()}
+    assert users[user][1] is True and password not in users[user][0]
 
 
 def test_the_pipeline_registers_and_loads_a_model_through_basic_auth(mlflow_server, monkeypatch):
