@@ -283,9 +283,11 @@ class MlflowResource(ConfigurableResource):
             problems += safety.listing_problems(list(local), digests)
             problems += [f"{path} is a symbolic link" for path, p in local.items() if p.is_symlink()]
             for path, p in local.items():
+                if p.is_symlink() or safety.is_pickle_name(path):
+                    continue  # named above; never read
                 if p.name == "MLmodel" and (problem := safety.mlmodel_problem(p.read_text(errors="replace"))):
                     problems.append(problem)
-                elif not p.is_symlink() and not safety.is_pickle_name(path):
+                elif p.name != "MLmodel":
                     problems += safety.file_problems(path, p, (digests or {}).get(path))
             vocabulary = self._run_file(model_version.run_id, VOCABULARY_ARTIFACT, Path(tmp))
             if vocabulary is None:

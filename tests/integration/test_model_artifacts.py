@@ -75,14 +75,26 @@ def test_a_logged_model_is_a_keras_file_with_recorded_digests_and_loads_identica
     np.testing.assert_allclose(predict(loaded.model, inputs), predict(_network(5), inputs), rtol=1e-6, atol=1e-6)
 
 
-def test_a_champion_carrying_a_pickle_is_refused_unopened_and_forecasts_keep_the_previous_champion(registry, tmp_path):
-    name = "forecaster_pickled"
+def _tampered(registry: MlflowResource, tmp_path: Path, name: str, file_name: str, content: bytes,
+              folder: str | None = safety.MODEL_DIR) -> tuple[str, str, str]:
+    """A champion ``new`` over a previous champion ``old``, then ``file_name`` written into the
+    champion's run artifacts (``folder``; None: the run's root) behind the registry's back."""
     old, new, run_id = _champion_and_previous(registry, name)
-    marker = tmp_path / "unpickled"
-    payload = tmp_path / "custom_objects.cloudpickle"
-    payload.write_bytes(pickle.dumps(_Payload(marker)))
-    registry.client().log_artifact(run_id, str(payload), safety.MODEL_DIR)
+    planted = tmp_path / file_name
+    planted.write_bytes(content)
+    registry.client().log_artifact(run_id, str(planted), folder)
+    return old, new, run_id
 
+
+def _refusal(registry: MlflowResource, name: str, version: str) -> str:
+    with pytest.raises(safety.UnsafeModelError) as refused:
+        registry.load_version(name, version)
+    return str(refused.value)
+
+
+def test_a_champion_carrying_a_pickle_is_refused_unopened_and_forecasts_keep_the_previous_champion(registry, tmp_path):
+    name, marker = "forecaster_pickled", tmp_path / "unpickled"
+    old, new, _ = _tampered(registry, tmp_path, name, "custom_objects.cloudpickle", pickle.dumps(_Payload(marker)))
     refusals: list[str] = []
     champion = registry.load_forecaster(name, on_refusal=refusals.append)
     assert champion is not None and champion.version == old
@@ -96,37 +108,25 @@ def test_a_champion_carrying_a_pickle_is_refused_unopened_and_forecasts_keep_the
 
 
 def test_a_tampered_model_file_is_refused(registry, tmp_path):
-    name = "forecaster_tampered"
-    old, new, run_id = _champion_and_previous(registry, name)
-    replacement = tmp_path / safety.MODEL_FILE
-    _network(seed=9).save(replacement)  # a valid Keras file, other weights: only the digest tells
-    registry.client().log_artifact(run_id, str(replacement), safety.MODEL_DIR)
-    with pytest.raises(safety.UnsafeModelError, match="model/model.keras does not match the SHA-256"):
-        registry.load_version(name, new)
-    assert registry.load_forecaster(name).version == old
+    other = tmp_path / "other.keras"
+    _network(seed=9).save(other)  # a valid Keras file, other weights: only the digest tells
+    old, new, _ = _tampered(registry, tmp_path, "forecaster_tampered", safety.MODEL_FILE, other.read_bytes())
+    assert "model/model.keras does not match the SHA-256" in _refusal(registry, "forecaster_tampered", new)
+    assert registry.load_forecaster("forecaster_tampered").version == old
 
 
 def test_a_tampered_vocabulary_is_refused(registry, tmp_path):
-    name = "forecaster_vocabulary"
-    old, new, run_id = _champion_and_previous(registry, name)
-    vocabulary = tmp_path / VOCABULARY_ARTIFACT
-    vocabulary.write_text('{"projects": ["P1", "P0"], "trades": []}')
-    registry.client().log_artifact(run_id, str(vocabulary))
-    with pytest.raises(safety.UnsafeModelError, match="vocabulary.json does not match"):
-        registry.load_version(name, new)
-    assert registry.load_forecaster(name).version == old
+    old, new, _ = _tampered(registry, tmp_path, "forecaster_vocabulary", VOCABULARY_ARTIFACT,
+                            b'{"projects": ["P1", "P0"], "trades": []}', folder=None)
+    assert "vocabulary.json does not match" in _refusal(registry, "forecaster_vocabulary", new)
+    assert registry.load_forecaster("forecaster_vocabulary").version == old
 
 
 def test_pickle_bytes_under_another_name_are_refused(registry, tmp_path):
-    name = "forecaster_disguised"
-    old, new, run_id = _champion_and_previous(registry, name)
-    disguised = tmp_path / "weights.bin"
-    disguised.write_bytes(pickle.dumps({"a": 1}, protocol=4))
-    registry.client().log_artifact(run_id, str(disguised), safety.MODEL_DIR)
-    with pytest.raises(safety.UnsafeModelError) as refused:
-        registry.load_version(name, new)
-    assert "model/weights.bin holds pickle bytes" in str(refused.value)
-    assert "model/weights.bin was not recorded at registration" in str(refused.value)
+    _, new, _ = _tampered(registry, tmp_path, "forecaster_disguised", "weights.bin", pickle.dumps({"a": 1}, protocol=4))
+    refused = _refusal(registry, "forecaster_disguised", new)
+    assert "model/weights.bin holds pickle bytes" in refused
+    assert "model/weights.bin was not recorded at registration" in refused
 
 
 def test_a_version_logged_with_the_tensorflow_flavour_is_refused_and_the_heuristic_serves(registry):
@@ -154,12 +154,9 @@ def test_a_version_logged_with_the_tensorflow_flavour_is_refused_and_the_heurist
 def test_a_version_whose_digest_tag_was_rewritten_to_match_a_pickle_is_still_refused(registry, tmp_path):
     """Whoever can write both the artifacts and the registry can forge digests; a pickle is refused anyway."""
     name = "forecaster_forged"
-    old, new, run_id = _champion_and_previous(registry, name)
-    payload = tmp_path / "extra.pkl"
-    payload.write_bytes(pickle.dumps(_Payload(tmp_path / "unpickled")))
-    registry.client().log_artifact(run_id, str(payload), safety.MODEL_DIR)
-    digests = safety.recorded_digests(registry.version_tags(name, new)) | {"model/extra.pkl": safety.sha256_file(payload)}
+    _, new, _ = _tampered(registry, tmp_path, name, "extra.pkl", pickle.dumps(_Payload(tmp_path / "unpickled")))
+    digests = safety.recorded_digests(registry.version_tags(name, new))
+    digests["model/extra.pkl"] = safety.sha256_file(tmp_path / "extra.pkl")
     registry.tag_version(name, new, {safety.DIGEST_TAG: safety.digest_tag_value(digests)})
-    with pytest.raises(safety.UnsafeModelError, match="model/extra.pkl is a pickle file"):
-        registry.load_version(name, new)
+    assert "model/extra.pkl is a pickle file" in _refusal(registry, name, new)
     assert not (tmp_path / "unpickled").exists()

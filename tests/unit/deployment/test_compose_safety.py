@@ -14,7 +14,6 @@ import subprocess
 
 import bcrypt
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from gmp_assets import deploy_env, settings
@@ -77,16 +76,6 @@ def _tracked_files() -> list[str]:
                             capture_output=True, text=True, check=True)
     return [p for p in result.stdout.splitlines()
             if not p.startswith("tests/data/") and p != SCANNER and (ROOT / p).is_file()]
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-@pytest.fixture(scope="module")
-def helm() -> dict:
-    return yaml.safe_load(HELM_VALUES.read_text())
 
 
 def _published(service: dict) -> list[tuple[str | None, str]]:
