@@ -23,7 +23,10 @@ class _Payload:
 
 def test_a_forecast_run_keeps_the_previous_champion_when_the_champion_carries_a_pickle(trained, registry, instance,
                                                                                      tmp_path):
+    from click.testing import CliRunner
+
     from gmp_assets.catalog import range_tags
+    from gmp_assets.cli import main
     from gmp_assets.definitions import defs
     from gmp_assets.forecasting.store import forecast_date
     from gmp_assets.models import artifact_safety as safety
@@ -56,6 +59,11 @@ def test_a_forecast_run_keeps_the_previous_champion_when_the_champion_carries_a_
         logged = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
         assert any(f"{GLOBAL_MODEL} version {new} refused" in message for message in logged)
         assert query(current, (key, forecast_date(month), GLOBAL_MODEL)) == before  # still the previous champion's
+        # nor can a person make it the champion again once it is out of service
+        registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
+        promoted = CliRunner().invoke(main, ["models", "promote", GLOBAL_MODEL, new, "--reason", "try"])
+        assert promoted.exit_code != 0 and f"version {new} refused" in promoted.output
+        assert registry.version_for(GLOBAL_MODEL, CHAMPION) == champion
     finally:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
         if previous:
