@@ -286,13 +286,25 @@ RENEWAL_HINT = ("The current forecasts it serves are made again within 2 minutes
                 " model_change_forecast_sensor).")
 
 
+def _verified(registry, name: str, version: str) -> None:
+    """Refuse to make a champion of a version the forecasts would refuse to load."""
+    from gmp_assets.models.artifact_safety import UnsafeModelError
+
+    try:
+        registry.load_version(name, version)
+    except UnsafeModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @models.command("promote")
 @click.argument("name")
 @click.argument("version")
 @click.option("--reason", required=True, help="Why (recorded on the model version).")
 def models_promote(name: str, version: str, reason: str) -> None:
-    """Make VERSION of registered model NAME the champion."""
-    _mlflow().promote(name, version, f"manual: {reason}", by_hand=True)
+    """Make VERSION of registered model NAME the champion (once its artifacts pass verification)."""
+    registry = _mlflow()
+    _verified(registry, name, version)
+    registry.promote(name, version, f"manual: {reason}", by_hand=True)
     click.echo(f"{name}: version {version} is the champion")
     click.echo(RENEWAL_HINT)
 
@@ -307,6 +319,7 @@ def models_rollback(name: str) -> None:
     previous = registry.version_for(name, PREVIOUS)
     if previous is None:
         raise click.ClickException(f"{name} has no previous champion to roll back to")
+    _verified(registry, name, previous)
     registry.promote(name, previous, "manual rollback", by_hand=True)
     click.echo(f"{name}: version {previous} is the champion again")
     click.echo(RENEWAL_HINT)
@@ -528,6 +541,32 @@ def access_list() -> None:
     with database.connect() as conn:
         for g in access_control.list_grants(conn):
             click.echo(f"{g.role}\t{g.owner}\t{g.owner_role}\t{g.project_count}")
+
+
+# --- deployment ---------------------------------------------------------------------------------
+
+@main.group()
+def deploy() -> None:
+    """Set up the Docker Compose deployment (deploy/README.md)."""
+
+
+@deploy.command("init-env")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
+              show_default=True, help="Where to write it (docker compose reads .env next to docker-compose.yml).")
+def deploy_init_env(out_file: Path) -> None:
+    """Write a .env with random passwords and keys for docker-compose.yml; never overwrites one."""
+    from gmp_assets import deploy_env
+
+    try:
+        values = deploy_env.write_new(out_file)
+    except FileExistsError:
+        raise click.ClickException(f"{out_file} exists: not overwritten (its secrets are in use; move it away"
+                                   " first to start over with new ones)") from None
+    click.echo(f"written {out_file} (readable by you only): random passwords for PostgreSQL, MinIO, MLflow and"
+               " the Dagster UI's proxy")
+    click.echo(f"Dagster UI: http://127.0.0.1:3000 as {values['GMP_PROXY_USER']} (password GMP_PROXY_PASSWORD),"
+               f" read-only http://127.0.0.1:3001 as {values['GMP_VIEWER_USER']} (GMP_VIEWER_PASSWORD);"
+               f" MLflow http://127.0.0.1:5000 as {values['GMP_MLFLOW_USER']} (GMP_MLFLOW_PASSWORD)")
 
 
 from gmp_assets.hub.cli import serve, token  # noqa: E402 - the forecast hub's commands

@@ -64,11 +64,12 @@ def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
 def project_forecasts(
     context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
-    champion = mlflow.load_forecaster(GLOBAL_MODEL)
+    refusals: list[str] = []  # model versions refused at loading (models/artifact_safety.py) and what serves instead
+    champion = mlflow.load_forecaster(GLOBAL_MODEL, on_refusal=refusals.append)
     summary, written_total, withdrawn_total = [], 0, 0
     ranges = monthly_ranges(list(context.partition_keys))
     for project_key, (first, last) in ranges.items():
-        adapter = mlflow.load_forecaster(adapter_model_name(project_key))
+        adapter = mlflow.load_forecaster(adapter_model_name(project_key), on_refusal=refusals.append)
         with postgres.connect() as conn:
             with conn.cursor() as cur:
                 cur.execute("SELECT planned_finish_date FROM analytics.projects WHERE project_key = %s", (project_key,))
@@ -85,6 +86,10 @@ def project_forecasts(
             withdrawn_total += withdraw_stale(conn, project_key)
     metadata: dict = {"forecasts_written": written_total, "stale_forecasts_withdrawn": withdrawn_total,
                       "global_model_version": champion.version if champion else "none"}
+    for message in refusals:
+        context.log.warning(message)
+    if refusals:
+        metadata["models_refused"] = dg.MetadataValue.md("\n".join(f"- {message}" for message in refusals))
     if summary:
         project_key, month, rows = summary[-1]
         table = ["| trade | method | BAC | actual | EAC | 80% interval |", "|---|---|---:|---:|---:|---|"] + [

@@ -4,17 +4,26 @@ Embedded default: the tracking store is the ``gmp_mlflow`` database of the platf
 server and artifacts live under ``$GMP_STATE_DIR/mlflow-artifacts``; ``MLFLOW_TRACKING_URI``
 points at an MLflow server instead. Versions move through aliases, never the deprecated stages:
 a new version is the ``challenger``; it becomes the ``champion`` only when it beats it.
+
+Models are logged as a native ``.keras`` file with the SHA-256 of every artifact recorded on the
+version, and loaded only after those are verified and nothing pickled is found
+(``models/artifact_safety.py``); a refused champion gives way to the previous one.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from dagster import ConfigurableResource
 
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.models import artifact_safety as safety
 
 GLOBAL_MODEL = "gmp_forecaster_global"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
@@ -22,8 +31,7 @@ DEMOTED_TAG = "demoted_by_hand"  # on a version a person took out of service: no
 EXPERIMENT = "gmp_forecaster"
 VOCABULARY_ARTIFACT = "vocabulary.json"
 
-# Explicit requirements: without them MLflow spends 7-15 s inferring them on every log_model.
-PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras==3.15.1", "numpy==2.4.6"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,16 +97,33 @@ class MlflowResource(ConfigurableResource):
             mlflow.log_input(SequenceSamples(ds, name, source), context=context)
 
     def log_forecaster(self, model, vocabularies: dict, registered_name: str) -> str:
-        """Log a Keras model and its embedding vocabularies in the active run and register it.
+        """Log a Keras model (native ``.keras`` file: no pickle) and its embedding vocabularies in the
+        active run and register it, recording the SHA-256 of both on the new version.
 
         Returns the new version number.
         """
+        from mlflow.exceptions import MlflowException
+
         mlflow = self._setup()
-        mlflow.log_dict(vocabularies, VOCABULARY_ARTIFACT)
-        info = mlflow.tensorflow.log_model(
-            model, name="model", pip_requirements=PIP_REQUIREMENTS, registered_model_name=registered_name
+        run_id = mlflow.active_run().info.run_id
+        with tempfile.TemporaryDirectory() as tmp:
+            vocabulary, model_file = Path(tmp) / VOCABULARY_ARTIFACT, Path(tmp) / safety.MODEL_FILE
+            vocabulary.write_text(json.dumps(vocabularies, indent=2))
+            model.save(model_file)
+            mlflow.log_artifact(str(vocabulary))
+            mlflow.log_artifact(str(model_file), artifact_path=safety.MODEL_DIR)
+            digests = {VOCABULARY_ARTIFACT: safety.sha256_file(vocabulary), safety.MODEL_PATH: safety.sha256_file(model_file)}
+        client = self.client()
+        try:
+            client.create_registered_model(registered_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = client.create_model_version(
+            registered_name, source=f"runs:/{run_id}/{safety.MODEL_DIR}", run_id=run_id,
+            tags={safety.DIGEST_TAG: safety.digest_tag_value(digests)},
         )
-        return str(info.registered_model_version)
+        return str(version.version)
 
     def version_for(self, name: str, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
@@ -203,20 +228,87 @@ class MlflowResource(ConfigurableResource):
         except (MlflowException, OSError):
             return None
 
-    def load_forecaster(self, name: str, alias: str = CHAMPION) -> LoadedModel | None:
-        """The model behind an alias with its vocabularies, or None if the alias is not set."""
-        import mlflow
+    def load_forecaster(
+        self, name: str, alias: str = CHAMPION, on_refusal: Callable[[str], None] | None = None
+    ) -> LoadedModel | None:
+        """The model behind an alias with its vocabularies, or None if the alias is not set.
 
+        A champion that fails verification (``load_version``) is not loaded: the previous champion
+        is, if it passes, else None (forecasts then use the next rung of the fallback ladder). Each
+        refusal and the fallback are logged and passed to ``on_refusal``.
+        """
+        report = on_refusal or (lambda message: None)
         version = self.version_for(name, alias)
         if version is None:
             return None
-        vocab = self.version_dict(name, version, VOCABULARY_ARTIFACT)
-        if vocab is None:
-            raise RuntimeError(f"{name} version {version} was logged without its {VOCABULARY_ARTIFACT}")
-        return LoadedModel(
-            name=name,
-            version=version,
-            model=mlflow.tensorflow.load_model(f"models:/{name}/{version}"),
-            projects=Vocabulary(tuple(vocab["projects"])),
-            trades=Vocabulary(tuple(vocab["trades"])),
-        )
+        try:
+            return self.load_version(name, version)
+        except safety.UnsafeModelError as refused:
+            log.error("%s", refused)
+            report(str(refused))
+        previous = self.version_for(name, PREVIOUS) if alias == CHAMPION else None
+        if previous is not None and previous != version:
+            try:
+                loaded = self.load_version(name, previous)
+            except safety.UnsafeModelError as refused:
+                log.error("%s", refused)
+                report(str(refused))
+            else:
+                message = f"{name}: serving the previous champion, version {previous}, instead of version {version}"
+                log.warning("%s", message)
+                report(message)
+                return loaded
+        report(f"{name}: no verified version to serve instead of version {version}")
+        return None
+
+    def load_version(self, name: str, version: str) -> LoadedModel:
+        """Version ``version`` of ``name``, loaded from its ``.keras`` file with Keras' ``safe_mode``
+        after its artifacts pass ``artifact_safety`` (recorded digests, nothing pickled); raises
+        ``UnsafeModelError`` saying why otherwise."""
+        import keras
+        import mlflow
+
+        self._setup()
+        client = self.client()
+        model_version = client.get_model_version(name, version)
+        digests = safety.recorded_digests(model_version.tags)
+        expected_source = f"runs:/{model_version.run_id}/{safety.MODEL_DIR}"
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(mlflow.artifacts.download_artifacts(
+                artifact_uri=client.get_model_version_download_uri(name, version), dst_path=f"{tmp}/source"))
+            prefix = f"{safety.MODEL_DIR}/" if model_version.source == expected_source else ""
+            local = {f"{prefix}{p.relative_to(source).as_posix()}": p for p in sorted(source.rglob("*"))
+                     if p.is_file() or p.is_symlink()}
+            problems = [] if prefix else [f"its source {model_version.source} is not its run's {safety.MODEL_DIR}/ folder"]
+            problems += safety.listing_problems(list(local), digests)
+            problems += [f"{path} is a symbolic link" for path, p in local.items() if p.is_symlink()]
+            for path, p in local.items():
+                if p.is_symlink() or safety.is_pickle_name(path):
+                    continue  # named above; never read
+                if p.name == "MLmodel" and (problem := safety.mlmodel_problem(p.read_text(errors="replace"))):
+                    problems.append(problem)
+                elif p.name != "MLmodel":
+                    problems += safety.file_problems(path, p, (digests or {}).get(path))
+            vocabulary = self._run_file(model_version.run_id, VOCABULARY_ARTIFACT, Path(tmp))
+            if vocabulary is None:
+                problems.append(f"its run has no {VOCABULARY_ARTIFACT}")
+            elif digests is not None and VOCABULARY_ARTIFACT not in digests:
+                problems.append(f"{VOCABULARY_ARTIFACT} was not recorded at registration")
+            elif digests is not None:
+                problems += safety.file_problems(VOCABULARY_ARTIFACT, vocabulary, digests[VOCABULARY_ARTIFACT])
+            if problems:
+                raise safety.refusal(name, version, problems)
+            vocab = json.loads(vocabulary.read_text())
+            model = keras.saving.load_model(local[safety.MODEL_PATH], safe_mode=True)
+        return LoadedModel(name=name, version=version, model=model, projects=Vocabulary(tuple(vocab["projects"])),
+                           trades=Vocabulary(tuple(vocab["trades"])))
+
+    def _run_file(self, run_id: str, artifact: str, folder: Path) -> Path | None:
+        """``artifact`` of run ``run_id`` downloaded into ``folder``; None if the run has none."""
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(folder)))
+        except (MlflowException, OSError):
+            return None

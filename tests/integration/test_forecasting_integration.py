@@ -627,12 +627,14 @@ def test_a_global_version_taken_out_of_service_by_hand_is_not_promoted_back_by_t
     from gmp_assets.cli import main
     from gmp_assets.models import promotion
     from gmp_assets.evaluation.assets import _promotion
+    from gmp_assets.models.artifact_safety import DIGEST_TAG
     from gmp_assets.models.registry import CHAMPION, DEMOTED_TAG, GLOBAL_MODEL
 
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
-    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version)
+    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id,
+                                            tags={DIGEST_TAG: trained_once.tags[DIGEST_TAG]}).version)
     try:
         promoted = CliRunner().invoke(main, ["models", "promote", GLOBAL_MODEL, other, "--reason", "trying it"])
         assert promoted.exit_code == 0, promoted.output

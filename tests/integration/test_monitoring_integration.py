@@ -241,6 +241,7 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
     from gmp_assets.forecasting.store import forecast_date
+    from gmp_assets.models.artifact_safety import DIGEST_TAG
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
     from gmp_assets.orchestration.model_sensors import RENEWAL_TAG
     from gmp_assets.orchestration.runner import _materialization_metadata
@@ -256,7 +257,8 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
-    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version)
+    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id,
+                                            tags={DIGEST_TAG: trained_once.tags[DIGEST_TAG]}).version)
     forecast_job = defs.resolve_job_def("forecast_job")
     key = by_global[0]
     try:

@@ -12,7 +12,7 @@ PACKAGE = Path(gmp_assets.__file__).parent
 GROUND = {"catalog", "checks", "settings", "database", "access", "resources", "storage"}
 # Stages in import order: each may import the ground floor, itself and the stages before it.
 ORDER = ["demo", "taxonomy", "ingest", "canonical", "features", "models", "forecasting", "evaluation", "monitoring",
-         "alerts", "orchestration", "definitions", "hub", "cli"]
+         "alerts", "orchestration", "definitions", "hub", "deploy_env", "cli"]
 
 
 def stage_of(module: str) -> str:

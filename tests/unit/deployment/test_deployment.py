@@ -20,16 +20,6 @@ SERVICES = {"postgres", "minio", "mlflow", "code", "webserver", "daemon"}
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-@pytest.fixture(scope="module")
-def helm() -> dict:
-    return yaml.safe_load(HELM_VALUES.read_text())
-
-
-@pytest.fixture(scope="module")
 def code_location(helm) -> dict:
     (deployment,) = helm["dagster-user-deployments"]["deployments"]
     return deployment
