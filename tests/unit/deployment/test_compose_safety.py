@@ -42,10 +42,11 @@ DEFAULTED = re.compile(rf"(?i)\$\{{(?P<name>{SECRET_NAME}):?-(?P<value>[^}}]*)\}
 URL_CREDENTIALS = re.compile(r"[a-z+]+://[^\s/:@'\"${}]+:(?P<value>[^\s@/'\"]+)@")
 NOT_LITERAL = re.compile(r"""^(?:\$|\{|\.\.\.|<|CHANGE-ME|(?-i:[A-Z][A-Z0-9_]*$)|true$|false$|null$|none$|~$|self\.|os\.|\w+\()""",
                          re.IGNORECASE)
-# Not secrets of any deployment: throwaway credentials of local fakes in tests (moto's S3), a URL
-# parsing test's sample, a documentation placeholder.
+# Not secrets of any deployment: throwaway credentials of local fakes in tests (moto's S3), URL
+# parsing tests' samples, a documentation placeholder, the hub tokens' public prefix.
 ALLOWED = {("tests/integration/test_s3_io.py", "testing"), ("tests/unit/test_foundation_units.py", "s3cret"),
-           ("docs/operations.md", "pw")}
+           ("docs/operations.md", "pw"), ("tests/unit/hub/test_hub_units.py", "secret"),
+           ("tests/unit/hub/test_hub_units.py", "pw"), ("gmp_assets/hub/tokens.py", "gmp_")}
 SCANNER = "tests/unit/deployment/test_compose_safety.py"  # this file: its samples are literals on purpose
 
 
@@ -181,9 +182,12 @@ def test_every_secret_the_compose_file_uses_is_required_and_generated_by_init_en
     references = set(re.findall(r"\$\{(\w+)", text))
     secrets = {name for name in references if re.search(r"PASSWORD|SECRET|_HASH|ROOT_USER", name)}
     assert {"POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "GMP_MLFLOW_PASSWORD", "GMP_PROXY_PASSWORD_HASH"} <= secrets
-    for name in secrets:
+    optional = {"GMP_SMTP_PASSWORD"}  # only with an SMTP relay that asks for a login: empty by default
+    for name in secrets - optional:
         forms = set(re.findall(rf"\$\{{{name}(:?[?-]?)", text))
         assert forms == {":?"}, f"{name} must be required (${{{name}:?...}}), not defaulted"
+    for name in optional & secrets:
+        assert set(re.findall(rf"\$\{{{name}:-([^}}]*)\}}", text)) == {""}, f"{name} has a default value"
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert required <= set(deploy_env.generate()), "init-env must write every variable compose requires"
     for message in re.findall(r"\$\{\w+:\?([^}]*)\}", text):
