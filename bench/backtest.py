@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import record
+
 from gmp_assets import database, settings
 
 KEPT = ("stages", "project_totals", "promotion", "config", "seconds")
@@ -27,8 +28,10 @@ def describe_data() -> str:
         projects, completed = cur.fetchone()
         cur.execute("SELECT max(month_start) FROM analytics.canonical_cost_features")
         (last,) = cur.fetchone()
-    return (f"the platform database's canonical tables: {projects} projects, {completed} completed"
-            f" (held out in turn), data through {last:%Y-%m}")
+    return (
+        f"the platform database's canonical tables: {projects} projects, {completed} completed"
+        f" (held out in turn), data through {last:%Y-%m}"
+    )
 
 
 def main() -> None:
@@ -37,7 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     report_path = settings.state_dir() / "ml" / "backtest.json"
     if not report_path.exists():
-        raise SystemExit(f"no backtest report at {report_path}: run `GMP_DEMO_NO_UI=1 make demo` or `gmp backtest` first")
+        raise SystemExit(
+            f"no backtest report at {report_path}: run `GMP_DEMO_NO_UI=1 make demo` or `gmp backtest` first"
+        )
     report = json.loads(report_path.read_text())
     figures = {key: report[key] for key in KEPT if key in report}
     print(f"written: {record.write(args.out, figures, data=describe_data())}")

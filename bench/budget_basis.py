@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 import record
 from forecasting import read_database
-from gmp_assets.evaluation.backtest import REFERENCE, best_evm, run_backtest
+
 from gmp_assets.evaluation.assets import backtest_config
+from gmp_assets.evaluation.backtest import REFERENCE, best_evm, run_backtest
 from gmp_assets.models.training import TrainConfig
 
 ORIGINALS_SQL = "SELECT project_key, canonical_code, original_amount_cents FROM analytics.int_trade_budgets"
@@ -52,8 +52,9 @@ def at_original_budgets(canonical: pd.DataFrame, projects: pd.DataFrame, origina
     """The canonical rows with every completed project's ``budget_cents`` at the trade's original amount
     (0 where the trade has no budget line), every feature of the budget following from it."""
     completed = set(projects.loc[projects["status"].astype(str) == "completed", "project_key"].astype(str))
-    rows = canonical.assign(project_key=canonical["project_key"].astype(str),
-                            canonical_code=canonical["canonical_code"].astype(str))
+    rows = canonical.assign(
+        project_key=canonical["project_key"].astype(str), canonical_code=canonical["canonical_code"].astype(str)
+    )
     merged = rows.merge(originals, on=["project_key", "canonical_code"], how="left")
     original = merged["original_amount_cents"].fillna(0).astype("int64").to_numpy()
     return rows.assign(budget_cents=rows["budget_cents"].where(~rows["project_key"].isin(completed), original))
@@ -65,9 +66,15 @@ def stage_figures(stages: dict[str, dict[str, dict]]) -> dict[str, dict]:
     for stage, methods in stages.items():
         name, best = best_evm(methods)
         model = methods["adapter"]
-        out[stage] = {"model_mape": model["mape"], "coverage80_open": model["coverage80_open"], "best_evm": name,
-                      "best_evm_mape": best, "gain_over_best_evm": (best - model["mape"]) / best,
-                      REFERENCE: methods[REFERENCE]["mape"], "n": model["n"]}
+        out[stage] = {
+            "model_mape": model["mape"],
+            "coverage80_open": model["coverage80_open"],
+            "best_evm": name,
+            "best_evm_mape": best,
+            "gain_over_best_evm": (best - model["mape"]) / best,
+            REFERENCE: methods[REFERENCE]["mape"],
+            "n": model["n"],
+        }
     return out
 
 
@@ -86,9 +93,13 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for basis, result in results.items():
         for stage, f in result["stages"].items():
-            print(f"| {basis} | {stage}% | {f['model_mape']:.2%} | {f['best_evm']} | {f['best_evm_mape']:.2%} |"
-                  f" {f['gain_over_best_evm']:.0%} lower | {f[REFERENCE]:.2%} | {f['coverage80_open']:.0%} | {f['n']} |")
-    record.write(args.out, results, data="the platform database's canonical tables: " + record.describe_portfolio(projects))
+            print(
+                f"| {basis} | {stage}% | {f['model_mape']:.2%} | {f['best_evm']} | {f['best_evm_mape']:.2%} |"
+                f" {f['gain_over_best_evm']:.0%} lower | {f[REFERENCE]:.2%} | {f['coverage80_open']:.0%} | {f['n']} |"
+            )
+    record.write(
+        args.out, results, data="the platform database's canonical tables: " + record.describe_portfolio(projects)
+    )
     print(f"written: {args.out}")
 
 

@@ -51,15 +51,22 @@ for folder in sorted(p for p in Path(sys.argv[1]).iterdir() if p.is_dir()):
 
 
 def dump(tree: Path, inbox: Path) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", DUMP, str(inbox)], cwd=tree, capture_output=True, text=True,
-                          check=True, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", DUMP, str(inbox)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+    )
     return done.stdout.splitlines()
 
 
 def extract(ref: str, into: Path) -> Path:
     """The package and the taxonomy seed of ``ref``, extracted under ``into``."""
-    archive = subprocess.run(["git", "archive", ref, "gmp_assets", "dbt_project/seeds"], cwd=ROOT,
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "archive", ref, "gmp_assets", "dbt_project/seeds"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return into

@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-
 import record
+
 from gmp_assets.demo import draw_portfolio_plans
 
 AS_OF = date(2025, 6, 30)
@@ -41,8 +41,11 @@ def main() -> None:
         "owners": len({p.owner for p in plans}),
     }
     print(json.dumps(figures, indent=2))
-    record.write(args.out, figures, data=f"{args.projects} project plans drawn by the demo generator"
-                 f" (seed {args.seed}, as of {AS_OF})")
+    record.write(
+        args.out,
+        figures,
+        data=f"{args.projects} project plans drawn by the demo generator (seed {args.seed}, as of {AS_OF})",
+    )
 
 
 if __name__ == "__main__":

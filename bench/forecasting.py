@@ -39,25 +39,37 @@ from unittest import mock
 import keras
 import numpy as np
 import pandas as pd
+import record
 import tensorflow as tf
 
-import record
 from gmp_assets.features.compute import compute_feature_rows, trade_final_costs, trade_finished_as_of
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import TemporalSplitter
+from gmp_assets.features.store import WINDOW
 from gmp_assets.forecasting.inference import forecast_from_distribution, ladder_distribution
 from gmp_assets.models import fallback, training
 from gmp_assets.models.adapters import AdapterConfig, fine_tune_adapter
 from gmp_assets.models.samples import ADAPTER_HOLDOUT_MONTHS, VALIDATION_MONTHS, split_last_months, vocabularies
-from gmp_assets.features.store import WINDOW
 from gmp_assets.models.training import TrainConfig, TrainResult, stratified_batches, train_global
 
 CSV_FILES = ("canonical_cost_features.csv", "projects.csv", "canonical_trades.csv")
-FULL = {"sizes": "1000,2000,5000,10000", "epochs": 3, "adapter_projects": 4, "inference_projects": 4,
-        "repeats": 50, "cold_loads": 10}
-QUICK = {"sizes": "500,1000", "epochs": 2, "adapter_projects": 2, "inference_projects": 2,
-         "repeats": 20, "cold_loads": 3}
+FULL = {
+    "sizes": "1000,2000,5000,10000",
+    "epochs": 3,
+    "adapter_projects": 4,
+    "inference_projects": 4,
+    "repeats": 50,
+    "cold_loads": 10,
+}
+QUICK = {
+    "sizes": "500,1000",
+    "epochs": 2,
+    "adapter_projects": 2,
+    "inference_projects": 2,
+    "repeats": 20,
+    "cold_loads": 3,
+}
 
 Frames = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 
@@ -119,8 +131,11 @@ def resample(ds: SequenceDataset, n: int, rng: np.random.Generator) -> SequenceD
 
 def percentiles_ms(seconds: list[float]) -> dict[str, float]:
     ms = np.asarray(seconds) * 1000.0
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
-            "n": len(ms)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "n": len(ms),
+    }
 
 
 def epoch_ends(run: Callable[[], TrainResult]) -> tuple[TrainResult, np.ndarray]:
@@ -145,8 +160,13 @@ def epoch_ends(run: Callable[[], TrainResult]) -> tuple[TrainResult, np.ndarray]
 
 
 def bench_training(
-    train: SequenceDataset, val: SequenceDataset, projects: Vocabulary, trades: Vocabulary,
-    sizes: list[int], epochs: int, seed: int,
+    train: SequenceDataset,
+    val: SequenceDataset,
+    projects: Vocabulary,
+    trades: Vocabulary,
+    sizes: list[int],
+    epochs: int,
+    seed: int,
 ) -> tuple[list[dict], keras.Model]:
     """Per size: s/epoch (median of epochs 2..) and the one-off cost in epoch 1; also the last model."""
     rng = np.random.default_rng(seed)
@@ -160,12 +180,19 @@ def bench_training(
         durations = np.diff(ends, axis=0)
         per_epoch, cpu_per_epoch = np.median(durations, axis=0)
         batches = len(stratified_batches(sample.project_keys, config.batch_size, rng))
-        rows.append({
-            "samples": n, "distinct_samples": min(n, len(train)), "batches_per_epoch": batches,
-            "s_per_epoch": round(per_epoch, 3), "s_per_epoch_max": round(float(durations[:, 0].max()), 3),
-            "cpu_s_per_epoch": round(cpu_per_epoch, 3), "ms_per_batch": round(1000 * per_epoch / batches, 1),
-            "one_off_s": round(ends[0, 0] - per_epoch, 3), "total_s": round(result.seconds, 2),
-        })
+        rows.append(
+            {
+                "samples": n,
+                "distinct_samples": min(n, len(train)),
+                "batches_per_epoch": batches,
+                "s_per_epoch": round(per_epoch, 3),
+                "s_per_epoch_max": round(float(durations[:, 0].max()), 3),
+                "cpu_s_per_epoch": round(cpu_per_epoch, 3),
+                "ms_per_batch": round(1000 * per_epoch / batches, 1),
+                "one_off_s": round(ends[0, 0] - per_epoch, 3),
+                "total_s": round(result.seconds, 2),
+            }
+        )
         model = result.model
     return rows, model
 
@@ -180,10 +207,16 @@ def bench_adapters(
         train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
         started = time.perf_counter()
         result = fine_tune_adapter(model, train, holdout, projects, trades, AdapterConfig())
-        rows.append({
-            "project": key, "train_samples": result.n_train, "holdout_samples": len(holdout),
-            "epochs": AdapterConfig().epochs, "seconds": round(time.perf_counter() - started, 3), "kept": result.kept,
-        })
+        rows.append(
+            {
+                "project": key,
+                "train_samples": result.n_train,
+                "holdout_samples": len(holdout),
+                "epochs": AdapterConfig().epochs,
+                "seconds": round(time.perf_counter() - started, 3),
+                "kept": result.kept,
+            }
+        )
     return rows
 
 
@@ -237,13 +270,24 @@ def bench_cold(load: Callable[[], tuple], sets: dict[str, SequenceDataset], load
             del model
             gc.collect()
         load_ms = percentiles_ms(load_s)
-        rows.append({"project": key, "trades": len(ds), **percentiles_ms(total_s),
-                     "load_p50_ms": load_ms["p50_ms"], "load_p95_ms": load_ms["p95_ms"]})
+        rows.append(
+            {
+                "project": key,
+                "trades": len(ds),
+                **percentiles_ms(total_s),
+                "load_p50_ms": load_ms["p50_ms"],
+                "load_p95_ms": load_ms["p95_ms"],
+            }
+        )
     return rows
 
 
 def bench_mlflow(
-    model: keras.Model, projects: Vocabulary, trades: Vocabulary, sets: dict[str, SequenceDataset], loads: int,
+    model: keras.Model,
+    projects: Vocabulary,
+    trades: Vocabulary,
+    sets: dict[str, SequenceDataset],
+    loads: int,
     tmp: Path,
 ) -> dict:
     """Log + register the model in a temporary SQLite MLflow store, then cold loads through the registry."""
@@ -274,16 +318,23 @@ def bench_mlflow(
 def cpu_model() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-                platform.processor())
+    return next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor()
+    )
 
 
 def machine_facts() -> dict:
     return {
-        "cpu": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
-        "load_average_1m_at_start": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-        "platform": platform.platform(), "tensorflow": tf.__version__, "keras": keras.__version__,
-        "numpy": np.__version__, "gpus": len(tf.config.list_physical_devices("GPU")),
+        "cpu": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "gpus": len(tf.config.list_physical_devices("GPU")),
     }
 
 
@@ -301,7 +352,9 @@ def print_table(title: str, rows: list[dict]) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--canonical-dir", type=Path, help=f"folder with {', '.join(CSV_FILES)} (default: the database)")
+    parser.add_argument(
+        "--canonical-dir", type=Path, help=f"folder with {', '.join(CSV_FILES)} (default: the database)"
+    )
     parser.add_argument("--quick", action="store_true", help=f"small sizes (about a minute): {QUICK}")
     parser.add_argument("--sizes", help="comma-separated training sample counts")
     parser.add_argument("--epochs", type=int, help="timed epochs per size (after epoch 1, which also traces)")
@@ -333,8 +386,10 @@ def stage(report: dict, name: str) -> Iterator[None]:
 def main() -> None:
     args = parse_args()
     tf.get_logger().setLevel(logging.ERROR)  # each loaded model traces its own graph: retracing warnings
-    report: dict = {"machine": machine_facts(), "config": {k: str(v) if isinstance(v, Path) else v
-                                                            for k, v in vars(args).items()}}
+    report: dict = {
+        "machine": machine_facts(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
     with stage(report, "data"):
         frames = read_exports(args.canonical_dir) if args.canonical_dir else read_database()
         ds = all_sequences(frames)
@@ -345,10 +400,15 @@ def main() -> None:
         keys = list(projects.keys)  # projects with labelled training samples
         sets = {key: inference_set(frames, key) for key in keys[: args.inference_projects]}
     report["data"] = {
-        "source": str(args.canonical_dir or "database"), "projects": len(set(ds.project_keys)),
-        "canonical_rows": len(frames[0]), "samples": len(ds), "labelled": int(ds.labelled.sum()),
-        "train_labelled": len(labelled_train), "val_labelled": int(val.labelled.sum()),
-        "window": ds.x.shape[1], "features": ds.x.shape[2],
+        "source": str(args.canonical_dir or "database"),
+        "projects": len(set(ds.project_keys)),
+        "canonical_rows": len(frames[0]),
+        "samples": len(ds),
+        "labelled": int(ds.labelled.sum()),
+        "train_labelled": len(labelled_train),
+        "val_labelled": int(val.labelled.sum()),
+        "window": ds.x.shape[1],
+        "features": ds.x.shape[2],
     }
     print(json.dumps({"machine": report["machine"], "data": report["data"]}, indent=1))
 
@@ -375,14 +435,20 @@ def main() -> None:
         print_table("inference cold (load .keras + forecast)", report["inference_cold_keras"])
         if args.mlflow:
             with stage(report, "inference_cold_mlflow"):
-                report["inference_cold_mlflow"] = bench_mlflow(model, projects, trades, sets, args.cold_loads, Path(tmp))
+                report["inference_cold_mlflow"] = bench_mlflow(
+                    model, projects, trades, sets, args.cold_loads, Path(tmp)
+                )
             print(f"\nmlflow log + register: {report['inference_cold_mlflow']['log_and_register_s']} s")
             print_table("inference cold (MLflow registry load + forecast)", report["inference_cold_mlflow"]["cold"])
 
     report["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     data = report["data"]
-    record.write(args.out, report, data=f"{data['source']} ({data['projects']} projects, {data['samples']} samples,"
-                 f" {data['labelled']} labelled, {data['features']} features, window {data['window']})")
+    record.write(
+        args.out,
+        report,
+        data=f"{data['source']} ({data['projects']} projects, {data['samples']} samples,"
+        f" {data['labelled']} labelled, {data['features']} features, window {data['window']})",
+    )
     print(f"\nstages (s): {report['stage_s']}; written {args.out}")
 
 

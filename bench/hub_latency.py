@@ -27,23 +27,37 @@ from pathlib import Path
 
 OWNER, ROLE, PREFIX = "Hub Bench Owner", "hub_bench_viewer", "bench-"
 # Tables the hub reads (besides raw.projects), cloned per project; ml.project_forecasts: current rows only.
-CLONED = ("raw.source_files", "raw.direct_costs", "raw.gmp_breakdown", "taxonomy.trade_mappings", "analytics.projects",
-          "analytics.canonical_cost_features", "analytics.project_trade_mappings", "ml.project_forecasts")
+CLONED = (
+    "raw.source_files",
+    "raw.direct_costs",
+    "raw.gmp_breakdown",
+    "taxonomy.trade_mappings",
+    "analytics.projects",
+    "analytics.canonical_cost_features",
+    "analytics.project_trade_mappings",
+    "ml.project_forecasts",
+)
 SKIP_COLUMNS = {"ml.project_forecasts": {"forecast_id", "superseded_by"}}
 
 
 def _columns(cur, table: str) -> list[str]:
     schema, name = table.split(".")
-    cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
-                " ORDER BY ordinal_position", (schema, name))
+    cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+        " ORDER BY ordinal_position",
+        (schema, name),
+    )
     return [c for (c,) in cur.fetchall() if c not in SKIP_COLUMNS.get(table, set())]
 
 
 def clone_projects(conn, count: int) -> list[str]:
     """Make ``bench-000``.. up to ``count`` clones exist (of the projects with forecasts, in turn)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT DISTINCT project_key FROM ml.project_forecasts WHERE is_current AND project_key NOT LIKE %s"
-                    " ORDER BY 1", (PREFIX + "%",))
+        cur.execute(
+            "SELECT DISTINCT project_key FROM ml.project_forecasts WHERE is_current AND project_key NOT LIKE %s"
+            " ORDER BY 1",
+            (PREFIX + "%",),
+        )
         sources = [k for (k,) in cur.fetchall()]
         if not sources:
             raise SystemExit("no project with forecasts: run GMP_DEMO_NO_UI=1 make demo first")
@@ -55,8 +69,11 @@ def clone_projects(conn, count: int) -> list[str]:
                 columns = _columns(cur, table)
                 values = ["%(key)s" if c == "project_key" else "%(owner)s" if c == "owner" else c for c in columns]
                 where = " AND is_current" if table == "ml.project_forecasts" else ""
-                cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {table}"
-                            f" WHERE project_key = %(source)s{where}", {"key": key, "owner": OWNER, "source": source})
+                cur.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {table}"
+                    f" WHERE project_key = %(source)s{where}",
+                    {"key": key, "owner": OWNER, "source": source},
+                )
     conn.commit()
     return [f"{PREFIX}{i:03d}" for i in range(count)]
 
@@ -86,8 +103,12 @@ def timed(url: str, token: str, count: int) -> dict:
         if n >= 10:
             durations.append((time.perf_counter() - start) * 1000)
     durations.sort()
-    return {"p50_ms": round(statistics.median(durations), 1), "p95_ms": round(durations[int(0.95 * len(durations)) - 1], 1),
-            "max_ms": round(durations[-1], 1), "requests": count}
+    return {
+        "p50_ms": round(statistics.median(durations), 1),
+        "p95_ms": round(durations[int(0.95 * len(durations)) - 1], 1),
+        "max_ms": round(durations[-1], 1),
+        "requests": count,
+    }
 
 
 def serve():
@@ -95,16 +116,19 @@ def serve():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "gmp_assets.cli", "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gmp_assets.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return process, f"http://127.0.0.1:{port}"
-        except OSError:
+        except OSError as err:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("gmp serve did not start")
+                raise SystemExit("gmp serve did not start") from err
             time.sleep(0.5)
 
 
@@ -133,11 +157,13 @@ def main() -> None:
                 with conn.cursor() as cur:
                     cur.execute("ANALYZE")
                 conn.commit()
-                row = {"projects": size,
-                       "portfolio_api": timed(f"{base}/api/projects", token, args.requests),
-                       "project_api": timed(f"{base}/api/projects/{keys[len(keys) // 2]}", token, args.requests),
-                       "portfolio_page": timed(f"{base}/", token, args.requests // 4),
-                       "project_page": timed(f"{base}/projects/{keys[len(keys) // 2]}", token, args.requests // 4)}
+                row = {
+                    "projects": size,
+                    "portfolio_api": timed(f"{base}/api/projects", token, args.requests),
+                    "project_api": timed(f"{base}/api/projects/{keys[len(keys) // 2]}", token, args.requests),
+                    "portfolio_page": timed(f"{base}/", token, args.requests // 4),
+                    "project_page": timed(f"{base}/projects/{keys[len(keys) // 2]}", token, args.requests // 4),
+                }
                 print(json.dumps(row))
                 results.append(row)
         finally:
@@ -146,8 +172,12 @@ def main() -> None:
                 server.wait()
             remove_clones(conn)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
-                                    "goal_p95_ms": 100, "results": results}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {"machine": platform.platform(), "cpus": os.cpu_count(), "goal_p95_ms": 100, "results": results}, indent=2
+        )
+        + "\n"
+    )
     print(f"written to {args.out}")
 
 

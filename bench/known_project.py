@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
-
 import record
+import tensorflow as tf
 from forecasting import CSV_FILES, all_sequences, forecast, read_database, read_exports
+
+from gmp_assets.evaluation.backtest import BacktestConfig, stage_key, stage_targets, stage_view
 from gmp_assets.features.compute import month_of
 from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.models import fallback, metrics
-from gmp_assets.evaluation.backtest import BacktestConfig, stage_key, stage_targets, stage_view
 from gmp_assets.models.samples import vocabularies
 from gmp_assets.models.training import train_global
 
@@ -66,8 +66,10 @@ def score(frame: pd.DataFrame, name: str) -> dict:
     open_ = ~frame["trade_finished"].to_numpy(dtype=bool)
     actual = frame["actual_final_cents"].to_numpy(dtype=np.float64)
     lower, upper = (frame[f"{name}_{k}"].to_numpy(dtype=np.float64) for k in ("lower", "upper"))
-    return {"mape": 100 * metrics.mape(actual, frame[f"{name}_eac"].to_numpy(dtype=np.float64)),
-            "coverage80_open": 100 * metrics.interval_coverage(actual[open_], lower[open_], upper[open_])}
+    return {
+        "mape": 100 * metrics.mape(actual, frame[f"{name}_eac"].to_numpy(dtype=np.float64)),
+        "coverage80_open": 100 * metrics.interval_coverage(actual[open_], lower[open_], upper[open_]),
+    }
 
 
 def replay(frames, seeds: list[int], config: BacktestConfig) -> pd.DataFrame:
@@ -97,10 +99,16 @@ def replay(frames, seeds: list[int], config: BacktestConfig) -> pd.DataFrame:
             pool = all_sequences((*as_active_at(canonical, projects, project, month), trades))
             pool = pool.subset(pool.labelled)
             for seed in seeds:
-                frame = pd.DataFrame({"seed": seed, "project_key": project, "stage": stage_key(stage),
-                                      "canonical_code": current.canonical_codes.astype(str),
-                                      "trade_finished": current.trade_finished,
-                                      "actual_final_cents": [final[c] for c in current.canonical_codes]})
+                frame = pd.DataFrame(
+                    {
+                        "seed": seed,
+                        "project_key": project,
+                        "stage": stage_key(stage),
+                        "canonical_code": current.canonical_codes.astype(str),
+                        "trade_finished": current.trade_finished,
+                        "actual_final_cents": [final[c] for c in current.canonical_codes],
+                    }
+                )
                 for name, (model, vocab) in (("cold", cold[seed]), ("known", train(pool, validation, seed, config))):
                     methods = fallback.methods_for(current, vocab[0], ())  # the production ladder, no adapter
                     result = forecast(model, current, *vocab, methods)
@@ -117,8 +125,10 @@ def summary(predictions: pd.DataFrame) -> dict:
     out = {}
     for stage, group in predictions.groupby("stage", sort=True):
         per_seed = [{name: score(g, name) for name in ("cold", "known")} for _, g in group.groupby("seed")]
-        out[stage] = {name: {k: round(float(np.mean([s[name][k] for s in per_seed])), 2) for k in per_seed[0][name]}
-                      for name in ("cold", "known")}
+        out[stage] = {
+            name: {k: round(float(np.mean([s[name][k] for s in per_seed])), 2) for k in per_seed[0][name]}
+            for name in ("cold", "known")
+        }
         out[stage]["n"] = int(len(group) // group["seed"].nunique())
         samples = group.drop_duplicates(["project_key", "canonical_code"])
         out[stage]["known_rungs"] = samples["known_method"].value_counts().to_dict()
@@ -127,8 +137,9 @@ def summary(predictions: pd.DataFrame) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--canonical-dir", type=Path,
-                        help=f"folder with {', '.join(CSV_FILES)} (default: the database)")
+    parser.add_argument(
+        "--canonical-dir", type=Path, help=f"folder with {', '.join(CSV_FILES)} (default: the database)"
+    )
     parser.add_argument("--seeds", type=int, default=3, help="training seeds to average over")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "known_project.json")
@@ -140,12 +151,20 @@ def main() -> None:
     print("stage  cold MAPE  known MAPE  cold cov80 open  known cov80 open    n  known project's rungs")
     for stage, r in result.items():
         cold, known = r["cold"], r["known"]
-        print(f"{stage:>5}  {cold['mape']:8.2f}%  {known['mape']:9.2f}%  {cold['coverage80_open']:14.1f}%"
-              f"  {known['coverage80_open']:15.1f}%  {r['n']:3d}  {r['known_rungs']}")
-    record.write(args.out, {"config": {"canonical_dir": str(args.canonical_dir), "seeds": args.seeds,
-                                       "seed": args.seed}, "stages": result},
-                 data=(f"CSV exports in {args.canonical_dir}: " if args.canonical_dir else "the platform database: ")
-                 + record.describe_portfolio(frames[1]) + f"; training seeds {args.seed} to {args.seed + args.seeds - 1}")
+        print(
+            f"{stage:>5}  {cold['mape']:8.2f}%  {known['mape']:9.2f}%  {cold['coverage80_open']:14.1f}%"
+            f"  {known['coverage80_open']:15.1f}%  {r['n']:3d}  {r['known_rungs']}"
+        )
+    record.write(
+        args.out,
+        {
+            "config": {"canonical_dir": str(args.canonical_dir), "seeds": args.seeds, "seed": args.seed},
+            "stages": result,
+        },
+        data=(f"CSV exports in {args.canonical_dir}: " if args.canonical_dir else "the platform database: ")
+        + record.describe_portfolio(frames[1])
+        + f"; training seeds {args.seed} to {args.seed + args.seeds - 1}",
+    )
     print(f"written {args.out}")
 
 

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import record
+
 from gmp_assets.demo import generate_portfolio, names
 from gmp_assets.taxonomy.mapping import AUTOMATIC_METHODS, PENDING, TradeMapper
 
@@ -70,8 +71,12 @@ def main() -> None:
     per_project = [score(mapper, s.division_truth.items()) for s in summaries]
     figures["demo_portfolio"] = {key: sum(p[key] for p in per_project) for key in per_project[0]}
     print(json.dumps(figures, indent=2))
-    record.write(args.out, figures, data=f"the hand-made list of the mapping tests, the demo generator's spellings,"
-                 f" and a generated {args.projects}-project portfolio (seed {args.seed}, as of 2026-10-31)")
+    record.write(
+        args.out,
+        figures,
+        data=f"the hand-made list of the mapping tests, the demo generator's spellings,"
+        f" and a generated {args.projects}-project portfolio (seed {args.seed}, as of 2026-10-31)",
+    )
 
 
 if __name__ == "__main__":

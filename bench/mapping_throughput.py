@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import record
+
 from gmp_assets.demo import generate_portfolio
 from gmp_assets.taxonomy.mapping import TradeMapper
 
@@ -31,11 +32,18 @@ def main() -> None:
     start = time.perf_counter()
     mapper.map_names(names)
     elapsed = time.perf_counter() - start
-    figures = {"distinct_names": len(names), "seconds": round(elapsed, 4),
-               "names_per_second": round(len(names) / elapsed)}
+    figures = {
+        "distinct_names": len(names),
+        "seconds": round(elapsed, 4),
+        "names_per_second": round(len(names) / elapsed),
+    }
     print(json.dumps(figures))
-    record.write(args.out, figures, data=f"the distinct raw division names of a generated {args.projects}-project"
-                 " demo portfolio (seed 1, as of 2026-10-31)")
+    record.write(
+        args.out,
+        figures,
+        data=f"the distinct raw division names of a generated {args.projects}-project"
+        " demo portfolio (seed 1, as of 2026-10-31)",
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +18,7 @@ CODE_PATHS = ("gmp_assets", "dbt_project", "bench", "tests", "pyproject.toml", "
 
 def code_version() -> str:
     """The checked-out commit (short), with ``+changes`` when the code in the work tree differs from it."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
@@ -30,16 +31,23 @@ def machine() -> str:
     """CPU model and usable cores, in words."""
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-               platform.processor() or platform.machine())
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores usable, {platform.system()}"
 
 
 def run_facts(data: str) -> dict[str, str]:
     """The ``run`` block: UTC date, code, command line, machine and a sentence saying what data it ran on."""
     command = " ".join([".venv/bin/python", os.path.relpath(sys.argv[0], REPO_ROOT), *sys.argv[1:]])
-    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code": code_version(),
-            "command": command, "machine": machine(), "data": data}
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "code": code_version(),
+        "command": command,
+        "machine": machine(),
+        "data": data,
+    }
 
 
 def write(path: Path, figures: dict, data: str) -> Path:

@@ -37,8 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the fault and isolation helpers live in tests/
 
 import psycopg2  # noqa: E402
-import record  # noqa: E402  (bench/, the script's own folder)
 import psycopg2.errors  # noqa: E402
+import record  # noqa: E402  (bench/, the script's own folder)
 
 AS_OF = date(2026, 10, 31)
 BAD_DATES = ("2024-02-30", "31/31/2024", "", "yesterday", "2024-13-01")
@@ -162,8 +162,10 @@ def faults(instance, inbox: Path, state: Path) -> dict:
     workspace_dir = state / "fault-inbox"
     workspace_dir.mkdir()
     workspace = Workspace(workspace_dir, instance)
-    details = [kill_mid_write(workspace, sources[0], sources[0].name),
-               restart_mid_write(workspace, sources[-1], sources[-1].name)]
+    details = [
+        kill_mid_write(workspace, sources[0], sources[0].name),
+        restart_mid_write(workspace, sources[-1], sources[-1].name),
+    ]
     return {"injected": len(details), "recovered": sum(d["recovered"] for d in details), "details": details}
 
 
@@ -175,23 +177,56 @@ def probes(own: list[str], others: list[str], other_owner: str, other_group: str
     ``own``; ``others`` are another owner's projects."""
     from tests.integration.test_isolation import project_tables
 
-    select = [(f"SELECT {t}", f"SELECT * FROM {t} WHERE project_key = ANY(%s)", (others,), NO_ROWS) for t in project_tables()]
+    select = [
+        (f"SELECT {t}", f"SELECT * FROM {t} WHERE project_key = ANY(%s)", (others,), NO_ROWS) for t in project_tables()
+    ]
     return select + [
-        ("SELECT analytics.projects by owner", "SELECT * FROM analytics.projects WHERE owner = %s", (other_owner,), NO_ROWS),
+        (
+            "SELECT analytics.projects by owner",
+            "SELECT * FROM analytics.projects WHERE owner = %s",
+            (other_owner,),
+            NO_ROWS,
+        ),
         ("SELECT raw.projects not own", "SELECT * FROM raw.projects WHERE NOT project_key = ANY(%s)", (own,), NO_ROWS),
-        ("UPDATE raw.direct_costs", "UPDATE raw.direct_costs SET vendor = 'x' WHERE project_key = ANY(%s)", (others,), NO_ROWS),
-        ("UPDATE raw.projects", "UPDATE raw.projects SET owner = owner WHERE project_key = ANY(%s)", (others,), NO_ROWS),
-        ("UPDATE analytics.projects", "UPDATE analytics.projects SET owner = 'x' WHERE project_key = ANY(%s)", (others,),
-         NO_ROWS),
+        (
+            "UPDATE raw.direct_costs",
+            "UPDATE raw.direct_costs SET vendor = 'x' WHERE project_key = ANY(%s)",
+            (others,),
+            NO_ROWS,
+        ),
+        (
+            "UPDATE raw.projects",
+            "UPDATE raw.projects SET owner = owner WHERE project_key = ANY(%s)",
+            (others,),
+            NO_ROWS,
+        ),
+        (
+            "UPDATE analytics.projects",
+            "UPDATE analytics.projects SET owner = 'x' WHERE project_key = ANY(%s)",
+            (others,),
+            NO_ROWS,
+        ),
         ("DELETE raw.direct_costs", "DELETE FROM raw.direct_costs WHERE project_key = ANY(%s)", (others,), NO_ROWS),
         ("DELETE raw.gmp_breakdown", "DELETE FROM raw.gmp_breakdown WHERE project_key = ANY(%s)", (others,), NO_ROWS),
-        ("DELETE analytics.canonical_cost_features",
-         "DELETE FROM analytics.canonical_cost_features WHERE project_key = ANY(%s)", (others,), NO_ROWS),
-        ("DELETE taxonomy.trade_mappings", "DELETE FROM taxonomy.trade_mappings WHERE project_key = ANY(%s)", (others,),
-         NO_ROWS),
-        ("INSERT raw.direct_costs",
-         "INSERT INTO raw.direct_costs (project_key, source_file, source_hash, line_number, cost_date, division, zone,"
-         " amount_cents) VALUES (%s, 'f', 'h', 999999, '2024-01-01', 'd', 'EAST', 1)", (others[0],), REFUSED),
+        (
+            "DELETE analytics.canonical_cost_features",
+            "DELETE FROM analytics.canonical_cost_features WHERE project_key = ANY(%s)",
+            (others,),
+            NO_ROWS,
+        ),
+        (
+            "DELETE taxonomy.trade_mappings",
+            "DELETE FROM taxonomy.trade_mappings WHERE project_key = ANY(%s)",
+            (others,),
+            NO_ROWS,
+        ),
+        (
+            "INSERT raw.direct_costs",
+            "INSERT INTO raw.direct_costs (project_key, source_file, source_hash, line_number, cost_date, division, zone,"
+            " amount_cents) VALUES (%s, 'f', 'h', 999999, '2024-01-01', 'd', 'EAST', 1)",
+            (others[0],),
+            REFUSED,
+        ),
         ("TRUNCATE raw.gmp_breakdown", "TRUNCATE raw.gmp_breakdown", (), REFUSED),
         ("COPY raw.direct_costs TO", "COPY raw.direct_costs TO STDOUT", (), NO_ROWS),
         ("COPY (SELECT raw.projects) TO", "COPY (SELECT project_key, owner FROM raw.projects) TO STDOUT", (), NO_ROWS),
@@ -233,7 +268,10 @@ def table_checksums() -> dict[str, tuple]:
     from tests.conftest import query
     from tests.integration.test_isolation import project_tables
 
-    return {t: query(f"SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {t} t")[0] for t in project_tables()}
+    return {
+        t: query(f"SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {t} t")[0]
+        for t in project_tables()
+    }
 
 
 def isolation(main) -> dict:
@@ -261,7 +299,9 @@ def isolation(main) -> dict:
                 own_rows_visible[role] = cur.fetchone()[0]
             conn.rollback()
             for name, statement, params, denied_by in probes(by_owner[owner], by_owner[other], other, groups[other]):
-                outcomes.append((f"{role}: {name}", run_probe(conn, statement, params, denied_by, set(by_owner[other]))))
+                outcomes.append(
+                    (f"{role}: {name}", run_probe(conn, statement, params, denied_by, set(by_owner[other])))
+                )
         finally:
             conn.close()
     return {
@@ -277,7 +317,9 @@ def isolation(main) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=3, help="demo projects to ingest (default 3)")
-    parser.add_argument("--seed", type=int, default=5, help="demo portfolio seed (default 5: two owners, one with two projects)")
+    parser.add_argument(
+        "--seed", type=int, default=5, help="demo portfolio seed (default 5: two owners, one with two projects)"
+    )
     parser.add_argument("--bad-rows", type=int, default=5, help="unreadable cost rows added to one project (default 5)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "reliability.json")
     parser.add_argument("--keep-state", action="store_true", help="keep the temporary state directory")
@@ -294,9 +336,9 @@ def main() -> None:
         results = {"bad_inputs": bad_inputs()}
         import dagster as dg
 
+        from gmp_assets.definitions import defs
         from gmp_assets.demo.generator import generate_portfolio
         from gmp_assets.orchestration.runner import ingest_inbox
-        from gmp_assets.definitions import defs
 
         main_url = database.prepare(start=True)
         inbox = state / "inbox"
@@ -308,19 +350,31 @@ def main() -> None:
             raise SystemExit(f"ingestion failed: {failed}")
         with dg.DagsterInstance.get() as instance:
             results["faults"] = faults(instance, inbox, state)
-        results["rows"] = {**row_accounting(), "fault_copies_among_projects": results["faults"]["injected"],
-                           "bad_rows_added": added, "bad_rows_project": project_with_bad_rows}
+        results["rows"] = {
+            **row_accounting(),
+            "fault_copies_among_projects": results["faults"]["injected"],
+            "bad_rows_added": added,
+            "bad_rows_project": project_with_bad_rows,
+        }
         results["isolation"] = isolation(main_url)
-        results["setup"] = {"projects": args.projects, "seed": args.seed, "cpus": os.cpu_count(),
-                            "seconds": round(time.monotonic() - started, 1)}
+        results["setup"] = {
+            "projects": args.projects,
+            "seed": args.seed,
+            "cpus": os.cpu_count(),
+            "seconds": round(time.monotonic() - started, 1),
+        }
     finally:
         database.stop_embedded()
         if not args.keep_state:
             shutil.rmtree(state, ignore_errors=True)
     print(json.dumps(results, indent=2))
-    record.write(args.out, results, data=f"{args.projects} demo projects (seed {args.seed}, as of {AS_OF})"
-                 f" with {args.bad_rows} unreadable cost rows added, the bad-input corpus of tests/data/bad_inputs,"
-                 " an embedded PostgreSQL and Dagster instance of its own")
+    record.write(
+        args.out,
+        results,
+        data=f"{args.projects} demo projects (seed {args.seed}, as of {AS_OF})"
+        f" with {args.bad_rows} unreadable cost rows added, the bad-input corpus of tests/data/bad_inputs,"
+        " an embedded PostgreSQL and Dagster instance of its own",
+    )
 
 
 if __name__ == "__main__":

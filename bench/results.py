@@ -19,8 +19,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 Table = list[list[str]]
 
 STAGES = ("25", "50", "75")
-EVM_NAMES = {"evm_bac": "EAC = BAC", "evm_ac_plus_remaining": "AC + BAC - EV", "evm_cpi": "BAC / CPI",
-             "evm_cpi_spi": "AC + (BAC - EV) / (CPI x SPI)"}
+EVM_NAMES = {
+    "evm_bac": "EAC = BAC",
+    "evm_ac_plus_remaining": "AC + BAC - EV",
+    "evm_cpi": "BAC / CPI",
+    "evm_cpi_spi": "AC + (BAC - EV) / (CPI x SPI)",
+}
 MODEL, GLOBAL = "adapter", "global"
 REFERENCE, REFERENCE_WITH_EVIDENCE = "reference_project_ratio", "reference_ratio_and_evidence"
 
@@ -40,26 +44,50 @@ def best_evm(methods: dict[str, dict]) -> str:
 
 
 def backtest_trades(doc: dict) -> tuple[list[str], Table]:
-    header = ["stage", "model", "global model", "best EVM formula", "model below it", "reference",
-              "+ evidence", "80% coverage: all / open trades", "kept adapter vs global", "n trades"]
+    header = [
+        "stage",
+        "model",
+        "global model",
+        "best EVM formula",
+        "model below it",
+        "reference",
+        "+ evidence",
+        "80% coverage: all / open trades",
+        "kept adapter vs global",
+        "n trades",
+    ]
     rows = []
     for stage in STAGES:
         methods = doc["stages"].get(stage)
         if not methods:
             continue
         model, best = methods[MODEL], best_evm(methods)
-        kept = (f"{pct(model['kept_mape'], 2)} vs {pct(model['kept_global_mape'], 2)} (n = {model['kept_n']})"
-                if model.get("kept_n") else "none kept")
-        rows.append([f"{stage}%", pct(model["mape"], 2), pct(methods[GLOBAL]["mape"], 2),
-                     f"{pct(methods[best]['mape'], 2)} ({EVM_NAMES[best]})",
-                     pct((methods[best]["mape"] - model["mape"]) / methods[best]["mape"]),
-                     pct(methods[REFERENCE]["mape"], 2), pct(methods.get(REFERENCE_WITH_EVIDENCE, {}).get("mape"), 2),
-                     f"{pct(model['coverage80'])} / {pct(model.get('coverage80_open'))}", kept, str(model["n"])])
-    notes = ["MAPE of the EAC against the actual final cost of the completed projects' trades, each project held"
-             " out of its fold's training, at 25/50/75% of its schedule; `model` follows the production fallback"
-             " ladder. `reference` knows each project's true final overrun, `+ evidence` the true overrun of its"
-             " open trades plus each one's earned-value measurement: they are not methods, they show how far one"
-             " can get on these data."]
+        kept = (
+            f"{pct(model['kept_mape'], 2)} vs {pct(model['kept_global_mape'], 2)} (n = {model['kept_n']})"
+            if model.get("kept_n")
+            else "none kept"
+        )
+        rows.append(
+            [
+                f"{stage}%",
+                pct(model["mape"], 2),
+                pct(methods[GLOBAL]["mape"], 2),
+                f"{pct(methods[best]['mape'], 2)} ({EVM_NAMES[best]})",
+                pct((methods[best]["mape"] - model["mape"]) / methods[best]["mape"]),
+                pct(methods[REFERENCE]["mape"], 2),
+                pct(methods.get(REFERENCE_WITH_EVIDENCE, {}).get("mape"), 2),
+                f"{pct(model['coverage80'])} / {pct(model.get('coverage80_open'))}",
+                kept,
+                str(model["n"]),
+            ]
+        )
+    notes = [
+        "MAPE of the EAC against the actual final cost of the completed projects' trades, each project held"
+        " out of its fold's training, at 25/50/75% of its schedule; `model` follows the production fallback"
+        " ladder. `reference` knows each project's true final overrun, `+ evidence` the true overrun of its"
+        " open trades plus each one's earned-value measurement: they are not methods, they show how far one"
+        " can get on these data."
+    ]
     promotion = doc.get("promotion")
     if promotion:
         notes.append(f"Promotion: global model version {promotion['challenger_version']}: {promotion['reason']}.")
@@ -67,18 +95,34 @@ def backtest_trades(doc: dict) -> tuple[list[str], Table]:
 
 
 def backtest_totals(doc: dict) -> tuple[list[str], Table]:
-    header = ["stage", "model MAPE", "best EVM formula", "80% bounds cover", "mean 80% width (of the actual)",
-              "n projects"]
+    header = [
+        "stage",
+        "model MAPE",
+        "best EVM formula",
+        "80% bounds cover",
+        "mean 80% width (of the actual)",
+        "n projects",
+    ]
     rows = []
     for stage in STAGES:
         methods = (doc.get("project_totals") or {}).get(stage)
         if not methods:
             continue
         model, best = methods[MODEL], best_evm(methods)
-        rows.append([f"{stage}%", pct(model["mape"]), f"{pct(methods[best]['mape'])} ({EVM_NAMES[best]})",
-                     pct(model.get("coverage80"), 0), pct(model.get("mean_width"), 0), str(model["n"])])
-    notes = ["Each completed project's scored trades summed, every method on the same trades; the 80% bounds are"
-             " the trades' bounds added up, as `ml.project_forecast_totals` adds them."]
+        rows.append(
+            [
+                f"{stage}%",
+                pct(model["mape"]),
+                f"{pct(methods[best]['mape'])} ({EVM_NAMES[best]})",
+                pct(model.get("coverage80"), 0),
+                pct(model.get("mean_width"), 0),
+                str(model["n"]),
+            ]
+        )
+    notes = [
+        "Each completed project's scored trades summed, every method on the same trades; the 80% bounds are"
+        " the trades' bounds added up, as `ml.project_forecast_totals` adds them."
+    ]
     return notes, [header, *rows]
 
 
@@ -87,57 +131,119 @@ def forecasting(doc: dict) -> tuple[list[str], Table]:
         low, high = min(values), max(values)
         return f"{low:.{digits}f}{unit}" if low == high else f"{low:.{digits}f}-{high:.{digits}f}{unit}"
 
-    rows = [["training, wall s per epoch", "; ".join(
-        f"{r['s_per_epoch']:.2f} s at {r['samples']:,} samples ({r['ms_per_batch']} ms per batch)"
-        for r in doc["training"])]]
+    rows = [
+        [
+            "training, wall s per epoch",
+            "; ".join(
+                f"{r['s_per_epoch']:.2f} s at {r['samples']:,} samples ({r['ms_per_batch']} ms per batch)"
+                for r in doc["training"]
+            ),
+        ]
+    ]
     if doc.get("adapters"):
-        rows.append(["adapter fine-tune (default epochs)",
-                     f"{span([r['seconds'] for r in doc['adapters']], ' s')} per project"
-                     f" ({span([r['train_samples'] for r in doc['adapters']], digits=0)} training samples)"])
+        rows.append(
+            [
+                "adapter fine-tune (default epochs)",
+                f"{span([r['seconds'] for r in doc['adapters']], ' s')} per project"
+                f" ({span([r['train_samples'] for r in doc['adapters']], digits=0)} training samples)",
+            ]
+        )
     if doc.get("inference_warm"):
         warm = doc["inference_warm"]
-        rows.append(["forecast of one project, warm",
-                     f"p50 {span([r['p50_ms'] for r in warm], ' ms')}, p95 {span([r['p95_ms'] for r in warm], ' ms')}"
-                     f" ({span([r['trades'] for r in warm], digits=0)} trades)"])
+        rows.append(
+            [
+                "forecast of one project, warm",
+                f"p50 {span([r['p50_ms'] for r in warm], ' ms')}, p95 {span([r['p95_ms'] for r in warm], ' ms')}"
+                f" ({span([r['trades'] for r in warm], digits=0)} trades)",
+            ]
+        )
     for key, what in (("inference_cold_keras", "forecast, cold: load the .keras file + first forecast"),):
         if doc.get(key):
             cold = doc[key]
-            rows.append([what, f"p50 {span([r['p50_ms'] for r in cold], ' ms', 0)} (the load"
-                               f" {span([r['load_p50_ms'] for r in cold], ' ms', 0)}),"
-                               f" p95 {span([r['p95_ms'] for r in cold], ' ms', 0)}"])
+            rows.append(
+                [
+                    what,
+                    f"p50 {span([r['p50_ms'] for r in cold], ' ms', 0)} (the load"
+                    f" {span([r['load_p50_ms'] for r in cold], ' ms', 0)}),"
+                    f" p95 {span([r['p95_ms'] for r in cold], ' ms', 0)}",
+                ]
+            )
     mlflow = doc.get("inference_cold_mlflow")
     if mlflow:
         cold = mlflow["cold"]
-        rows.append(["forecast, cold from the MLflow registry (SQLite store)",
-                     f"p50 {span([r['p50_ms'] for r in cold], ' ms', 0)} (the load"
-                     f" {span([r['load_p50_ms'] for r in cold], ' ms', 0)}); log + register {mlflow['log_and_register_s']} s"])
+        rows.append(
+            [
+                "forecast, cold from the MLflow registry (SQLite store)",
+                f"p50 {span([r['p50_ms'] for r in cold], ' ms', 0)} (the load"
+                f" {span([r['load_p50_ms'] for r in cold], ' ms', 0)}); log + register {mlflow['log_and_register_s']} s",
+            ]
+        )
     machine = doc.get("machine", {})
-    notes = [f"CPU only (GPUs seen: {machine.get('gpus', 0)}); TensorFlow {machine.get('tensorflow', '?')};"
-             f" 1-minute load average {machine.get('load_average_1m_at_start', '?')} at start and"
-             f" {machine.get('load_average_1m_at_end', '?')} at the end (timings depend on what else runs)."]
+    notes = [
+        f"CPU only (GPUs seen: {machine.get('gpus', 0)}); TensorFlow {machine.get('tensorflow', '?')};"
+        f" 1-minute load average {machine.get('load_average_1m_at_start', '?')} at start and"
+        f" {machine.get('load_average_1m_at_end', '?')} at the end (timings depend on what else runs)."
+    ]
     return notes, [["measure", "result"], *rows]
 
 
 def known_project(doc: dict) -> tuple[list[str], Table]:
-    header = ["stage", "cold start MAPE", "known project MAPE", "cold start 80% coverage (open)",
-              "known project 80% coverage (open)", "n trades"]
-    rows = [[f"{stage}%", f"{r['cold']['mape']:.2f}%", f"{r['known']['mape']:.2f}%",
-             f"{r['cold']['coverage80_open']:.1f}%", f"{r['known']['coverage80_open']:.1f}%", str(r["n"])]
-            for stage, r in doc["stages"].items()]
-    notes = ["The `global` rung for a project the model was trained with (its finished trades as of the stage"
-             " month), against the cold start the backtest scores; averaged over the training seeds."]
+    header = [
+        "stage",
+        "cold start MAPE",
+        "known project MAPE",
+        "cold start 80% coverage (open)",
+        "known project 80% coverage (open)",
+        "n trades",
+    ]
+    rows = [
+        [
+            f"{stage}%",
+            f"{r['cold']['mape']:.2f}%",
+            f"{r['known']['mape']:.2f}%",
+            f"{r['cold']['coverage80_open']:.1f}%",
+            f"{r['known']['coverage80_open']:.1f}%",
+            str(r["n"]),
+        ]
+        for stage, r in doc["stages"].items()
+    ]
+    notes = [
+        "The `global` rung for a project the model was trained with (its finished trades as of the stage"
+        " month), against the cold start the backtest scores; averaged over the training seeds."
+    ]
     return notes, [header, *rows]
 
 
 def budget_basis(doc: dict) -> tuple[list[str], Table]:
-    header = ["budgets", "stage", "model MAPE", "best EVM formula", "model below it", "reference", "open-trade coverage",
-              "n"]
-    rows = [[basis, f"{stage}%", pct(f["model_mape"], 2), f"{pct(f['best_evm_mape'], 2)} ({EVM_NAMES[f['best_evm']]})",
-             pct(f["gain_over_best_evm"]), pct(f[REFERENCE], 2), pct(f["coverage80_open"], 0), str(f["n"])]
-            for basis in ("final", "original") if basis in doc
-            for stage, f in doc[basis]["stages"].items()]
-    notes = ["The backtest with the final budgets the platform has (approved changes carry no date in the input)"
-             " and with every completed project's trades at their original amounts; the truth lies between."]
+    header = [
+        "budgets",
+        "stage",
+        "model MAPE",
+        "best EVM formula",
+        "model below it",
+        "reference",
+        "open-trade coverage",
+        "n",
+    ]
+    rows = [
+        [
+            basis,
+            f"{stage}%",
+            pct(f["model_mape"], 2),
+            f"{pct(f['best_evm_mape'], 2)} ({EVM_NAMES[f['best_evm']]})",
+            pct(f["gain_over_best_evm"]),
+            pct(f[REFERENCE], 2),
+            pct(f["coverage80_open"], 0),
+            str(f["n"]),
+        ]
+        for basis in ("final", "original")
+        if basis in doc
+        for stage, f in doc[basis]["stages"].items()
+    ]
+    notes = [
+        "The backtest with the final budgets the platform has (approved changes carry no date in the input)"
+        " and with every completed project's trades at their original amounts; the truth lies between."
+    ]
     return notes, [header, *rows]
 
 
@@ -146,43 +252,90 @@ def reliability(doc: dict) -> tuple[list[str], Table]:
     visible = " / ".join(f"{n:,}" for n in iso["own_direct_cost_rows_visible"].values())
     table = [
         ["measure", "result"],
-        ["bad-input cases tried / handled as expected",
-         f"{doc['bad_inputs']['cases_tried']} / {doc['bad_inputs']['handled_as_expected']}"
-         + (f" (not: {', '.join(doc['bad_inputs']['not_handled'])})" if doc["bad_inputs"].get("not_handled") else "")],
-        ["rows in / loaded / rejected / lost",
-         f"{rows['rows_in']:,} / {rows['loaded']:,} / {rows['rejected']:,} / "
-         f"{rows['unaccounted'] + rows['loaded_missing_from_tables'] + rows['rejected_missing_from_rejected_rows']:,}"],
-        ["faults injected / recovered", f"{faults['injected']} / {faults['recovered']} ("
-         + "; ".join(d["fault"] for d in faults["details"]) + ")"],
-        ["isolation probes tried / denied", f"{iso['probes_tried']} / {iso['denied']} (each role still sees its own"
-         f" {visible} cost rows; tables unchanged: {'yes' if iso['tables_unchanged'] else 'no'})"],
+        [
+            "bad-input cases tried / handled as expected",
+            f"{doc['bad_inputs']['cases_tried']} / {doc['bad_inputs']['handled_as_expected']}"
+            + (
+                f" (not: {', '.join(doc['bad_inputs']['not_handled'])})" if doc["bad_inputs"].get("not_handled") else ""
+            ),
+        ],
+        [
+            "rows in / loaded / rejected / lost",
+            f"{rows['rows_in']:,} / {rows['loaded']:,} / {rows['rejected']:,} / "
+            f"{rows['unaccounted'] + rows['loaded_missing_from_tables'] + rows['rejected_missing_from_rejected_rows']:,}",
+        ],
+        [
+            "faults injected / recovered",
+            f"{faults['injected']} / {faults['recovered']} (" + "; ".join(d["fault"] for d in faults["details"]) + ")",
+        ],
+        [
+            "isolation probes tried / denied",
+            f"{iso['probes_tried']} / {iso['denied']} (each role still sees its own"
+            f" {visible} cost rows; tables unchanged: {'yes' if iso['tables_unchanged'] else 'no'})",
+        ],
     ]
     return [], table
 
 
 def mapping_quality(doc: dict) -> tuple[list[str], Table]:
-    labels = {"hand_made": "independent hand-made list", "demo_spellings": "demo generator's spellings",
-              "demo_portfolio": "generated portfolio, (project, name) pairs"}
-    header = ["names", "count", "mappable", "mapped right automatically", "left for review",
-              "mapped wrong (any confidence)", "mapped wrong at confidence >= 0.85"]
-    rows = [[labels[k], str(f["names"]), str(f["mappable"]), f"{f['right']} ({pct(f['right'] / f['mappable'])})",
-             str(f["left_for_review"]), str(f["wrong"]), str(f["wrong_confident"])]
-            for k, f in doc.items() if k in labels]
+    labels = {
+        "hand_made": "independent hand-made list",
+        "demo_spellings": "demo generator's spellings",
+        "demo_portfolio": "generated portfolio, (project, name) pairs",
+    }
+    header = [
+        "names",
+        "count",
+        "mappable",
+        "mapped right automatically",
+        "left for review",
+        "mapped wrong (any confidence)",
+        "mapped wrong at confidence >= 0.85",
+    ]
+    rows = [
+        [
+            labels[k],
+            str(f["names"]),
+            str(f["mappable"]),
+            f"{f['right']} ({pct(f['right'] / f['mappable'])})",
+            str(f["left_for_review"]),
+            str(f["wrong"]),
+            str(f["wrong_confident"]),
+        ]
+        for k, f in doc.items()
+        if k in labels
+    ]
     return [], [header, *rows]
 
 
 def mapping_throughput(doc: dict) -> tuple[list[str], Table]:
-    return [], [["distinct names", "seconds", "names per second"],
-                [f"{doc['distinct_names']:,}", f"{doc['seconds']}", f"{doc['names_per_second']:,}"]]
+    return [], [
+        ["distinct names", "seconds", "names per second"],
+        [f"{doc['distinct_names']:,}", f"{doc['seconds']}", f"{doc['names_per_second']:,}"],
+    ]
 
 
 def demo_statistics(doc: dict) -> tuple[list[str], Table]:
-    return [], [["projects", "final / budget: median", "10th / 90th percentile", "projects over budget",
-                 "still active", "owners", "median sd of trades' log(final / budget) within a project"],
-                [str(doc["projects"]), f"{doc['final_over_budget_median']:.3f}",
-                 f"{doc['final_over_budget_p10']:.3f} / {doc['final_over_budget_p90']:.3f}",
-                 pct(doc["share_over_budget"], 0), pct(doc["share_active"], 0), str(doc["owners"]),
-                 f"{doc['trade_log_ratio_sd_median']:.3f}"]]
+    return [], [
+        [
+            "projects",
+            "final / budget: median",
+            "10th / 90th percentile",
+            "projects over budget",
+            "still active",
+            "owners",
+            "median sd of trades' log(final / budget) within a project",
+        ],
+        [
+            str(doc["projects"]),
+            f"{doc['final_over_budget_median']:.3f}",
+            f"{doc['final_over_budget_p10']:.3f} / {doc['final_over_budget_p90']:.3f}",
+            pct(doc["share_over_budget"], 0),
+            pct(doc["share_active"], 0),
+            str(doc["owners"]),
+            f"{doc['trade_log_ratio_sd_median']:.3f}",
+        ],
+    ]
 
 
 DEMO_STATE = "`GMP_DEMO_NO_UI=1 make demo` (the platform database it leaves)"
@@ -199,51 +352,95 @@ class Measure:
 
 MEASURES = (
     Measure("backtest.json", "Backtest: trades", ".venv/bin/python bench/backtest.py", backtest_trades, DEMO_STATE),
-    Measure("backtest.json", "Backtest: project totals", ".venv/bin/python bench/backtest.py", backtest_totals,
-            DEMO_STATE),
-    Measure("known_project.json", "The `global` rung for a project the model knows",
-            ".venv/bin/python bench/known_project.py", known_project, DEMO_STATE),
-    Measure("budget_basis.json", "Backtest with budgets as approved at the end vs original budgets",
-            ".venv/bin/python bench/budget_basis.py", budget_basis, DEMO_STATE),
-    Measure("forecasting.json", "Training and forecasting speed", ".venv/bin/python bench/forecasting.py --mlflow",
-            forecasting, DEMO_STATE),
-    Measure("reliability.json", "Reliability: bad input, faults, isolation", ".venv/bin/python bench/reliability.py",
-            reliability),
-    Measure("mapping_quality.json", "Trade mapping quality", ".venv/bin/python bench/mapping_quality.py",
-            mapping_quality),
-    Measure("mapping_throughput.json", "Trade mapping throughput", ".venv/bin/python bench/mapping_throughput.py",
-            mapping_throughput),
-    Measure("demo_statistics.json", "Demo data statistics", ".venv/bin/python bench/demo_statistics.py",
-            demo_statistics),
+    Measure(
+        "backtest.json", "Backtest: project totals", ".venv/bin/python bench/backtest.py", backtest_totals, DEMO_STATE
+    ),
+    Measure(
+        "known_project.json",
+        "The `global` rung for a project the model knows",
+        ".venv/bin/python bench/known_project.py",
+        known_project,
+        DEMO_STATE,
+    ),
+    Measure(
+        "budget_basis.json",
+        "Backtest with budgets as approved at the end vs original budgets",
+        ".venv/bin/python bench/budget_basis.py",
+        budget_basis,
+        DEMO_STATE,
+    ),
+    Measure(
+        "forecasting.json",
+        "Training and forecasting speed",
+        ".venv/bin/python bench/forecasting.py --mlflow",
+        forecasting,
+        DEMO_STATE,
+    ),
+    Measure(
+        "reliability.json",
+        "Reliability: bad input, faults, isolation",
+        ".venv/bin/python bench/reliability.py",
+        reliability,
+    ),
+    Measure(
+        "mapping_quality.json", "Trade mapping quality", ".venv/bin/python bench/mapping_quality.py", mapping_quality
+    ),
+    Measure(
+        "mapping_throughput.json",
+        "Trade mapping throughput",
+        ".venv/bin/python bench/mapping_throughput.py",
+        mapping_throughput,
+    ),
+    Measure(
+        "demo_statistics.json", "Demo data statistics", ".venv/bin/python bench/demo_statistics.py", demo_statistics
+    ),
 )
 
 
 def markdown_table(table: Table) -> list[str]:
     header, *rows = table
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows),
+    ]
 
 
 def section(measure: Measure, doc: dict) -> list[str]:
     """A measure's heading, its run facts (when, where, which code, what data, how) and its table."""
     run = doc.get("run")
     if run:
-        facts = (f"Run {run['date']} on {run['machine']}, code {run['code']}. Data: {run['data']}."
-                 f" Command: `{run['command']}`.")
+        facts = (
+            f"Run {run['date']} on {run['machine']}, code {run['code']}. Data: {run['data']}."
+            f" Command: `{run['command']}`."
+        )
     else:
-        facts = f"Written before the scripts recorded their run (no date or data recorded). Command: `{measure.produce}`."
+        facts = (
+            f"Written before the scripts recorded their run (no date or data recorded). Command: `{measure.produce}`."
+        )
     notes, table = measure.render(doc)
-    return [f"## {measure.title}", "", facts, "", *(line for note in notes for line in (note, "")),
-            *markdown_table(table), ""]
+    return [
+        f"## {measure.title}",
+        "",
+        facts,
+        "",
+        *(line for note in notes for line in (note, "")),
+        *markdown_table(table),
+        "",
+    ]
 
 
 def render(results_dir: Path) -> str:
     """The whole page: the measures with a JSON file, then those without and how to produce them."""
-    lines = ["# Results", "",
-             "Generated by `bench/results.py` from the JSON files the scripts in `bench/` write under"
-             " `bench/results/`; do not edit by hand (rerun a script, then `.venv/bin/python bench/results.py`)."
-             " What the measures mean: [forecasting-method.md](forecasting-method.md); earlier figures and"
-             " approaches tried: [backtest-history.md](backtest-history.md).", ""]
+    lines = [
+        "# Results",
+        "",
+        "Generated by `bench/results.py` from the JSON files the scripts in `bench/` write under"
+        " `bench/results/`; do not edit by hand (rerun a script, then `.venv/bin/python bench/results.py`)."
+        " What the measures mean: [forecasting-method.md](forecasting-method.md); earlier figures and"
+        " approaches tried: [backtest-history.md](backtest-history.md).",
+        "",
+    ]
     missing = []
     for measure in MEASURES:
         path = results_dir / measure.file
@@ -252,9 +449,16 @@ def render(results_dir: Path) -> str:
         else:
             missing.append(measure)
     if missing:
-        lines += ["## Not measured yet", "", "No JSON under `bench/results/` for these; each command produces it:",
-                  "", *markdown_table([["measure", "command", "after"],
-                                       *([m.title, f"`{m.produce}`", m.needs or "–"] for m in missing)]), ""]
+        lines += [
+            "## Not measured yet",
+            "",
+            "No JSON under `bench/results/` for these; each command produces it:",
+            "",
+            *markdown_table(
+                [["measure", "command", "after"], *([m.title, f"`{m.produce}`", m.needs or "–"] for m in missing)]
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 

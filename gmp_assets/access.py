@@ -57,7 +57,9 @@ def validate_owner(owner: str) -> str:
     """The owner name, stripped; it must equal ``raw.projects.owner`` exactly to match projects."""
     text = owner.strip() if isinstance(owner, str) else ""
     if not text or len(text) > _MAX_OWNER_LENGTH or any(ord(c) < 32 for c in text):
-        raise ValueError(f"invalid owner {owner!r}: expected a non-empty name of at most {_MAX_OWNER_LENGTH} characters")
+        raise ValueError(
+            f"invalid owner {owner!r}: expected a non-empty name of at most {_MAX_OWNER_LENGTH} characters"
+        )
     return text
 
 

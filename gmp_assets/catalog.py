@@ -50,7 +50,6 @@ BACKTEST_KEY = dg.AssetKey(["ml", "backtest_report"])
 DRIFT_KEY = dg.AssetKey(["ml", "drift_report"])
 
 
-
 class Outcome:
     """Metadata keys through which a run's assets record what they decided, for `gmp`'s runner
     (``orchestration.runner``) and the Dagster UI alike (plain strings: Dagster serializes the keys)."""
@@ -121,7 +120,10 @@ def project_month_span(conn: psycopg2.extensions.connection, project_key: str) -
         return None
     start, last = (d.replace(day=1) for d in row)
     valid = month_partitions.get_partition_keys()
-    first_key, last_key = max(start.isoformat(), valid[0]), min(min(last, date.today()).replace(day=1).isoformat(), valid[-1])
+    first_key, last_key = (
+        max(start.isoformat(), valid[0]),
+        min(min(last, date.today()).replace(day=1).isoformat(), valid[-1]),
+    )
     return (first_key, last_key) if first_key <= last_key else None
 
 
@@ -129,8 +131,11 @@ def active_last_months(conn: psycopg2.extensions.connection, project_keys: list[
     """Active project (of ``project_keys`` if given) -> its last month with data: what its current
     forecast is as of."""
     with conn.cursor() as cur:
-        cur.execute("SELECT project_key FROM analytics.projects WHERE status = 'active'"
-                    " AND (%s::text[] IS NULL OR project_key = ANY(%s)) ORDER BY 1", (project_keys, project_keys))
+        cur.execute(
+            "SELECT project_key FROM analytics.projects WHERE status = 'active'"
+            " AND (%s::text[] IS NULL OR project_key = ANY(%s)) ORDER BY 1",
+            (project_keys, project_keys),
+        )
         active = [k for (k,) in cur.fetchall()]
     spans = {key: project_month_span(conn, key) for key in active}
     return {key: span[1] for key, span in spans.items() if span is not None}

@@ -8,9 +8,9 @@ lists each failed expectation with its unexpected count and examples.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
@@ -70,8 +70,9 @@ class GxSuite:
     def spec(self) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(self.name, asset=self.asset_key, blocking=self.blocking, description=self.description)
 
-    def evaluate(self, conn: psycopg2.extensions.connection, extra_metadata: dict | None = None,
-                 **params) -> dg.AssetCheckResult:
+    def evaluate(
+        self, conn: psycopg2.extensions.connection, extra_metadata: dict | None = None, **params
+    ) -> dg.AssetCheckResult:
         """Run the suite on the query's rows (``params`` fill it); ``extra_metadata``: more to show with the result."""
         with conn.cursor() as cur:
             cur.execute(self.query, params)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -26,6 +25,7 @@ def main() -> None:
 
 
 # --- database ---------------------------------------------------------------------------------
+
 
 @main.group()
 def db() -> None:
@@ -82,6 +82,7 @@ def exec_(command: tuple[str, ...]) -> None:
 
 # --- demo data and ingestion --------------------------------------------------------------------
 
+
 @main.command("demo-data")
 @click.option("--projects", "n_projects", default=6, show_default=True, help="Number of projects.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same files).")
@@ -93,20 +94,26 @@ def demo_data(n_projects: int, seed: int, out_dir: Path, as_of) -> None:
 
     summaries = generate_portfolio(out_dir, n_projects, seed, as_of=as_of.date() if as_of else None)
     for s in summaries:
-        click.echo(f"{s.project_key:<14} {s.status:<9} {s.n_divisions:>3} divisions {s.n_budget_lines:>4} budget lines "
-                   f"{s.n_cost_rows:>6} cost rows")
+        click.echo(
+            f"{s.project_key:<14} {s.status:<9} {s.n_divisions:>3} divisions {s.n_budget_lines:>4} budget lines "
+            f"{s.n_cost_rows:>6} cost rows"
+        )
     click.echo(f"{len(summaries)} projects written to {out_dir}")
 
 
 def _print_outcomes(outcomes) -> None:
-    header = (f"{'project':<14} {'status':<7} {'rows in':>8} {'loaded':>8} {'rejected':>8} {'trades':>6} {'pending':>7}"
-              f" {'months':>6} {'quality':>7}")
+    header = (
+        f"{'project':<14} {'status':<7} {'rows in':>8} {'loaded':>8} {'rejected':>8} {'trades':>6} {'pending':>7}"
+        f" {'months':>6} {'quality':>7}"
+    )
     click.echo(header)
     click.echo("-" * len(header))
     for o in outcomes:
         quality = f"{o.quality:.3f}" if o.quality is not None else "-"
-        click.echo(f"{o.project_key:<14} {'ok' if o.ok else 'FAILED':<7} {o.rows_in:>8} {o.rows_loaded:>8} "
-                   f"{o.rows_rejected:>8} {o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}")
+        click.echo(
+            f"{o.project_key:<14} {'ok' if o.ok else 'FAILED':<7} {o.rows_in:>8} {o.rows_loaded:>8} "
+            f"{o.rows_rejected:>8} {o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}"
+        )
         if o.error:
             click.echo(f"  reason: {o.error}")
         if o.in_database:
@@ -114,7 +121,9 @@ def _print_outcomes(outcomes) -> None:
         for reject in o.first_rejects:
             click.echo(f"  rejected: {reject}")
         if o.rows_rejected > len(o.first_rejects):
-            click.echo(f"  ... {o.rows_rejected - len(o.first_rejects)} more: gmp rejects list --project {o.project_key}")
+            click.echo(
+                f"  ... {o.rows_rejected - len(o.first_rejects)} more: gmp rejects list --project {o.project_key}"
+            )
         for warning in o.warnings:
             click.echo(f"  warning: {warning}")
 
@@ -123,8 +132,8 @@ def _print_outcomes(outcomes) -> None:
 @click.option("--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 def ingest(inbox: Path) -> None:
     """Materialize raw files -> canonical tables for every project folder of INBOX, through Dagster."""
-    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox
 
     database.prepare(start=True)
     outcomes = ingest_inbox(defs, inbox, progress=lambda line: click.echo(line, err=True))
@@ -141,8 +150,10 @@ def _print_models(summary) -> None:
     waiting = {k: m for k, m in summary.adapters_kept.items() if m < ADAPTER_MIN_MONTHS}
     click.echo(f"adapters kept: {', '.join(k for k in summary.adapters_kept if k not in waiting) or 'none'}")
     if waiting:
-        click.echo(f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts"
-                   f" until then): {', '.join(f'{k} ({m} months)' for k, m in waiting.items())}")
+        click.echo(
+            f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts"
+            f" until then): {', '.join(f'{k} ({m} months)' for k, m in waiting.items())}"
+        )
     totals = {}
     if summary.forecasts:
         from gmp_assets.forecasting.store import totals_as_of
@@ -168,9 +179,11 @@ def _total_line(total: dict) -> str:
 
     share = eac_over_gmp(total)
     versus = f" ({share:+.1%})" if share is not None else ""
-    return (f"EAC {millions(total['predicted_eac_cents'])} vs GMP {millions(total['bac_cents'])}{versus},"
-            f" {float(total['confidence_level']):.0%} interval {millions(total['confidence_lower_cents'])} to"
-            f" {millions(total['confidence_upper_cents'])}")
+    return (
+        f"EAC {millions(total['predicted_eac_cents'])} vs GMP {millions(total['bac_cents'])}{versus},"
+        f" {float(total['confidence_level']):.0%} interval {millions(total['confidence_lower_cents'])} to"
+        f" {millions(total['confidence_upper_cents'])}"
+    )
 
 
 @main.command("run")
@@ -178,8 +191,8 @@ def _total_line(total: dict) -> str:
 def run(inbox: Path) -> None:
     """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features, training (a new global version
     replaces the champion only if its backtest beats it), adapters, forecasts."""
-    from gmp_assets.orchestration.runner import ingest_inbox, run_models
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox, run_models
 
     database.prepare(start=True)
     progress = lambda line: click.echo(line, err=True)  # noqa: E731
@@ -226,8 +239,8 @@ def backtest(json_file: Path, reuse: bool) -> None:
     """Run the backtest (model vs EVM at 25/50/75% elapsed) through Dagster and write its JSON."""
     import dagster as dg
 
-    from gmp_assets.evaluation.backtest import how_sure, totals_line
     from gmp_assets.evaluation.assets import backtest_json_path
+    from gmp_assets.evaluation.backtest import how_sure, totals_line
 
     database.prepare(start=True)
     if not reuse:
@@ -241,7 +254,9 @@ def backtest(json_file: Path, reuse: bool) -> None:
         raise click.ClickException("no backtest report yet: run without --reuse")
     report = json.loads(backtest_json_path().read_text())
     totals = report.get("project_totals")  # None in a report written before them
-    json_file.write_text(json.dumps({"stages": report["stages"], **({"project_totals": totals} if totals else {})}, indent=2))
+    json_file.write_text(
+        json.dumps({"stages": report["stages"], **({"project_totals": totals} if totals else {})}, indent=2)
+    )
     for stage, methods in report["stages"].items():
         best = ", ".join(f"{m} {v['mape']:.3f}" for m, v in methods.items() if v.get("mape") is not None)
         click.echo(f"{stage}%: MAPE {best}")
@@ -282,8 +297,10 @@ def models_list() -> None:
     _echo_table(columns, [[row[c] for c in columns] for row in rows])
 
 
-RENEWAL_HINT = ("The current forecasts it serves are made again within 2 minutes while the daemon runs (gmp ui:"
-                " model_change_forecast_sensor).")
+RENEWAL_HINT = (
+    "The current forecasts it serves are made again within 2 minutes while the daemon runs (gmp ui:"
+    " model_change_forecast_sensor)."
+)
 
 
 def _verified(registry, name: str, version: str) -> None:
@@ -327,6 +344,7 @@ def models_rollback(name: str) -> None:
 
 # --- rejected rows ------------------------------------------------------------------------------
 
+
 def _in_database(action, *args):
     """``action(conn, *args)`` in one transaction on the started database; a ValueError is the user's error."""
     database.prepare(start=True)
@@ -348,8 +366,8 @@ def rejects() -> None:
 def rejects_list(project: str | None, fmt: str) -> None:
     """List rejected rows: project_key, source_file, line_number, column, reason, raw_values (the cells as
     read; escaped where they hold invisible or look-alike characters)."""
-    from gmp_assets.taxonomy.names import escaped
     from gmp_assets.ingest.report import list_rejects
+    from gmp_assets.taxonomy.names import escaped
 
     rows = _in_database(list_rejects, project)
     columns = ["project_key", "source_file", "line_number", "column", "reason", "raw_values"]
@@ -362,14 +380,19 @@ def rejects_list(project: str | None, fmt: str) -> None:
 
 # --- mappings -----------------------------------------------------------------------------------
 
+
 @main.group()
 def mappings() -> None:
     """Review the mapping of raw division names to canonical CSI trades."""
 
 
 @mappings.command("list")
-@click.option("--pending", is_flag=True, help="Only names waiting for review, with the mapper's candidates and,"
-              " by the amounts filed under each, the trade it likely belongs to.")
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Only names waiting for review, with the mapper's candidates and,"
+    " by the amounts filed under each, the trade it likely belongs to.",
+)
 @click.option("--project", default=None, help="Only this project.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
 def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
@@ -389,8 +412,14 @@ def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
         columns += ["candidates", "by_the_amounts"]
     values = [
         [r.project_key, escaped(r.raw_division_name), r.canonical_code or "", r.method, f"{r.confidence:.2f}"]
-        + (["; ".join(f"{c['code']} {c['name']} ({c['score']})" for c in r.candidates),
-            hints.get((r.project_key, r.raw_division_name), "")] if pending else [])
+        + (
+            [
+                "; ".join(f"{c['code']} {c['name']} ({c['score']})" for c in r.candidates),
+                hints.get((r.project_key, r.raw_division_name), ""),
+            ]
+            if pending
+            else []
+        )
         + [fold_note(r.raw_division_name)]
         for r in rows
     ]
@@ -416,10 +445,12 @@ def _echo_table(columns: list[str], values: list[list[str]]) -> None:
         click.echo("  ".join(x.ljust(w) for x, w in zip(v, widths)))
 
 
-APPLY_HINT = ("To apply it downstream: gmp run --inbox DIR, or, with the daemon running (gmp ui), launch"
-              " project_ingest_job for the project, or materialize its partition of taxonomy/trade_mappings and"
-              " the analytics models downstream in the Dagster UI; its months, features and forecasts follow by"
-              " sensor.")
+APPLY_HINT = (
+    "To apply it downstream: gmp run --inbox DIR, or, with the daemon running (gmp ui), launch"
+    " project_ingest_job for the project, or materialize its partition of taxonomy/trade_mappings and"
+    " the analytics models downstream in the Dagster UI; its months, features and forecasts follow by"
+    " sensor."
+)
 
 
 @mappings.command("confirm")
@@ -459,6 +490,7 @@ def mappings_import(csv_file: Path) -> None:
 
 # --- alerts -------------------------------------------------------------------------------------
 
+
 @main.group()
 def alerts() -> None:
     """Alerts on the current forecasts and on failed runs (docs/alerts.md)."""
@@ -478,8 +510,10 @@ def alerts_list(project: str | None, open_only: bool, fmt: str) -> None:
     database.prepare(start=True)
     with database.connect() as conn:
         rows = list_alerts(conn, project_key=project, open_only=open_only)
-    values = [[v.isoformat(timespec="seconds") if hasattr(v, "isoformat") else ("" if v is None else str(v)) for v in row]
-              for row in rows]
+    values = [
+        [v.isoformat(timespec="seconds") if hasattr(v, "isoformat") else ("" if v is None else str(v)) for v in row]
+        for row in rows
+    ]
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(LIST_COLUMNS)
@@ -490,6 +524,7 @@ def alerts_list(project: str | None, open_only: bool, fmt: str) -> None:
 
 
 # --- access -------------------------------------------------------------------------------------
+
 
 @main.group()
 def access() -> None:
@@ -545,14 +580,21 @@ def access_list() -> None:
 
 # --- deployment ---------------------------------------------------------------------------------
 
+
 @main.group()
 def deploy() -> None:
     """Set up the Docker Compose deployment (deploy/README.md)."""
 
 
 @deploy.command("init-env")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
-              show_default=True, help="Where to write it (docker compose reads .env next to docker-compose.yml).")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".env"),
+    show_default=True,
+    help="Where to write it (docker compose reads .env next to docker-compose.yml).",
+)
 def deploy_init_env(out_file: Path) -> None:
     """Write a .env with random passwords and keys for docker-compose.yml; never overwrites one."""
     from gmp_assets import deploy_env
@@ -560,13 +602,19 @@ def deploy_init_env(out_file: Path) -> None:
     try:
         values = deploy_env.write_new(out_file)
     except FileExistsError:
-        raise click.ClickException(f"{out_file} exists: not overwritten (its secrets are in use; move it away"
-                                   " first to start over with new ones)") from None
-    click.echo(f"written {out_file} (readable by you only): random passwords for PostgreSQL, MinIO, MLflow and"
-               " the Dagster UI's proxy")
-    click.echo(f"Dagster UI: http://127.0.0.1:3000 as {values['GMP_PROXY_USER']} (password GMP_PROXY_PASSWORD),"
-               f" read-only http://127.0.0.1:3001 as {values['GMP_VIEWER_USER']} (GMP_VIEWER_PASSWORD);"
-               f" MLflow http://127.0.0.1:5000 as {values['GMP_MLFLOW_USER']} (GMP_MLFLOW_PASSWORD)")
+        raise click.ClickException(
+            f"{out_file} exists: not overwritten (its secrets are in use; move it away"
+            " first to start over with new ones)"
+        ) from None
+    click.echo(
+        f"written {out_file} (readable by you only): random passwords for PostgreSQL, MinIO, MLflow and"
+        " the Dagster UI's proxy"
+    )
+    click.echo(
+        f"Dagster UI: http://127.0.0.1:3000 as {values['GMP_PROXY_USER']} (password GMP_PROXY_PASSWORD),"
+        f" read-only http://127.0.0.1:3001 as {values['GMP_VIEWER_USER']} (GMP_VIEWER_PASSWORD);"
+        f" MLflow http://127.0.0.1:5000 as {values['GMP_MLFLOW_USER']} (GMP_MLFLOW_PASSWORD)"
+    )
 
 
 from gmp_assets.hub.cli import serve, token  # noqa: E402 - the forecast hub's commands
@@ -576,6 +624,7 @@ main.add_command(serve)
 
 
 # --- UIs ----------------------------------------------------------------------------------------
+
 
 def _stop_on_sigterm() -> None:
     """Let SIGTERM (``kill``, ``docker stop``, a process manager) stop the servers as Ctrl-C does, so
@@ -609,15 +658,25 @@ def docs(port: int, no_serve: bool) -> None:
 
     database.prepare(start=True)
     site = settings.DBT_PROJECT_DIR / "target" / "docs"
-    args = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-            "--target-path", str(site)]
+    args = [
+        "--project-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--target-path",
+        str(site),
+    ]
     subprocess.run([dbt_executable(), "docs", "generate", *args], check=True, cwd=settings.DBT_PROJECT_DIR)
     if no_serve:
         click.echo(f"dbt docs written to {site / 'index.html'}")
         return
     click.echo(f"dbt docs: http://127.0.0.1:{port}")
-    sys.exit(_run_foreground([dbt_executable(), "docs", "serve", "--port", str(port), "--host", "127.0.0.1",
-                              "--no-browser", *args], cwd=settings.DBT_PROJECT_DIR))
+    sys.exit(
+        _run_foreground(
+            [dbt_executable(), "docs", "serve", "--port", str(port), "--host", "127.0.0.1", "--no-browser", *args],
+            cwd=settings.DBT_PROJECT_DIR,
+        )
+    )
 
 
 def _listening(port: int) -> bool:
@@ -647,7 +706,9 @@ def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 300.0)
 
 @main.command("ui")
 @click.option("--port", default=3000, show_default=True, help="Dagster web UI port.")
-@click.option("--all", "all_uis", is_flag=True, help="Also serve the forecast hub, the dbt docs site and the MLflow UI.")
+@click.option(
+    "--all", "all_uis", is_flag=True, help="Also serve the forecast hub, the dbt docs site and the MLflow UI."
+)
 @click.option("--docs-port", default=8580, show_default=True, help="dbt docs port (with --all).")
 @click.option("--mlflow-port", default=5000, show_default=True, help="MLflow UI port (with --all).")
 @click.option("--hub-port", default=8000, show_default=True, help="Forecast hub port (with --all).")
@@ -662,23 +723,30 @@ def ui(port: int, all_uis: bool, docs_port: int, mlflow_port: int, hub_port: int
     wanted = {"docs": docs_port, "mlflow-ui": mlflow_port, "serve": hub_port} if all_uis else {}
     taken = [p for p in (port, *wanted.values()) if _listening(p)]
     if taken:  # another gmp ui, or any other service: its page would be taken for ours
-        raise click.ClickException(f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1: stop what"
-                                   " listens there or choose others (--port, --hub-port, --docs-port, --mlflow-port)")
+        raise click.ClickException(
+            f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1: stop what"
+            " listens there or choose others (--port, --hub-port, --docs-port, --mlflow-port)"
+        )
     _stop_on_sigterm()
     database.prepare(start=True)
     ensure_manifest()
     companions: list[subprocess.Popen] = []
     try:
         for command, companion_port in wanted.items():  # each prints its own URL once it serves
-            companions.append(subprocess.Popen(
-                [sys.executable, "-m", "gmp_assets.cli", command, "--port", str(companion_port)],
-                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-            ))
+            companions.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gmp_assets.cli", command, "--port", str(companion_port)],
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                )
+            )
             _wait_for_port(companions[-1], companion_port)
         click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops {'them' if companions else 'it'})")
         dagster = Path(sys.executable).parent / "dagster"
-        status = _run_foreground([str(dagster), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
-                                  "-h", "127.0.0.1", "-p", str(port)], cwd=settings.REPO_ROOT, env=os.environ.copy())
+        status = _run_foreground(
+            [str(dagster), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            cwd=settings.REPO_ROOT,
+            env=os.environ.copy(),
+        )
     finally:
         for companion in companions:
             if companion.poll() is None:
@@ -694,15 +762,31 @@ def mlflow_ui(port: int) -> None:
     database.prepare(start=True)
     click.echo(f"MLflow UI: http://127.0.0.1:{port}")
     mlflow = Path(sys.executable).parent / "mlflow"
-    sys.exit(_run_foreground([str(mlflow), "ui", "--backend-store-uri", os.environ["GMP_MLFLOW_TRACKING_URI"],
-                              "--host", "127.0.0.1", "--port", str(port)]))
+    sys.exit(
+        _run_foreground(
+            [
+                str(mlflow),
+                "ui",
+                "--backend-store-uri",
+                os.environ["GMP_MLFLOW_TRACKING_URI"],
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+        )
+    )
 
 
 @main.command("demo")
 @click.option("--projects", "n_projects", default=6, show_default=True)
 @click.option("--seed", default=7, show_default=True)
-@click.option("--no-ui", is_flag=True, default=lambda: os.environ.get("GMP_DEMO_NO_UI") == "1",
-              help="Stop after the run instead of serving the Dagster UI (or GMP_DEMO_NO_UI=1).")
+@click.option(
+    "--no-ui",
+    is_flag=True,
+    default=lambda: os.environ.get("GMP_DEMO_NO_UI") == "1",
+    help="Stop after the run instead of serving the Dagster UI (or GMP_DEMO_NO_UI=1).",
+)
 @click.option("--port", default=3000, show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int) -> None:
@@ -723,9 +807,13 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
         progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
     ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=summary.backtested)
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics, ml)")
-    click.echo("Forecasts: gmp forecasts export --out forecasts.csv (--totals: per project)   |   review queue:"
-               " gmp mappings list --pending")
-    click.echo("dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui   |   forecast hub: gmp serve")
+    click.echo(
+        "Forecasts: gmp forecasts export --out forecasts.csv (--totals: per project)   |   review queue:"
+        " gmp mappings list --pending"
+    )
+    click.echo(
+        "dbt docs: gmp docs   |   MLflow UI: gmp mlflow-ui   |   Dagster UI: gmp ui   |   forecast hub: gmp serve"
+    )
     from gmp_assets.hub.cli import hub_lines
 
     for line in hub_lines(8000):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psycopg2
 import psycopg2.extensions
@@ -83,8 +83,10 @@ def main_url(start: bool = True) -> PgUrl:
 
 
 def dagster_url(main: PgUrl) -> PgUrl:
-    return PgUrl(os.environ["GMP_DAGSTER_DATABASE_URL"]) if os.environ.get("GMP_DAGSTER_DATABASE_URL") else main.with_database(
-        settings.DAGSTER_DATABASE
+    return (
+        PgUrl(os.environ["GMP_DAGSTER_DATABASE_URL"])
+        if os.environ.get("GMP_DAGSTER_DATABASE_URL")
+        else main.with_database(settings.DAGSTER_DATABASE)
     )
 
 

@@ -12,10 +12,10 @@ from gmp_assets.canonical.assets import (
     canonical_project_models,
     canonical_shared_models,
 )
+from gmp_assets.canonical.benchmark_assets import benchmark_models
 from gmp_assets.evaluation.assets import backtest_report
 from gmp_assets.features.assets import feature_rows
 from gmp_assets.forecasting.assets import project_forecasts
-from gmp_assets.canonical.benchmark_assets import benchmark_models
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.models.assets import global_model, project_adapter, training_dataset
 from gmp_assets.models.registry import MlflowResource
@@ -78,13 +78,19 @@ defs = dg.Definitions(
     schedules=build_schedules(jobs.weekly_retraining_job, jobs.adapter_job, jobs.forecast_job),
     sensors=[
         build_inbox_sensor(jobs.project_ingest_job, jobs.canonical_shared_job, canonical_shared_models.keys),
-        build_months_sensor(jobs.project_months_job, after=canonical_project_models.keys,
-                            follow_on={*canonical_monthly_models.keys, *feature_rows.keys}),
+        build_months_sensor(
+            jobs.project_months_job,
+            after=canonical_project_models.keys,
+            follow_on={*canonical_monthly_models.keys, *feature_rows.keys},
+        ),
         build_forecast_sensor(jobs.forecast_job, after=feature_rows.keys, follow_on=project_forecasts.keys),
         build_drift_sensor(jobs.training_job, jobs.adapter_job),
         build_data_volume_sensor(jobs.adapter_job),
         build_model_change_forecast_sensor(jobs.forecast_job),
-        alert_delivery_sensor, run_failure_sensor, run_recovery_sensor, dead_run_sensor,
+        alert_delivery_sensor,
+        run_failure_sensor,
+        run_recovery_sensor,
+        dead_run_sensor,
     ],
     resources=build_resources(),
 )

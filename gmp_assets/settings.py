@@ -80,7 +80,7 @@ class PgUrl:
         query = parse_qs(self._parts.query)
         return int(query.get("port", [self._parts.port or 5432])[0])
 
-    def with_database(self, database: str) -> "PgUrl":
+    def with_database(self, database: str) -> PgUrl:
         return PgUrl(urlunsplit(self._parts._replace(path=f"/{database}")))
 
     def dbt_env(self) -> dict[str, str]:

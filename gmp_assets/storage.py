@@ -9,7 +9,7 @@ state dir). AWS credentials and the region are read by boto3 from the usual ``AW
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import dagster as dg
 

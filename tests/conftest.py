@@ -73,8 +73,8 @@ def demo_inbox(session_root) -> Path:
 @pytest.fixture(scope="session")
 def ingested(instance, demo_inbox):
     """The demo inbox ingested once through Dagster (raw -> mappings -> dbt canonical tables)."""
-    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox
 
     outcomes = ingest_inbox(defs, demo_inbox, progress=lambda _: None)
     return {o.project_key: o for o in outcomes}
@@ -91,8 +91,8 @@ def query(sql: str, params=None) -> list[tuple]:
 @pytest.fixture(scope="session")
 def trained(ingested):
     """A global model trained on the ingested demo projects, adapters and current forecasts."""
-    from gmp_assets.orchestration.runner import run_models
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import run_models
 
     summary = run_models(defs, list(ingested.values()), progress=lambda _: None)
     assert summary.errors == []

@@ -5,9 +5,7 @@ import dagster as dg
 from gmp_assets.alerts.config import Thresholds
 from gmp_assets.alerts.rules import conditions
 from gmp_assets.alerts.store import project_state, record
-from gmp_assets.catalog import monthly_ranges
-from gmp_assets.catalog import FORECASTS_KEY
-from gmp_assets.catalog import project_month_partitions
+from gmp_assets.catalog import FORECASTS_KEY, monthly_ranges, project_month_partitions
 from gmp_assets.resources import PostgresResource
 
 ALERTS_KEY = dg.AssetKey(["ml", "alerts"])
@@ -23,7 +21,11 @@ def evaluate_projects(postgres: PostgresResource, project_keys: list[str], thres
             if state is None:
                 continue
             done = record(conn, project_key, conditions(state, thresholds), state.current["forecast_date"])
-        outcome[project_key] = {"opened": list(done.opened), "open": list(done.refreshed), "resolved": list(done.resolved)}
+        outcome[project_key] = {
+            "opened": list(done.opened),
+            "open": list(done.refreshed),
+            "resolved": list(done.resolved),
+        }
     return outcome
 
 
@@ -45,10 +47,12 @@ def alerts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.
         f"| {key} | {' | '.join(', '.join(o[part]) or '–' for part in ('opened', 'open', 'resolved'))} |"
         for key, o in sorted(outcome.items())
     ]
-    return dg.MaterializeResult(metadata={
-        "opened": sum(len(o["opened"]) for o in outcome.values()),
-        "open": sum(len(o["opened"]) + len(o["open"]) for o in outcome.values()),
-        "resolved": sum(len(o["resolved"]) for o in outcome.values()),
-        "alerts": dg.MetadataValue.md("\n".join(lines)),
-        "thresholds": dg.MetadataValue.json(vars(thresholds)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "opened": sum(len(o["opened"]) for o in outcome.values()),
+            "open": sum(len(o["opened"]) + len(o["open"]) for o in outcome.values()),
+            "resolved": sum(len(o["resolved"]) for o in outcome.values()),
+            "alerts": dg.MetadataValue.md("\n".join(lines)),
+            "thresholds": dg.MetadataValue.json(vars(thresholds)),
+        }
+    )

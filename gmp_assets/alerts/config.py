@@ -31,7 +31,7 @@ class Thresholds:
     pending_dollars: float = 100_000.0  # pending_mappings: more than this under pending division names
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Thresholds":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Thresholds:
         """``GMP_ALERT_OVERRUN_PCT``, ``GMP_ALERT_JUMP_PCT`` and ``GMP_ALERT_PENDING_DOLLARS``."""
         env = os.environ if env is None else env
         return cls(
@@ -47,7 +47,9 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("", "0", "false", "no", "
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw not in TRUE_WORDS + FALSE_WORDS:
-        raise ValueError(f"{name} must be one of {', '.join(w for w in TRUE_WORDS + FALSE_WORDS if w)}; got {env[name]!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(w for w in TRUE_WORDS + FALSE_WORDS if w)}; got {env[name]!r}"
+        )
     return raw in TRUE_WORDS
 
 
@@ -74,7 +76,7 @@ class SinkSettings:
     timeout_s: float = 10.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SinkSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SinkSettings:
         """``GMP_ALERT_WEBHOOK``; ``GMP_ALERT_EMAIL`` (comma-separated) with ``GMP_SMTP_HOST``, ``GMP_SMTP_PORT``
         (25, or 587 with ``GMP_SMTP_STARTTLS``), ``GMP_SMTP_USER``, ``GMP_SMTP_PASSWORD``, ``GMP_SMTP_FROM``."""
         env = os.environ if env is None else env
@@ -89,16 +91,20 @@ class SinkSettings:
         if recipients:
             host = env.get("GMP_SMTP_HOST", "").strip()
             if not host:
-                raise ValueError("GMP_ALERT_EMAIL is set but GMP_SMTP_HOST is not: alerts need an SMTP server"
-                                 " to go out by e-mail")
+                raise ValueError(
+                    "GMP_ALERT_EMAIL is set but GMP_SMTP_HOST is not: alerts need an SMTP server to go out by e-mail"
+                )
             starttls = _flag(env, "GMP_SMTP_STARTTLS")
             port_text = env.get("GMP_SMTP_PORT", "").strip() or ("587" if starttls else "25")
             if not port_text.isdigit() or not 0 < int(port_text) < 65536:
                 raise ValueError(f"GMP_SMTP_PORT must be a port number; got {port_text!r}")
             smtp = SmtpSettings(
-                host=host, port=int(port_text), starttls=starttls,
+                host=host,
+                port=int(port_text),
+                starttls=starttls,
                 sender=env.get("GMP_SMTP_FROM", "").strip() or f"gmp-alerts@{socket.getfqdn()}",
-                user=env.get("GMP_SMTP_USER", ""), password=env.get("GMP_SMTP_PASSWORD", ""),
+                user=env.get("GMP_SMTP_USER", ""),
+                password=env.get("GMP_SMTP_PASSWORD", ""),
             )
         return cls(webhook_url=webhook, email_to=recipients, smtp=smtp)
 

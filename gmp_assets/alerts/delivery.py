@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -65,8 +64,9 @@ class WebhookSink:
 
     def send(self, alert: Alert) -> None:
         body = json.dumps({"text": text(alert)}).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": "gmp-alerts"})
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "gmp-alerts"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 response.read()
@@ -87,7 +87,11 @@ class EmailSink:
 
     def send(self, alert: Alert) -> None:
         message = EmailMessage()
-        message["Subject"], message["From"], message["To"] = subject(alert), self.smtp.sender, ", ".join(self.recipients)
+        message["Subject"], message["From"], message["To"] = (
+            subject(alert),
+            self.smtp.sender,
+            ", ".join(self.recipients),
+        )
         message["Date"], message["Message-ID"] = formatdate(localtime=True), make_msgid(domain="gmp-alerts")
         message.set_content(text(alert))
         try:
@@ -131,7 +135,9 @@ class DeliveryReport:
 
 
 def deliver_due(
-    connect: Callable[[], AbstractContextManager[psycopg2.extensions.connection]], sinks: list[Sink], limit: int = BATCH,
+    connect: Callable[[], AbstractContextManager[psycopg2.extensions.connection]],
+    sinks: list[Sink],
+    limit: int = BATCH,
 ) -> DeliveryReport:
     """Send the due undelivered alerts to each sink that has not taken them yet and record each attempt in
     its own transaction; nothing with no sink. A sink that fails is not tried again in the same pass (an
@@ -157,7 +163,7 @@ def deliver_due(
             except DeliveryError as exc:
                 errors.append(f"{sink.name}: {exc}")
                 down.add(sink.name)
-            except (OSError, ValueError, socket.timeout) as exc:
+            except (TimeoutError, OSError, ValueError) as exc:
                 errors.append(f"{sink.name}: {type(exc).__name__}: {exc}")
                 down.add(sink.name)
         error = "; ".join(errors)[:MAX_ERROR_CHARS] or None

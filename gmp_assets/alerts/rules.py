@@ -22,8 +22,12 @@ PLATFORM_KEY = "(platform)"  # run_failed alerts of runs without a project; neve
 # the kinds a forecast evaluation decides (opens, refreshes, resolves); run_failed comes from the run sensors
 FORECAST_KINDS = (EAC_OVER_GMP, EAC_JUMP, UPPER_BOUND_OVER_GMP, PENDING_MAPPINGS, MODEL_CHANGED)
 TITLES = {
-    EAC_OVER_GMP: "EAC over GMP", EAC_JUMP: "EAC jump", UPPER_BOUND_OVER_GMP: "upper bound over GMP",
-    PENDING_MAPPINGS: "pending mappings", MODEL_CHANGED: "model changed", RUN_FAILED: "run failed",
+    EAC_OVER_GMP: "EAC over GMP",
+    EAC_JUMP: "EAC jump",
+    UPPER_BOUND_OVER_GMP: "upper bound over GMP",
+    PENDING_MAPPINGS: "pending mappings",
+    MODEL_CHANGED: "model changed",
+    RUN_FAILED: "run failed",
 }
 
 ModelId = tuple[str, str]  # (model name, version) as a forecast row records it
@@ -89,24 +93,33 @@ def gmp_conditions(state: ProjectState, thresholds: Thresholds) -> list[Conditio
     if gmp <= 0:
         return []
     as_of = _month(t["forecast_date"])
-    details = {"gmp_cents": gmp, "eac_cents": eac, "upper_cents": upper,
-               "lower_cents": int(t["confidence_lower_cents"]), "overrun_pct": thresholds.overrun_pct}
+    details = {
+        "gmp_cents": gmp,
+        "eac_cents": eac,
+        "upper_cents": upper,
+        "lower_cents": int(t["confidence_lower_cents"]),
+        "overrun_pct": thresholds.overrun_pct,
+    }
     over = _share(eac, gmp)
     if _exceeds(eac, gmp, thresholds.overrun_pct):
-        return [Condition(
-            EAC_OVER_GMP,
-            f"EAC {dollars(eac)} is {over:.1%} over the GMP of {dollars(gmp)} as of {as_of}"
-            f" (80% range {dollars(details['lower_cents'])} to {dollars(upper)}).",
-            {**details, "over_share": round(over, 6)},
-        )]
+        return [
+            Condition(
+                EAC_OVER_GMP,
+                f"EAC {dollars(eac)} is {over:.1%} over the GMP of {dollars(gmp)} as of {as_of}"
+                f" (80% range {dollars(details['lower_cents'])} to {dollars(upper)}).",
+                {**details, "over_share": round(over, 6)},
+            )
+        ]
     if upper > gmp:
         position = f"{over:.1%} over" if eac > gmp else (f"{-over:.1%} under" if eac < gmp else "at")
-        return [Condition(
-            UPPER_BOUND_OVER_GMP,
-            f"The 80% upper bound {dollars(upper)} is {_share(upper, gmp):.1%} over the GMP of {dollars(gmp)} as of"
-            f" {as_of}, while the EAC {dollars(eac)} is {position} it: an overrun is possible.",
-            {**details, "upper_over_share": round(_share(upper, gmp), 6)},
-        )]
+        return [
+            Condition(
+                UPPER_BOUND_OVER_GMP,
+                f"The 80% upper bound {dollars(upper)} is {_share(upper, gmp):.1%} over the GMP of {dollars(gmp)} as of"
+                f" {as_of}, while the EAC {dollars(eac)} is {position} it: an overrun is possible.",
+                {**details, "upper_over_share": round(_share(upper, gmp), 6)},
+            )
+        ]
     return []
 
 
@@ -123,8 +136,13 @@ def jump_condition(state: ProjectState, thresholds: Thresholds) -> Condition | N
         EAC_JUMP,
         f"EAC rose {rise:.1%} in a month, from {dollars(old)} as of {_month(before['forecast_date'])}"
         f" to {dollars(eac)} as of {_month(state.current['forecast_date'])}.",
-        {"eac_cents": eac, "previous_eac_cents": old, "rise_share": round(rise, 6), "jump_pct": thresholds.jump_pct,
-         "previous_forecast_date": before["forecast_date"].isoformat()},
+        {
+            "eac_cents": eac,
+            "previous_eac_cents": old,
+            "rise_share": round(rise, 6),
+            "jump_pct": thresholds.jump_pct,
+            "previous_forecast_date": before["forecast_date"].isoformat(),
+        },
     )
 
 
@@ -159,8 +177,11 @@ def model_condition(state: ProjectState) -> Condition | None:
 def conditions(state: ProjectState, thresholds: Thresholds) -> list[Condition]:
     """Every forecast rule that holds for the project (kinds in :data:`FORECAST_KINDS`)."""
     found = gmp_conditions(state, thresholds)
-    found += [c for c in (jump_condition(state, thresholds), pending_condition(state, thresholds), model_condition(state))
-              if c is not None]
+    found += [
+        c
+        for c in (jump_condition(state, thresholds), pending_condition(state, thresholds), model_condition(state))
+        if c is not None
+    ]
     return found
 
 

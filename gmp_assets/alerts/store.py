@@ -15,8 +15,10 @@ from gmp_assets.forecasting.store import TOTALS_EXPORT_COLUMNS
 
 LIST_COLUMNS = ("project_key", "kind", "message", "first_seen", "last_seen", "resolved_at")
 
-_TOTALS = (f"SELECT {', '.join(TOTALS_EXPORT_COLUMNS)} FROM ml.project_forecast_totals"
-           " WHERE project_key = %s AND forecast_date = %s")
+_TOTALS = (
+    f"SELECT {', '.join(TOTALS_EXPORT_COLUMNS)} FROM ml.project_forecast_totals"
+    " WHERE project_key = %s AND forecast_date = %s"
+)
 
 # the largest of the budget and the cost filed under each pending name of the project
 _PENDING = """
@@ -51,8 +53,9 @@ def previous_month_end(day: date) -> date:
 
 def latest_forecast_date(conn: psycopg2.extensions.connection, project_key: str) -> date | None:
     with conn.cursor() as cur:
-        cur.execute("SELECT max(forecast_date) FROM ml.project_forecasts WHERE project_key = %s AND is_current",
-                    (project_key,))
+        cur.execute(
+            "SELECT max(forecast_date) FROM ml.project_forecasts WHERE project_key = %s AND is_current", (project_key,)
+        )
         return cur.fetchone()[0]
 
 
@@ -78,9 +81,13 @@ def project_state(conn: psycopg2.extensions.connection, project_key: str) -> Pro
             if old_name is not None and old_method not in NOT_MODELLED:
                 before.add((old_name, old_version))
     return ProjectState(
-        project_key=project_key, current=totals[as_of], previous=totals[previous],
-        pending_cents=sum(cents for _, cents in pending), pending_names=tuple(n for n, c in pending if c > 0),
-        models_before=frozenset(before), models_after=frozenset(after),
+        project_key=project_key,
+        current=totals[as_of],
+        previous=totals[previous],
+        pending_cents=sum(cents for _, cents in pending),
+        pending_names=tuple(n for n, c in pending if c > 0),
+        models_before=frozenset(before),
+        models_after=frozenset(after),
     )
 
 
@@ -107,7 +114,10 @@ RETURNING xmax = 0
 
 
 def record(
-    conn: psycopg2.extensions.connection, project_key: str, found: Iterable[Condition], forecast_date: date | None,
+    conn: psycopg2.extensions.connection,
+    project_key: str,
+    found: Iterable[Condition],
+    forecast_date: date | None,
     kinds: Collection[str] = FORECAST_KINDS,
 ) -> Recorded:
     """Make the project's open alerts of ``kinds`` match the conditions ``found`` (caller's transaction): a new
@@ -121,7 +131,9 @@ def record(
     with conn.cursor() as cur:
         _lock(cur, project_key)
         for condition in found:
-            cur.execute(_UPSERT, (project_key, condition.kind, condition.message, Json(condition.details), forecast_date))
+            cur.execute(
+                _UPSERT, (project_key, condition.kind, condition.message, Json(condition.details), forecast_date)
+            )
             (opened if cur.fetchone()[0] else refreshed).append(condition.kind)
         cur.execute(
             "UPDATE ml.alerts SET resolved_at = now() WHERE project_key = %s AND resolved_at IS NULL"
@@ -133,8 +145,10 @@ def record(
 
 
 def _open_run_failure(cur, project_key: str) -> tuple[int, dict] | None:
-    cur.execute("SELECT alert_id, details FROM ml.alerts WHERE project_key = %s AND kind = %s AND resolved_at IS NULL",
-                (project_key, RUN_FAILED))
+    cur.execute(
+        "SELECT alert_id, details FROM ml.alerts WHERE project_key = %s AND kind = %s AND resolved_at IS NULL",
+        (project_key, RUN_FAILED),
+    )
     return cur.fetchone()
 
 
@@ -154,8 +168,10 @@ def record_run_failure(
             return True
         alert_id, details = current
         if details.get("failing_jobs", {}).get(job_name) != run_id:
-            cur.execute("UPDATE ml.alerts SET message = %s, details = %s, last_seen = now() WHERE alert_id = %s",
-                        (message, Json(with_failure(details, job_name, run_id)), alert_id))
+            cur.execute(
+                "UPDATE ml.alerts SET message = %s, details = %s, last_seen = now() WHERE alert_id = %s",
+                (message, Json(with_failure(details, job_name, run_id)), alert_id),
+            )
         return False
 
 
@@ -216,8 +232,12 @@ def due_alerts(conn: psycopg2.extensions.connection, limit: int) -> list[Alert]:
 
 
 def record_delivery(
-    conn: psycopg2.extensions.connection, alert_id: int, took: Collection[str], wanted: Collection[str],
-    error: str | None, retry_in_s: float,
+    conn: psycopg2.extensions.connection,
+    alert_id: int,
+    took: Collection[str],
+    wanted: Collection[str],
+    error: str | None,
+    retry_in_s: float,
 ) -> bool:
     """Record one delivery attempt: the sinks that ``took`` the alert join those that did before; once every
     ``wanted`` sink has it, it is delivered (never sent again); otherwise the next try is due in

@@ -8,16 +8,15 @@
 """
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from gmp_assets.canonical.project import dbt_project, ensure_manifest
-from gmp_assets.catalog import monthly_ranges
 from gmp_assets.canonical.expectations import canonical_features_suite
-from gmp_assets.catalog import validate_project_key
-from gmp_assets.catalog import project_month_partitions, project_partitions
+from gmp_assets.canonical.project import dbt_project, ensure_manifest
+from gmp_assets.catalog import monthly_ranges, project_month_partitions, project_partitions, validate_project_key
 from gmp_assets.resources import PostgresResource
 
 SHARED_SELECT = "csi_taxonomy canonical_trades"
@@ -97,8 +96,13 @@ def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
     yield from dbt.cli(args, context=context).stream()
 
 
-@dg.asset_check(asset=canonical_features_suite.asset_key, name=canonical_features_suite.name, blocking=True,
-                description=canonical_features_suite.description, partitions_def=project_month_partitions)
+@dg.asset_check(
+    asset=canonical_features_suite.asset_key,
+    name=canonical_features_suite.name,
+    blocking=True,
+    description=canonical_features_suite.description,
+    partitions_def=project_month_partitions,
+)
 def canonical_cost_features_gx(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:

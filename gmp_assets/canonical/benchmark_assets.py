@@ -4,7 +4,8 @@ They aggregate over every owner's completed projects, so they are built unscoped
 var), after the per-project marts and the backtest they read.
 """
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets

@@ -31,7 +31,7 @@ def sources_fingerprint(project_dir: Path = settings.DBT_PROJECT_DIR) -> str:
     entries = []
     for name in SOURCE_PATHS:
         root = project_dir / name
-        for path in ([root] if root.is_file() else sorted(root.rglob("*"))):
+        for path in [root] if root.is_file() else sorted(root.rglob("*")):
             relative = path.relative_to(project_dir)
             if any(part.startswith(".") for part in relative.parts):
                 continue
@@ -47,8 +47,9 @@ def sources_fingerprint(project_dir: Path = settings.DBT_PROJECT_DIR) -> str:
 def manifest_is_stale(manifest: Path, project_dir: Path = settings.DBT_PROJECT_DIR) -> bool:
     """Whether ``manifest`` is missing or was parsed from other sources than the project's now."""
     recorded = manifest.with_name(FINGERPRINT)
-    return not (manifest.exists() and recorded.exists()
-                and recorded.read_text().strip() == sources_fingerprint(project_dir))
+    return not (
+        manifest.exists() and recorded.exists() and recorded.read_text().strip() == sources_fingerprint(project_dir)
+    )
 
 
 def ensure_manifest(force: bool = False) -> Path:
@@ -75,8 +76,17 @@ def _parse(manifest: Path) -> None:
     fingerprint = sources_fingerprint()
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as target:
         subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
-             "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", target],
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                target,
+            ],
             check=True,
             env={**_PARSE_ENV, **os.environ},
             cwd=settings.DBT_PROJECT_DIR,

@@ -67,19 +67,61 @@ TAXONOMY_CSV = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "
 
 ALWAYS_CODES = ("01", "03", "09", "22", "23", "26")
 SHARED_CODES = frozenset({"01", "02", "31", "32", "33"})
-OWNERS = {"Harborline Development Group": 0.35, "Summit Ridge REIT": 0.30,
-          "Pioneer Housing Trust": 0.20, "Civic Center Holdings": 0.15}
+OWNERS = {
+    "Harborline Development Group": 0.35,
+    "Summit Ridge REIT": 0.30,
+    "Pioneer Housing Trust": 0.20,
+    "Civic Center Holdings": 0.15,
+}
 REGIONS = ("Seattle, WA", "Portland, OR", "Denver, CO", "Austin, TX", "Phoenix, AZ", "Atlanta, GA")
 PROJECT_TYPES = {"commercial": (0.5, 380, 680), "residential": (0.3, 260, 450), "mixed": (0.2, 320, 560)}
-PLACES = ("Harbor Point", "Riverside", "Cedar Park", "Union Square", "Lakeview", "Northgate",
-          "Mill Creek", "Granite Heights", "Westlake", "Pioneer Square", "Eastgate", "Summit Ridge")
-BUILDINGS = {"commercial": ("Medical Office Building", "Corporate Campus", "Office Tower",
-                            "Research Center", "Hotel"),
-             "residential": ("Apartments", "Lofts", "Senior Living", "Residences", "Townhomes"),
-             "mixed": ("Mixed-Use", "Commons", "Station Mixed-Use", "Market Hall & Residences")}
-NATO = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
-        "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
-        "uniform", "victor", "whiskey", "xray", "yankee", "zulu")
+PLACES = (
+    "Harbor Point",
+    "Riverside",
+    "Cedar Park",
+    "Union Square",
+    "Lakeview",
+    "Northgate",
+    "Mill Creek",
+    "Granite Heights",
+    "Westlake",
+    "Pioneer Square",
+    "Eastgate",
+    "Summit Ridge",
+)
+BUILDINGS = {
+    "commercial": ("Medical Office Building", "Corporate Campus", "Office Tower", "Research Center", "Hotel"),
+    "residential": ("Apartments", "Lofts", "Senior Living", "Residences", "Townhomes"),
+    "mixed": ("Mixed-Use", "Commons", "Station Mixed-Use", "Market Hall & Residences"),
+}
+NATO = (
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliett",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+)
 
 ACTIVE_SHARE_PATTERN = ("active", "completed", "active", "completed", "completed")
 SCHEDULE_PATTERN = ("csv", "xer", "csv", "csv")
@@ -87,48 +129,114 @@ SCHEDULE_PATTERN = ("csv", "xer", "csv", "csv")
 # Overrun mixture (weight, mean, sd of log ratio): normal projects and troubled ones.
 OVERRUN_MIXTURE = ((0.85, 0.012, 0.09), (0.15, 0.20, 0.10))
 TRADE_RATIO_SD = 0.10
-TRADE_STRETCH = 0.6      # a trade x % over budget takes 0.6 x % longer
-SLIP_PER_OVERRUN = 0.6   # a project x % over budget slips 0.6 x % (plus N(3 %, 5 %))
+TRADE_STRETCH = 0.6  # a trade x % over budget takes 0.6 x % longer
+SLIP_PER_OVERRUN = 0.6  # a project x % over budget slips 0.6 x % (plus N(3 %, 5 %))
 
-GMP_COLUMNS = {"division": ("Division", "GMP Division", "Trade"), "cost_code": ("Cost Code", "Budget Code"),
-               "description": ("Description",), "zone": ("Zone", "Area"),
-               "original": ("Original Amount", "Original Budget Amount", "GMP Amount"),
-               "changes": ("Approved Changes", "Approved COs", "Budget Modifications")}
-COST_COLUMNS = {"date": ("Date", "Direct Cost Date", "Invoice Date"), "division": ("Division",),
-                "cost_code": ("Cost Code", "Budget Code"), "vendor": ("Vendor",), "type": ("Type",),
-                "invoice": ("Invoice #", "Invoice Number"), "description": ("Description",),
-                "zone": ("Zone", "Area"), "amount": ("Amount",)}
-SCHEDULE_COLUMNS = {"data_date": ("Data Date", "Status Date"), "activity_id": ("Activity ID",),
-                    "activity_name": ("Activity Name",), "division": ("Division", "WBS"),
-                    "start": ("Start", "Planned Start"), "finish": ("Finish", "Planned Finish"),
-                    "percent": ("Percent Complete", "% Complete")}
-OPTIONAL_KEEP = {"cost_code": 0.75, "description": 0.8, "changes": 0.8, "vendor": 0.9, "type": 0.85,
-                 "invoice": 0.9}
-KINDS = {"date": "date", "data_date": "date", "start": "date", "finish": "date", "original": "money",
-         "changes": "money", "amount": "money", "percent": "number"}
+GMP_COLUMNS = {
+    "division": ("Division", "GMP Division", "Trade"),
+    "cost_code": ("Cost Code", "Budget Code"),
+    "description": ("Description",),
+    "zone": ("Zone", "Area"),
+    "original": ("Original Amount", "Original Budget Amount", "GMP Amount"),
+    "changes": ("Approved Changes", "Approved COs", "Budget Modifications"),
+}
+COST_COLUMNS = {
+    "date": ("Date", "Direct Cost Date", "Invoice Date"),
+    "division": ("Division",),
+    "cost_code": ("Cost Code", "Budget Code"),
+    "vendor": ("Vendor",),
+    "type": ("Type",),
+    "invoice": ("Invoice #", "Invoice Number"),
+    "description": ("Description",),
+    "zone": ("Zone", "Area"),
+    "amount": ("Amount",),
+}
+SCHEDULE_COLUMNS = {
+    "data_date": ("Data Date", "Status Date"),
+    "activity_id": ("Activity ID",),
+    "activity_name": ("Activity Name",),
+    "division": ("Division", "WBS"),
+    "start": ("Start", "Planned Start"),
+    "finish": ("Finish", "Planned Finish"),
+    "percent": ("Percent Complete", "% Complete"),
+}
+OPTIONAL_KEEP = {"cost_code": 0.75, "description": 0.8, "changes": 0.8, "vendor": 0.9, "type": 0.85, "invoice": 0.9}
+KINDS = {
+    "date": "date",
+    "data_date": "date",
+    "start": "date",
+    "finish": "date",
+    "original": "money",
+    "changes": "money",
+    "amount": "money",
+    "percent": "number",
+}
 
 COST_TYPES = ("Subcontractor Invoice", "Invoice", "Expense", "Payroll")
 TYPE_MIX = {"01": (0.0, 0.25, 0.30, 0.45), "self": (0.55, 0.25, 0.05, 0.15), "sub": (0.70, 0.25, 0.05, 0.0)}
 TYPE_SIZE = {"Subcontractor Invoice": 3.0, "Invoice": 1.0, "Expense": 0.15, "Payroll": 0.8}
 SELF_PERFORM = frozenset({"02", "03", "06"})
 CREDIT_SHARE = 0.02
-VENDOR_PREFIXES = ("Cascade", "Summit", "Pacific", "Keystone", "Ironwood", "Bayside", "Redline", "Granite",
-                   "Evergreen", "Northstar", "Blue Ridge", "Pinnacle", "Apex", "Liberty", "Frontier",
-                   "Sterling")
+VENDOR_PREFIXES = (
+    "Cascade",
+    "Summit",
+    "Pacific",
+    "Keystone",
+    "Ironwood",
+    "Bayside",
+    "Redline",
+    "Granite",
+    "Evergreen",
+    "Northstar",
+    "Blue Ridge",
+    "Pinnacle",
+    "Apex",
+    "Liberty",
+    "Frontier",
+    "Sterling",
+)
 VENDOR_SUFFIXES = ("Inc.", "LLC", "Co.", "Corp.", "Contractors", "Group")
-VENDOR_TRADES = {"01": "Builders", "02": "Demolition", "03": "Concrete", "04": "Masonry", "05": "Steel",
-                 "06": "Woodworks", "07": "Roofing", "08": "Glass & Door", "09": "Interiors",
-                 "10": "Specialties", "11": "Equipment", "12": "Interiors Supply", "13": "Structures",
-                 "14": "Elevator", "21": "Fire Protection", "22": "Plumbing", "23": "Mechanical",
-                 "26": "Electric", "27": "Communications", "28": "Security Systems", "31": "Excavating",
-                 "32": "Paving & Landscape", "33": "Underground"}
-SUPPLIERS = ("Westfield Supply", "Metro Building Products", "Allied Lumber & Hardware",
-             "Coastline Electrical Supply", "Valley Pipe & Fittings", "United Ready-Mix", "Crestline Rebar")
-EXPENSES = {"Sunrise Equipment Rental": ("Equipment rental", "Lift rental", "Small tools"),
-            "QuickFuel Services": ("Fuel", "Generator fuel"),
-            "City Permit Office": ("Permit fee", "Inspection fee"),
-            "Rapid Waste Haulers": ("Dumpster haul", "Debris removal"),
-            "Office Essentials": ("Office supplies", "Safety supplies", "Printing")}
+VENDOR_TRADES = {
+    "01": "Builders",
+    "02": "Demolition",
+    "03": "Concrete",
+    "04": "Masonry",
+    "05": "Steel",
+    "06": "Woodworks",
+    "07": "Roofing",
+    "08": "Glass & Door",
+    "09": "Interiors",
+    "10": "Specialties",
+    "11": "Equipment",
+    "12": "Interiors Supply",
+    "13": "Structures",
+    "14": "Elevator",
+    "21": "Fire Protection",
+    "22": "Plumbing",
+    "23": "Mechanical",
+    "26": "Electric",
+    "27": "Communications",
+    "28": "Security Systems",
+    "31": "Excavating",
+    "32": "Paving & Landscape",
+    "33": "Underground",
+}
+SUPPLIERS = (
+    "Westfield Supply",
+    "Metro Building Products",
+    "Allied Lumber & Hardware",
+    "Coastline Electrical Supply",
+    "Valley Pipe & Fittings",
+    "United Ready-Mix",
+    "Crestline Rebar",
+)
+EXPENSES = {
+    "Sunrise Equipment Rental": ("Equipment rental", "Lift rental", "Small tools"),
+    "QuickFuel Services": ("Fuel", "Generator fuel"),
+    "City Permit Office": ("Permit fee", "Inspection fee"),
+    "Rapid Waste Haulers": ("Dumpster haul", "Debris removal"),
+    "Office Essentials": ("Office supplies", "Safety supplies", "Printing"),
+}
 MATERIALS = ("Material", "Materials delivered", "Supplies", "Stock order")
 XER_VERSIONS = ("8.4", "15.2", "18.8", "19.12", "20.12", "22.12")
 
@@ -147,21 +255,28 @@ class Division:
 def level1_divisions() -> dict[str, Division]:
     """The 23 level-1 divisions of the taxonomy seed."""
     with TAXONOMY_CSV.open(newline="", encoding="utf-8") as handle:
-        return {row["code"]: Division(row["code"], float(row["typical_gmp_share"]),
-                                      float(row["typical_start_share"]), float(row["typical_finish_share"]))
-                for row in csv.DictReader(handle) if row["level"] == "1"}
+        return {
+            row["code"]: Division(
+                row["code"],
+                float(row["typical_gmp_share"]),
+                float(row["typical_start_share"]),
+                float(row["typical_finish_share"]),
+            )
+            for row in csv.DictReader(handle)
+            if row["level"] == "1"
+        }
 
 
 @dataclass(frozen=True)
 class TableStyle:
     """How one file is written: format, spellings, which columns under which header."""
 
-    fmt: str                  # csv, xlsx or xer
-    date_style: str           # iso or us (csv)
-    money_style: str          # plain, comma or dollar (csv)
+    fmt: str  # csv, xlsx or xer
+    date_style: str  # iso or us (csv)
+    money_style: str  # plain, comma or dollar (csv)
     bom: bool
-    headers: dict[str, str]   # column role -> header as written; optional roles may be absent
-    naming: str               # division spelling style, or "gmp" to reuse the GMP's names
+    headers: dict[str, str]  # column role -> header as written; optional roles may be absent
+    naming: str  # division spelling style, or "gmp" to reuse the GMP's names
 
 
 @dataclass(frozen=True)
@@ -264,10 +379,12 @@ def _pick(rng: np.random.Generator, options) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def _draw_style(rng: np.random.Generator, fmt: str, columns: dict[str, tuple[str, ...]],
-                share_naming: float) -> TableStyle:
-    headers = {role: _pick(rng, aliases) for role, aliases in columns.items()
-               if rng.random() < OPTIONAL_KEEP.get(role, 1.0)}
+def _draw_style(
+    rng: np.random.Generator, fmt: str, columns: dict[str, tuple[str, ...]], share_naming: float
+) -> TableStyle:
+    headers = {
+        role: _pick(rng, aliases) for role, aliases in columns.items() if rng.random() < OPTIONAL_KEEP.get(role, 1.0)
+    }
     case = rng.random()
     if case < 0.1:
         headers = {role: h.upper() for role, h in headers.items()}
@@ -275,10 +392,14 @@ def _draw_style(rng: np.random.Generator, fmt: str, columns: dict[str, tuple[str
         headers = {role: h.lower() for role, h in headers.items()}
     styles = list(spelling.STYLE_WEIGHTS)
     naming = str(rng.choice(styles, p=list(spelling.STYLE_WEIGHTS.values())))
-    return TableStyle(fmt=fmt, date_style=_pick(rng, ("iso", "us")),
-                      money_style=_pick(rng, ("plain", "comma", "dollar")),
-                      bom=fmt == "csv" and rng.random() < 0.35, headers=headers,
-                      naming="gmp" if rng.random() < share_naming else naming)
+    return TableStyle(
+        fmt=fmt,
+        date_style=_pick(rng, ("iso", "us")),
+        money_style=_pick(rng, ("plain", "comma", "dollar")),
+        bom=fmt == "csv" and rng.random() < 0.35,
+        headers=headers,
+        naming="gmp" if rng.random() < share_naming else naming,
+    )
 
 
 def _choose_codes(rng: np.random.Generator) -> list[str]:
@@ -302,8 +423,7 @@ def _project_key(index: int, start_year: int) -> str:
     return NATO[n % len(NATO)] + (f"-{n // len(NATO) + 1}" if n >= len(NATO) else "")
 
 
-def _trade_windows(rng: np.random.Generator, codes: list[str], ratios: np.ndarray,
-                   slip: float) -> dict[str, tuple]:
+def _trade_windows(rng: np.random.Generator, codes: list[str], ratios: np.ndarray, slip: float) -> dict[str, tuple]:
     """Per code: planned start/finish, actual start/finish (shares of the planned duration), curve."""
     divisions = level1_divisions()
     windows = {}
@@ -315,16 +435,18 @@ def _trade_windows(rng: np.random.Generator, codes: list[str], ratios: np.ndarra
             s, f = 0.0, 1.0
         actual_s = s * (1 + slip)
         actual_f = actual_s + (f - s) * (1 + slip) * (1 + TRADE_STRETCH * max(0.0, r - 1))
-        curve = (rng.uniform(1.05, 1.3), rng.uniform(1.05, 1.3)) if code == "01" else (
-            rng.uniform(1.7, 2.6), rng.uniform(2.0, 3.0))
+        curve = (
+            (rng.uniform(1.05, 1.3), rng.uniform(1.05, 1.3))
+            if code == "01"
+            else (rng.uniform(1.7, 2.6), rng.uniform(2.0, 3.0))
+        )
         windows[code] = (s, f, actual_s, actual_f, curve)
     # General requirements run from mobilisation to the last trade's finish.
     windows["01"] = (0.0, 1.0, 0.0, max(w[3] for w in windows.values()), windows["01"][4])
     return windows
 
 
-def _start_date(rng: np.random.Generator, status: str, as_of: date, planned_days: int,
-                actual_days: int) -> date:
+def _start_date(rng: np.random.Generator, status: str, as_of: date, planned_days: int, actual_days: int) -> date:
     """Active: 20-80 % of the planned duration before ``as_of``; completed: 2019-2024, done by ``as_of``."""
     if status == "active":
         return as_of - timedelta(days=round(rng.uniform(0.2, 0.8) * planned_days))
@@ -333,8 +455,9 @@ def _start_date(rng: np.random.Generator, status: str, as_of: date, planned_days
     return latest - timedelta(days=int(rng.integers(span + 1)))
 
 
-def _draw_plan(index: int, seed: int, status: str, schedule_fmt: str, gmp_fmt: str, cost_fmt: str,
-               as_of: date) -> ProjectPlan:
+def _draw_plan(
+    index: int, seed: int, status: str, schedule_fmt: str, gmp_fmt: str, cost_fmt: str, as_of: date
+) -> ProjectPlan:
     rng = np.random.default_rng([seed, index])
     divisions = level1_divisions()
     ptype = str(rng.choice(list(PROJECT_TYPES), p=[v[0] for v in PROJECT_TYPES.values()]))
@@ -368,16 +491,31 @@ def _draw_plan(index: int, seed: int, status: str, schedule_fmt: str, gmp_fmt: s
     changes = np.round(originals * change_rates).astype(np.int64)
     trades = tuple(
         TradePlan(code, int(o), int(c), float(r), day(w[0]), day(w[1]), day(w[2]), day(w[3]), w[4])
-        for code, o, c, r, w in zip(codes, originals, changes, ratios, (windows[c] for c in codes)))
+        for code, o, c, r, w in zip(codes, originals, changes, ratios, (windows[c] for c in codes))
+    )
     n_lines = int(np.clip(round(100 + 350 * size_q + rng.normal(0, 50)), 100, 470))
     n_rows = int(np.clip(round(np.exp(rng.normal(np.log(3000), 0.35))), 1500, 6000))
     return ProjectPlan(
-        index=index, key=_project_key(index, start.year),
+        index=index,
+        key=_project_key(index, start.year),
         name=f"{_pick(rng, PLACES)} {_pick(rng, BUILDINGS[ptype])}",
-        owner=str(rng.choice(list(OWNERS), p=list(OWNERS.values()))), region=_pick(rng, REGIONS),
-        project_type=ptype, square_feet=square_feet, status=status, as_of=as_of, start=start,
-        planned_finish=day(1.0), actual_finish=start + timedelta(days=actual_days), final_ratio=ratio,
-        trades=trades, n_budget_lines=n_lines, n_cost_rows=n_rows, gmp=gmp, costs=costs, schedule=schedule)
+        owner=str(rng.choice(list(OWNERS), p=list(OWNERS.values()))),
+        region=_pick(rng, REGIONS),
+        project_type=ptype,
+        square_feet=square_feet,
+        status=status,
+        as_of=as_of,
+        start=start,
+        planned_finish=day(1.0),
+        actual_finish=start + timedelta(days=actual_days),
+        final_ratio=ratio,
+        trades=trades,
+        n_budget_lines=n_lines,
+        n_cost_rows=n_rows,
+        gmp=gmp,
+        costs=costs,
+        schedule=schedule,
+    )
 
 
 def draw_portfolio_plans(n_projects: int, seed: int, as_of: date | None = None) -> list[ProjectPlan]:
@@ -388,8 +526,7 @@ def draw_portfolio_plans(n_projects: int, seed: int, as_of: date | None = None) 
     schedules = _balanced(rng, SCHEDULE_PATTERN, n_projects)
     gmp_fmts = _balanced(rng, ("xlsx", "csv"), n_projects)
     cost_fmts = _balanced(rng, ("csv", "xlsx", "csv"), n_projects)
-    return [_draw_plan(i, seed, statuses[i], schedules[i], gmp_fmts[i], cost_fmts[i], as_of)
-            for i in range(n_projects)]
+    return [_draw_plan(i, seed, statuses[i], schedules[i], gmp_fmts[i], cost_fmts[i], as_of) for i in range(n_projects)]
 
 
 # ---------------------------------------------------------------- curves
@@ -440,8 +577,7 @@ def _draw_names(rng: np.random.Generator, codes: list[str], style: str) -> dict[
         k = 1 + int(rng.binomial(min(2, len(options) - 1), 0.3)) if style in spelling.SPLIT_STYLES else 1
         picked = [str(n) for n in rng.choice(options, size=k, replace=False)]
         typos = spelling.style_names(code, style, typo=True)
-        chosen[code] = list(dict.fromkeys(_pick(rng, typos) if typos and rng.random() < 0.08 else n
-                                          for n in picked))
+        chosen[code] = list(dict.fromkeys(_pick(rng, typos) if typos and rng.random() < 0.08 else n for n in picked))
     ambiguous = [n for n, c in spelling.AMBIGUOUS.items() if c in chosen]
     if ambiguous and rng.random() < 0.15:
         name = _pick(rng, ambiguous)
@@ -476,12 +612,11 @@ class BudgetLine:
     cost_code: str
     description: str
     zone: str
-    original: int   # dollars
-    change: int     # dollars
+    original: int  # dollars
+    change: int  # dollars
 
 
-def _budget_lines(rng: np.random.Generator, plan: ProjectPlan,
-                  names: dict[str, list[str]]) -> list[BudgetLine]:
+def _budget_lines(rng: np.random.Generator, plan: ProjectPlan, names: dict[str, list[str]]) -> list[BudgetLine]:
     zoned = rng.random() < 0.75
     six_digit = rng.random() < 0.4
     shares = np.array([t.original_dollars for t in plan.trades], float) ** 0.6
@@ -499,13 +634,25 @@ def _budget_lines(rng: np.random.Generator, plan: ProjectPlan,
         changes = _proportional(trade.change_dollars, weights)
         scopes = spelling.SCOPES[trade.code]
         for j in range(n):
-            zone = "SHARED" if not zoned or trade.code in SHARED_CODES else str(
-                rng.choice(["EAST", "WEST", "SHARED"], p=[0.42, 0.42, 0.16]))
+            zone = (
+                "SHARED"
+                if not zoned or trade.code in SHARED_CODES
+                else str(rng.choice(["EAST", "WEST", "SHARED"], p=[0.42, 0.42, 0.16]))
+            )
             sub = int(rng.integers(1, 10))
             cost_code = f"{trade.code}{sub}000" if six_digit else f"{trade.code}-{sub}00"
             description = scopes[j % len(scopes)] + ("" if zone == "SHARED" else f" - {zone.title()}")
-            lines.append(BudgetLine(trade.code, names[trade.code][j % len(names[trade.code])], cost_code,
-                                    description, zone, originals[j], changes[j]))
+            lines.append(
+                BudgetLine(
+                    trade.code,
+                    names[trade.code][j % len(names[trade.code])],
+                    cost_code,
+                    description,
+                    zone,
+                    originals[j],
+                    changes[j],
+                )
+            )
     return lines
 
 
@@ -552,8 +699,9 @@ def _amounts(rng: np.random.Generator, total: int, types: list[str]) -> list[int
     return [int(c) for c in cents]
 
 
-def _describe(rng: np.random.Generator, kind: str, cents: int, vendor: str, scope: str, day: date,
-              pay_apps: dict[str, int]) -> tuple[str, str]:
+def _describe(
+    rng: np.random.Generator, kind: str, cents: int, vendor: str, scope: str, day: date, pay_apps: dict[str, int]
+) -> tuple[str, str]:
     """Description and invoice number of one cost row, as each kind of document spells them."""
     if kind == "Payroll":
         return f"Payroll w/e {day:%m/%d/%Y}", ""
@@ -568,8 +716,9 @@ def _describe(rng: np.random.Generator, kind: str, cents: int, vendor: str, scop
     return _pick(rng, EXPENSES[vendor]), receipt
 
 
-def _cost_rows(rng: np.random.Generator, plan: ProjectPlan, lines: list[BudgetLine],
-               names: dict[str, list[str]]) -> list[CostRow]:
+def _cost_rows(
+    rng: np.random.Generator, plan: ProjectPlan, lines: list[BudgetLine], names: dict[str, list[str]]
+) -> list[CostRow]:
     cutoff = plan.cutoff
     to_date = {t.code: cost_to_date_cents(t, cutoff) for t in plan.trades}
     active = [t for t in plan.trades if to_date[t.code] > 0]
@@ -591,8 +740,12 @@ def _cost_rows(rng: np.random.Generator, plan: ProjectPlan, lines: list[BudgetLi
         for i in np.argsort(days, kind="stable"):
             kind, day, cents, line = types[i], days[i], amounts[i], trade_lines[line_pick[i]]
             scope = line.description.split(" - ")[0]
-            vendor = {"Subcontractor Invoice": _pick(rng, subs), "Invoice": _pick(rng, suppliers),
-                      "Expense": _pick(rng, list(EXPENSES)), "Payroll": ""}[kind]
+            vendor = {
+                "Subcontractor Invoice": _pick(rng, subs),
+                "Invoice": _pick(rng, suppliers),
+                "Expense": _pick(rng, list(EXPENSES)),
+                "Payroll": "",
+            }[kind]
             if kind == "Payroll":  # weekly payroll, dated the Friday that ends the week
                 friday = day + timedelta(days=(4 - day.weekday()) % 7)
                 day = friday if friday <= cutoff else day
@@ -601,8 +754,9 @@ def _cost_rows(rng: np.random.Generator, plan: ProjectPlan, lines: list[BudgetLi
                 invoice += "A"
             used_invoices.add(invoice)
             division = names[trade.code][int(rng.integers(len(names[trade.code])))]
-            rows.append(CostRow(trade.code, day, division, line.cost_code, vendor, kind, invoice, description,
-                                line.zone, cents))
+            rows.append(
+                CostRow(trade.code, day, division, line.cost_code, vendor, kind, invoice, description, line.zone, cents)
+            )
     return sorted(rows, key=lambda r: r.day)
 
 
@@ -627,8 +781,9 @@ class Activity:
         return float(np.clip((done - low) / (high - low), 0.0, 1.0))
 
 
-def _activities(rng: np.random.Generator, plan: ProjectPlan, names: dict[str, list[str]],
-                code_names: dict[str, list[str]] | None) -> list[Activity]:
+def _activities(
+    rng: np.random.Generator, plan: ProjectPlan, names: dict[str, list[str]], code_names: dict[str, list[str]] | None
+) -> list[Activity]:
     total = sum(t.original_dollars for t in plan.trades)
     prefix = _pick(rng, ("A", (re.sub(r"[^A-Z]", "", plan.key.upper())[:3] or "ACT") + "-"))
     drtn_share = 0.3 if rng.random() < 0.5 else 0.0
@@ -638,12 +793,17 @@ def _activities(rng: np.random.Generator, plan: ProjectPlan, names: dict[str, li
         m = int(np.clip(round(1 + 30 * trade.original_dollars / total), 1, min(5, len(scopes))))
         for j in range(m):
             division_names = names[trade.code]
-            activities.append(Activity(
-                activity_id=f"{prefix}{1000 + 10 * len(activities)}",
-                name=scopes[j], division=division_names[j % len(division_names)],
-                code_value=code_names[trade.code][0] if code_names else None, trade=trade,
-                band=(max(0.0, j / m - 0.08), min(1.0, (j + 1) / m + 0.08)),
-                pct_type="CP_Drtn" if rng.random() < drtn_share else "CP_Phys"))
+            activities.append(
+                Activity(
+                    activity_id=f"{prefix}{1000 + 10 * len(activities)}",
+                    name=scopes[j],
+                    division=division_names[j % len(division_names)],
+                    code_value=code_names[trade.code][0] if code_names else None,
+                    trade=trade,
+                    band=(max(0.0, j / m - 0.08), min(1.0, (j + 1) / m + 0.08)),
+                    pct_type="CP_Drtn" if rng.random() < drtn_share else "CP_Phys",
+                )
+            )
     return activities
 
 
@@ -658,8 +818,9 @@ def _month_ends(first: date, last: date) -> list[date]:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def _progress_table(rng: np.random.Generator, plan: ProjectPlan,
-                    activities: list[Activity]) -> list[tuple[date, list[float]]]:
+def _progress_table(
+    rng: np.random.Generator, plan: ProjectPlan, activities: list[Activity]
+) -> list[tuple[date, list[float]]]:
     """Reported percent complete per data date, lagging the true curve and never decreasing."""
     lag = timedelta(days=int(rng.integers(5, 21)))
     decimals = 0 if rng.random() < 0.4 else 1
@@ -708,8 +869,9 @@ def _xlsx_cell(ws, value, kind: str, style: TableStyle):
     if value is None or kind not in ("date", "money"):
         return value
     cell = WriteOnlyCell(ws, value=value if kind == "date" else value / 100)
-    cell.number_format = ("yyyy-mm-dd" if style.date_style == "iso" else "mm/dd/yyyy") if kind == "date" \
-        else "#,##0.00;(#,##0.00)"
+    cell.number_format = (
+        ("yyyy-mm-dd" if style.date_style == "iso" else "mm/dd/yyyy") if kind == "date" else "#,##0.00;(#,##0.00)"
+    )
     return cell
 
 
@@ -722,8 +884,11 @@ def _deterministic_zip(data: bytes, stamp: datetime) -> bytes:
             body = src.read(info.filename)
             if info.filename == "docProps/core.xml":
                 body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + iso.encode(), body)
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6]), body,
-                         compress_type=zipfile.ZIP_DEFLATED)
+            dst.writestr(
+                zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6]),
+                body,
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
     return out.getvalue()
 
 
@@ -753,8 +918,9 @@ def _zone_writer(rng: np.random.Generator):
     return lambda zone: None if zone == "SHARED" and blank_shared and rng.random() < 0.6 else zone
 
 
-def _schedule_files(rng: np.random.Generator, plan: ProjectPlan, names: dict[str, list[str]],
-                    gmp_names: dict[str, list[str]]) -> tuple[dict[str, bytes], set[tuple[str, str]], int]:
+def _schedule_files(
+    rng: np.random.Generator, plan: ProjectPlan, names: dict[str, list[str]], gmp_names: dict[str, list[str]]
+) -> tuple[dict[str, bytes], set[tuple[str, str]], int]:
     """Schedule files, the (spelling, code) pairs they use, and the number of data dates."""
     codes = [t.code for t in plan.trades]
     with_codes = plan.schedule.fmt == "xer" and rng.random() < 0.5
@@ -767,29 +933,54 @@ def _schedule_files(rng: np.random.Generator, plan: ProjectPlan, names: dict[str
     used = {(a.division, a.trade.code) for a in activities}
     used |= {(a.code_value, a.trade.code) for a in activities if a.code_value}
     if plan.schedule.fmt == "csv":
-        rows = [{"data_date": data_date, "activity_id": a.activity_id, "activity_name": a.name,
-                 "division": a.division, "start": window[0], "finish": window[1], "percent": pct}
-                for data_date, percents in table
-                for a, window, pct in zip(activities, planned, percents)]
+        rows = [
+            {
+                "data_date": data_date,
+                "activity_id": a.activity_id,
+                "activity_name": a.name,
+                "division": a.division,
+                "start": window[0],
+                "finish": window[1],
+                "percent": pct,
+            }
+            for data_date, percents in table
+            for a, window, pct in zip(activities, planned, percents)
+        ]
         return {"schedule.csv": render_table(plan.schedule, rows, "Schedule", plan.cutoff)}, used, len(table)
     actual = [a.window(a.trade.actual_start, a.trade.actual_finish) for a in activities]
     version, user = _pick(rng, XER_VERSIONS), _pick(rng, ("admin", "jscheduler", "pcontrols"))
     files = {}
     for data_date, percents in table:
-        header = XerHeader(short_name=plan.key.upper(), name=plan.name, data_date=data_date,
-                           plan_start=plan.start, version=version, user=user,
-                           activity_code_type="CSI Division" if with_codes else None)
-        tasks = [XerTask(a.activity_id, a.name, a.division, p[0], p[1], w[0], w[1], pct, a.pct_type,
-                         a.code_value) for a, p, w, pct in zip(activities, planned, actual, percents)]
+        header = XerHeader(
+            short_name=plan.key.upper(),
+            name=plan.name,
+            data_date=data_date,
+            plan_start=plan.start,
+            version=version,
+            user=user,
+            activity_code_type="CSI Division" if with_codes else None,
+        )
+        tasks = [
+            XerTask(a.activity_id, a.name, a.division, p[0], p[1], w[0], w[1], pct, a.pct_type, a.code_value)
+            for a, p, w, pct in zip(activities, planned, actual, percents)
+        ]
         files[f"schedule/{data_date:%Y-%m-%d}.xer"] = render_xer(header, tasks).encode("cp1252")
     return files, used, len(table)
 
 
 def _project_json(plan: ProjectPlan) -> bytes:
-    record = {"project_key": plan.key, "name": plan.name, "total_square_feet": plan.square_feet,
-              "project_type": plan.project_type, "region": plan.region, "owner": plan.owner,
-              "start_date": plan.start.isoformat(), "planned_finish_date": plan.planned_finish.isoformat(),
-              "status": plan.status, "is_training_eligible": True}
+    record = {
+        "project_key": plan.key,
+        "name": plan.name,
+        "total_square_feet": plan.square_feet,
+        "project_type": plan.project_type,
+        "region": plan.region,
+        "owner": plan.owner,
+        "start_date": plan.start.isoformat(),
+        "planned_finish_date": plan.planned_finish.isoformat(),
+        "status": plan.status,
+        "is_training_eligible": True,
+    }
     return (json.dumps(record, indent=2) + "\n").encode("utf-8")
 
 
@@ -800,22 +991,44 @@ def build_project(plan: ProjectPlan, seed: int) -> tuple[dict[str, bytes], Proje
     gmp_names = _draw_names(rng, codes, plan.gmp.naming)
     cost_names, schedule_names = (
         gmp_names if style.naming == "gmp" else _draw_names(rng, codes, style.naming)
-        for style in (plan.costs, plan.schedule))
+        for style in (plan.costs, plan.schedule)
+    )
     lines = _budget_lines(rng, plan, gmp_names)
     costs = _cost_rows(rng, plan, lines, cost_names)
     zone = _zone_writer(rng)
-    gmp_rows = [{"division": ln.division, "cost_code": ln.cost_code, "description": ln.description,
-                 "zone": zone(ln.zone), "original": 100 * ln.original, "changes": 100 * ln.change}
-                for ln in lines]
-    cost_rows = [{"date": r.day, "division": r.division, "cost_code": r.cost_code, "vendor": r.vendor or None,
-                  "type": r.type, "invoice": r.invoice or None, "description": r.description,
-                  "zone": zone(r.zone), "amount": r.cents} for r in costs]
+    gmp_rows = [
+        {
+            "division": ln.division,
+            "cost_code": ln.cost_code,
+            "description": ln.description,
+            "zone": zone(ln.zone),
+            "original": 100 * ln.original,
+            "changes": 100 * ln.change,
+        }
+        for ln in lines
+    ]
+    cost_rows = [
+        {
+            "date": r.day,
+            "division": r.division,
+            "cost_code": r.cost_code,
+            "vendor": r.vendor or None,
+            "type": r.type,
+            "invoice": r.invoice or None,
+            "description": r.description,
+            "zone": zone(r.zone),
+            "amount": r.cents,
+        }
+        for r in costs
+    ]
     exported = plan.cutoff + timedelta(days=2)
     schedule, schedule_pairs, n_updates = _schedule_files(rng, plan, schedule_names, gmp_names)
-    files = {"project.json": _project_json(plan),
-             f"gmp_breakdown.{plan.gmp.fmt}": render_table(plan.gmp, gmp_rows, "GMP Breakdown", exported),
-             f"direct_costs.{plan.costs.fmt}": render_table(plan.costs, cost_rows, "Direct Costs", exported),
-             **schedule}
+    files = {
+        "project.json": _project_json(plan),
+        f"gmp_breakdown.{plan.gmp.fmt}": render_table(plan.gmp, gmp_rows, "GMP Breakdown", exported),
+        f"direct_costs.{plan.costs.fmt}": render_table(plan.costs, cost_rows, "Direct Costs", exported),
+        **schedule,
+    }
     pairs = {(ln.division, ln.code) for ln in lines} | {(r.division, r.code) for r in costs} | schedule_pairs
     truth = dict(sorted(pairs))
     if len(truth) != len(pairs):
@@ -823,20 +1036,28 @@ def build_project(plan: ProjectPlan, seed: int) -> tuple[dict[str, bytes], Proje
     budget = sum(t.budget_cents for t in plan.trades)
     final = sum(t.final_cents for t in plan.trades)
     summary = ProjectSummary(
-        project_key=plan.key, owner=plan.owner, status=plan.status, start_date=plan.start,
-        planned_finish_date=plan.planned_finish, actual_finish_date=plan.actual_finish,
-        n_divisions=len({ln.division for ln in lines}), n_budget_lines=len(lines), n_cost_rows=len(costs),
+        project_key=plan.key,
+        owner=plan.owner,
+        status=plan.status,
+        start_date=plan.start,
+        planned_finish_date=plan.planned_finish,
+        actual_finish_date=plan.actual_finish,
+        n_divisions=len({ln.division for ln in lines}),
+        n_budget_lines=len(lines),
+        n_cost_rows=len(costs),
         n_schedule_updates=n_updates,
-        formats={"gmp_breakdown": plan.gmp.fmt, "direct_costs": plan.costs.fmt,
-                 "schedule": plan.schedule.fmt},
-        budget_cents=budget, cost_to_date_cents=sum(r.cents for r in costs), final_cost_cents=final,
-        true_final_cost_ratio=final / budget, trade_final_ratios={t.code: t.final_ratio for t in plan.trades},
-        division_truth=truth)
+        formats={"gmp_breakdown": plan.gmp.fmt, "direct_costs": plan.costs.fmt, "schedule": plan.schedule.fmt},
+        budget_cents=budget,
+        cost_to_date_cents=sum(r.cents for r in costs),
+        final_cost_cents=final,
+        true_final_cost_ratio=final / budget,
+        trade_final_ratios={t.code: t.final_ratio for t in plan.trades},
+        division_truth=truth,
+    )
     return files, summary
 
 
-def generate_portfolio(out_dir: Path, n_projects: int, seed: int,
-                       as_of: date | None = None) -> list[ProjectSummary]:
+def generate_portfolio(out_dir: Path, n_projects: int, seed: int, as_of: date | None = None) -> list[ProjectSummary]:
     """Write ``n_projects`` project folders under ``out_dir``; same seed and ``as_of``, same bytes."""
     out_dir = Path(out_dir)
     summaries = []

@@ -25,8 +25,11 @@ class DivisionNames:
 DIVISION_NAMES: dict[str, DivisionNames] = {
     "01": DivisionNames(
         ("General Requirements", "General Conditions"),
-        ("013100 Project Management and Coordination", "015000 Temporary Facilities and Controls",
-         "017700 Closeout Procedures"),
+        (
+            "013100 Project Management and Coordination",
+            "015000 Temporary Facilities and Controls",
+            "017700 Closeout Procedures",
+        ),
         ("General Conditions", "General Requirements", "GCs", "Gen Conditions"),
         ("General Condtions", "Genral Requirements"),
     ),
@@ -38,8 +41,7 @@ DIVISION_NAMES: dict[str, DivisionNames] = {
     ),
     "03": DivisionNames(
         ("Concrete",),
-        ("033000 Cast-in-Place Concrete", "032000 Concrete Reinforcing",
-         "031000 Concrete Forming and Accessories"),
+        ("033000 Cast-in-Place Concrete", "032000 Concrete Reinforcing", "031000 Concrete Forming and Accessories"),
         ("Concrete", "Cast-in-Place Concrete", "Rebar", "Concrete Foundations"),
         ("Concerte", "Concret"),
     ),
@@ -63,22 +65,24 @@ DIVISION_NAMES: dict[str, DivisionNames] = {
     ),
     "07": DivisionNames(
         ("Thermal & Moisture Protection", "Thermal and Moisture Protection"),
-        ("075400 Thermoplastic Membrane Roofing", "071300 Sheet Waterproofing",
-         "072100 Thermal Insulation"),
+        ("075400 Thermoplastic Membrane Roofing", "071300 Sheet Waterproofing", "072100 Thermal Insulation"),
         ("Roofing", "Waterproofing", "Insulation", "Firestopping & Sealants"),
         ("Rofing", "Thermal & Moisture Protecton"),
     ),
     "08": DivisionNames(
         ("Openings", "Doors & Windows"),
-        ("081113 Hollow Metal Doors and Frames", "084413 Glazed Aluminum Curtain Walls",
-         "087100 Door Hardware"),
+        ("081113 Hollow Metal Doors and Frames", "084413 Glazed Aluminum Curtain Walls", "087100 Door Hardware"),
         ("Doors & Hardware", "Doors, Frames & Hardware", "Glazing", "Curtain Wall", "Storefront"),
         ("Opennings", "Doors & Hardwre"),
     ),
     "09": DivisionNames(
         ("Finishes",),
-        ("092900 Gypsum Board", "095113 Acoustical Panel Ceilings", "096500 Resilient Flooring",
-         "099123 Interior Painting"),
+        (
+            "092900 Gypsum Board",
+            "095113 Acoustical Panel Ceilings",
+            "096500 Resilient Flooring",
+            "099123 Interior Painting",
+        ),
         ("Drywall", "Painting", "Flooring", "Acoustical Ceilings", "Tile", "Drywall & Framing"),
         ("Finshes", "Drywal"),
     ),
@@ -126,15 +130,17 @@ DIVISION_NAMES: dict[str, DivisionNames] = {
     ),
     "23": DivisionNames(
         ("HVAC", "Heating, Ventilating & Air Conditioning", "Mechanical"),
-        ("233113 Metal Ducts", "237313 Modular Indoor Central-Station Air-Handling Units",
-         "230593 Testing, Adjusting, and Balancing for HVAC"),
+        (
+            "233113 Metal Ducts",
+            "237313 Modular Indoor Central-Station Air-Handling Units",
+            "230593 Testing, Adjusting, and Balancing for HVAC",
+        ),
         ("Mechanical/HVAC", "HVAC", "Mechanical", "HVAC & Controls", "Sheet Metal"),
         ("Mechancial", "HVAC/Mechancial"),
     ),
     "26": DivisionNames(
         ("Electrical",),
-        ("260519 Low-Voltage Electrical Power Conductors and Cables", "262416 Panelboards",
-         "265100 Interior Lighting"),
+        ("260519 Low-Voltage Electrical Power Conductors and Cables", "262416 Panelboards", "265100 Interior Lighting"),
         ("Electrical", "Electrical & Lighting", "Power & Lighting"),
         ("Electical", "Elecrtical"),
     ),
@@ -181,23 +187,28 @@ AMBIGUOUS: dict[str, str] = {
 # Division spelling styles, how often a file uses each, and whether each division gets one
 # name or may be split over several lines' names (a section list, trade words).
 STYLE_WEIGHTS: dict[str, float] = {
-    "csi_dash": 0.16,        # 03 - Concrete
-    "csi_tight": 0.08,       # 03-Concrete
-    "div": 0.10,             # Div 26 Electrical
-    "division": 0.10,        # Division 09 - Finishes
-    "section": 0.10,         # 033000 Cast-in-Place Concrete
+    "csi_dash": 0.16,  # 03 - Concrete
+    "csi_tight": 0.08,  # 03-Concrete
+    "div": 0.10,  # Div 26 Electrical
+    "division": 0.10,  # Division 09 - Finishes
+    "section": 0.10,  # 033000 Cast-in-Place Concrete
     "section_spaced": 0.06,  # 03 30 00 - Cast-in-Place Concrete
-    "title": 0.12,           # Concrete
-    "trade": 0.18,           # Drywall, Sprinklers
-    "upper": 0.10,           # CONCRETE WORK
+    "title": 0.12,  # Concrete
+    "trade": 0.18,  # Drywall, Sprinklers
+    "upper": 0.10,  # CONCRETE WORK
 }
 SPLIT_STYLES = frozenset({"section", "section_spaced", "trade", "upper"})
 
 # Scope words for budget line descriptions and schedule activities, per division, in the order
 # the work happens (a division's schedule activities take the first few).
 SCOPES: dict[str, tuple[str, ...]] = {
-    "01": ("Mobilization & Temporary Facilities", "Project Management & Supervision",
-           "Closeout & Demobilization", "Contractor Contingency", "Insurance & Bonds"),
+    "01": (
+        "Mobilization & Temporary Facilities",
+        "Project Management & Supervision",
+        "Closeout & Demobilization",
+        "Contractor Contingency",
+        "Insurance & Bonds",
+    ),
     "02": ("Selective Demolition", "Hazardous Material Abatement"),
     "03": ("Foundations", "Slab on Grade", "Elevated Slabs", "Topping Slabs", "Site Concrete"),
     "04": ("CMU Walls", "Brick Veneer"),
@@ -205,8 +216,7 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "06": ("Rough Carpentry", "Casework Install", "Blocking"),
     "07": ("Roof Membrane", "Below-Grade Waterproofing", "Air Barrier", "Sealants"),
     "08": ("Curtain Wall", "Interior Doors", "Storefront Entrances", "Overhead Doors"),
-    "09": ("Metal Stud Framing", "Gypsum Board", "Ceramic Tile", "ACT Ceilings", "Painting",
-           "Resilient Flooring"),
+    "09": ("Metal Stud Framing", "Gypsum Board", "Ceramic Tile", "ACT Ceilings", "Painting", "Resilient Flooring"),
     "10": ("Toilet Accessories", "Wayfinding Signage", "Lockers"),
     "11": ("Kitchen Equipment Install", "Dock Levelers"),
     "12": ("Roller Shades", "Entrance Mats"),

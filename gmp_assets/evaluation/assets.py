@@ -7,11 +7,7 @@ import dagster as dg
 from PIL import Image
 
 from gmp_assets import settings
-from gmp_assets.features import store
-from gmp_assets.catalog import Outcome, BACKTEST_KEY, FEATURE_ROWS
-from gmp_assets.models import promotion
-from gmp_assets.models.adapters import AdapterConfig
-from gmp_assets.catalog import GLOBAL_MODEL_KEY
+from gmp_assets.catalog import BACKTEST_KEY, FEATURE_ROWS, GLOBAL_MODEL_KEY, Outcome
 from gmp_assets.evaluation.backtest import (
     COVERAGE_TARGET,
     REFERENCES,
@@ -24,6 +20,9 @@ from gmp_assets.evaluation.backtest import (
     stages_behind_global,
     strict_json,
 )
+from gmp_assets.features import store
+from gmp_assets.models import promotion
+from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.models.plots import fan_chart_png, markdown_image
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, DEMOTED_TAG, GLOBAL_MODEL, MlflowResource
 from gmp_assets.models.training import TrainConfig
@@ -35,10 +34,11 @@ class BacktestRunConfig(dg.Config):
     adapter_epochs: int = AdapterConfig().epochs
 
 
-def backtest_config(train: TrainConfig, run: BacktestRunConfig = BacktestRunConfig()) -> BacktestConfig:
+def backtest_config(train: TrainConfig, run: BacktestRunConfig = BacktestRunConfig()) -> BacktestConfig:  # noqa: B008 - frozen
     """The backtest of a recipe's training settings, as ``ml/backtest_report`` runs it."""
-    return BacktestConfig(n_folds=run.n_folds, train=train, adapter=AdapterConfig(epochs=run.adapter_epochs),
-                          seed=train.seed)
+    return BacktestConfig(
+        n_folds=run.n_folds, train=train, adapter=AdapterConfig(epochs=run.adapter_epochs), seed=train.seed
+    )
 
 
 def backtest_json_path():
@@ -84,9 +84,12 @@ def backtest_report(
 
     recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, challenger))
     report = backtest(recipe)
-    decision, scores = _promotion(context, mlflow, challenger, recipe, promotion.backtest_score(report.stages), backtest)
-    body = report.to_dict(promotion={
-        "challenger_version": challenger, "promoted": decision.promote, "reason": decision.reason, **scores})
+    decision, scores = _promotion(
+        context, mlflow, challenger, recipe, promotion.backtest_score(report.stages), backtest
+    )
+    body = report.to_dict(
+        promotion={"challenger_version": challenger, "promoted": decision.promote, "reason": decision.reason, **scores}
+    )
     backtest_json_path().write_text(strict_json(body))
     with postgres.connect() as conn, conn.cursor() as cur:
         for stage, methods in report.stages.items():
@@ -94,7 +97,16 @@ def backtest_report(
                 cur.execute(
                     "INSERT INTO ml.backtest_results (run_id, stage, method, n, mape, median_ape, coverage80, mean_width)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (context.run.run_id, stage, method, m["n"], m["mape"], m["median_ape"], m["coverage80"], m["mean_width"]),
+                    (
+                        context.run.run_id,
+                        stage,
+                        method,
+                        m["n"],
+                        m["mape"],
+                        m["median_ape"],
+                        m["coverage80"],
+                        m["mean_width"],
+                    ),
                 )
     png = fan_chart_png(report.fan_samples)
     chart = backtest_json_path().with_name("backtest_fan_chart.png")
@@ -104,8 +116,10 @@ def backtest_report(
         import mlflow as mlflow_lib
 
         mlflow_lib.log_metrics(
-            _flat_metrics(report.stages, ("mape", "median_ape", "coverage80", "coverage80_open", "gain_over_best_evm",
-                                          "kept_gain"))
+            _flat_metrics(
+                report.stages,
+                ("mape", "median_ape", "coverage80", "coverage80_open", "gain_over_best_evm", "kept_gain"),
+            )
             | _flat_metrics(report.project_totals, ("mape", "coverage80"), prefix="total_")
         )
         mlflow_lib.log_dict(body, "backtest.json")
@@ -123,7 +137,7 @@ def backtest_report(
             "json": dg.MetadataValue.path(str(backtest_json_path())),
             "fan_chart_png": dg.MetadataValue.path(str(chart)),
             "seconds": report.seconds,
-        }
+        },
     )
 
 
@@ -148,7 +162,9 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
     model = {f"{stage}%": methods["adapter"] for stage, methods in stages.items()}
     return [
         dg.AssetCheckResult(
-            check_name="interval_coverage", passed=not misses, severity=dg.AssetCheckSeverity.WARN,
+            check_name="interval_coverage",
+            passed=not misses,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "coverage80_open": dg.MetadataValue.json(coverage),
                 "coverage80_open_ci90": dg.MetadataValue.json({s: m["coverage80_open_ci90"] for s, m in model.items()}),
@@ -156,19 +172,27 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
             },
         ),
         dg.AssetCheckResult(
-            check_name="beats_evm_formulas", passed=not behind, severity=dg.AssetCheckSeverity.WARN,
+            check_name="beats_evm_formulas",
+            passed=not behind,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in behind.items()}),
-                "gain_over_best_evm": _per_stage(model, ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90",
-                                                         "gain_over_best_evm_by_project")),
+                "gain_over_best_evm": _per_stage(
+                    model,
+                    ("best_evm", "gain_over_best_evm", "gain_over_best_evm_ci90", "gain_over_best_evm_by_project"),
+                ),
                 "references_gain_over_best_evm": dg.MetadataValue.json(
-                    {f"{stage}%": {name: methods[name]["gain_over_best_evm"] for name in REFERENCES}
-                     for stage, methods in stages.items()}
+                    {
+                        f"{stage}%": {name: methods[name]["gain_over_best_evm"] for name in REFERENCES}
+                        for stage, methods in stages.items()
+                    }
                 ),
             },
         ),
         dg.AssetCheckResult(
-            check_name="adapters_beat_global", passed=not adapters_behind, severity=dg.AssetCheckSeverity.WARN,
+            check_name="adapters_beat_global",
+            passed=not adapters_behind,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in adapters_behind.items()}),
                 "kept_gain": _per_stage(model, ("kept_n", "kept_gain", "kept_gain_ci90", "kept_gain_by_project")),
@@ -203,8 +227,13 @@ def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, s
         if champion_score is not None:
             scores["champion_backtest_score"] = champion_score
     decision = promotion.decide(
-        score, champion_score, has_champion=champion is not None, is_champion=champion == challenger,
-        same_recipe=same, replayed=replayed, demoted=mlflow.version_tags(GLOBAL_MODEL, challenger).get(DEMOTED_TAG),
+        score,
+        champion_score,
+        has_champion=champion is not None,
+        is_champion=champion == challenger,
+        same_recipe=same,
+        replayed=replayed,
+        demoted=mlflow.version_tags(GLOBAL_MODEL, challenger).get(DEMOTED_TAG),
     )
     if decision.promote:
         mlflow.promote(GLOBAL_MODEL, challenger, f"backtest: {decision.reason}")

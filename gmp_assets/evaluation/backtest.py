@@ -67,9 +67,9 @@ from gmp_assets.features.splits import leave_projects_out, stage_samples
 from gmp_assets.forecasting.pipeline import CONFIDENCE, forecast_trades
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
-from gmp_assets.models.samples import split_last_months, vocabularies
 from gmp_assets.models.evm import evm_estimates
 from gmp_assets.models.network import evidence_noise
+from gmp_assets.models.samples import split_last_months, vocabularies
 from gmp_assets.models.training import TrainConfig, train_global
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
@@ -174,10 +174,12 @@ class BacktestReport:
             for stage, m in self.stages.items()
         )
         lines.append(f"Where a kept adapter forecast (12 months of data or more), adapter vs global MAPE: {kept}.")
-        lines.append(f"{REFERENCE} is not a method: it knows each project's true final overrun (the error left"
-                     " when only the trades' scatter around their project's overrun is unknown);"
-                     f" {REFERENCE_WITH_EVIDENCE} knows the true overrun of the trades still open and adds each"
-                     " one's own earned-value measurement (roughly how far any method can get on these data).")
+        lines.append(
+            f"{REFERENCE} is not a method: it knows each project's true final overrun (the error left"
+            " when only the trades' scatter around their project's overrun is unknown);"
+            f" {REFERENCE_WITH_EVIDENCE} knows the true overrun of the trades still open and adds each"
+            " one's own earned-value measurement (roughly how far any method can get on these data)."
+        )
         lines.append(
             f"Adapters (project x stage): {outcomes.get(KEPT, 0)} kept, {outcomes.get(NOT_KEPT, 0)} not kept, "
             f"{outcomes.get(NO_DATA, 0)} without finished trades before the stage (global forecast used)."
@@ -226,12 +228,15 @@ class BacktestReport:
             best = model["best_evm"]
             gain = model["gain_over_best_evm"]
             verdict = f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}" if not math.isnan(gain) else "–"
-            parts.append(f"{stage}%: model MAPE {_pct(model['mape'])} vs {best} {_pct(methods[best]['mape'])} ({verdict},"
-                         f" {SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])};"
-                         f" {REFERENCE} {_pct(methods[REFERENCE]['mape'])},"
-                         f" {REFERENCE_WITH_EVIDENCE} {_pct(methods[REFERENCE_WITH_EVIDENCE]['mape'])})")
-        coverage, open_ = ("/".join(_pct(m["adapter"][key]) for m in self.stages.values())
-                           for key in ("coverage80", "coverage80_open"))
+            parts.append(
+                f"{stage}%: model MAPE {_pct(model['mape'])} vs {best} {_pct(methods[best]['mape'])} ({verdict},"
+                f" {SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])};"
+                f" {REFERENCE} {_pct(methods[REFERENCE]['mape'])},"
+                f" {REFERENCE_WITH_EVIDENCE} {_pct(methods[REFERENCE_WITH_EVIDENCE]['mape'])})"
+            )
+        coverage, open_ = (
+            "/".join(_pct(m["adapter"][key]) for m in self.stages.values()) for key in ("coverage80", "coverage80_open")
+        )
         return "; ".join(parts) + f"; 80% coverage {coverage} at {'/'.join(self.stages)}% (open trades {open_})"
 
 
@@ -241,11 +246,13 @@ def how_sure(model: dict) -> str:
     gain = model["gain_over_best_evm"]
     side = "above" if gain is not None and gain < 0 else "below"
     by_project = model.get("gain_over_best_evm_by_project")  # None in a report written before it
-    return (f"model MAPE {_pct(None if gain is None else abs(gain))} {side} {model['best_evm']}'s"
-            f" ({SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])}"
-            + (f"; by project {_by_project(by_project)}" if by_project else "")
-            + f"); 80% coverage of open trades {_pct(model['coverage80_open'])}"
-            f" ({SURE:.0%} interval {_span(model['coverage80_open_ci90'])})")
+    return (
+        f"model MAPE {_pct(None if gain is None else abs(gain))} {side} {model['best_evm']}'s"
+        f" ({SURE:.0%} interval {_span(model['gain_over_best_evm_ci90'])}"
+        + (f"; by project {_by_project(by_project)}" if by_project else "")
+        + f"); 80% coverage of open trades {_pct(model['coverage80_open'])}"
+        f" ({SURE:.0%} interval {_span(model['coverage80_open_ci90'])})"
+    )
 
 
 def totals_line(methods: dict) -> str:
@@ -255,8 +262,10 @@ def totals_line(methods: dict) -> str:
     best, best_mape = best_evm(methods)
     coverage = _nan_last(model["coverage80"])
     hits = round(coverage * model["n"]) if math.isfinite(coverage) else 0
-    return (f"project totals: model MAPE {_pct(model['mape'])} vs {best} {_pct(best_mape)};"
-            f" 80% interval covers {hits} of {model['n']} projects")
+    return (
+        f"project totals: model MAPE {_pct(model['mape'])} vs {best} {_pct(best_mape)};"
+        f" 80% interval covers {hits} of {model['n']} projects"
+    )
 
 
 COVERAGE_TARGET = (0.75, 0.85)  # the goal for the 80 % interval's coverage
@@ -268,7 +277,9 @@ def open_coverage(stages: dict[str, dict[str, dict]]) -> dict[str, float | None]
     return {stage: methods["adapter"]["coverage80_open"] for stage, methods in stages.items()}
 
 
-def coverage_misses(stages: dict[str, dict[str, dict]], target: tuple[float, float] = COVERAGE_TARGET) -> dict[str, float]:
+def coverage_misses(
+    stages: dict[str, dict[str, dict]], target: tuple[float, float] = COVERAGE_TARGET
+) -> dict[str, float]:
     """Stage -> :func:`open_coverage`, where it falls outside ``target``."""
     low, high = target
     return {stage: c for stage, c in open_coverage(stages).items() if c is not None and not low <= c <= high}
@@ -298,8 +309,10 @@ def stages_behind_global(stages: dict[str, dict[str, dict]]) -> dict[str, str]:
     for stage, methods in stages.items():
         m = methods["adapter"]
         if m["kept_n"] and not m["kept_mape"] < m["kept_global_mape"]:
-            behind[stage] = (f"adapter {100 * m['kept_mape']:.2f}% vs global {100 * m['kept_global_mape']:.2f}%"
-                             f" (n={m['kept_n']})")  # two decimals: a small loss must not read as a tie
+            behind[stage] = (
+                f"adapter {100 * m['kept_mape']:.2f}% vs global {100 * m['kept_global_mape']:.2f}%"
+                f" (n={m['kept_n']})"
+            )  # two decimals: a small loss must not read as a tie
     return behind
 
 
@@ -344,8 +357,9 @@ def run_backtest(
     stages = {stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
     return BacktestReport(
         stages=stages,
-        project_totals={stage_key(s): project_total_metrics(predictions[predictions.stage == stage_key(s)])
-                        for s in config.stages},
+        project_totals={
+            stage_key(s): project_total_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages
+        },
         fan_samples=_fan_samples(predictions, config.fan_trades),
         folds=folds,
         adapters=adapters,
@@ -374,8 +388,16 @@ def _taxonomy(trades: pd.DataFrame) -> Taxonomy:
     """The level-1 taxonomy of the ``trades`` frame (for the typical progress curves)."""
     return Taxonomy.from_trades(
         tuple(
-            Trade(str(r.code), 1, None, str(getattr(r, "name", r.code)), float(r.typical_gmp_share),
-                  float(r.typical_start_share), float(r.typical_finish_share), float(getattr(r, "typical_duration_share", 0)))
+            Trade(
+                str(r.code),
+                1,
+                None,
+                str(getattr(r, "name", r.code)),
+                float(r.typical_gmp_share),
+                float(r.typical_start_share),
+                float(r.typical_finish_share),
+                float(getattr(r, "typical_duration_share", 0)),
+            )
             for r in trades.itertuples(index=False)
         )
     )
@@ -521,17 +543,24 @@ def _with_references(predictions: pd.DataFrame) -> pd.DataFrame:
 
     def ratio_of(selected: np.ndarray) -> np.ndarray:
         """Per row: sum of final costs / sum of BAC over the selected rows of its stage and project."""
-        sums = pd.DataFrame({"final": np.where(selected, final, 0.0), "bac": np.where(selected, bac, 0.0)}).groupby(keys)
+        sums = pd.DataFrame({"final": np.where(selected, final, 0.0), "bac": np.where(selected, bac, 0.0)}).groupby(
+            keys
+        )
         return (sums["final"].transform("sum") / sums["bac"].transform("sum")).to_numpy()
 
     open_ratio = np.where(finished, 1.0, ratio_of(~finished))  # finished trades take their cost below
-    with_evidence = ratio_and_evidence(np.log(open_ratio), predictions["evidence_y"], predictions["evidence_variance"],
-                                       predictions["scatter_variance"])
-    return predictions.assign(**{
-        f"{name}_eac": np.where(finished, actual, np.maximum(bac * multiple, actual))
-        for name, multiple in ((REFERENCE, ratio_of(np.ones(len(predictions), dtype=bool))),
-                               (REFERENCE_WITH_EVIDENCE, np.exp(with_evidence)))
-    })
+    with_evidence = ratio_and_evidence(
+        np.log(open_ratio), predictions["evidence_y"], predictions["evidence_variance"], predictions["scatter_variance"]
+    )
+    return predictions.assign(
+        **{
+            f"{name}_eac": np.where(finished, actual, np.maximum(bac * multiple, actual))
+            for name, multiple in (
+                (REFERENCE, ratio_of(np.ones(len(predictions), dtype=bool))),
+                (REFERENCE_WITH_EVIDENCE, np.exp(with_evidence)),
+            )
+        }
+    )
 
 
 def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
@@ -543,7 +572,9 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
         lower = frame[f"{method}_lower"].to_numpy() if has_interval else None
         upper = frame[f"{method}_upper"].to_numpy() if has_interval else None
         out[method] = _scores(actual, frame[f"{method}_eac"].to_numpy(), lower, upper) | {
-            "coverage80_open": metrics.interval_coverage(actual[open_], lower[open_], upper[open_]) if has_interval else None,
+            "coverage80_open": metrics.interval_coverage(actual[open_], lower[open_], upper[open_])
+            if has_interval
+            else None,
             "n": len(frame),
         }
     kept = frame["adapter_used"].to_numpy(dtype=bool)
@@ -578,8 +609,11 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
 def project_totals_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per project of one stage's samples: its scored trades' actual final costs, every
     method's EACs and the model methods' 80 % bounds, summed."""
-    columns = ["actual_final_cents", *(f"{m}_eac" for m in METHODS),
-               *(f"{m}_{bound}" for m in MODEL_METHODS for bound in ("lower", "upper"))]
+    columns = [
+        "actual_final_cents",
+        *(f"{m}_eac" for m in METHODS),
+        *(f"{m}_{bound}" for m in MODEL_METHODS for bound in ("lower", "upper")),
+    ]
     return frame.groupby("project_key", sort=True)[columns].sum().reset_index()
 
 

@@ -3,14 +3,19 @@
 import dagster as dg
 import pandas as pd
 
-from gmp_assets.catalog import CANONICAL_FEATURES, CANONICAL_PROJECTS, CANONICAL_TRADES, FEATURE_ROWS, monthly_ranges
+from gmp_assets.catalog import (
+    CANONICAL_FEATURES,
+    CANONICAL_PROJECTS,
+    CANONICAL_TRADES,
+    DB_RETRY,
+    FEATURE_ROWS,
+    monthly_ranges,
+    project_month_partitions,
+)
 from gmp_assets.features import store
 from gmp_assets.features.compute import compute_feature_rows
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
-from gmp_assets.catalog import DB_RETRY
-from gmp_assets.catalog import project_month_partitions
 from gmp_assets.resources import PostgresResource
-
 
 
 @dg.asset(

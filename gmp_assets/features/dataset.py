@@ -62,13 +62,9 @@ class SequenceDataset:
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, selector: np.ndarray) -> "SequenceDataset":
+    def subset(self, selector: np.ndarray) -> SequenceDataset:
         """Rows selected by a boolean mask or an index array."""
-        arrays = {
-            name: getattr(self, name)[selector]
-            for name in self.__dataclass_fields__
-            if name != "feature_names"
-        }
+        arrays = {name: getattr(self, name)[selector] for name in self.__dataclass_fields__ if name != "feature_names"}
         return SequenceDataset(**arrays, feature_names=self.feature_names)
 
     @property

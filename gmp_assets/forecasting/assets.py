@@ -1,23 +1,26 @@
 """Forecast assets: EAC, ETC and the 80% interval per project x trade x month, with their path."""
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 
-import dagster as dg
-
-from gmp_assets.catalog import monthly_ranges
-from gmp_assets.catalog import FEATURE_ROWS
-from gmp_assets.catalog import FORECASTS_KEY
+from gmp_assets.catalog import (
+    ADAPTER_KEY,
+    DB_RETRY,
+    FEATURE_ROWS,
+    FORECASTS_KEY,
+    GLOBAL_MODEL_KEY,
+    monthly_ranges,
+    project_month_partitions,
+)
+from gmp_assets.features.store import inference_sequences
 from gmp_assets.forecasting.expectations import check_forecasts, forecast_suite
 from gmp_assets.forecasting.pipeline import forecast_rows
 from gmp_assets.forecasting.store import eac_over_gmp, forecast_date, totals_as_of, withdraw_stale, write_forecasts
-from gmp_assets.catalog import DB_RETRY
-from gmp_assets.catalog import ADAPTER_KEY, GLOBAL_MODEL_KEY
-from gmp_assets.features.store import inference_sequences
 from gmp_assets.models.plots import forecast_fan_png, markdown_image
-from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
-from gmp_assets.catalog import project_month_partitions
+from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
 from gmp_assets.resources import PostgresResource
+
 
 def _cents(value: int) -> str:
     return f"{value / 100:,.0f}"
@@ -25,8 +28,10 @@ def _cents(value: int) -> str:
 
 def _totals_table(totals: dict[str, dict]) -> str:
     """Markdown: each project's totals (``store.totals_as_of``)."""
-    lines = ["| project | as of | GMP (sum of BAC) | actual | EAC | 80% interval | EAC vs GMP |",
-             "|---|---|---:|---:|---:|---|---:|"]
+    lines = [
+        "| project | as of | GMP (sum of BAC) | actual | EAC | 80% interval | EAC vs GMP |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
     for project_key, t in sorted(totals.items()):
         share = eac_over_gmp(t)
         versus = f"{share:+.1%}" if share is not None else "–"
@@ -79,13 +84,18 @@ def project_forecasts(
                 ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M")) if len(ds) else ds
                 if not len(ds):
                     continue
-                rows = forecast_rows(ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month))
+                rows = forecast_rows(
+                    ds, champion, adapter, pd.Timestamp(planned_finish), _east_west(conn, project_key, month)
+                )
                 written, _ = write_forecasts(conn, project_key, forecast_date(month), rows)
                 written_total += written
                 summary.append((project_key, month, rows))
             withdrawn_total += withdraw_stale(conn, project_key)
-    metadata: dict = {"forecasts_written": written_total, "stale_forecasts_withdrawn": withdrawn_total,
-                      "global_model_version": champion.version if champion else "none"}
+    metadata: dict = {
+        "forecasts_written": written_total,
+        "stale_forecasts_withdrawn": withdrawn_total,
+        "global_model_version": champion.version if champion else "none",
+    }
     for message in refusals:
         context.log.warning(message)
     if refusals:

@@ -27,18 +27,25 @@ import psycopg2.extensions
 
 from gmp_assets.catalog import FORECASTS_KEY, project_month_span
 from gmp_assets.checks import GxSuite
-from gmp_assets.taxonomy.names import shown_name
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
 from gmp_assets.models.samples import MAX_LABEL_RATIO
+from gmp_assets.taxonomy.names import shown_name
 
 MIN_PROGRESS_PCT = 20  # progress_without_cost looks at trades at least this far along
-RULES = ("missing_forecast", "cost_without_budget", "finished_not_at_actual", "progress_without_cost",
-         "eac_far_off_budget")
+RULES = (
+    "missing_forecast",
+    "cost_without_budget",
+    "finished_not_at_actual",
+    "progress_without_cost",
+    "eac_far_off_budget",
+)
 
 # the two ways a pending name shows in a trade's canonical row (columns of canonical_cost_features)
 _UNBUDGETED = "(budget_cents = 0 AND cumulative_cost_cents > 0)"
-_COSTS_LAG = (f"(budget_cents > 0 AND reported_pct_complete >= {MIN_PROGRESS_PCT} AND cumulative_cost_cents"
-              f" < {MIN_SPENT_PER_PROGRESS} * reported_pct_complete / 100.0 * budget_cents)")
+_COSTS_LAG = (
+    f"(budget_cents > 0 AND reported_pct_complete >= {MIN_PROGRESS_PCT} AND cumulative_cost_cents"
+    f" < {MIN_SPENT_PER_PROGRESS} * reported_pct_complete / 100.0 * budget_cents)"
+)
 
 _QUERY = f"""
 WITH rows AS (
@@ -145,14 +152,20 @@ def likely_homes(budget_cents: int | None, cost_cents: int | None, gaps: list[Ga
     homes = []
     if cost_cents:
         expected = {g: g.pct_complete / 100 * g.budget_cents for g in gaps if g.budget_cents > 0 and g.pct_complete}
-        homes += [f"{g.code} {g.name} ({g.pct_complete:.0f}% complete, {_dollars(expected[g])} expected to date, nothing"
-                  " booked)" for g in _closest(expected, cost_cents)]
+        homes += [
+            f"{g.code} {g.name} ({g.pct_complete:.0f}% complete, {_dollars(expected[g])} expected to date, nothing"
+            " booked)"
+            for g in _closest(expected, cost_cents)
+        ]
     if budget_cents:
         unbudgeted = [g for g in gaps if g.budget_cents == 0 and g.cost_cents > 0]
         implied = {g: g.cost_cents / (g.pct_complete / 100) for g in unbudgeted if g.pct_complete}
         matched = _closest(implied, budget_cents) or [g for g in unbudgeted if not g.pct_complete]
-        homes += [f"{g.code} {g.name} ({_dollars(g.cost_cents)} booked without a budget"
-                  + (f", {g.pct_complete:.0f}% complete)" if g.pct_complete else ")") for g in matched]
+        homes += [
+            f"{g.code} {g.name} ({_dollars(g.cost_cents)} booked without a budget"
+            + (f", {g.pct_complete:.0f}% complete)" if g.pct_complete else ")")
+            for g in matched
+        ]
     return homes
 
 
@@ -173,10 +186,19 @@ class PendingName:
         return " or ".join(self.homes)
 
     def describe(self) -> str:
-        amounts = ", ".join(a for a in (f"{_dollars(self.budget_cents)} budget" if self.budget_cents else "",
-                                        f"{_dollars(self.cost_cents)} booked" if self.cost_cents else "") if a)
-        details = [amounts, f"best guess {self.best_guess}" if self.best_guess else "",
-                   f"by the amounts: {self.likely_home}" if self.homes else ""]
+        amounts = ", ".join(
+            a
+            for a in (
+                f"{_dollars(self.budget_cents)} budget" if self.budget_cents else "",
+                f"{_dollars(self.cost_cents)} booked" if self.cost_cents else "",
+            )
+            if a
+        )
+        details = [
+            amounts,
+            f"best guess {self.best_guess}" if self.best_guess else "",
+            f"by the amounts: {self.likely_home}" if self.homes else "",
+        ]
         return f"{self.project_key}: '{shown_name(self.raw_name)}' ({'; '.join(d for d in details if d)})"
 
 
@@ -194,8 +216,16 @@ def pending_names(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[
         names = []
         for project, name, code, title, budget, cost in cur.fetchall():
             budget, cost = (int(v) if v else 0 for v in (budget, cost))
-            names.append(PendingName(project, name, f"{code} {title}" if code else "", budget, cost,
-                                     tuple(likely_homes(budget, cost, gaps.get(project, [])))))
+            names.append(
+                PendingName(
+                    project,
+                    name,
+                    f"{code} {title}" if code else "",
+                    budget,
+                    cost,
+                    tuple(likely_homes(budget, cost, gaps.get(project, []))),
+                )
+            )
         return names
 
 
@@ -211,5 +241,10 @@ def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tupl
     """``forecast_suite`` over the run's projects and months (``ranges``: project -> first, last month)."""
     projects = sorted(ranges)
     pending = [name.describe() for name in pending_names(conn, ranges)]
-    return forecast_suite.evaluate(conn, {"pending_mappings": pending}, projects=projects,
-                                   firsts=[ranges[p][0] for p in projects], lasts=[ranges[p][1] for p in projects])
+    return forecast_suite.evaluate(
+        conn,
+        {"pending_mappings": pending},
+        projects=projects,
+        firsts=[ranges[p][0] for p in projects],
+        lasts=[ranges[p][1] for p in projects],
+    )

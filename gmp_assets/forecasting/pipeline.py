@@ -85,7 +85,10 @@ def _identity(loaded: LoadedModel | None) -> tuple[str, str] | None:
 
 
 def forecast_rows(
-    ds: SequenceDataset, champion: LoadedModel | None, adapter: LoadedModel | None, planned_finish: pd.Timestamp,
+    ds: SequenceDataset,
+    champion: LoadedModel | None,
+    adapter: LoadedModel | None,
+    planned_finish: pd.Timestamp,
     east_west: pd.DataFrame,
 ) -> list[dict]:
     """Forecast rows (``ml.project_forecasts`` columns) for one project's trades at one month: the
@@ -104,10 +107,15 @@ def forecast_rows(
             {
                 "canonical_code": str(ds.canonical_codes[i]),
                 "horizon_months": max(0, (planned_finish.year - month.year) * 12 + planned_finish.month - month.month),
-                "model_name": name, "model_version": version, "method": method,
-                "bac_cents": int(ds.bac_cents[i]), "actual_to_date_cents": int(ds.actual_to_date_cents[i]),
+                "model_name": name,
+                "model_version": version,
+                "method": method,
+                "bac_cents": int(ds.bac_cents[i]),
+                "actual_to_date_cents": int(ds.actual_to_date_cents[i]),
                 **{k: int(v[i]) for k, v in values.items()},
-                "confidence_level": forecasts.confidence, "eac_east_cents": int(east[i]), "eac_west_cents": int(west[i]),
+                "confidence_level": forecasts.confidence,
+                "eac_east_cents": int(east[i]),
+                "eac_west_cents": int(west[i]),
             }
         )
     return rows

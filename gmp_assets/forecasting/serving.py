@@ -57,7 +57,10 @@ def serving_model(months_of_data: int, global_model: ModelId | None, adapter: Mo
 
 
 def renewal_reason(
-    recorded: Collection[tuple[str, str, str]], months_of_data: int, global_model: ModelId | None, adapter: ModelId | None
+    recorded: Collection[tuple[str, str, str]],
+    months_of_data: int,
+    global_model: ModelId | None,
+    adapter: ModelId | None,
 ) -> str | None:
     """Why a project's current forecasts at a month must be made again (``recorded``: model name,
     version and method of each trade's forecast), or None when every open trade's forecast already

@@ -3,22 +3,45 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 import psycopg2.extensions
 
 VALUE_COLUMNS = (
-    "horizon_months", "model_name", "model_version", "method", "bac_cents", "actual_to_date_cents",
-    "predicted_eac_cents", "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents",
-    "confidence_level", "eac_east_cents", "eac_west_cents",
+    "horizon_months",
+    "model_name",
+    "model_version",
+    "method",
+    "bac_cents",
+    "actual_to_date_cents",
+    "predicted_eac_cents",
+    "predicted_etc_cents",
+    "confidence_lower_cents",
+    "confidence_upper_cents",
+    "confidence_level",
+    "eac_east_cents",
+    "eac_west_cents",
 )
 
 EXPORT_COLUMNS = (
-    "project_key", "canonical_code", "forecast_date", "bac_cents", "actual_to_date_cents", "predicted_eac_cents",
-    "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
-    "eac_east_cents", "eac_west_cents", "model_name", "model_version", "method",
+    "project_key",
+    "canonical_code",
+    "forecast_date",
+    "bac_cents",
+    "actual_to_date_cents",
+    "predicted_eac_cents",
+    "predicted_etc_cents",
+    "confidence_lower_cents",
+    "confidence_upper_cents",
+    "confidence_level",
+    "eac_east_cents",
+    "eac_west_cents",
+    "model_name",
+    "model_version",
+    "method",
 )
 
 
@@ -29,7 +52,9 @@ def forecast_date(month: str) -> date:
 
 
 def _normalised(row: dict) -> tuple:
-    return tuple(str(row[c]) if c in ("model_name", "model_version", "method") else float(row[c]) for c in VALUE_COLUMNS)
+    return tuple(
+        str(row[c]) if c in ("model_name", "model_version", "method") else float(row[c]) for c in VALUE_COLUMNS
+    )
 
 
 def write_forecasts(
@@ -65,7 +90,9 @@ def write_forecasts(
             )
             (new_id,) = cur.fetchone()
             if old is not None:
-                cur.execute("UPDATE ml.project_forecasts SET superseded_by = %s WHERE forecast_id = %s", (new_id, old[0]))
+                cur.execute(
+                    "UPDATE ml.project_forecasts SET superseded_by = %s WHERE forecast_id = %s", (new_id, old[0])
+                )
             written += 1
     return written, unchanged
 
@@ -84,7 +111,9 @@ def withdraw_stale(conn: psycopg2.extensions.connection, project_key: str) -> in
         return cur.rowcount
 
 
-def recorded_models(conn: psycopg2.extensions.connection, project_key: str, forecast_date) -> list[tuple[str, str, str]]:
+def recorded_models(
+    conn: psycopg2.extensions.connection, project_key: str, forecast_date
+) -> list[tuple[str, str, str]]:
     """(model name, version, method) of each trade's current forecast of the project as of ``forecast_date``."""
     with conn.cursor() as cur:
         cur.execute(
@@ -96,7 +125,7 @@ def recorded_models(conn: psycopg2.extensions.connection, project_key: str, fore
 
 
 _CURRENT_SQL = f"""
-SELECT {', '.join(f'f.{c}' for c in EXPORT_COLUMNS)}
+SELECT {", ".join(f"f.{c}" for c in EXPORT_COLUMNS)}
 FROM ml.project_forecasts f
 JOIN (SELECT project_key, max(forecast_date) AS forecast_date FROM ml.project_forecasts
       WHERE is_current GROUP BY project_key) latest USING (project_key, forecast_date)
@@ -114,8 +143,16 @@ def current_forecasts(conn: psycopg2.extensions.connection, project_key: str | N
 
 
 TOTALS_EXPORT_COLUMNS = (
-    "project_key", "forecast_date", "trades", "bac_cents", "actual_to_date_cents", "predicted_eac_cents",
-    "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
+    "project_key",
+    "forecast_date",
+    "trades",
+    "bac_cents",
+    "actual_to_date_cents",
+    "predicted_eac_cents",
+    "predicted_etc_cents",
+    "confidence_lower_cents",
+    "confidence_upper_cents",
+    "confidence_level",
 )
 
 
@@ -151,7 +188,9 @@ def eac_over_gmp(total: dict) -> float | None:
 def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO, totals: bool = False) -> int:
     """Write the current forecasts (or, with ``totals``, the projects' current totals) as CSV with the
     documented columns; returns the row count."""
-    columns, rows = (TOTALS_EXPORT_COLUMNS, current_totals(conn)) if totals else (EXPORT_COLUMNS, current_forecasts(conn))
+    columns, rows = (
+        (TOTALS_EXPORT_COLUMNS, current_totals(conn)) if totals else (EXPORT_COLUMNS, current_forecasts(conn))
+    )
     handle = out.open("w", newline="") if isinstance(out, Path) else out
     try:
         writer = csv.writer(handle)

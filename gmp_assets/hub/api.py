@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg2.extensions
 from fastapi import APIRouter, Query, Request
 
+from gmp_assets.catalog import validate_project_key
 from gmp_assets.hub import models, queries
 from gmp_assets.hub.auth import COOKIE, Caller, HubError, bearer_token
-from gmp_assets.catalog import validate_project_key
 
 AS_OF = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-ERRORS = {401: {"model": models.Error, "description": "No token, or an unknown or revoked one."},
-          422: {"model": models.Error, "description": "Malformed input."}}
+ERRORS = {
+    401: {"model": models.Error, "description": "No token, or an unknown or revoked one."},
+    422: {"model": models.Error, "description": "Malformed input."},
+}
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
@@ -56,8 +58,9 @@ def project_forecasts(conn, key: str, as_of: str | None) -> list[dict]:
     rows = queries.trade_forecasts(conn, key, as_of_month(as_of))
     if as_of is not None and not rows:
         months = queries.forecast_months(conn, key)
-        raise HubError(404, f"project {key} has no forecasts as of {as_of}; months with forecasts:"
-                            f" {', '.join(months) or 'none'}")
+        raise HubError(
+            404, f"project {key} has no forecasts as of {as_of}; months with forecasts: {', '.join(months) or 'none'}"
+        )
     return rows
 
 
@@ -92,26 +95,40 @@ def api_projects(request: Request):
         return queries.portfolio(conn)
 
 
-@router.get("/projects/{key}", response_model=models.ProjectDetail, summary="One project",
-            responses={404: {"model": models.Error}})
+@router.get(
+    "/projects/{key}",
+    response_model=models.ProjectDetail,
+    summary="One project",
+    responses={404: {"model": models.Error}},
+)
 def api_project(key: str, request: Request):
     """The project's totals, current trade forecasts, EAC trajectory, cost curve, east/west split and alerts."""
     with session(request) as (conn, _):
         return project_detail(conn, key)
 
 
-@router.get("/projects/{key}/forecasts", response_model=list[models.TradeForecast], summary="Trade forecasts",
-            responses={404: {"model": models.Error}})
-def api_forecasts(request: Request, key: str,
-                  as_of: str | None = Query(None, description="Forecast month YYYY-MM; default the latest.")):
+@router.get(
+    "/projects/{key}/forecasts",
+    response_model=list[models.TradeForecast],
+    summary="Trade forecasts",
+    responses={404: {"model": models.Error}},
+)
+def api_forecasts(
+    request: Request,
+    key: str,
+    as_of: str | None = Query(None, description="Forecast month YYYY-MM; default the latest."),
+):
     """The project's trade forecasts with the columns and numbers of `gmp forecasts export`."""
     with session(request) as (conn, _):
         return project_forecasts(conn, key, as_of)
 
 
-@router.get("/benchmarks", response_model=models.Benchmarks, summary="Benchmarks",
-            responses={404: {"model": models.Error}})
-def api_benchmarks(request: Request, project_key: str | None = Query(None, description="Mark this project's EAC per SF.")):
+@router.get(
+    "/benchmarks", response_model=models.Benchmarks, summary="Benchmarks", responses={404: {"model": models.Error}}
+)
+def api_benchmarks(
+    request: Request, project_key: str | None = Query(None, description="Mark this project's EAC per SF.")
+):
     """Cost per SF by trade and type, completion curves and forecast accuracy (aggregates over completed projects)."""
     with session(request) as (conn, _):
         return benchmarks(conn, project_key)
@@ -132,23 +149,38 @@ def confirm(request: Request, body: models.ConfirmRequest) -> dict:
     key = project_key(body.project_key)
     with session(request) as (conn, caller):
         if not caller.reviewer:
-            raise HubError(403, f"role {caller.role!r} may not confirm mappings: grant it with"
-                                " gmp access grant ROLE OWNER --reviewer")
+            raise HubError(
+                403,
+                f"role {caller.role!r} may not confirm mappings: grant it with gmp access grant ROLE OWNER --reviewer",
+            )
         try:
             confirm_mapping(conn, key, body.raw_division_name, body.canonical_code)
         except ValueError as exc:
             raise HubError(404 if "has no division named" in str(exc) else 422, str(exc)) from exc
         with conn.cursor() as cur:
-            cur.execute("SELECT canonical_code, confirmed_by FROM taxonomy.confirmed_mappings"
-                        " WHERE project_key = %s AND raw_division_name = %s", (key, body.raw_division_name))
+            cur.execute(
+                "SELECT canonical_code, confirmed_by FROM taxonomy.confirmed_mappings"
+                " WHERE project_key = %s AND raw_division_name = %s",
+                (key, body.raw_division_name),
+            )
             code, by = cur.fetchone()
     rerun = launch_project_rerun(key, f"{body.raw_division_name!r} -> {code} (hub, {by})")
-    return {"project_key": key, "raw_division_name": body.raw_division_name, "canonical_code": code,
-            "method": "manual", "confirmed_by": by, "rerun": rerun.to_dict()}
+    return {
+        "project_key": key,
+        "raw_division_name": body.raw_division_name,
+        "canonical_code": code,
+        "method": "manual",
+        "confirmed_by": by,
+        "rerun": rerun.to_dict(),
+    }
 
 
-@router.post("/mappings/confirm", response_model=models.ConfirmResponse, summary="Confirm a mapping",
-             responses={403: {"model": models.Error}, 404: {"model": models.Error}})
+@router.post(
+    "/mappings/confirm",
+    response_model=models.ConfirmResponse,
+    summary="Confirm a mapping",
+    responses={403: {"model": models.Error}, 404: {"model": models.Error}},
+)
 def api_confirm(body: models.ConfirmRequest, request: Request):
     """Confirm that a raw division name means a CSI division, as `gmp mappings confirm` does, and queue
     the project's re-run (project_ingest_job) in Dagster. Needs reviewer rights."""

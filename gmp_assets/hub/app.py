@@ -25,8 +25,11 @@ def _wants_json(request: Request) -> bool:
 
 
 def _json_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status,
-                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+    return JSONResponse(
+        {"error": message, "status": status},
+        status_code=status,
+        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+    )
 
 
 def create_app(database_url: str) -> FastAPI:
@@ -40,8 +43,8 @@ def create_app(database_url: str) -> FastAPI:
     app = FastAPI(
         title="GMP forecast hub",
         description="Forecasts, benchmarks, the mapping review queue and alerts of the GMP forecasting platform."
-                    " Every request needs `Authorization: Bearer <token>` (`gmp access token create ROLE`); it"
-                    " sees only the projects its role may read. Money is in integer cents.",
+        " Every request needs `Authorization: Bearer <token>` (`gmp access token create ROLE`); it"
+        " sees only the projects its role may read. Money is in integer cents.",
         version="1.0",
         lifespan=lifespan,
     )
@@ -59,8 +62,11 @@ def create_app(database_url: str) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = str(exc.detail) if exc.status_code != 404 else f"no such page: {request.url.path}"
-        return _json_error(exc.status_code, message) if _wants_json(request) else pages.error_page(
-            request, HubError(exc.status_code, message))
+        return (
+            _json_error(exc.status_code, message)
+            if _wants_json(request)
+            else pages.error_page(request, HubError(exc.status_code, message))
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
@@ -69,8 +75,9 @@ def create_app(database_url: str) -> FastAPI:
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js():
-        return FileResponse(PLOTLY_JS, media_type="application/javascript",
-                            headers={"Cache-Control": "public, max-age=86400"})
+        return FileResponse(
+            PLOTLY_JS, media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str):

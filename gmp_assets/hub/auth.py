@@ -8,9 +8,9 @@ transaction after ``SET LOCAL ROLE`` to the token's role, so row-level security 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -89,8 +89,9 @@ def authenticate(cur, token: str) -> Caller:
     if not role_exists:
         raise HubError(401, f"the role {role!r} of token {token_id} no longer exists")
     if sees_all:  # made superuser, BYPASSRLS or a pipeline member since its token was created
-        raise HubError(403, f"role {role!r} sees every project (superuser, BYPASSRLS or gmp_pipeline): the hub"
-                            " does not act as it")
+        raise HubError(
+            403, f"role {role!r} sees every project (superuser, BYPASSRLS or gmp_pipeline): the hub does not act as it"
+        )
     if not usable:
         raise HubError(401, f"the hub may no longer act as role {role!r}: create a new token for it")
     cur.execute(
@@ -141,7 +142,9 @@ class HubDatabase:
         except psycopg2.errors.InsufficientPrivilege as exc:
             raise HubError(403, f"not allowed: {exc.diag.message_primary}") from exc
         except psycopg2.errors.UndefinedTable as exc:
-            raise HubError(503, f"no data yet ({exc.diag.message_primary}): run the pipeline (gmp run, make demo)") from exc
+            raise HubError(
+                503, f"no data yet ({exc.diag.message_primary}): run the pipeline (gmp run, make demo)"
+            ) from exc
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             broken = True
             raise

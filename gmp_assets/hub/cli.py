@@ -35,8 +35,10 @@ def serve(host: str, port: int) -> None:
             cur.execute(sql.SQL("ALTER ROLE gmp_hub PASSWORD {}").format(sql.Literal(os.environ["GMP_HUB_PASSWORD"])))
     app = create_app(hub_url(main.url))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    click.echo(f"Forecast hub: http://{shown}:{port}  (API docs: /docs; log in with a token from"
-               f" gmp access token create ROLE{', or ' + str(token_file()) if token_file().exists() else ''})")
+    click.echo(
+        f"Forecast hub: http://{shown}:{port}  (API docs: /docs; log in with a token from"
+        f" gmp access token create ROLE{', or ' + str(token_file()) if token_file().exists() else ''})"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -58,7 +60,9 @@ def token_create(role: str) -> None:
             token_id, secret = create_token(conn, role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"token {token_id} for role {role} (shown once; revoke with gmp access token revoke {token_id})", err=True)
+    click.echo(
+        f"token {token_id} for role {role} (shown once; revoke with gmp access token revoke {token_id})", err=True
+    )
     click.echo(secret)
 
 
@@ -72,8 +76,12 @@ def token_list() -> None:
         rows = list_tokens(conn)
     click.echo("token_id\trole\tcreated_at\tlast_used_at\trevoked_at")
     for t in rows:
-        click.echo("\t".join(str(v) if v is not None else "" for v in
-                             (t.token_id, t.role_name, t.created_at, t.last_used_at, t.revoked_at)))
+        click.echo(
+            "\t".join(
+                str(v) if v is not None else ""
+                for v in (t.token_id, t.role_name, t.created_at, t.last_used_at, t.revoked_at)
+            )
+        )
 
 
 @token.command("revoke")
@@ -106,8 +114,10 @@ def demo_token() -> tuple[str, Path]:
         grant_reviewer(conn, DEMO_ROLE)
         if path.exists():
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM access.api_tokens WHERE token_sha256 = %s AND role_name = %s AND revoked_at IS NULL",
-                            (token_hash(path.read_text().strip()), DEMO_ROLE))
+                cur.execute(
+                    "SELECT 1 FROM access.api_tokens WHERE token_sha256 = %s AND role_name = %s AND revoked_at IS NULL",
+                    (token_hash(path.read_text().strip()), DEMO_ROLE),
+                )
                 if cur.fetchone():
                     return path.read_text().strip(), path
         _, secret = create_token(conn, DEMO_ROLE)
@@ -119,6 +129,7 @@ def demo_token() -> tuple[str, Path]:
 def hub_lines(port: int) -> list[str]:
     """What the demo prints about the hub."""
     secret, path = demo_token()
-    return [f"Forecast hub: http://127.0.0.1:{port}  (log in with the token in {path}: {secret})",
-            f"  API: curl -H 'Authorization: Bearer {secret}' http://127.0.0.1:{port}/api/projects"]
-
+    return [
+        f"Forecast hub: http://127.0.0.1:{port}  (log in with the token in {path}: {secret})",
+        f"  API: curl -H 'Authorization: Bearer {secret}' http://127.0.0.1:{port}/api/projects",
+    ]

@@ -59,5 +59,13 @@ def month(value) -> str:
     return "-" if value is None else value.strftime("%b %Y")
 
 
-FILTERS = {"money": money, "signed_money": signed_money, "millions": millions, "per_sf": per_sf,
-           "percent": percent, "share": share, "day": day, "month": month}
+FILTERS = {
+    "money": money,
+    "signed_money": signed_money,
+    "millions": millions,
+    "per_sf": per_sf,
+    "percent": percent,
+    "share": share,
+    "day": day,
+    "month": month,
+}

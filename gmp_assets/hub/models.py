@@ -37,7 +37,9 @@ class ProjectSummary(BaseModel):
     confidence_level: float | None
     variance_cents: int | None = Field(description="EAC minus GMP: positive is an overrun.")
     variance_pct: float | None
-    over_gmp_since: date | None = Field(description="First forecast month of the current run of months with EAC above GMP.")
+    over_gmp_since: date | None = Field(
+        description="First forecast month of the current run of months with EAC above GMP."
+    )
     top_driver_code: str | None = Field(description="The trade whose EAC exceeds its budget the most.")
     top_driver_name: str | None
     top_driver_variance_cents: int | None

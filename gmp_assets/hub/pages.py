@@ -47,8 +47,9 @@ def project_page(request: Request, key: str, as_of: str | None = None):
 
 
 @router.get("/benchmarks")
-def benchmarks_page(request: Request, project_key: str | None = None, project_type: str | None = None,
-                    trade: str | None = None):
+def benchmarks_page(
+    request: Request, project_key: str | None = None, project_type: str | None = None, trade: str | None = None
+):
     with api.session(request) as (conn, caller):
         data = api.benchmarks(conn, project_key or None)
         projects = [(p["project_key"], p["project_name"], p["project_type"]) for p in queries.portfolio(conn)]
@@ -65,9 +66,19 @@ def benchmarks_page(request: Request, project_key: str | None = None, project_ty
         "completion": charts.completion_curves(data["completion_curves"], trade) if trade else "",
         "accuracy": charts.accuracy(data["forecast_accuracy"]) if data["forecast_accuracy"] else "",
     }
-    return render("benchmarks.html", request, role=caller.role, data=data, chart=chart, kinds=kinds,
-                  project_type=project_type, trades=trades, trade=trade, projects=projects,
-                  project_key=project_key or "")
+    return render(
+        "benchmarks.html",
+        request,
+        role=caller.role,
+        data=data,
+        chart=chart,
+        kinds=kinds,
+        project_type=project_type,
+        trades=trades,
+        trade=trade,
+        projects=projects,
+        project_key=project_key or "",
+    )
 
 
 @router.get("/mappings")
@@ -122,5 +133,7 @@ def error_page(request: Request, exc: HubError):
     if exc.status == 401:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         tried = request.cookies.get(COOKIE) or request.headers.get("authorization")
-        return RedirectResponse(f"/login?next={target}" + (f"&error={quote(exc.message)}" if tried else ""), status_code=303)
+        return RedirectResponse(
+            f"/login?next={target}" + (f"&error={quote(exc.message)}" if tried else ""), status_code=303
+        )
     return render("error.html", request, status=exc.status, status_code=exc.status, message=exc.message)

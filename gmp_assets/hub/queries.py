@@ -125,8 +125,11 @@ def portfolio(conn: psycopg2.extensions.connection, project_key: str | None = No
 def forecast_months(conn: psycopg2.extensions.connection, project_key: str) -> list[str]:
     """The project's forecast months (``YYYY-MM``), latest first."""
     with conn.cursor() as cur:
-        cur.execute("SELECT DISTINCT forecast_date FROM ml.project_forecasts WHERE project_key = %s AND is_current"
-                    " ORDER BY 1 DESC", (project_key,))
+        cur.execute(
+            "SELECT DISTINCT forecast_date FROM ml.project_forecasts WHERE project_key = %s AND is_current"
+            " ORDER BY 1 DESC",
+            (project_key,),
+        )
         return [d.strftime("%Y-%m") for (d,) in cur.fetchall()]
 
 
@@ -137,9 +140,11 @@ def trade_forecasts(conn: psycopg2.extensions.connection, project_key: str, as_o
         rows = current_forecasts(conn, project_key)
     else:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM ml.project_forecasts WHERE project_key = %s"
-                        " AND forecast_date = %s AND is_current ORDER BY canonical_code",
-                        (project_key, forecast_date(f"{as_of}-01")))
+            cur.execute(
+                f"SELECT {', '.join(EXPORT_COLUMNS)} FROM ml.project_forecasts WHERE project_key = %s"
+                " AND forecast_date = %s AND is_current ORDER BY canonical_code",
+                (project_key, forecast_date(f"{as_of}-01")),
+            )
             rows = cur.fetchall()
     with conn.cursor() as cur:
         cur.execute("SELECT code, name FROM analytics.canonical_trades WHERE level = 1")
@@ -201,8 +206,10 @@ def cost_curve(conn: psycopg2.extensions.connection, project_key: str) -> list[d
     progress = typical_progress(codes, [min(float(r[4] or 0), 1.0) for r in rows], taxonomy)
     months: dict[date, dict] = {}
     for (month, _, cumulative, budget, _, pct), planned in zip(rows, progress):
-        entry = months.setdefault(month, {"month_start": month, "actual_cost_cents": 0, "planned_value_cents": 0.0,
-                                          "earned_value_cents": None})
+        entry = months.setdefault(
+            month,
+            {"month_start": month, "actual_cost_cents": 0, "planned_value_cents": 0.0, "earned_value_cents": None},
+        )
         entry["actual_cost_cents"] += int(cumulative)
         entry["planned_value_cents"] += float(planned) * int(budget)
         if pct is not None:
@@ -282,11 +289,18 @@ def pending_mappings(conn: psycopg2.extensions.connection) -> list[dict]:
     for r in rows:
         hint = found.get((r.project_key, r.raw_division_name))
         budget, cost = amounts.get((r.project_key, r.raw_division_name), (0, 0))
-        result.append({
-            "project_key": r.project_key, "raw_division_name": r.raw_division_name, "method": r.method,
-            "confidence": r.confidence, "budget_cents": budget, "cost_cents": cost, "candidates": r.candidates,
-            "by_the_amounts": hint.likely_home if hint else "",
-        })
+        result.append(
+            {
+                "project_key": r.project_key,
+                "raw_division_name": r.raw_division_name,
+                "method": r.method,
+                "confidence": r.confidence,
+                "budget_cents": budget,
+                "cost_cents": cost,
+                "candidates": r.candidates,
+                "by_the_amounts": hint.likely_home if hint else "",
+            }
+        )
     return result
 
 

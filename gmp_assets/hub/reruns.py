@@ -45,8 +45,9 @@ def _origins(job_name: str):
 
     from gmp_assets import settings
 
-    target = LoadableTargetOrigin(executable_path=sys.executable, module_name=MODULE,
-                                  working_directory=str(settings.REPO_ROOT))
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable, module_name=MODULE, working_directory=str(settings.REPO_ROOT)
+    )
     location = ManagedGrpcPythonEnvCodeLocationOrigin(loadable_target_origin=target, location_name=LOCATION)
     remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
     repository = ReconstructableRepository.for_module(MODULE, "defs", str(settings.REPO_ROOT))
@@ -70,8 +71,12 @@ def launch_project_rerun(project_key: str, reason: str) -> Rerun:
 
         with dg.DagsterInstance.get() as instance:
             if not instance.has_dynamic_partition("projects", project_key):
-                return Rerun(False, None, f"project {project_key} is not a partition of the Dagster instance:"
-                                          " ingest it first (gmp ingest, or the inbox sensor)")
+                return Rerun(
+                    False,
+                    None,
+                    f"project {project_key} is not a partition of the Dagster instance:"
+                    " ingest it first (gmp ingest, or the inbox sensor)",
+                )
             from gmp_assets.orchestration.runner import report_confirmations
 
             report_confirmations({project_key}, reason)
@@ -85,11 +90,22 @@ def launch_project_rerun(project_key: str, reason: str) -> Rerun:
             )
             instance.submit_run(run.run_id, workspace=None)
             if daemon_running(instance):
-                return Rerun(True, run.run_id, f"{RERUN_JOB} for {project_key} queued as run {run.run_id}:"
-                                               " see it in the Dagster UI")
-            return Rerun(True, run.run_id, f"{RERUN_JOB} for {project_key} queued as run {run.run_id}, but no Dagster"
-                                           " daemon is running to launch it: start one with gmp ui")
+                return Rerun(
+                    True,
+                    run.run_id,
+                    f"{RERUN_JOB} for {project_key} queued as run {run.run_id}: see it in the Dagster UI",
+                )
+            return Rerun(
+                True,
+                run.run_id,
+                f"{RERUN_JOB} for {project_key} queued as run {run.run_id}, but no Dagster"
+                " daemon is running to launch it: start one with gmp ui",
+            )
     except Exception as exc:  # noqa: BLE001 - the confirmation is recorded whatever Dagster says
-        return Rerun(False, None, f"the confirmation is recorded, but the re-run could not be queued in Dagster"
-                                  f" ({type(exc).__name__}: {exc}); run gmp run --inbox DIR, or launch {RERUN_JOB}"
-                                  f" for {project_key} in the Dagster UI")
+        return Rerun(
+            False,
+            None,
+            f"the confirmation is recorded, but the re-run could not be queued in Dagster"
+            f" ({type(exc).__name__}: {exc}); run gmp run --inbox DIR, or launch {RERUN_JOB}"
+            f" for {project_key} in the Dagster UI",
+        )

@@ -53,7 +53,9 @@ def _check_role(cur, role: str) -> None:
     if row is None:
         cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
     elif row[0]:
-        raise ValueError(f"role {role!r} sees every project (superuser, BYPASSRLS or gmp_pipeline member): no token for it")
+        raise ValueError(
+            f"role {role!r} sees every project (superuser, BYPASSRLS or gmp_pipeline member): no token for it"
+        )
 
 
 def create_token(conn: psycopg2.extensions.connection, role: str) -> tuple[int, str]:
@@ -78,14 +80,18 @@ def create_token(conn: psycopg2.extensions.connection, role: str) -> tuple[int, 
 def list_tokens(conn: psycopg2.extensions.connection) -> list[TokenInfo]:
     """Every token, oldest first (revoked ones included)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT token_id, role_name, created_at, last_used_at, revoked_at FROM access.api_tokens ORDER BY token_id")
+        cur.execute(
+            "SELECT token_id, role_name, created_at, last_used_at, revoked_at FROM access.api_tokens ORDER BY token_id"
+        )
         return [TokenInfo(*row) for row in cur.fetchall()]
 
 
 def revoke_token(conn: psycopg2.extensions.connection, token_id: int) -> bool:
     """Revoke a token; False if there is no such token or it was revoked already."""
     with conn.cursor() as cur:
-        cur.execute("UPDATE access.api_tokens SET revoked_at = now() WHERE token_id = %s AND revoked_at IS NULL", (token_id,))
+        cur.execute(
+            "UPDATE access.api_tokens SET revoked_at = now() WHERE token_id = %s AND revoked_at IS NULL", (token_id,)
+        )
         return cur.rowcount == 1
 
 

@@ -2,12 +2,10 @@
 
 import dagster as dg
 
-from gmp_assets.catalog import Outcome, DB_RETRY, RAW_KEYS
+from gmp_assets.catalog import DB_RETRY, RAW_KEYS, Outcome, project_partitions, validate_project_key
 from gmp_assets.ingest.expectations import raw_table_checks
 from gmp_assets.ingest.loader import load_project
 from gmp_assets.ingest.readers import InputFileError, read_project_folder
-from gmp_assets.catalog import validate_project_key
-from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import InboxResource, PostgresResource
 from gmp_assets.taxonomy.mapping import TradeMapper
 from gmp_assets.taxonomy.store import confirmed_mappings
@@ -20,6 +18,7 @@ _DESCRIPTIONS = {
     "source_files": "Every ingested file with its SHA-256 and counts (rows in = loaded + rejected).",
     "rejected_rows": "Rows that could not be loaded, untouched, with file, line, column and reason.",
 }
+
 
 @dg.multi_asset(
     specs=[
@@ -42,7 +41,8 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
             confirmed = confirmed_mappings(conn, project_key)
         mapper = TradeMapper()
         project, files = read_project_folder(
-            folder, is_trade_name=mapper.is_trade_name,
+            folder,
+            is_trade_name=mapper.is_trade_name,
             trade_of=lambda name: mapper.map_name(name, confirmed).canonical_code,
         )
         with postgres.connect() as conn:

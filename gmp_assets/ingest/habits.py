@@ -8,22 +8,61 @@ row; a GMP trade whose budget ends at or below zero fails its project.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from gmp_assets.taxonomy.names import escaped, name_key
 from gmp_assets.ingest.parsing import Column, InputFileError, ParsedFile, is_blank, normalize_header, parse_money
+from gmp_assets.taxonomy.names import escaped, name_key
 
 SUMMARY_REASON = "summary line"
 _TOTAL_WORDS = frozenset({"total", "totals", "subtotal", "subtotals", "grandtotal", "grandtotals"})
 _SUMMARY_WORDS = _TOTAL_WORDS | {"sum"}
 # Words that may stand beside a total word in a cell that is nothing but a summary label.
-_QUALIFIERS = frozenset({
-    "grand", "sub", "project", "gmp", "contract", "budget", "budgets", "division", "divisions", "trade", "trades",
-    "overall", "page", "report", "running", "of", "all", "the", "line", "lines", "amount", "amounts", "cost",
-    "costs", "direct", "original", "revised", "estimate", "estimated", "to", "date", "carried", "forward",
-    "brought", "final", "net", "gross", "zone", "east", "west", "shared",
-})
+_QUALIFIERS = frozenset(
+    {
+        "grand",
+        "sub",
+        "project",
+        "gmp",
+        "contract",
+        "budget",
+        "budgets",
+        "division",
+        "divisions",
+        "trade",
+        "trades",
+        "overall",
+        "page",
+        "report",
+        "running",
+        "of",
+        "all",
+        "the",
+        "line",
+        "lines",
+        "amount",
+        "amounts",
+        "cost",
+        "costs",
+        "direct",
+        "original",
+        "revised",
+        "estimate",
+        "estimated",
+        "to",
+        "date",
+        "carried",
+        "forward",
+        "brought",
+        "final",
+        "net",
+        "gross",
+        "zone",
+        "east",
+        "west",
+        "shared",
+    }
+)
 # Cells that name someone or something else: a vendor may be called "Total".
 _NOT_LABELS = frozenset({"vendor", "invoice_number", "activity_id"})
 # The money each kind's summary line is checked on.
@@ -103,8 +142,10 @@ class SummaryChecker:
             return f"{its} is the sum of {lines} above it"
         if amount == self.total:
             return f"{its} is the sum of all {self.count} lines above it"
-        return (f"{its} is not the sum of the lines above it "
-                f"({_dollars(since)} since the previous summary line, {_dollars(self.total)} in all)")
+        return (
+            f"{its} is not the sum of the lines above it "
+            f"({_dollars(since)} since the previous summary line, {_dollars(self.total)} in all)"
+        )
 
 
 def _group(name: str) -> str:

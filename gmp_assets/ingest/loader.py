@@ -24,22 +24,49 @@ RAW_TABLES = {
 
 _COLUMNS = {
     "gmp_breakdown": [
-        "line_number", "division", "cost_code", "description", "zone",
-        "original_amount_cents", "approved_changes_cents",
+        "line_number",
+        "division",
+        "cost_code",
+        "description",
+        "zone",
+        "original_amount_cents",
+        "approved_changes_cents",
     ],
     "direct_costs": [
-        "line_number", "cost_date", "division", "cost_code", "vendor", "cost_type",
-        "invoice_number", "description", "zone", "amount_cents",
+        "line_number",
+        "cost_date",
+        "division",
+        "cost_code",
+        "vendor",
+        "cost_type",
+        "invoice_number",
+        "description",
+        "zone",
+        "amount_cents",
     ],
     "schedule": [
-        "line_number", "data_date", "activity_id", "activity_name", "division",
-        "planned_start", "planned_finish", "percent_complete",
+        "line_number",
+        "data_date",
+        "activity_id",
+        "activity_name",
+        "division",
+        "planned_start",
+        "planned_finish",
+        "percent_complete",
     ],
 }
 
 _PROJECT_COLUMNS = [
-    "project_key", "name", "total_square_feet", "project_type", "region", "owner",
-    "start_date", "planned_finish_date", "status", "is_training_eligible",
+    "project_key",
+    "name",
+    "total_square_feet",
+    "project_type",
+    "region",
+    "owner",
+    "start_date",
+    "planned_finish_date",
+    "status",
+    "is_training_eligible",
 ]
 
 
@@ -126,7 +153,12 @@ def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, fil
                 _replace_file(cur, project, parsed)
             summary.files.append(
                 FileCounts(
-                    parsed.source_file, parsed.kind, parsed.rows_in, len(parsed.rows), len(parsed.rejects), changed,
+                    parsed.source_file,
+                    parsed.kind,
+                    parsed.rows_in,
+                    len(parsed.rows),
+                    len(parsed.rejects),
+                    changed,
                     parsed.warnings,
                 )
             )
@@ -180,5 +212,13 @@ def _replace_file(cur, project: ProjectInfo, parsed: ParsedFile) -> None:
     cur.execute(
         "INSERT INTO raw.source_files (project_key, source_file, kind, source_hash, rows_in, rows_loaded, rows_rejected)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (key, parsed.source_file, parsed.kind, parsed.source_hash, parsed.rows_in, len(parsed.rows), len(parsed.rejects)),
+        (
+            key,
+            parsed.source_file,
+            parsed.kind,
+            parsed.source_hash,
+            parsed.rows_in,
+            len(parsed.rows),
+            len(parsed.rejects),
+        ),
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ZONES = ("EAST", "WEST", "SHARED")
 DEFAULT_ZONE = "SHARED"
@@ -178,12 +179,18 @@ GMP_COLUMNS = (
     Column("description", "Description", ("Description",), "text"),
     Column("zone", "Zone", _ZONE, "zone", default=DEFAULT_ZONE),
     Column(
-        "original_amount_cents", "Original Amount",
-        ("Original Amount", "Original Budget Amount", "GMP Amount", "Original Budget"), "money", required=True,
+        "original_amount_cents",
+        "Original Amount",
+        ("Original Amount", "Original Budget Amount", "GMP Amount", "Original Budget"),
+        "money",
+        required=True,
     ),
     Column(
-        "approved_changes_cents", "Approved Changes",
-        ("Approved Changes", "Approved COs", "Approved Change Orders", "Budget Modifications"), "money", default=0,
+        "approved_changes_cents",
+        "Approved Changes",
+        ("Approved Changes", "Approved COs", "Approved Change Orders", "Budget Modifications"),
+        "money",
+        default=0,
     ),
 )
 
@@ -207,8 +214,10 @@ SCHEDULE_COLUMNS = (
     Column("planned_start", "Start", ("Start", "Planned Start", "Start Date", "Planned Start Date"), "date"),
     Column("planned_finish", "Finish", ("Finish", "Planned Finish", "Finish Date", "Planned Finish Date"), "date"),
     Column(
-        "percent_complete", "Percent Complete",
-        ("Percent Complete", "% Complete", "Activity % Complete", "Pct Complete", "Complete %"), "percent",
+        "percent_complete",
+        "Percent Complete",
+        ("Percent Complete", "% Complete", "Activity % Complete", "Pct Complete", "Complete %"),
+        "percent",
         required=True,
     ),
 )
@@ -422,7 +431,9 @@ def rejected(line_number: int, problems: list[tuple[str, str]], raw_values: dict
     return RejectedRow(line_number, reason, problems[0][0], raw_values)
 
 
-def parse_row(cells: list[object], match: HeaderMatch, columns: tuple[Column, ...]) -> tuple[dict, list[tuple[str, str]]]:
+def parse_row(
+    cells: list[object], match: HeaderMatch, columns: tuple[Column, ...]
+) -> tuple[dict, list[tuple[str, str]]]:
     """Typed values of one row, and the (column label, problem) pairs that make it a reject."""
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []

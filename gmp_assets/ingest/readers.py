@@ -11,15 +11,17 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from gmp_assets.catalog import validate_project_key
 from gmp_assets.ingest.habits import (
     SUMMED_COLUMN,
     SummaryChecker,
@@ -44,7 +46,6 @@ from gmp_assets.ingest.parsing import (
     relative_name,
     sha256_hex,
 )
-from gmp_assets.catalog import validate_project_key
 from gmp_assets.ingest.xer import read_xer_schedule
 
 __all__ = [
@@ -112,7 +113,9 @@ def _date_field(doc: dict, name: str, source: str) -> date:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise InputFileError(source, f"{value!r} is not a date", column=name, expected="an ISO date YYYY-MM-DD") from None
+        raise InputFileError(
+            source, f"{value!r} is not a date", column=name, expected="an ISO date YYYY-MM-DD"
+        ) from None
 
 
 def _square_feet(doc: dict, source: str) -> int:
@@ -133,7 +136,9 @@ def read_project_json(path: Path, folder_name: str) -> tuple[ProjectInfo, Parsed
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputFileError(source, f"is not valid JSON: {err.msg}", line=err.lineno, expected="a JSON object") from err
+        raise InputFileError(
+            source, f"is not valid JSON: {err.msg}", line=err.lineno, expected="a JSON object"
+        ) from err
     if not isinstance(doc, dict):
         raise InputFileError(source, "is not a JSON object", expected="a JSON object with the project fields")
     key = _field(doc, "project_key", source)
@@ -143,14 +148,18 @@ def read_project_json(path: Path, folder_name: str) -> tuple[ProjectInfo, Parsed
         raise InputFileError(source, str(err), column="project_key") from None
     if key != folder_name:
         raise InputFileError(
-            source, f"project_key {key!r} differs from its folder name {folder_name!r}", column="project_key",
+            source,
+            f"project_key {key!r} differs from its folder name {folder_name!r}",
+            column="project_key",
             expected="the folder name",
         )
     eligible = doc.get("is_training_eligible", True)
     if eligible is None:
         eligible = True
     if not isinstance(eligible, bool):
-        raise InputFileError(source, f"{eligible!r} is not valid", column="is_training_eligible", expected="true or false")
+        raise InputFileError(
+            source, f"{eligible!r} is not valid", column="is_training_eligible", expected="true or false"
+        )
     info = ProjectInfo(
         project_key=key,
         name=_text_field(doc, "name", source),
@@ -165,8 +174,10 @@ def read_project_json(path: Path, folder_name: str) -> tuple[ProjectInfo, Parsed
     )
     if info.planned_finish_date <= info.start_date:
         raise InputFileError(
-            source, f"{info.planned_finish_date} is not after start_date {info.start_date}",
-            column="planned_finish_date", expected="a date after start_date",
+            source,
+            f"{info.planned_finish_date} is not after start_date {info.start_date}",
+            column="planned_finish_date",
+            expected="a date after start_date",
         )
     row = {k: v for k, v in asdict(info).items() if k != "project_key"}
     return info, ParsedFile(source, "project", sha256_hex(data), [row], [], warnings)
@@ -203,12 +214,14 @@ def discover_project_files(folder: Path) -> dict[str, list[Path]]:
         paths = files_named(names)
         if not paths:
             raise InputFileError(
-                " or ".join(names), f"required {kind} file is missing from project folder '{folder.name}'",
+                " or ".join(names),
+                f"required {kind} file is missing from project folder '{folder.name}'",
                 expected=" or ".join(names),
             )
         if len(paths) > 1:
             raise InputFileError(
-                paths[0].name, f"ambiguous {kind}: {', '.join(p.name for p in paths)} are all present",
+                paths[0].name,
+                f"ambiguous {kind}: {', '.join(p.name for p in paths)} are all present",
                 expected=f"exactly one of {', '.join(names)}",
             )
         found[kind] = paths
@@ -218,7 +231,8 @@ def discover_project_files(folder: Path) -> dict[str, list[Path]]:
     schedules = plain + xers
     if len(plain) > 1 or (plain and xers):
         raise InputFileError(
-            schedules[0].name, f"ambiguous schedule: {', '.join(relative_name(p, folder) for p in schedules)}",
+            schedules[0].name,
+            f"ambiguous schedule: {', '.join(relative_name(p, folder) for p in schedules)}",
             expected="schedule.csv, schedule.xlsx or schedule/*.xer, not several",
         )
     found["schedule"] = schedules
@@ -249,17 +263,25 @@ def _raw_values(headers: list[str], cells: list[object]) -> dict[str, str]:
     return raw
 
 
-def _column_error(source: str, match: HeaderMatch, columns: tuple[Column, ...], line: int, where: str = "") -> InputFileError:
+def _column_error(
+    source: str, match: HeaderMatch, columns: tuple[Column, ...], line: int, where: str = ""
+) -> InputFileError:
     if match.duplicated:
         return InputFileError(
-            source, f"{where}column {match.duplicated[0]!r} appears more than once; which one holds the data is ambiguous",
-            column=match.duplicated[0], line=line, expected="each column once",
+            source,
+            f"{where}column {match.duplicated[0]!r} appears more than once; which one holds the data is ambiguous",
+            column=match.duplicated[0],
+            line=line,
+            expected="each column once",
         )
     names = ", ".join(f"'{c.label}'" for c in match.missing)
     first = match.missing[0]
     return InputFileError(
-        source, f"{where}missing required column{'s' if len(match.missing) > 1 else ''} {names}",
-        column=first.label, line=line, expected=first.expected,
+        source,
+        f"{where}missing required column{'s' if len(match.missing) > 1 else ''} {names}",
+        column=first.label,
+        line=line,
+        expected=first.expected,
     )
 
 
@@ -293,8 +315,10 @@ def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: 
         names = ", ".join(f"'{c.label}'" for c in columns if c.required)
         first_line = re.split(r"\r\n|\r|\n", text)[line - 1]
         raise InputFileError(
-            source, f"could not find the required columns ({names}); is the delimiter ','? The header reads {first_line[:200]!r}",
-            line=line, expected="a header row with those columns, delimited by , ; tab or |",
+            source,
+            f"could not find the required columns ({names}); is the delimiter ','? The header reads {first_line[:200]!r}",
+            line=line,
+            expected="a header row with those columns, delimited by , ; tab or |",
         )
     if not ok:
         raise _column_error(source, match, columns, line)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import psycopg2.extensions
 
-from gmp_assets.taxonomy.names import escaped
 from gmp_assets.catalog import validate_project_key
+from gmp_assets.taxonomy.names import escaped
 
 FIRST_REJECTS = 5  # rejects printed per project by `gmp ingest` / `gmp run`
 
@@ -68,8 +68,10 @@ def list_rejects(
     where, params = "", []
     if project_key is not None:
         where, params = "WHERE project_key = %s", [validate_project_key(project_key)]
-    sql = (f"SELECT project_key, source_file, line_number, column_name, reason, raw_values FROM raw.rejected_rows"
-           f" {where} ORDER BY project_key, source_file, line_number")
+    sql = (
+        f"SELECT project_key, source_file, line_number, column_name, reason, raw_values FROM raw.rejected_rows"
+        f" {where} ORDER BY project_key, source_file, line_number"
+    )
     if limit is not None:
         sql += " LIMIT %s"
         params.append(limit)

@@ -15,13 +15,22 @@ import psycopg2.extensions
 # The tables a load writes, and the mappings and quality score made from them (kept too, so that the
 # rebuild finds them as they were and leaves them untouched), in the order their rows are put back.
 KEPT_TABLES = (
-    "raw.projects", "raw.source_files", "raw.gmp_breakdown", "raw.direct_costs", "raw.schedule_progress",
-    "raw.rejected_rows", "taxonomy.trade_mappings", "raw.project_quality",
+    "raw.projects",
+    "raw.source_files",
+    "raw.gmp_breakdown",
+    "raw.direct_costs",
+    "raw.schedule_progress",
+    "raw.rejected_rows",
+    "taxonomy.trade_mappings",
+    "raw.project_quality",
 )
 # What the builds derive from them: cleared when the rows are put back, then rebuilt from them (nothing to
 # rebuild when the project had no rows before).
 DERIVED_TABLES = (
-    "analytics.canonical_cost_features", "analytics.project_trade_mappings", "analytics.projects", "ml.feature_rows",
+    "analytics.canonical_cost_features",
+    "analytics.project_trade_mappings",
+    "analytics.projects",
+    "ml.feature_rows",
 )
 
 

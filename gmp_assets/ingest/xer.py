@@ -8,9 +8,9 @@ matter here (missing calendars or resources) and cannot say on which line a task
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
 
 from xerparser import parser as parse_xer_tables
 
@@ -164,16 +164,22 @@ def _data_date(tables: dict[str, list], projects: list[TaskRow], source: str, wa
         dates = {d for p in projects if (d := xer_date(p.get("last_recalc_date")))}
         if dates:
             if len(dates) > 1:
-                warnings.append(f"{source}: projects have different data dates {sorted(map(str, dates))}; using the latest")
+                warnings.append(
+                    f"{source}: projects have different data dates {sorted(map(str, dates))}; using the latest"
+                )
             return max(dates)
         header = tables.get("ERMHDR", [])
         exported = xer_date(header[1] if len(header) > 1 else None)
     except ValueError as err:
-        raise InputFileError(source, f"has no usable data date: {err}", column="last_recalc_date", expected=XER_EXPECTED) from err
+        raise InputFileError(
+            source, f"has no usable data date: {err}", column="last_recalc_date", expected=XER_EXPECTED
+        ) from err
     if exported is None:
         raise InputFileError(
-            source, "has no data date (no project last_recalc_date, no export date in ERMHDR)",
-            column="last_recalc_date", expected=XER_EXPECTED,
+            source,
+            "has no data date (no project last_recalc_date, no export date in ERMHDR)",
+            column="last_recalc_date",
+            expected=XER_EXPECTED,
         )
     warnings.append(f"{source}: no project last_recalc_date; data date = export date {exported}")
     return exported

@@ -88,8 +88,13 @@ class AdapterTuner:
     (the same as a fresh copy per project, without tracing a new training step each time).
     """
 
-    def __init__(self, global_model: keras.Model, projects: Vocabulary, trades: Vocabulary,
-                 config: AdapterConfig = AdapterConfig()):
+    def __init__(
+        self,
+        global_model: keras.Model,
+        projects: Vocabulary,
+        trades: Vocabulary,
+        config: AdapterConfig = AdapterConfig(),
+    ):
         self.global_model, self.projects, self.trades, self.config = global_model, projects, trades, config
         set_deterministic(config.seed)
         self._work = freeze_for_adapter(clone_with_weights(global_model))
@@ -116,8 +121,9 @@ class AdapterTuner:
         global_mape = eac_mape(self.global_model, holdout, self.projects, self.trades)
         adapter_mape = eac_mape(self._work, holdout, self.projects, self.trades)
         kept = bool(adapter_mape < global_mape)
-        return AdapterResult(clone_with_weights(self._work) if kept else None, global_mape, adapter_mape, kept,
-                             train, holdout)
+        return AdapterResult(
+            clone_with_weights(self._work) if kept else None, global_mape, adapter_mape, kept, train, holdout
+        )
 
 
 def fine_tune_adapter(

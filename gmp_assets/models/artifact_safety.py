@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -75,8 +75,10 @@ def listing_problems(files: list[str], digests: dict[str, str] | None) -> list[s
     """What is wrong with a version's file list (run artifact paths) before anything is downloaded."""
     problems = [f"{path} is a pickle file" for path in files if is_pickle_name(path)]
     if digests is None:
-        problems.append(f"no artifact digests were recorded at registration (tag {DIGEST_TAG}): it was not logged"
-                        " by this platform's safe format; retrain it")
+        problems.append(
+            f"no artifact digests were recorded at registration (tag {DIGEST_TAG}): it was not logged"
+            " by this platform's safe format; retrain it"
+        )
         return problems
     if MODEL_PATH not in digests:
         problems.append(f"its recorded digests name no {MODEL_PATH}")
@@ -97,8 +99,10 @@ def mlmodel_problem(text: str) -> str | None:
     pyfunc = flavors.get("python_function")
     if pyfunc is None:
         return None
-    return (f"MLmodel declares a python_function flavour (loader_module {pyfunc.get('loader_module', '?')}),"
-            " whose loading may unpickle")
+    return (
+        f"MLmodel declares a python_function flavour (loader_module {pyfunc.get('loader_module', '?')}),"
+        " whose loading may unpickle"
+    )
 
 
 def file_problems(path: str, local: Path, expected: str | None) -> list[str]:

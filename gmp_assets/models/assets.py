@@ -2,18 +2,31 @@
 
 import dataclasses
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 
-import dagster as dg
-
-from gmp_assets.catalog import Outcome, ADAPTER_KEY, FEATURE_ROWS, GLOBAL_MODEL_KEY, TRAINING_DATASET_KEY
+from gmp_assets.catalog import (
+    ADAPTER_KEY,
+    FEATURE_ROWS,
+    GLOBAL_MODEL_KEY,
+    TRAINING_DATASET_KEY,
+    Outcome,
+    project_partitions,
+    validate_project_key,
+)
 from gmp_assets.features.dataset import SequenceDataset
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
-from gmp_assets.catalog import validate_project_key
+from gmp_assets.features.store import MIN_QUALITY, inference_sequences, training_sequences
 from gmp_assets.models import evidence, registry
 from gmp_assets.models.adapters import AdapterConfig, AdapterResult, eac_mape, fine_tune_adapter
+from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
+from gmp_assets.models.lineage import DATA_THROUGH_ARTIFACT, months_through
+from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
+from gmp_assets.models.promotion import Decision, changed_params
+from gmp_assets.models.recipe import code_fingerprint
+from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.models.samples import (
     ADAPTER_HOLDOUT_MONTHS,
     MAX_LABEL_RATIO,
@@ -22,15 +35,7 @@ from gmp_assets.models.samples import (
     split_last_months,
     vocabularies,
 )
-from gmp_assets.features.store import MIN_QUALITY, inference_sequences, training_sequences
-from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
-from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
-from gmp_assets.models.promotion import Decision, changed_params
-from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
-from gmp_assets.models.recipe import code_fingerprint
-from gmp_assets.models.lineage import DATA_THROUGH_ARTIFACT, months_through
 from gmp_assets.models.training import TrainConfig, train_global
-from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import PostgresResource
 
 MAX_DIVERGENCE = 0.20  # an adapter whose forecasts move >20% from the champion's needs a recorded reason
@@ -50,11 +55,19 @@ def training_params(ds: SequenceDataset, settings: TrainConfig) -> dict[str, obj
     """What a global training run on ``ds`` with ``settings`` logs before it trains: its recipe
     (``promotion.RECIPE_PARAMS``) and the dataset's hash."""
     return {
-        "epochs": settings.epochs, "patience": settings.patience, "batch_size": settings.batch_size,
-        "learning_rate": settings.learning_rate, "clipnorm": settings.clipnorm, "seed": settings.seed,
-        "window": ds.x.shape[1], "n_features": ds.x.shape[2], "feature_schema_version": FEATURE_SCHEMA_VERSION,
-        "dataset_hash": dataset_fingerprint(ds), "recipe_code": code_fingerprint(),
-        "validation_months": VALIDATION_MONTHS, "max_label_ratio": MAX_LABEL_RATIO,
+        "epochs": settings.epochs,
+        "patience": settings.patience,
+        "batch_size": settings.batch_size,
+        "learning_rate": settings.learning_rate,
+        "clipnorm": settings.clipnorm,
+        "seed": settings.seed,
+        "window": ds.x.shape[1],
+        "n_features": ds.x.shape[2],
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "dataset_hash": dataset_fingerprint(ds),
+        "recipe_code": code_fingerprint(),
+        "validation_months": VALIDATION_MONTHS,
+        "max_label_ratio": MAX_LABEL_RATIO,
     }
 
 
@@ -116,10 +129,17 @@ def global_model(
 
         mlflow_lib.log_params(
             training_params(ds, settings)
-            | {"dataset_id": f"training_dataset@{context.run.run_id}", "best_epoch": result.best_epoch, **evidence_params}
+            | {
+                "dataset_id": f"training_dataset@{context.run.run_id}",
+                "best_epoch": result.best_epoch,
+                **evidence_params,
+            }
         )
-        mlflow.log_samples("ml/training_dataset", context.run.run_id,
-                           {"training": ("global_training", train), "validation": ("global_validation", val)})
+        mlflow.log_samples(
+            "ml/training_dataset",
+            context.run.run_id,
+            {"training": ("global_training", train), "validation": ("global_validation", val)},
+        )
         mlflow_lib.log_dict(months_through(ds), DATA_THROUGH_ARTIFACT)
         mlflow_lib.log_metric("label_trades_left_out", len(result.left_out))
         if result.left_out:
@@ -178,36 +198,58 @@ def project_adapter(
         project = training_sequences(conn, label_every_month=True, project_keys=[project_key])
     labelled = project.subset(project.labelled)
     if not len(labelled):
-        return dg.MaterializeResult(metadata={Outcome.KEPT: False, "global_version": champion.version,
-                                              "reason": "no finished trades to learn from yet"})
+        return dg.MaterializeResult(
+            metadata={
+                Outcome.KEPT: False,
+                "global_version": champion.version,
+                "reason": "no finished trades to learn from yet",
+            }
+        )
     months = int(project.months_of_data.max())
     name = adapter_model_name(project_key)
     adapter_config = AdapterConfig()
     params = adapter_params(champion.version, adapter_config, labelled)
     latest = mlflow.latest_run({"gmp.kind": "adapter", "gmp.project": project_key})
     if latest is not None and not changed_params(latest.params, params, params):
-        return dg.MaterializeResult(metadata=_same_as_latest(mlflow, name, latest, champion.version)
-                                    | {Outcome.MONTHS_OF_DATA: months})
+        return dg.MaterializeResult(
+            metadata=_same_as_latest(mlflow, name, latest, champion.version) | {Outcome.MONTHS_OF_DATA: months}
+        )
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
     result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
     metadata = {
-        Outcome.KEPT: result.kept, "global_mape": result.global_mape, "adapter_mape": result.adapter_mape,
-        "train_samples": result.n_train, "global_version": champion.version, Outcome.MONTHS_OF_DATA: months,
+        Outcome.KEPT: result.kept,
+        "global_mape": result.global_mape,
+        "adapter_mape": result.adapter_mape,
+        "train_samples": result.n_train,
+        "global_version": champion.version,
+        Outcome.MONTHS_OF_DATA: months,
     }
     if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
-        return dg.MaterializeResult(metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"})
+        return dg.MaterializeResult(
+            metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"}
+        )
     # every fine-tune is an MLflow run (tag gmp.kept); only a kept adapter logs and registers its model
     tags = {"gmp.kind": "adapter", "gmp.project": project_key, "gmp.kept": str(result.kept).lower()}
     with mlflow.start_run(f"adapter_{project_key}", tags=tags) as run:
         import mlflow as mlflow_lib
 
-        mlflow_lib.log_params({
-            "project_key": project_key, **params, "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
-            "train_samples": result.n_train, "holdout_samples": len(result.judged),
-        })
-        mlflow.log_samples(f"ml/project_adapter[{project_key}]", context.run.run_id,
-                           {"training": (f"adapter_{project_key}_training", result.learnt),
-                            "validation": (f"adapter_{project_key}_holdout", result.judged)})
+        mlflow_lib.log_params(
+            {
+                "project_key": project_key,
+                **params,
+                "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
+                "train_samples": result.n_train,
+                "holdout_samples": len(result.judged),
+            }
+        )
+        mlflow.log_samples(
+            f"ml/project_adapter[{project_key}]",
+            context.run.run_id,
+            {
+                "training": (f"adapter_{project_key}_training", result.learnt),
+                "validation": (f"adapter_{project_key}_holdout", result.judged),
+            },
+        )
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
         metadata["mlflow_run_id"] = run.info.run_id
         if not result.kept:
@@ -223,12 +265,18 @@ def project_adapter(
     if not decision.promote:
         reason = "kept as the challenger: forecasts keep the champion adapter (see decision)"
     elif months < ADAPTER_MIN_MONTHS:
-        reason = (f"kept: forecasts use an adapter from {ADAPTER_MIN_MONTHS} months of project data ({months} now);"
-                  " until then the global model")
+        reason = (
+            f"kept: forecasts use an adapter from {ADAPTER_MIN_MONTHS} months of project data ({months} now);"
+            " until then the global model"
+        )
     else:
         reason = "kept and promoted: forecasts use it"
-    metadata |= {"model_version": version, Outcome.PROMOTED: decision.promote, Outcome.DECISION: decision.reason,
-                 "reason": reason}
+    metadata |= {
+        "model_version": version,
+        Outcome.PROMOTED: decision.promote,
+        Outcome.DECISION: decision.reason,
+        "reason": reason,
+    }
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -236,8 +284,13 @@ def adapter_params(global_version: str, config: AdapterConfig, labelled: Sequenc
     """What an adapter run logs before it fine-tunes, and all its result depends on (fine-tuning is
     seeded and deterministic): the global version it starts from, its settings, the feature schema,
     the code fingerprint and the hash of the project's labelled samples."""
-    return {"global_version": global_version, **dataclasses.asdict(config), "feature_schema_version": FEATURE_SCHEMA_VERSION,
-            "dataset_hash": dataset_fingerprint(labelled), "recipe_code": code_fingerprint()}
+    return {
+        "global_version": global_version,
+        **dataclasses.asdict(config),
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "dataset_hash": dataset_fingerprint(labelled),
+        "recipe_code": code_fingerprint(),
+    }
 
 
 def _same_as_latest(mlflow: MlflowResource, name: str, latest: registry.RunRecord, global_version: str) -> dict:
@@ -251,15 +304,26 @@ def _same_as_latest(mlflow: MlflowResource, name: str, latest: registry.RunRecor
         done = f"adapter version {newest} was fine-tuned {same}, so a refit would give the same adapter"
     else:
         newest = None
-        done = (f"the fine-tune of MLflow run {latest.run_id[:8]} started {same} and was not kept (it did not beat the"
-                " global model on held-out months), so a refit would not be either")
+        done = (
+            f"the fine-tune of MLflow run {latest.run_id[:8]} started {same} and was not kept (it did not beat the"
+            " global model on held-out months), so a refit would not be either"
+        )
     champion = mlflow.version_for(name, registry.CHAMPION)
-    in_use = (f"the champion adapter is version {champion}" if champion
-              else "no champion adapter: the project uses the global model")
-    metadata = {"reason": f"nothing new: {done}; {in_use}", "global_version": global_version,
-                "latest_adapter_run": latest.run_id}
-    return (metadata | ({"newest_adapter_version": newest} if newest else {})
-            | ({Outcome.CHAMPION_ADAPTER: champion} if champion else {}))
+    in_use = (
+        f"the champion adapter is version {champion}"
+        if champion
+        else "no champion adapter: the project uses the global model"
+    )
+    metadata = {
+        "reason": f"nothing new: {done}; {in_use}",
+        "global_version": global_version,
+        "latest_adapter_run": latest.run_id,
+    }
+    return (
+        metadata
+        | ({"newest_adapter_version": newest} if newest else {})
+        | ({Outcome.CHAMPION_ADAPTER: champion} if champion else {})
+    )
 
 
 def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResult) -> dict:
@@ -273,29 +337,43 @@ def _without_new_adapter(mlflow: MlflowResource, name: str, result: AdapterResul
     champion_mape = eac_mape(current.model, result.judged, current.projects, current.trades)
     scores = f"{champion_mape:.4f} vs the global model's {result.global_mape:.4f}"
     if champion_mape < result.global_mape:
-        return {"reason": f"{not_kept}; the champion adapter (version {current.version}) still does ({scores})"
-                          " and stays in use", Outcome.CHAMPION_ADAPTER: current.version}
+        return {
+            "reason": f"{not_kept}; the champion adapter (version {current.version}) still does ({scores})"
+            " and stays in use",
+            Outcome.CHAMPION_ADAPTER: current.version,
+        }
     mlflow.retire(name, f"does not beat global model {result.global_mape:.4f} on held-out months ({champion_mape:.4f})")
-    return {"reason": f"{not_kept}, nor does the champion adapter (version {current.version}: {scores}): retired,"
-                      " the project uses the global model", "retired_adapter_version": current.version}
+    return {
+        "reason": f"{not_kept}, nor does the champion adapter (version {current.version}: {scores}): retired,"
+        " the project uses the global model",
+        "retired_adapter_version": current.version,
+    }
 
 
 def _adapter_decision(postgres, project_key, result, current, champion_global) -> Decision:
     """Promote a kept adapter only if it beats the champion adapter on the same held-out months and its
     current forecasts stay within ``MAX_DIVERGENCE`` of the champion adapter's."""
     if current is None:
-        return Decision(True, f"first adapter; beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})")
+        return Decision(
+            True, f"first adapter; beats the global model ({result.adapter_mape:.4f} < {result.global_mape:.4f})"
+        )
     champion_mape = eac_mape(current.model, result.judged, current.projects, current.trades)
     if not result.adapter_mape <= champion_mape:
-        return Decision(False, f"not promoted: held-out MAPE {result.adapter_mape:.4f} does not beat the champion"
-                               f" adapter's {champion_mape:.4f} (version {current.version})")
+        return Decision(
+            False,
+            f"not promoted: held-out MAPE {result.adapter_mape:.4f} does not beat the champion"
+            f" adapter's {champion_mape:.4f} (version {current.version})",
+        )
     divergence = _divergence(postgres, project_key, result.model, current, champion_global)
     reason = f"held-out MAPE {result.adapter_mape:.4f} vs champion adapter {champion_mape:.4f}"
     if divergence is None or divergence <= MAX_DIVERGENCE:
         moved = "" if divergence is None else f"; forecasts move {divergence:.1%} from the champion adapter"
         return Decision(True, reason + moved)
-    return Decision(False, f"not promoted: {reason}, but forecasts move {divergence:.1%} (> {MAX_DIVERGENCE:.0%}) from"
-                           " the champion; promote by hand with a reason (gmp models promote)")
+    return Decision(
+        False,
+        f"not promoted: {reason}, but forecasts move {divergence:.1%} (> {MAX_DIVERGENCE:.0%}) from"
+        " the champion; promote by hand with a reason (gmp models promote)",
+    )
 
 
 def _divergence(postgres, project_key, model, current, champion_global) -> float | None:

@@ -103,7 +103,9 @@ def costs_follow_progress(spent_share, pct_complete):
     well above that ratio; one far under it (well along with little or nothing spent) usually has
     its costs under a division name still in the mapping review queue. There the measurement
     would read a trade finishing far under its budget: it is missing costs, not running under."""
-    return ops.convert_to_tensor(_float(spent_share)) >= MIN_SPENT_PER_PROGRESS * ops.convert_to_tensor(_float(pct_complete))
+    return ops.convert_to_tensor(_float(spent_share)) >= MIN_SPENT_PER_PROGRESS * ops.convert_to_tensor(
+        _float(pct_complete)
+    )
 
 
 def own_measurement(spent_share, pct_complete, scheduled, bias, precision):
@@ -162,12 +164,14 @@ def trade_scatter_variance(*datasets: SequenceDataset) -> float:
     """Pooled within-project variance of the finished trades' ``y`` (each trade's label at its last
     labelled month); 0 with fewer than ``MIN_SCATTER_PROJECTS`` projects of two finished trades."""
     frames = [
-        pd.DataFrame({
-            "project": ds.project_keys[ds.labelled].astype(str),
-            "trade": ds.canonical_codes[ds.labelled].astype(str),
-            "month": ds.as_of_month[ds.labelled],
-            "y": ds.y[ds.labelled].astype(np.float64),
-        })
+        pd.DataFrame(
+            {
+                "project": ds.project_keys[ds.labelled].astype(str),
+                "trade": ds.canonical_codes[ds.labelled].astype(str),
+                "month": ds.as_of_month[ds.labelled],
+                "y": ds.y[ds.labelled].astype(np.float64),
+            }
+        )
         for ds in datasets
     ]
     trades = pd.concat(frames).sort_values("month").groupby(["project", "trade"]).y.last()

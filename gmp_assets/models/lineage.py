@@ -65,13 +65,15 @@ class PlatformSource(DatasetSource):
 
 def sample_schema(ds: SequenceDataset) -> Schema:
     """Keys, the month, the feature columns of each sequence step and the target."""
-    return Schema([
-        ColSpec(DataType.string, "project_key"),
-        ColSpec(DataType.string, "canonical_code"),
-        ColSpec(DataType.datetime, "as_of_month"),
-        *(ColSpec(DataType.double, name) for name in ds.feature_names),
-        ColSpec(DataType.double, "y", required=False),  # log(final / BAC); missing while the final is unknown
-    ])
+    return Schema(
+        [
+            ColSpec(DataType.string, "project_key"),
+            ColSpec(DataType.string, "canonical_code"),
+            ColSpec(DataType.datetime, "as_of_month"),
+            *(ColSpec(DataType.double, name) for name in ds.feature_names),
+            ColSpec(DataType.double, "y", required=False),  # log(final / BAC); missing while the final is unknown
+        ]
+    )
 
 
 def sample_profile(ds: SequenceDataset) -> dict[str, Any]:

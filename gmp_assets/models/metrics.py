@@ -7,8 +7,8 @@ A metric over no defined rows is NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from statistics import NormalDist
-from typing import Callable
 
 import numpy as np
 

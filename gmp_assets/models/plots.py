@@ -53,8 +53,14 @@ def fan_chart_png(fan_samples: list[dict], title: str = "Backtest: forecast EAC 
         stages = sorted(sample["stages"], key=int)
         x = [int(s) for s in stages]
         at = [sample["stages"][s] for s in stages]
-        axes.fill_between(x, [a["lower_cents"] for a in at], [a["upper_cents"] for a in at],
-                          alpha=0.25, color="tab:blue", label="80% interval")
+        axes.fill_between(
+            x,
+            [a["lower_cents"] for a in at],
+            [a["upper_cents"] for a in at],
+            alpha=0.25,
+            color="tab:blue",
+            label="80% interval",
+        )
         axes.plot(x, [a["eac_cents"] for a in at], "o-", color="tab:blue", label="forecast EAC")
         axes.axhline(sample["actual_final_cents"], color="black", linewidth=1.5, label="actual final")
         axes.axhline(sample["bac_cents"], color="tab:gray", linestyle="--", linewidth=1, label="budget")
@@ -86,8 +92,10 @@ def forecast_fan_png(rows: Iterable[Mapping] | pd.DataFrame, title: str = "Curre
     if frame.empty:
         axes.text(0.5, 0.5, "no forecasts with a budget", ha="center", va="center")
         return _png(figure)
-    share = {c: 100 * frame[c].astype(float).to_numpy() / frame["bac_cents"].astype(float).to_numpy()
-             for c in ("predicted_eac_cents", "confidence_lower_cents", "confidence_upper_cents", "actual_to_date_cents")}
+    share = {
+        c: 100 * frame[c].astype(float).to_numpy() / frame["bac_cents"].astype(float).to_numpy()
+        for c in ("predicted_eac_cents", "confidence_lower_cents", "confidence_upper_cents", "actual_to_date_cents")
+    }
     x = range(len(frame))
     eac = share["predicted_eac_cents"]
     errors = [eac - share["confidence_lower_cents"], share["confidence_upper_cents"] - eac]

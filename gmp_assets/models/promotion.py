@@ -29,8 +29,16 @@ from gmp_assets.models.training import TrainConfig
 
 # MLflow run params that define a global model's recipe (``global_model`` logs them all).
 RECIPE_PARAMS = (
-    "epochs", "patience", "batch_size", "learning_rate", "clipnorm", "seed",
-    "window", "n_features", "feature_schema_version", "recipe_code",
+    "epochs",
+    "patience",
+    "batch_size",
+    "learning_rate",
+    "clipnorm",
+    "seed",
+    "window",
+    "n_features",
+    "feature_schema_version",
+    "recipe_code",
 )
 # ``recipe_code`` is ``recipe.code_fingerprint()``: only the code running now can be replayed.
 REPLAY_PARAMS = ("window", "n_features", "feature_schema_version", "recipe_code")
@@ -97,8 +105,11 @@ def decide(
     if is_champion:
         return Decision(False, f"the challenger already is the champion; backtest score {challenger_score:.4f}")
     if demoted:
-        return Decision(False, f"taken out of service by hand ({demoted}); backtest score {challenger_score:.4f}:"
-                               " only gmp models promote brings it back")
+        return Decision(
+            False,
+            f"taken out of service by hand ({demoted}); backtest score {challenger_score:.4f}:"
+            " only gmp models promote brings it back",
+        )
     if same_recipe:
         return Decision(
             True,
@@ -106,8 +117,11 @@ def decide(
             " the challenger learnt from newer data",
         )
     if champion_score is None or math.isnan(champion_score):
-        return Decision(True, "the champion's recipe cannot be replayed and has no recorded backtest score;"
-                              f" challenger backtest score {challenger_score:.4f}")
+        return Decision(
+            True,
+            "the champion's recipe cannot be replayed and has no recorded backtest score;"
+            f" challenger backtest score {challenger_score:.4f}",
+        )
     where = "on the same data" if replayed else "recorded when the champion was backtested (older data)"
     verdict = "beats" if challenger_score < champion_score else "does not beat"
     return Decision(

@@ -53,8 +53,13 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.returns = _unquoted(node.returns)
         body = getattr(node, "body", None)
-        if isinstance(node, _DOCUMENTED) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        if (
+            isinstance(node, _DOCUMENTED)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return tree
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from dagster import ConfigurableResource
 
@@ -112,7 +113,10 @@ class MlflowResource(ConfigurableResource):
             model.save(model_file)
             mlflow.log_artifact(str(vocabulary))
             mlflow.log_artifact(str(model_file), artifact_path=safety.MODEL_DIR)
-            digests = {VOCABULARY_ARTIFACT: safety.sha256_file(vocabulary), safety.MODEL_PATH: safety.sha256_file(model_file)}
+            digests = {
+                VOCABULARY_ARTIFACT: safety.sha256_file(vocabulary),
+                safety.MODEL_PATH: safety.sha256_file(model_file),
+            }
         client = self.client()
         try:
             client.create_registered_model(registered_name)
@@ -120,7 +124,9 @@ class MlflowResource(ConfigurableResource):
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         version = client.create_model_version(
-            registered_name, source=f"runs:/{run_id}/{safety.MODEL_DIR}", run_id=run_id,
+            registered_name,
+            source=f"runs:/{run_id}/{safety.MODEL_DIR}",
+            run_id=run_id,
             tags={safety.DIGEST_TAG: safety.digest_tag_value(digests)},
         )
         return str(version.version)
@@ -155,8 +161,10 @@ class MlflowResource(ConfigurableResource):
         experiment = self._setup().get_experiment_by_name(self.experiment)
         wanted = " AND ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
         runs = self.client().search_runs(
-            [experiment.experiment_id], f"attributes.status = 'FINISHED' AND {wanted}",
-            order_by=["attributes.start_time DESC"], max_results=1,
+            [experiment.experiment_id],
+            f"attributes.status = 'FINISHED' AND {wanted}",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
         )
         return RunRecord(runs[0].info.run_id, dict(runs[0].data.params), dict(runs[0].data.tags)) if runs else None
 
@@ -211,7 +219,11 @@ class MlflowResource(ConfigurableResource):
             if aliases[CHAMPION]:
                 note = self.version_tags(model.name, aliases[CHAMPION]).get("promotion_reason", "")
             else:
-                retired = self.version_tags(model.name, aliases[PREVIOUS]).get("retired_reason") if aliases[PREVIOUS] else None
+                retired = (
+                    self.version_tags(model.name, aliases[PREVIOUS]).get("retired_reason")
+                    if aliases[PREVIOUS]
+                    else None
+                )
                 note = f"retired: {retired}" if retired else ""
             rows.append({"name": model.name, **aliases, "note": note})
         return rows
@@ -274,12 +286,20 @@ class MlflowResource(ConfigurableResource):
         digests = safety.recorded_digests(model_version.tags)
         expected_source = f"runs:/{model_version.run_id}/{safety.MODEL_DIR}"
         with tempfile.TemporaryDirectory() as tmp:
-            source = Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=client.get_model_version_download_uri(name, version), dst_path=f"{tmp}/source"))
+            source = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=client.get_model_version_download_uri(name, version), dst_path=f"{tmp}/source"
+                )
+            )
             prefix = f"{safety.MODEL_DIR}/" if model_version.source == expected_source else ""
-            local = {f"{prefix}{p.relative_to(source).as_posix()}": p for p in sorted(source.rglob("*"))
-                     if p.is_file() or p.is_symlink()}
-            problems = [] if prefix else [f"its source {model_version.source} is not its run's {safety.MODEL_DIR}/ folder"]
+            local = {
+                f"{prefix}{p.relative_to(source).as_posix()}": p
+                for p in sorted(source.rglob("*"))
+                if p.is_file() or p.is_symlink()
+            }
+            problems = (
+                [] if prefix else [f"its source {model_version.source} is not its run's {safety.MODEL_DIR}/ folder"]
+            )
             problems += safety.listing_problems(list(local), digests)
             problems += [f"{path} is a symbolic link" for path, p in local.items() if p.is_symlink()]
             for path, p in local.items():
@@ -300,8 +320,13 @@ class MlflowResource(ConfigurableResource):
                 raise safety.refusal(name, version, problems)
             vocab = json.loads(vocabulary.read_text())
             model = keras.saving.load_model(local[safety.MODEL_PATH], safe_mode=True)
-        return LoadedModel(name=name, version=version, model=model, projects=Vocabulary(tuple(vocab["projects"])),
-                           trades=Vocabulary(tuple(vocab["trades"])))
+        return LoadedModel(
+            name=name,
+            version=version,
+            model=model,
+            projects=Vocabulary(tuple(vocab["projects"])),
+            trades=Vocabulary(tuple(vocab["trades"])),
+        )
 
     def _run_file(self, run_id: str, artifact: str, folder: Path) -> Path | None:
         """``artifact`` of run ``run_id`` downloaded into ``folder``; None if the run has none."""
@@ -309,6 +334,8 @@ class MlflowResource(ConfigurableResource):
         from mlflow.exceptions import MlflowException
 
         try:
-            return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(folder)))
+            return Path(
+                mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(folder))
+            )
         except (MlflowException, OSError):
             return None

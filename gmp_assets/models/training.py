@@ -24,7 +24,6 @@ import tensorflow as tf
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
 from gmp_assets.features.schema import PROJECT_STATIC_FEATURES
 from gmp_assets.models import evidence, metrics
-from gmp_assets.models.samples import implausible_labels
 from gmp_assets.models.network import (
     EVIDENCE_LAYER,
     build_forecaster,
@@ -34,6 +33,7 @@ from gmp_assets.models.network import (
     predict,
     to_eac,
 )
+from gmp_assets.models.samples import implausible_labels
 
 
 def trade_names(ds: SequenceDataset) -> tuple[str, ...]:
@@ -167,9 +167,7 @@ def train_global(
         ]
         per_project, val_loss = eac_mape_by_project(model, val, val_inputs)
         worst = float(np.nanmax(list(per_project.values())))
-        history.append(
-            {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": val_loss, "val_worst_mape": worst}
-        )
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": val_loss, "val_worst_mape": worst})
         if worst < best[0]:
             best = (worst, epoch, model.get_weights(), per_project)
         elif epoch - best[1] >= config.patience:

@@ -2,13 +2,16 @@
 
 import dagster as dg
 
-from gmp_assets.catalog import DRIFT_KEY, FEATURE_ROWS
-from gmp_assets.catalog import validate_project_key
-from gmp_assets.catalog import FORECASTS_KEY
-from gmp_assets.catalog import GLOBAL_MODEL_KEY
+from gmp_assets.catalog import (
+    DRIFT_KEY,
+    FEATURE_ROWS,
+    FORECASTS_KEY,
+    GLOBAL_MODEL_KEY,
+    project_partitions,
+    validate_project_key,
+)
 from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
-from gmp_assets.catalog import project_partitions
 from gmp_assets.resources import PostgresResource
 
 

@@ -23,8 +23,15 @@ DRIFTED_SHARE_FOR_RETRAINING = 0.15
 PREDICTION_DRIFT_RATIO = 1.10
 N_BINS = 10
 DRIFT_FEATURES = (
-    "cost_per_sf", "cumulative_cost_per_sf", "pct_budget_spent", "pct_complete",
-    "cost_per_sf_mean_3m", "cost_per_sf_std_3m", "cost_per_sf_lag_1", "cost_per_sf_lag_2", "cost_per_sf_lag_3",
+    "cost_per_sf",
+    "cumulative_cost_per_sf",
+    "pct_budget_spent",
+    "pct_complete",
+    "cost_per_sf_mean_3m",
+    "cost_per_sf_std_3m",
+    "cost_per_sf_lag_1",
+    "cost_per_sf_lag_2",
+    "cost_per_sf_lag_3",
 )
 _EPSILON = 1e-4
 
@@ -53,8 +60,10 @@ class DataDriftReport:
         lines = ["| feature | PSI | drifted |", "|---|---:|---|"] + [
             f"| {r.feature} | {r.psi:.3f} | {'yes' if r.drifted else ''} |" for r in self.table.itertuples()
         ]
-        return "\n".join(lines) + (f"\n\n{self.drifted_share:.0%} of features drifted (PSI > {PSI_DRIFTED}; more than"
-                                   f" {DRIFTED_SHARE_FOR_RETRAINING:.0%} calls for retraining).")
+        return "\n".join(lines) + (
+            f"\n\n{self.drifted_share:.0%} of features drifted (PSI > {PSI_DRIFTED}; more than"
+            f" {DRIFTED_SHARE_FOR_RETRAINING:.0%} calls for retraining)."
+        )
 
 
 def stage_matched(reference: pd.DataFrame, current: pd.DataFrame, column: str = "schedule_elapsed") -> pd.DataFrame:
@@ -78,4 +87,6 @@ def data_drift(
 
 def prediction_drift(recent_mape: float, baseline_mape: float) -> bool:
     """True when the recent MAPE is more than 10% above the baseline (a finite one)."""
-    return bool(np.isfinite(recent_mape) and np.isfinite(baseline_mape) and recent_mape > baseline_mape * PREDICTION_DRIFT_RATIO)
+    return bool(
+        np.isfinite(recent_mape) and np.isfinite(baseline_mape) and recent_mape > baseline_mape * PREDICTION_DRIFT_RATIO
+    )

@@ -21,11 +21,11 @@ from psycopg2.extras import Json
 
 from gmp_assets.features import store
 from gmp_assets.features.compute import trade_finished_as_of
+from gmp_assets.features.store import trains_the_model
 from gmp_assets.forecasting.serving import NOT_MODELLED
 from gmp_assets.models import metrics
-from gmp_assets.features.store import trains_the_model
-from gmp_assets.models.registry import CHALLENGER, GLOBAL_MODEL, LoadedModel, MlflowResource
 from gmp_assets.models.lineage import DATA_THROUGH_ARTIFACT
+from gmp_assets.models.registry import CHALLENGER, GLOBAL_MODEL, LoadedModel, MlflowResource
 from gmp_assets.monitoring.drift import DataDriftReport, data_drift, prediction_drift
 
 RECENT_MONTHS = 6
@@ -48,13 +48,19 @@ class DriftEvaluation:
 
     def markdown(self) -> str:
         """The PSI table and the retraining decision."""
-        learnt = (f"The newest global model learnt from this project's data through {self.learnt_through};"
-                  f" {self.unseen_months} month(s) since" if self.learnt_through else
-                  f"The newest global model did not learn from this project ({self.unseen_months} month(s) of data)")
+        learnt = (
+            f"The newest global model learnt from this project's data through {self.learnt_through};"
+            f" {self.unseen_months} month(s) since"
+            if self.learnt_through
+            else f"The newest global model did not learn from this project ({self.unseen_months} month(s) of data)"
+        )
         if not self.trains_the_model:
             learnt += " and does not train it (not training-eligible, or data quality under the bar)"
-        decision = "retrain the global model" if self.retrain else "no retraining" + (
-            " (it would learn nothing new)" if self.data.retrain else "")
+        decision = (
+            "retrain the global model"
+            if self.retrain
+            else "no retraining" + (" (it would learn nothing new)" if self.data.retrain else "")
+        )
         return f"{self.data.markdown()}\n\n{learnt}: {decision}."
 
 
@@ -80,7 +86,11 @@ def recent_forecast_mape(conn: psycopg2.extensions.connection, project_key: str)
         forecasts = pd.DataFrame(cur.fetchall(), columns=["canonical_code", "forecast_date", "eac"])
     joined = forecasts.merge(finals, on="canonical_code")
     joined = joined[pd.to_datetime(joined["forecast_date"]) < pd.to_datetime(joined["finished_month"])]
-    return metrics.mape(joined["final_cost_cents"].to_numpy(dtype=float), joined["eac"].to_numpy(dtype=float)) if len(joined) else float("nan")
+    return (
+        metrics.mape(joined["final_cost_cents"].to_numpy(dtype=float), joined["eac"].to_numpy(dtype=float))
+        if len(joined)
+        else float("nan")
+    )
 
 
 def validation_mapes(registry: MlflowResource, champion: LoadedModel) -> dict[str, float]:
@@ -120,11 +130,16 @@ class DriftBaseline:
 def drift_baseline(
     conn: psycopg2.extensions.connection, registry: MlflowResource, champion: LoadedModel
 ) -> DriftBaseline:
-    return DriftBaseline(learnt_through(registry), store.load_feature_rows(conn, list(champion.projects.keys)),
-                         validation_mapes(registry, champion))
+    return DriftBaseline(
+        learnt_through(registry),
+        store.load_feature_rows(conn, list(champion.projects.keys)),
+        validation_mapes(registry, champion),
+    )
 
 
-def evaluate_project(conn: psycopg2.extensions.connection, baseline: DriftBaseline, project_key: str) -> DriftEvaluation:
+def evaluate_project(
+    conn: psycopg2.extensions.connection, baseline: DriftBaseline, project_key: str
+) -> DriftEvaluation:
     """PSI of the project's last 6 months of features against the champion's other training projects."""
     reference = baseline.reference[baseline.reference["project_key"] != project_key]
     rows = store.load_feature_rows(conn, [project_key])
@@ -132,8 +147,16 @@ def evaluate_project(conn: psycopg2.extensions.connection, baseline: DriftBaseli
     recent, expected = recent_forecast_mape(conn, project_key), baseline_mape(baseline.validation, project_key)
     through = baseline.learnt.get(project_key)
     trains = bool(trains_the_model(store.load_projects(conn, [project_key])).any())
-    return DriftEvaluation(project_key, report, recent, expected, prediction_drift(recent, expected), through,
-                           unseen_months(rows["month_start"], through), trains)
+    return DriftEvaluation(
+        project_key,
+        report,
+        recent,
+        expected,
+        prediction_drift(recent, expected),
+        through,
+        unseen_months(rows["month_start"], through),
+        trains,
+    )
 
 
 def record(conn: psycopg2.extensions.connection, evaluation: DriftEvaluation) -> None:
@@ -142,7 +165,9 @@ def record(conn: psycopg2.extensions.connection, evaluation: DriftEvaluation) ->
             "INSERT INTO ml.drift_reports (project_key, drifted_share, retrain, recent_mape, baseline_mape, fine_tune, psi)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
-                evaluation.project_key, evaluation.data.drifted_share, evaluation.retrain,
+                evaluation.project_key,
+                evaluation.data.drifted_share,
+                evaluation.retrain,
                 None if np.isnan(evaluation.recent_mape) else evaluation.recent_mape,
                 None if np.isnan(evaluation.baseline_mape) else evaluation.baseline_mape,
                 evaluation.fine_tune,

@@ -43,10 +43,18 @@ def weekly_plan(
     if changed:
         return WeeklyPlan("train", f"version {newest} was trained with another recipe ({', '.join(changed)})")
     if newest == champion:
-        return WeeklyPlan("skip", f"the champion (version {newest}) was trained on today's data with today's"
-                                  " recipe: retraining would give the same model")
+        return WeeklyPlan(
+            "skip",
+            f"the champion (version {newest}) was trained on today's data with today's"
+            " recipe: retraining would give the same model",
+        )
     if not backtested:
-        return WeeklyPlan("backtest", f"version {newest} was trained on today's data but not backtested yet:"
-                                      " backtest it against the champion")
-    return WeeklyPlan("skip", f"version {newest} was trained on today's data and lost its backtest to the"
-                              f" champion (version {champion}): retraining would give the same model")
+        return WeeklyPlan(
+            "backtest",
+            f"version {newest} was trained on today's data but not backtested yet: backtest it against the champion",
+        )
+    return WeeklyPlan(
+        "skip",
+        f"version {newest} was trained on today's data and lost its backtest to the"
+        f" champion (version {champion}): retraining would give the same model",
+    )

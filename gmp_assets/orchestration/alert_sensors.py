@@ -1,6 +1,5 @@
 """Sensors of the alerts: delivery to the sinks, run failures as alerts, dead runs freed."""
 
-
 from collections.abc import Mapping
 
 import dagster as dg
@@ -72,8 +71,11 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, postgres: PostgresRe
     context.log.info(f"{'opened' if opened else 'refreshed'} run_failed alert of {project_key}: {message}")
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitor_all_code_locations=True,
-                      default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitor_all_code_locations=True,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def run_recovery_sensor(context: dg.RunStatusSensorContext, postgres: PostgresResource) -> None:
     """Resolve a project's run_failed alert once each job that failed for it has succeeded since."""
     run = context.dagster_run

@@ -8,15 +8,12 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
-from gmp_assets.catalog import monthly_ranges
-from gmp_assets.catalog import project_month_span, range_tags
+from gmp_assets.catalog import PROJECTS, is_project_key, monthly_ranges, project_month_span, range_tags
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
 from gmp_assets.ingest.readers import discover_project_files
-from gmp_assets.catalog import is_project_key
-from gmp_assets.catalog import PROJECTS
-from gmp_assets.resources import InboxResource, PostgresResource
 from gmp_assets.orchestration.tags import TRIGGER_TAG, executed_by_gmp
+from gmp_assets.resources import InboxResource, PostgresResource
 
 MAX_PROJECTS_PER_TICK = 20
 
@@ -73,14 +70,17 @@ def _waiting_for_shared(
         return dg.RunRequest(job_name=shared_job.name, tags={TRIGGER_TAG: "inbox"})
     run = runs[0]
     if run.status == dg.DagsterRunStatus.FAILURE:
-        return dg.SkipReason(f"projects wait for the canonical taxonomy: its run {run.run_id[:8]} ({shared_job.name})"
-                             " failed; re-execute it from the Dagster UI")
+        return dg.SkipReason(
+            f"projects wait for the canonical taxonomy: its run {run.run_id[:8]} ({shared_job.name})"
+            " failed; re-execute it from the Dagster UI"
+        )
     return dg.SkipReason(f"projects wait for the canonical taxonomy: run {run.run_id[:8]} ({run.status.value.lower()})")
 
 
 def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefinition:
-    @dg.sensor(jobs=[ingest_job, shared_job], minimum_interval_seconds=30,
-               default_status=dg.DefaultSensorStatus.RUNNING)
+    @dg.sensor(
+        jobs=[ingest_job, shared_job], minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+    )
     def inbox_sensor(
         context: dg.SensorEvaluationContext, inbox: InboxResource, postgres: PostgresResource
     ) -> dg.SensorResult | dg.SkipReason:
@@ -104,9 +104,14 @@ def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefiniti
                 loaded = loaded_hashes(conn, key)
                 # touched but identical to what is loaded (e.g. ingested by `gmp ingest`): nothing to run
                 if key in new or folder_hashes(inbox.project_dir(key)) != loaded:
-                    requests.append(dg.RunRequest(run_key=inbox_run_key(key, batch[key], loaded),
-                                                  job_name=ingest_job.name, partition_key=key,
-                                                  tags={TRIGGER_TAG: "inbox"}))
+                    requests.append(
+                        dg.RunRequest(
+                            run_key=inbox_run_key(key, batch[key], loaded),
+                            job_name=ingest_job.name,
+                            partition_key=key,
+                            tags={TRIGGER_TAG: "inbox"},
+                        )
+                    )
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(PROJECTS, new)] if new else [],
@@ -116,9 +121,12 @@ def build_inbox_sensor(ingest_job, shared_job, shared_keys) -> dg.SensorDefiniti
     return inbox_sensor
 
 
-def chained_elsewhere(tags: Mapping[str, str], built: Collection[dg.AssetKey],
-                      backfill_selection: Collection[dg.AssetKey] | None,
-                      follow_on: Collection[dg.AssetKey]) -> str | None:
+def chained_elsewhere(
+    tags: Mapping[str, str],
+    built: Collection[dg.AssetKey],
+    backfill_selection: Collection[dg.AssetKey] | None,
+    follow_on: Collection[dg.AssetKey],
+) -> str | None:
     """Why a finished run's follow-on step (``follow_on``: the assets it builds) is not a sensor's to
     ask for, None when it is: ``gmp`` chains the runs it executes in-process itself, the run built
     them itself (``built``), or its backfill's selection holds them."""
@@ -145,16 +153,18 @@ def _follow_on_partitions(
     if not partitions:
         return []
     backfill = context.instance.get_backfill(run.tags[BACKFILL_ID_TAG]) if BACKFILL_ID_TAG in run.tags else None
-    reason = chained_elsewhere(run.tags, {e.asset_key for e in events}, backfill.asset_selection if backfill else None,
-                               follow_on)
+    reason = chained_elsewhere(
+        run.tags, {e.asset_key for e in events}, backfill.asset_selection if backfill else None, follow_on
+    )
     if reason:
         context.log.info(f"run {run.run_id[:8]}: {reason}")
         return []
     return partitions
 
 
-def build_months_sensor(months_job, after: Collection[dg.AssetKey],
-                        follow_on: Collection[dg.AssetKey]) -> dg.SensorDefinition:
+def build_months_sensor(
+    months_job, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]
+) -> dg.SensorDefinition:
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
         # every run on the instance, also those without a code location (`dagster asset materialize`)
@@ -173,15 +183,20 @@ def build_months_sensor(months_job, after: Collection[dg.AssetKey],
             for project_key in projects:
                 span = project_month_span(conn, project_key)
                 if span is not None:
-                    requests.append(dg.RunRequest(run_key=f"{context.dagster_run.run_id}:months:{project_key}",
-                                                  tags={**range_tags(project_key, span), TRIGGER_TAG: "ingested"}))
+                    requests.append(
+                        dg.RunRequest(
+                            run_key=f"{context.dagster_run.run_id}:months:{project_key}",
+                            tags={**range_tags(project_key, span), TRIGGER_TAG: "ingested"},
+                        )
+                    )
         return requests or None
 
     return project_months_sensor
 
 
-def build_forecast_sensor(forecast_job, after: Collection[dg.AssetKey],
-                          follow_on: Collection[dg.AssetKey]) -> dg.SensorDefinition:
+def build_forecast_sensor(
+    forecast_job, after: Collection[dg.AssetKey], follow_on: Collection[dg.AssetKey]
+) -> dg.SensorDefinition:
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitor_all_code_locations=True,
@@ -193,8 +208,10 @@ def build_forecast_sensor(forecast_job, after: Collection[dg.AssetKey],
         that stops there), forecast the last rebuilt month of each of its projects (fallback path when data
         is short)."""
         requests = [
-            dg.RunRequest(run_key=f"{context.dagster_run.run_id}:forecast:{project_key}",
-                          tags={**range_tags(project_key, (last, last)), TRIGGER_TAG: "new_data"})
+            dg.RunRequest(
+                run_key=f"{context.dagster_run.run_id}:forecast:{project_key}",
+                tags={**range_tags(project_key, (last, last)), TRIGGER_TAG: "new_data"},
+            )
             for project_key, (_, last) in monthly_ranges(_follow_on_partitions(context, after, follow_on)).items()
         ]
         return requests or None

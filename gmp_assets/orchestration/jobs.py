@@ -4,8 +4,8 @@
 import dagster as dg
 
 from gmp_assets.alerts.assets import alerts
-from gmp_assets.canonical.benchmark_assets import benchmark_models
 from gmp_assets.canonical.assets import canonical_monthly_models, canonical_project_models, canonical_shared_models
+from gmp_assets.canonical.benchmark_assets import benchmark_models
 from gmp_assets.evaluation.assets import backtest_report
 from gmp_assets.features.assets import feature_rows
 from gmp_assets.forecasting.assets import project_forecasts
@@ -66,6 +66,14 @@ benchmarks_job = dg.define_asset_job(
 )
 
 JOBS = [
-    canonical_shared_job, project_ingest_job, project_months_job, training_job, adapter_job, forecast_job,
-    backtest_job, weekly_retraining_job, drift_job, benchmarks_job,
+    canonical_shared_job,
+    project_ingest_job,
+    project_months_job,
+    training_job,
+    adapter_job,
+    forecast_job,
+    backtest_job,
+    weekly_retraining_job,
+    drift_job,
+    benchmarks_job,
 ]

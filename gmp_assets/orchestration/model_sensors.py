@@ -12,10 +12,9 @@ from datetime import date
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
-from gmp_assets.catalog import active_last_months, range_tags
+from gmp_assets.catalog import ADAPTER_KEY, active_last_months, range_tags
 from gmp_assets.forecasting.serving import renewal_reason
 from gmp_assets.forecasting.store import forecast_date, recorded_models
-from gmp_assets.catalog import ADAPTER_KEY
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import (
     ADAPTER_MODEL_PREFIX,
@@ -25,8 +24,8 @@ from gmp_assets.models.registry import (
     adapter_model_name,
 )
 from gmp_assets.monitoring.evaluate import drift_baseline, evaluate_project, record
-from gmp_assets.resources import PostgresResource
 from gmp_assets.orchestration.tags import TRIGGER_TAG
+from gmp_assets.resources import PostgresResource
 
 PROJECTS_PER_TICK = 5
 RENEWAL_TAG = "gmp/model_change_reason"
@@ -44,8 +43,11 @@ def _projects_with_features(postgres: PostgresResource, active_only: bool = Fals
 
 
 def build_drift_sensor(training_job, adapter_job) -> dg.SensorDefinition:
-    @dg.sensor(jobs=[training_job, adapter_job], minimum_interval_seconds=6 * 3600,
-               default_status=dg.DefaultSensorStatus.RUNNING)
+    @dg.sensor(
+        jobs=[training_job, adapter_job],
+        minimum_interval_seconds=6 * 3600,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
     def drift_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource):
         """PSI and prediction drift for the next few active projects; retrain or fine-tune where they drifted."""
         champion = mlflow.load_forecaster(GLOBAL_MODEL)
@@ -67,13 +69,20 @@ def build_drift_sensor(training_job, adapter_job) -> dg.SensorDefinition:
                     retrain.append(key)
                 if evaluation.fine_tune:
                     requests.append(
-                        dg.RunRequest(run_key=f"prediction_drift:{key}:{today}", job_name=adapter_job.name,
-                                      partition_key=key, tags={TRIGGER_TAG: "prediction_drift"})
+                        dg.RunRequest(
+                            run_key=f"prediction_drift:{key}:{today}",
+                            job_name=adapter_job.name,
+                            partition_key=key,
+                            tags={TRIGGER_TAG: "prediction_drift"},
+                        )
                     )
         if retrain:
             requests.append(
-                dg.RunRequest(run_key=f"data_drift:{today}", job_name=training_job.name,
-                              tags={TRIGGER_TAG: "data_drift", "gmp/drifted_projects": ",".join(retrain)})
+                dg.RunRequest(
+                    run_key=f"data_drift:{today}",
+                    job_name=training_job.name,
+                    tags={TRIGGER_TAG: "data_drift", "gmp/drifted_projects": ",".join(retrain)},
+                )
             )
         return dg.SensorResult(run_requests=requests, cursor=str((start + len(batch)) % len(projects)))
 
@@ -82,17 +91,18 @@ def build_drift_sensor(training_job, adapter_job) -> dg.SensorDefinition:
 
 def build_data_volume_sensor(adapter_job) -> dg.SensorDefinition:
     @dg.sensor(job=adapter_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
-    def data_volume_sensor(
-        context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource
-    ):
+    def data_volume_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource, mlflow: MlflowResource):
         """Request a project's first adapter once it has 6 months of data (and a champion to adapt);
         projects whose adapter was already materialized (by `gmp run`, a schedule or by hand) are left out."""
         if mlflow.version_for(GLOBAL_MODEL, "champion") is None:
             return dg.SkipReason("no champion global model to adapt yet")
         requested = set(json.loads(context.cursor)) if context.cursor else set()
         requested |= context.instance.get_materialized_partitions(ADAPTER_KEY)
-        ready = sorted(k for k, months in _projects_with_features(postgres).items()
-                       if months >= GLOBAL_MIN_MONTHS and k not in requested)[:PROJECTS_PER_TICK * 4]
+        ready = sorted(
+            k
+            for k, months in _projects_with_features(postgres).items()
+            if months >= GLOBAL_MIN_MONTHS and k not in requested
+        )[: PROJECTS_PER_TICK * 4]
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(run_key=f"data_volume:{key}", partition_key=key, tags={TRIGGER_TAG: "data_volume"})
@@ -131,8 +141,12 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
             for key, last in sorted(active_last_months(conn).items()):
                 name = adapter_model_name(key)
                 adapter_version = adapters.get(name)
-                reason = renewal_reason(recorded_models(conn, key, forecast_date(last)), months.get(key, 0),
-                                        global_model, (name, adapter_version) if adapter_version else None)
+                reason = renewal_reason(
+                    recorded_models(conn, key, forecast_date(last)),
+                    months.get(key, 0),
+                    global_model,
+                    (name, adapter_version) if adapter_version else None,
+                )
                 if reason is None:
                     continue
                 tags = {**range_tags(key, (last, last)), TRIGGER_TAG: "model_change", RENEWAL_TAG: reason}

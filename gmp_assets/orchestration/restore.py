@@ -3,7 +3,7 @@ tables rebuilt from them by Dagster runs, so a project is loaded whole or not at
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -28,14 +28,19 @@ def roll_back(defs: dg.Definitions, project_key: str, instance: dg.DagsterInstan
     if not restored.had_rows:
         return "the load was rolled back: nothing of this project is in the database"
     keys = [*project_trade_mapping.keys, *canonical_project_models.keys]
-    result = run(defs.resolve_job_def(jobs.project_ingest_job.name), instance, partition_key=project_key, asset_selection=keys)
+    result = run(
+        defs.resolve_job_def(jobs.project_ingest_job.name), instance, partition_key=project_key, asset_selection=keys
+    )
     with database.connect() as conn:
         span = project_month_span(conn, project_key)
     if result.success and span is not None:
         result = run(defs.resolve_job_def(jobs.project_months_job.name), instance, tags=range_tags(project_key, span))
     if not result.success:
-        return _holds(project_key, f"raw rows rolled back, but rebuilding their canonical tables failed (run "
-                                   f"{result.run_id}; run `gmp ingest` again)")
+        return _holds(
+            project_key,
+            f"raw rows rolled back, but rebuilding their canonical tables failed (run "
+            f"{result.run_id}; run `gmp ingest` again)",
+        )
     return _holds(project_key, "the load was rolled back")
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 
@@ -25,12 +25,12 @@ from gmp_assets.catalog import (
     project_month_span,
     range_tags,
 )
-from gmp_assets.orchestration import jobs
-from gmp_assets.orchestration.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
-from gmp_assets.orchestration.console import gmp_console_logger
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
-from gmp_assets.orchestration.restore import roll_back
 from gmp_assets.ingest.rollback import discard_previous
+from gmp_assets.orchestration import jobs
+from gmp_assets.orchestration.console import gmp_console_logger
+from gmp_assets.orchestration.restore import roll_back
+from gmp_assets.orchestration.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
 
 
 def cli_tags() -> dict[str, str]:
@@ -38,16 +38,24 @@ def cli_tags() -> dict[str, str]:
     return {TRIGGER_TAG: CLI_TRIGGER, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
-def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
-            run_config: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
+def execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    tags: dict[str, str] | None = None,
+    run_config: dict | None = None,
+    **kwargs,
+) -> dg.ExecuteInProcessResult:
     """Execute ``job`` in this process as a `gmp` run: ``tags`` with :func:`cli_tags` over them, a
     failed step returned in the result instead of raised, the console at ``settings.console_log_level()`` (an
     expected failure, such as bad input, printed without its stack trace: ``console.gmp_console_logger``)."""
     loggers = {"loggers": {"console": {"config": {"log_level": settings.console_log_level()}}}}
     job = job.with_logger_defs({"console": gmp_console_logger})  # expected failures without stack traces
     return job.execute_in_process(
-        instance=instance, raise_on_error=False, tags={**(tags or {}), **cli_tags()},
-        run_config={**(run_config or {}), **loggers}, **kwargs,
+        instance=instance,
+        raise_on_error=False,
+        tags={**(tags or {}), **cli_tags()},
+        run_config={**(run_config or {}), **loggers},
+        **kwargs,
     )
 
 
@@ -63,8 +71,12 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     released = []
     for run_id in sorted(instance.event_log_storage.get_concurrency_run_ids()):
         run = instance.get_run_by_id(run_id)
-        if (run is None or not executed_by_gmp(run.tags) or run.tags.get(HOST_TAG) != socket.gethostname()
-                or psutil.pid_exists(int(run.tags[PID_TAG]))):
+        if (
+            run is None
+            or not executed_by_gmp(run.tags)
+            or run.tags.get(HOST_TAG) != socket.gethostname()
+            or psutil.pid_exists(int(run.tags[PID_TAG]))
+        ):
             continue
         if not run.is_finished:
             instance.report_run_failed(run, f"its process {run.tags[PID_TAG]} is gone")
@@ -111,14 +123,17 @@ def step_error_text(error, limit: int = MAX_FAILURE_CHARS) -> str:
         error = error.cause
     message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", (error.message or "").strip())
     text = " ".join(line.strip() for line in message.splitlines() if line.strip())
-    return (text[:limit - 3] + "...") if len(text) > limit else text or error.cls_name
+    return (text[: limit - 3] + "...") if len(text) > limit else text or error.cls_name
 
 
 def _counts(outcome: ProjectOutcome) -> None:
     with database.connect() as conn, conn.cursor() as cur:
         counts = stored_counts(conn, outcome.project_key)
         outcome.rows_in, outcome.rows_loaded, outcome.rows_rejected = (
-            counts.rows_in, counts.rows_loaded, counts.rows_rejected)
+            counts.rows_in,
+            counts.rows_loaded,
+            counts.rows_rejected,
+        )
         outcome.first_rejects = [r.line() for r in list_rejects(conn, outcome.project_key, limit=FIRST_REJECTS)]
         cur.execute(
             "SELECT count(DISTINCT canonical_code), count(*) FILTER (WHERE method = 'pending')"
@@ -126,7 +141,9 @@ def _counts(outcome: ProjectOutcome) -> None:
             {"p": outcome.project_key},
         )
         outcome.trades_mapped, outcome.pending = (int(v) for v in cur.fetchone())
-        cur.execute("SELECT score::float FROM raw.project_quality WHERE project_key = %(p)s", {"p": outcome.project_key})
+        cur.execute(
+            "SELECT score::float FROM raw.project_quality WHERE project_key = %(p)s", {"p": outcome.project_key}
+        )
         row = cur.fetchone()
         outcome.quality = row[0] if row else None
 
@@ -240,13 +257,18 @@ def run_models(
     ok = [o.project_key for o in outcomes if o.ok]
     with database.connect() as conn:
         lasts = active_last_months(conn, ok)
-    adapter_job, forecast_job = defs.resolve_job_def(jobs.adapter_job.name), defs.resolve_job_def(jobs.forecast_job.name)
+    adapter_job, forecast_job = (
+        defs.resolve_job_def(jobs.adapter_job.name),
+        defs.resolve_job_def(jobs.forecast_job.name),
+    )
     for index, key in enumerate(ok, start=1):
         progress(f"[{index}/{len(ok)}] {key}: adapter")
         result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key)
         # a new adapter kept, or the champion adapter still beating the global model when the new one does not
-        if result.success and (_materialization_metadata(result, Outcome.KEPT)
-                               or _materialization_metadata(result, Outcome.CHAMPION_ADAPTER)):
+        if result.success and (
+            _materialization_metadata(result, Outcome.KEPT)
+            or _materialization_metadata(result, Outcome.CHAMPION_ADAPTER)
+        ):
             summary.adapters_kept[key] = _materialization_metadata(result, Outcome.MONTHS_OF_DATA)
         if key not in lasts:
             continue

@@ -5,15 +5,20 @@ from collections import Counter
 
 import dagster as dg
 
-from gmp_assets.catalog import DB_RETRY, MANUAL_TRADE_MAPPINGS, PROJECT_QUALITY, RAW_KEYS, TRADE_MAPPINGS
-from gmp_assets.taxonomy.quality import QualityInputs, quality_score
-from gmp_assets.catalog import validate_project_key
-from gmp_assets.catalog import project_partitions
-from gmp_assets.taxonomy.names import shown_name
+from gmp_assets.catalog import (
+    DB_RETRY,
+    MANUAL_TRADE_MAPPINGS,
+    PROJECT_QUALITY,
+    RAW_KEYS,
+    TRADE_MAPPINGS,
+    project_partitions,
+    validate_project_key,
+)
 from gmp_assets.resources import PostgresResource
 from gmp_assets.taxonomy import store
 from gmp_assets.taxonomy.mapping import TradeMapper
-
+from gmp_assets.taxonomy.names import shown_name
+from gmp_assets.taxonomy.quality import QualityInputs, quality_score
 
 # Confirmations made with `gmp mappings confirm` are reported as materializations of this
 # external asset, so Dagster shows the project's mappings and canonical tables as stale.
@@ -78,8 +83,14 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
             mapped = sum(1 for m in mappings if m.canonical_code)
             score, details = quality_score(
                 QualityInputs(
-                    int(rows_in), int(rows_loaded), len(mappings), mapped,
-                    int(cost_abs), int(mapped_abs), int(budgeted_abs), int(schedule_rows),
+                    int(rows_in),
+                    int(rows_loaded),
+                    len(mappings),
+                    mapped,
+                    int(cost_abs),
+                    int(mapped_abs),
+                    int(budgeted_abs),
+                    int(schedule_rows),
                 )
             )
             cur.execute(
@@ -96,7 +107,10 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
     pending = [m for m in mappings if m.method == "pending"]
     review_queue = "\n".join(
         ["| raw division name | best candidates |", "|---|---|"]
-        + [f"| {shown_name(m.raw_division_name)} | {', '.join(f'{c.code} {c.name} ({c.score:.0f})' for c in m.candidates[:3])} |" for m in pending]
+        + [
+            f"| {shown_name(m.raw_division_name)} | {', '.join(f'{c.code} {c.name} ({c.score:.0f})' for c in m.candidates[:3])} |"
+            for m in pending
+        ]
     )
     yield dg.MaterializeResult(
         asset_key=TRADE_MAPPINGS,
@@ -110,5 +124,8 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
     )
     yield dg.MaterializeResult(
         asset_key=PROJECT_QUALITY,
-        metadata={"quality_score": dg.MetadataValue.float(score), **{k: float(v) for k, v in details["components"].items()}},
+        metadata={
+            "quality_score": dg.MetadataValue.float(score),
+            **{k: float(v) for k, v in details["components"].items()},
+        },
     )

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Iterable, Mapping
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from gmp_assets.taxonomy.names import name_key
 from gmp_assets.taxonomy.aliases import AMBIGUOUS_TERMS, TRADE_ALIASES
+from gmp_assets.taxonomy.names import name_key
 from gmp_assets.taxonomy.trades import Taxonomy, load_taxonomy
 
 MANUAL, CSI_PREFIX, FUZZY, PENDING = "manual", "csi_prefix", "fuzzy", "pending"
@@ -38,29 +38,95 @@ SPELLED_WORDS = 3
 COMMON_WORDS = frozenset({"planning", "plating", "pointing", "single"})
 
 # Dropped everywhere: they say nothing about the trade.
-STOPWORDS = frozenset({
-    "work", "division", "div", "csi", "masterformat", "trade", "subcontract", "subcontractor",
-    "sub", "contract", "package", "scope", "cost", "budget", "gmp", "item", "line", "total",
-    "labor", "material", "install", "installation", "supply", "the", "of", "for", "to", "in",
-    "at", "on", "by", "w", "with",
-})
+STOPWORDS = frozenset(
+    {
+        "work",
+        "division",
+        "div",
+        "csi",
+        "masterformat",
+        "trade",
+        "subcontract",
+        "subcontractor",
+        "sub",
+        "contract",
+        "package",
+        "scope",
+        "cost",
+        "budget",
+        "gmp",
+        "item",
+        "line",
+        "total",
+        "labor",
+        "material",
+        "install",
+        "installation",
+        "supply",
+        "the",
+        "of",
+        "for",
+        "to",
+        "in",
+        "at",
+        "on",
+        "by",
+        "w",
+        "with",
+    }
+)
 # Kept for whole-name similarity but never matched on their own, so "Elevator Equipment" is
 # conveying (14), not equipment (11), and "General Trades" or "Sheet Metal" match no division.
-GENERIC_WORDS = frozenset({
-    "and", "or", "construction", "special", "specialty", "general", "gen", "equipment", "system",
-    "service", "metal", "exterior", "interior", "existing", "new", "building", "improvement",
-    "facility", "misc", "miscellaneous", "other", "unit", "fixture", "accessory", "component",
-    "assembly", "product",
-})
+GENERIC_WORDS = frozenset(
+    {
+        "and",
+        "or",
+        "construction",
+        "special",
+        "specialty",
+        "general",
+        "gen",
+        "equipment",
+        "system",
+        "service",
+        "metal",
+        "exterior",
+        "interior",
+        "existing",
+        "new",
+        "building",
+        "improvement",
+        "facility",
+        "misc",
+        "miscellaneous",
+        "other",
+        "unit",
+        "fixture",
+        "accessory",
+        "component",
+        "assembly",
+        "product",
+    }
+)
 # Word pairs written both apart and together.
 JOINED_WORDS = {
-    ("site", "work"): "sitework", ("earth", "work"): "earthwork", ("mill", "work"): "millwork",
-    ("case", "work"): "casework", ("form", "work"): "formwork", ("duct", "work"): "ductwork",
-    ("metal", "work"): "metalwork", ("iron", "work"): "ironwork", ("dry", "wall"): "drywall",
-    ("curtain", "wall"): "curtainwall", ("store", "front"): "storefront",
-    ("fire", "proofing"): "fireproofing", ("fire", "stopping"): "firestopping",
-    ("water", "proofing"): "waterproofing", ("damp", "proofing"): "dampproofing",
-    ("wall", "covering"): "wallcovering", ("hard", "scape"): "hardscape",
+    ("site", "work"): "sitework",
+    ("earth", "work"): "earthwork",
+    ("mill", "work"): "millwork",
+    ("case", "work"): "casework",
+    ("form", "work"): "formwork",
+    ("duct", "work"): "ductwork",
+    ("metal", "work"): "metalwork",
+    ("iron", "work"): "ironwork",
+    ("dry", "wall"): "drywall",
+    ("curtain", "wall"): "curtainwall",
+    ("store", "front"): "storefront",
+    ("fire", "proofing"): "fireproofing",
+    ("fire", "stopping"): "firestopping",
+    ("water", "proofing"): "waterproofing",
+    ("damp", "proofing"): "dampproofing",
+    ("wall", "covering"): "wallcovering",
+    ("hard", "scape"): "hardscape",
     ("food", "service"): "foodservice",
 }
 
@@ -165,9 +231,7 @@ class TradeMapper:
         # made of generic words only ("Equipment", "Special Construction") must match whole.
         # token_set_ratio of word sets that share no word is the ratio of the sorted words, so
         # the costly scorer runs only on choices sharing a word (found through _by_word).
-        self._sorted_words = [
-            " ".join(sorted(set(c.tokens))) if c.content else "" for c in self._choices
-        ]
+        self._sorted_words = [" ".join(sorted(set(c.tokens))) if c.content else "" for c in self._choices]
         self._by_word: dict[str, list[int]] = {}
         for i, choice in enumerate(self._choices):
             for word in set(choice.tokens) if choice.content else ():
@@ -186,9 +250,7 @@ class TradeMapper:
         match, else pending. The result keeps the name as written."""
         return self._map(raw_name, _confirmed_index(confirmed))
 
-    def map_names(
-        self, raw_names: Iterable[str], confirmed: Mapping[str, str] | None = None
-    ) -> list[TradeMapping]:
+    def map_names(self, raw_names: Iterable[str], confirmed: Mapping[str, str] | None = None) -> list[TradeMapping]:
         """Map each distinct name once, in order of first appearance."""
         index = _confirmed_index(confirmed)
         return [self._map(name, index) for name in dict.fromkeys(raw_names)]
@@ -259,8 +321,7 @@ class TradeMapper:
         band = [
             i
             for i in near
-            if score[i] >= best - RIVAL_MARGIN
-            and (i in matched or (unknown and self._choices[i].code is not None))
+            if score[i] >= best - RIVAL_MARGIN and (i in matched or (unknown and self._choices[i].code is not None))
         ]
         # Among the best matches, one that is (nearly) the whole name decides:
         # "Concrete Masonry" is masonry although "concrete" matches as well as a word.
@@ -283,9 +344,7 @@ class TradeMapper:
         An ambiguous term thus counts when the name contains it ("Sheet Metal Ductwork"), not
         when it contains the name ("Sheet")."""
         choice = self._choices[i]
-        return choice.content <= words or (
-            choice.code is not None and len(words) >= 2 and words <= set(choice.tokens)
-        )
+        return choice.content <= words or (choice.code is not None and len(words) >= 2 and words <= set(choice.tokens))
 
     def _dominates(self, j: int, i: int, query: _Query) -> bool:
         longer, shorter = self._choices[j], self._choices[i]
@@ -336,9 +395,7 @@ class TradeMapper:
         np.maximum.at(best, self._choice_division[mask], score[mask])
         return {code: round(float(s), 2) for code, s in zip(self._codes, best)}
 
-    def _candidates(
-        self, scores: dict[str, float], chosen: str | None = None
-    ) -> tuple[Candidate, ...]:
+    def _candidates(self, scores: dict[str, float], chosen: str | None = None) -> tuple[Candidate, ...]:
         """The best divisions by score; the chosen one first among equals."""
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0] != chosen, item[0]))
         names = self._division_names
@@ -358,9 +415,7 @@ class TradeMapper:
     def _correct_word(self, token: str) -> tuple[str, float]:
         if token in self._known or len(token) < 4:
             return token, 100.0
-        near = process.extract(
-            token, self._trade_words, scorer=OSA.distance, score_cutoff=1, limit=None
-        )
+        near = process.extract(token, self._trade_words, scorer=OSA.distance, score_cutoff=1, limit=None)
         words = [word for word, _, _ in near if word[0] == token[0]]
         return (words[0], fuzz.ratio(token, words[0])) if len(words) == 1 else (token, 100.0)
 
@@ -381,10 +436,7 @@ class TradeMapper:
                 raise ValueError(f"taxonomy name or alias {text!r} has no words left")
             if by_tokens.setdefault(tokens, code) != code:
                 raise ValueError(f"{text!r} is listed under {by_tokens[tokens]!r} and {code!r}")
-        return tuple(
-            _Choice(code, tokens, frozenset(_content(tokens).split()))
-            for tokens, code in by_tokens.items()
-        )
+        return tuple(_Choice(code, tokens, frozenset(_content(tokens).split())) for tokens, code in by_tokens.items())
 
 
 def _key(name: str) -> str:

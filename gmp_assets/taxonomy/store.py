@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from gmp_assets.catalog import validate_project_key
-from gmp_assets.taxonomy.names import unescaped
 from gmp_assets.taxonomy.mapping import TradeMapping
+from gmp_assets.taxonomy.names import unescaped
 from gmp_assets.taxonomy.trades import load_taxonomy
 
 MAPPING_COLUMNS = ("project_key", "raw_division_name", "canonical_code", "method", "confidence")
@@ -116,7 +116,9 @@ def confirm_mapping(conn: psycopg2.extensions.connection, project_key: str, raw_
     project_key = validate_project_key(project_key)
     taxonomy = load_taxonomy()
     if code not in taxonomy.by_code or taxonomy.by_code[code].level != 1:
-        raise ValueError(f"unknown CSI division {code!r}: expected one of {', '.join(d.code for d in taxonomy.divisions)}")
+        raise ValueError(
+            f"unknown CSI division {code!r}: expected one of {', '.join(d.code for d in taxonomy.divisions)}"
+        )
     with conn.cursor() as cur:
         for written in dict.fromkeys((raw_name, unescaped(raw_name))):  # as written, or as listings show it
             cur.execute(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "csi_taxonomy.csv"
 

@@ -7,18 +7,17 @@ import os
 
 import dagster as dg
 import pytest
+from support.local_servers import SmtpServer, WebhookReceiver
 
 from gmp_assets import database
 from gmp_assets.alerts import rules
 from gmp_assets.alerts.config import SinkSettings, SmtpSettings
 from gmp_assets.alerts.delivery import EmailSink, WebhookSink, backoff_s, deliver_due
 from gmp_assets.alerts.rules import Condition
-from gmp_assets.orchestration.alert_sensors import alert_delivery_sensor
 from gmp_assets.alerts.store import record
+from gmp_assets.orchestration.alert_sensors import alert_delivery_sensor
 from gmp_assets.resources import PostgresResource
 from tests.conftest import query
-from support.local_servers import SmtpServer, WebhookReceiver
-
 
 ALL = 10_000  # alerts per pass in these tests: every due one, whatever other tests left undelivered
 
@@ -26,8 +25,10 @@ ALL = 10_000  # alerts per pass in these tests: every due one, whatever other te
 def open_alert(project_key: str, kind: str = rules.EAC_OVER_GMP, message: str = "EAC $10.8M is 8.0% over") -> int:
     with database.connect() as conn:
         record(conn, project_key, [Condition(kind, f"{message} ({project_key})")], None)
-    ((alert_id,),) = query("SELECT alert_id FROM ml.alerts WHERE project_key = %s AND kind = %s AND resolved_at IS NULL",
-                           (project_key, kind))
+    ((alert_id,),) = query(
+        "SELECT alert_id FROM ml.alerts WHERE project_key = %s AND kind = %s AND resolved_at IS NULL",
+        (project_key, kind),
+    )
     return alert_id
 
 
@@ -58,7 +59,10 @@ def smtp_settings(server: SmtpServer) -> SmtpSettings:
 def test_a_failed_webhook_is_retried_and_email_is_not_sent_twice(project):
     alert_id = open_alert(project)
     with WebhookReceiver(fail_first=1) as hook, SmtpServer() as smtp:
-        sinks = [WebhookSink(hook.url, timeout_s=5), EmailSink(("pm@test.invalid", "cm@test.invalid"), smtp_settings(smtp))]
+        sinks = [
+            WebhookSink(hook.url, timeout_s=5),
+            EmailSink(("pm@test.invalid", "cm@test.invalid"), smtp_settings(smtp)),
+        ]
         first = deliver_due(database.connect, sinks, limit=ALL)
         assert alert_id not in first.delivered and "HTTP 500" in first.failed[alert_id]
         after_first = state(alert_id)
@@ -123,8 +127,11 @@ def test_a_failing_sink_is_tried_once_per_pass(project):
     with WebhookReceiver() as gone:
         url = gone.url
     with SmtpServer() as smtp:
-        deliver_due(database.connect, [WebhookSink(url, timeout_s=2), EmailSink(("pm@test.invalid",), smtp_settings(smtp))],
-                    limit=ALL)
+        deliver_due(
+            database.connect,
+            [WebhookSink(url, timeout_s=2), EmailSink(("pm@test.invalid",), smtp_settings(smtp))],
+            limit=ALL,
+        )
         assert len(smtp.mails(project)) == 2
     states = [state(a) for a in alerts]
     assert all(s["delivered_sinks"] == ["email"] and s["delivered_at"] is None for s in states)
@@ -132,8 +139,11 @@ def test_a_failing_sink_is_tried_once_per_pass(project):
     with WebhookReceiver() as hook, SmtpServer() as smtp:
         for alert_id in alerts:
             due_now(alert_id)
-        deliver_due(database.connect, [WebhookSink(hook.url, timeout_s=5), EmailSink(("pm@test.invalid",),
-                                                                                     smtp_settings(smtp))], limit=ALL)
+        deliver_due(
+            database.connect,
+            [WebhookSink(hook.url, timeout_s=5), EmailSink(("pm@test.invalid",), smtp_settings(smtp))],
+            limit=ALL,
+        )
         assert len(hook.texts(project)) == 2 and smtp.mails(project) == []  # e-mail had them: not sent again
     assert all(state(a)["delivered_at"] is not None for a in alerts)
 
@@ -143,8 +153,9 @@ def test_backoff_doubles_up_to_an_hour():
 
 
 def sensor_context(instance) -> dg.SensorEvaluationContext:
-    return dg.build_sensor_context(instance=instance,
-                                   resources={"postgres": PostgresResource(url=os.environ["GMP_DATABASE_URL_RESOLVED"])})
+    return dg.build_sensor_context(
+        instance=instance, resources={"postgres": PostgresResource(url=os.environ["GMP_DATABASE_URL_RESOLVED"])}
+    )
 
 
 def test_delivery_sensor_on_the_instance(project, instance, monkeypatch):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from datetime import date
 
-import dagster as dg
 import pytest
 
 from gmp_assets import database
@@ -18,19 +17,37 @@ from gmp_assets.forecasting.store import write_forecasts
 from gmp_assets.resources import PostgresResource
 from tests.conftest import query
 
-
 SEPT, OCT = date(2026, 9, 30), date(2026, 10, 31)
 GLOBAL_2, GLOBAL_3 = ("gmp_forecaster_global", "2"), ("gmp_forecaster_global", "3")
 
 
-def row(code: str, bac: int, eac: int, upper: int | None = None, model: tuple[str, str] = GLOBAL_2,
-        method: str = "global", actual: int = 0) -> dict:
+def row(
+    code: str,
+    bac: int,
+    eac: int,
+    upper: int | None = None,
+    model: tuple[str, str] = GLOBAL_2,
+    method: str = "global",
+    actual: int = 0,
+) -> dict:
     """A trade's forecast row (cents), as the forecast asset writes it."""
     upper = eac if upper is None else upper
-    return {"canonical_code": code, "horizon_months": 6, "model_name": model[0], "model_version": model[1],
-            "method": method, "bac_cents": bac, "actual_to_date_cents": actual, "predicted_eac_cents": eac,
-            "predicted_etc_cents": eac - actual, "confidence_lower_cents": min(eac, bac), "confidence_upper_cents": upper,
-            "confidence_level": 0.8, "eac_east_cents": eac, "eac_west_cents": 0}
+    return {
+        "canonical_code": code,
+        "horizon_months": 6,
+        "model_name": model[0],
+        "model_version": model[1],
+        "method": method,
+        "bac_cents": bac,
+        "actual_to_date_cents": actual,
+        "predicted_eac_cents": eac,
+        "predicted_etc_cents": eac - actual,
+        "confidence_lower_cents": min(eac, bac),
+        "confidence_upper_cents": upper,
+        "confidence_level": 0.8,
+        "eac_east_cents": eac,
+        "eac_west_cents": 0,
+    }
 
 
 def write(project_key: str, day: date, rows: list[dict]) -> None:
@@ -41,11 +58,16 @@ def write(project_key: str, day: date, rows: list[dict]) -> None:
 def pending(project_key: str, name: str, budget_cents: int) -> None:
     """A division name waiting for review with a budget line under it."""
     with database.connect() as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO taxonomy.trade_mappings (project_key, raw_division_name, canonical_code, method, confidence)"
-                    " VALUES (%s, %s, NULL, 'pending', 0)", (project_key, name))
-        cur.execute("INSERT INTO raw.gmp_breakdown (project_key, source_file, source_hash, line_number, division, zone,"
-                    " original_amount_cents) VALUES (%s, 'gmp_breakdown.csv', 'x', 99, %s, 'EAST', %s)",
-                    (project_key, name, budget_cents))
+        cur.execute(
+            "INSERT INTO taxonomy.trade_mappings (project_key, raw_division_name, canonical_code, method, confidence)"
+            " VALUES (%s, %s, NULL, 'pending', 0)",
+            (project_key, name),
+        )
+        cur.execute(
+            "INSERT INTO raw.gmp_breakdown (project_key, source_file, source_hash, line_number, division, zone,"
+            " original_amount_cents) VALUES (%s, 'gmp_breakdown.csv', 'x', 99, %s, 'EAST', %s)",
+            (project_key, name, budget_cents),
+        )
 
 
 def clean(project_key: str) -> None:
@@ -71,8 +93,12 @@ def postgres(pg) -> PostgresResource:
 
 def alert_rows(project_key: str) -> list[dict]:
     columns = ("alert_id", "kind", "message", "first_seen", "last_seen", "resolved_at", "forecast_date", "details")
-    return [dict(zip(columns, r)) for r in query(
-        f"SELECT {', '.join(columns)} FROM ml.alerts WHERE project_key = %s ORDER BY alert_id", (project_key,))]
+    return [
+        dict(zip(columns, r))
+        for r in query(
+            f"SELECT {', '.join(columns)} FROM ml.alerts WHERE project_key = %s ORDER BY alert_id", (project_key,)
+        )
+    ]
 
 
 def open_kinds(project_key: str) -> list[str]:
@@ -100,22 +126,36 @@ def test_rules_fire_do_not_duplicate_and_resolve(project, postgres):
         assert alert["last_seen"] > opened[kind]["last_seen"] and alert["resolved_at"] is None
 
     # October forecast again by a new champion, lower: EAC $10.05M (0.5% over), its upper bound $10.3M
-    write(project, OCT, [row("03", 500_000_000, 500_000_000, 510_000_000, GLOBAL_3),
-                         row("26", 500_000_000, 505_000_000, 520_000_000, GLOBAL_3)])
+    write(
+        project,
+        OCT,
+        [
+            row("03", 500_000_000, 500_000_000, 510_000_000, GLOBAL_3),
+            row("26", 500_000_000, 505_000_000, 520_000_000, GLOBAL_3),
+        ],
+    )
     third = evaluate_projects(postgres, [project], Thresholds())[project]
     assert sorted(third["resolved"]) == [rules.EAC_JUMP, rules.EAC_OVER_GMP]
     assert sorted(third["opened"]) == [rules.MODEL_CHANGED, rules.UPPER_BOUND_OVER_GMP]
     assert open_kinds(project) == sorted([rules.MODEL_CHANGED, rules.PENDING_MAPPINGS, rules.UPPER_BOUND_OVER_GMP])
     changed = next(r for r in alert_rows(project) if r["kind"] == rules.MODEL_CHANGED)
-    assert changed["message"] == ("Forecasts as of 2026-10 now come from gmp_forecaster_global version 3"
-                                  " (before: gmp_forecaster_global version 2).")
+    assert changed["message"] == (
+        "Forecasts as of 2026-10 now come from gmp_forecaster_global version 3"
+        " (before: gmp_forecaster_global version 2)."
+    )
 
     # the name mapped, the EAC over GMP again, by the same model as the forecasts it replaces: a new eac_over_gmp
     # alert (the resolved one kept as history), model_changed resolved
     with database.connect() as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM taxonomy.trade_mappings WHERE project_key = %s", (project,))
-    write(project, OCT, [row("03", 500_000_000, 530_000_000, model=GLOBAL_3),  # $10.3M: 3% over, 3% up on September
-                         row("26", 500_000_000, 500_000_000, model=GLOBAL_3)])
+    write(
+        project,
+        OCT,
+        [
+            row("03", 500_000_000, 530_000_000, model=GLOBAL_3),  # $10.3M: 3% over, 3% up on September
+            row("26", 500_000_000, 500_000_000, model=GLOBAL_3),
+        ],
+    )
     fourth = evaluate_projects(postgres, [project], Thresholds())[project]
     assert sorted(fourth["resolved"]) == [rules.MODEL_CHANGED, rules.PENDING_MAPPINGS, rules.UPPER_BOUND_OVER_GMP]
     over = [r for r in alert_rows(project) if r["kind"] == rules.EAC_OVER_GMP]
@@ -128,10 +168,19 @@ def test_rules_fire_do_not_duplicate_and_resolve(project, postgres):
 
 
 def test_model_before_is_the_previous_months_for_a_new_month(project):
-    write(project, SEPT, [row("03", 500_000_000, 500_000_000), row("09", 100, 100, method="finished",
-                                                                    model=("actual_cost", "-"))])
-    write(project, OCT, [row("03", 500_000_000, 500_000_000, model=GLOBAL_3),
-                         row("09", 100, 100, method="finished", model=("actual_cost", "-"))])
+    write(
+        project,
+        SEPT,
+        [row("03", 500_000_000, 500_000_000), row("09", 100, 100, method="finished", model=("actual_cost", "-"))],
+    )
+    write(
+        project,
+        OCT,
+        [
+            row("03", 500_000_000, 500_000_000, model=GLOBAL_3),
+            row("09", 100, 100, method="finished", model=("actual_cost", "-")),
+        ],
+    )
     with database.connect() as conn:
         state = project_state(conn, project)
     assert state.models_before == {GLOBAL_2} and state.models_after == {GLOBAL_3}  # finished trades left out
@@ -165,24 +214,28 @@ def test_run_failures_open_count_and_resolve(project):
 
 def test_alerts_step_of_the_forecast_job(project, instance):
     """The production forecast_job's ml/alerts step evaluates a project's forecasts (written, not trained)."""
-    from gmp_assets.catalog import range_tags
+    from gmp_assets.catalog import PROJECTS, project_month_key, range_tags
     from gmp_assets.definitions import defs
-    from gmp_assets.catalog import PROJECTS, project_month_key
 
     write(project, OCT, [row("03", 100_000_000, 130_000_000, 140_000_000)])  # $1.3M on $1.0M
     instance.add_dynamic_partitions(PROJECTS, [project])
     try:
         job = defs.resolve_job_def("forecast_job")
         assert ALERTS_KEY in job.asset_layer.executable_asset_keys
-        result = job.execute_in_process(instance=instance, partition_key=project_month_key(project, "2026-10-01"),
-                                        asset_selection=[ALERTS_KEY], raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=project_month_key(project, "2026-10-01"),
+            asset_selection=[ALERTS_KEY],
+            raise_on_error=False,
+        )
         assert result.success
         (event,) = result.get_asset_materialization_events()
         assert event.materialization.metadata["opened"].value == 1
         assert open_kinds(project) == [rules.EAC_OVER_GMP]
         # as gmp run and the sensors ask for it: a range of the project's months in one run
-        rerun = job.execute_in_process(instance=instance, tags=range_tags(project, ("2026-08-01", "2026-10-01")),
-                                       asset_selection=[ALERTS_KEY])
+        rerun = job.execute_in_process(
+            instance=instance, tags=range_tags(project, ("2026-08-01", "2026-10-01")), asset_selection=[ALERTS_KEY]
+        )
         assert rerun.get_asset_materialization_events()[0].materialization.metadata["opened"].value == 0
         assert len(alert_rows(project)) == 1
     finally:
@@ -218,7 +271,7 @@ def test_gmp_alerts_list(project):
 
     write(project, OCT, [row("03", 100_000_000, 130_000_000)])
     with database.connect() as conn:
-        record_run_failure(conn, project, "forecast_job", "run-9", "Run run-9 of forecast_job failed: boom, \"quoted\"")
+        record_run_failure(conn, project, "forecast_job", "run-9", 'Run run-9 of forecast_job failed: boom, "quoted"')
         record_run_success(conn, project, "forecast_job")
     evaluate_projects(PostgresResource(url=os.environ["GMP_DATABASE_URL_RESOLVED"]), [project], Thresholds())
     runner = CliRunner()
@@ -227,7 +280,7 @@ def test_gmp_alerts_list(project):
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))
     assert list(rows[0]) == ["project_key", "kind", "message", "first_seen", "last_seen", "resolved_at"]
     assert [(r["kind"], bool(r["resolved_at"])) for r in rows] == [("eac_over_gmp", False), ("run_failed", True)]
-    assert rows[1]["message"] == "Run run-9 of forecast_job failed: boom, \"quoted\""
+    assert rows[1]["message"] == 'Run run-9 of forecast_job failed: boom, "quoted"'
     opened = runner.invoke(main, ["alerts", "list", "--project", project, "--open"])
     assert opened.exit_code == 0 and "eac_over_gmp" in opened.stdout and "run_failed" not in opened.stdout
     bad = runner.invoke(main, ["alerts", "list", "--project", "no such/key"])

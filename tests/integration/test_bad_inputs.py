@@ -82,8 +82,12 @@ def test_the_50mb_file_reads_completely_in_bounded_memory(tmp_path):
         " 'rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], cwd=Path(__file__).parents[1], capture_output=True, text=True,
-        timeout=300, check=True,
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["handled_as_expected"], result["problems"]
@@ -108,7 +112,7 @@ def _stored(conn, project_key: str) -> dict:
             "SELECT source_file, kind, rows_in, rows_loaded, rows_rejected FROM raw.source_files WHERE project_key = %s",
             (project_key,),
         )
-        files = {f: {"kind": k, "counts": (i, l, r)} for f, k, i, l, r in cur.fetchall()}
+        files = {f: {"kind": k, "counts": (n, loaded, r)} for f, k, n, loaded, r in cur.fetchall()}
         for source_file, entry in files.items():
             table = RAW_TABLES.get(entry["kind"])
             if table:

@@ -59,6 +59,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 # --- MLflow ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def mlflow_server(pg, tmp_path_factory):
     """`mlflow server --app-name basic-auth` as the compose service runs it: the repository's auth
@@ -70,15 +71,33 @@ def mlflow_server(pg, tmp_path_factory):
     port = _free_port()
     server = pg.dbt_env()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GMP_MLFLOW", "PG"))}
-    env |= {"MLFLOW_AUTH_CONFIG_PATH": str(ROOT / "deploy" / "mlflow" / "basic_auth.ini"),
-            "MLFLOW_AUTH_ADMIN_USERNAME": user, "MLFLOW_AUTH_ADMIN_PASSWORD": password,
-            "MLFLOW_FLASK_SERVER_SECRET_KEY": values["GMP_MLFLOW_SECRET_KEY"],
-            "PGHOST": server["GMP_PG_HOST"], "PGPORT": server["GMP_PG_PORT"], "PGUSER": server["GMP_PG_USER"],
-            "PGPASSWORD": server["GMP_PG_PASSWORD"]}
+    env |= {
+        "MLFLOW_AUTH_CONFIG_PATH": str(ROOT / "deploy" / "mlflow" / "basic_auth.ini"),
+        "MLFLOW_AUTH_ADMIN_USERNAME": user,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": values["GMP_MLFLOW_SECRET_KEY"],
+        "PGHOST": server["GMP_PG_HOST"],
+        "PGPORT": server["GMP_PG_PORT"],
+        "PGUSER": server["GMP_PG_USER"],
+        "PGPASSWORD": server["GMP_PG_PASSWORD"],
+    }
     log = root / "server.log"
-    command = [str(Path(sys.executable).with_name("mlflow")), "server", "--app-name", "basic-auth",
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--backend-store-uri", "postgresql+psycopg2:///gmp_mlflow", "--artifacts-destination", str(root / "artifacts")]
+    command = [
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        "--app-name",
+        "basic-auth",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        "postgresql+psycopg2:///gmp_mlflow",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+    ]
     assert command[-3] in (ROOT / "docker-compose.yml").read_text()  # the compose service's backend store
     with open(log, "w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
@@ -116,10 +135,10 @@ def test_the_pipeline_registers_and_loads_a_model_through_basic_auth(mlflow_serv
     """The registry code the assets use, signed in with MLFLOW_TRACKING_USERNAME/PASSWORD as in compose;
     artifacts go through the server (mlflow-artifacts:), as GMP_MLFLOW_ARTIFACT_ROOT says there."""
     from mlflow.exceptions import MlflowException
+    from support.synthetic import N_FEATURES, WINDOW
 
     from gmp_assets.models.network import build_forecaster
     from gmp_assets.models.registry import CHAMPION, MlflowResource
-    from support.synthetic import N_FEATURES, WINDOW
 
     url, user, password = mlflow_server
     registry = MlflowResource(tracking_uri=url, artifact_root="mlflow-artifacts:/gmp", experiment="deploy_live")
@@ -130,8 +149,11 @@ def test_the_pipeline_registers_and_loads_a_model_through_basic_auth(mlflow_serv
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
     with registry.start_run("deploy_live"):
-        version = registry.log_forecaster(build_forecaster(N_FEATURES, WINDOW, 3, 4, seed=1),
-                                          {"projects": ["P0", "P1"], "trades": ["03", "04", "05"]}, "deploy_live_model")
+        version = registry.log_forecaster(
+            build_forecaster(N_FEATURES, WINDOW, 3, 4, seed=1),
+            {"projects": ["P0", "P1"], "trades": ["03", "04", "05"]},
+            "deploy_live_model",
+        )
     registry.promote("deploy_live_model", version, "test")
     loaded = registry.load_forecaster("deploy_live_model")
     assert loaded.version == version == registry.version_for("deploy_live_model", CHAMPION)
@@ -139,6 +161,7 @@ def test_the_pipeline_registers_and_loads_a_model_through_basic_auth(mlflow_serv
 
 
 # --- the Dagster UI's reverse proxy ------------------------------------------------------------
+
 
 class _StandIn(BaseHTTPRequestHandler):
     """Answers every path: what reaches it got past the proxy."""
@@ -169,8 +192,10 @@ def proxy(tmp_path_factory):
     two stand-in webservers (full and read-only)."""
     caddy = shutil.which("caddy")
     if caddy is None:
-        pytest.skip("caddy is not installed (Debian: apt-get install caddy; .ci/run installs it): the proxy"
-                    " configuration is checked only as text (tests/unit/deployment/test_compose_safety.py)")
+        pytest.skip(
+            "caddy is not installed (Debian: apt-get install caddy; .ci/run installs it): the proxy"
+            " configuration is checked only as text (tests/unit/deployment/test_compose_safety.py)"
+        )
     root = tmp_path_factory.mktemp("proxy")
     full, read_only = _stand_in("full"), _stand_in("read-only")
     ports = {":3000": _free_port(), ":3001": _free_port()}
@@ -181,15 +206,25 @@ def proxy(tmp_path_factory):
     (root / "Caddyfile").write_text(config)
     values = deploy_env.generate()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GMP_")} | {
-        "HOME": str(root), "XDG_DATA_HOME": str(root / "data"), "XDG_CONFIG_HOME": str(root / "config"),
+        "HOME": str(root),
+        "XDG_DATA_HOME": str(root / "data"),
+        "XDG_CONFIG_HOME": str(root / "config"),
         "GMP_WEBSERVER_UPSTREAM": f"127.0.0.1:{full.server_port}",
         "GMP_READONLY_UPSTREAM": f"127.0.0.1:{read_only.server_port}",
-        **{k: values[k] for k in ("GMP_PROXY_USER", "GMP_PROXY_PASSWORD_HASH", "GMP_VIEWER_USER", "GMP_VIEWER_PASSWORD_HASH")},
+        **{
+            k: values[k]
+            for k in ("GMP_PROXY_USER", "GMP_PROXY_PASSWORD_HASH", "GMP_VIEWER_USER", "GMP_VIEWER_PASSWORD_HASH")
+        },
     }
     log = root / "caddy.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([caddy, "run", "--config", str(root / "Caddyfile"), "--adapter", "caddyfile"],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
+        process = subprocess.Popen(
+            [caddy, "run", "--config", str(root / "Caddyfile"), "--adapter", "caddyfile"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
     urls = {address: f"http://127.0.0.1:{port}" for address, port in ports.items()}
     try:
         for url in urls.values():

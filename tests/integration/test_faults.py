@@ -30,9 +30,8 @@ import psycopg2
 import pytest
 
 from gmp_assets import database, settings
-from gmp_assets.catalog import RAW_KEYS
+from gmp_assets.catalog import PROJECTS, RAW_KEYS
 from gmp_assets.ingest.loader import RAW_TABLES
-from gmp_assets.catalog import PROJECTS
 from gmp_assets.orchestration.runner import cli_tags, release_dead_runs
 from tests.conftest import query
 
@@ -46,8 +45,11 @@ def ingest_raw(instance: dg.DagsterInstance, project_key: str) -> dg.ExecuteInPr
     from gmp_assets.definitions import defs
 
     return defs.resolve_job_def("project_ingest_job").execute_in_process(
-        instance=instance, partition_key=project_key, asset_selection=list(RAW_KEYS.values()),
-        raise_on_error=False, tags=cli_tags(),
+        instance=instance,
+        partition_key=project_key,
+        asset_selection=list(RAW_KEYS.values()),
+        raise_on_error=False,
+        tags=cli_tags(),
     )
 
 
@@ -83,9 +85,9 @@ def file_counts_match_rows(project_key: str) -> bool:
         params = (project_key, source_file)
         table = RAW_TABLES.get(kind, "raw.projects")
         present = query(f"SELECT count(*) FROM {table} WHERE project_key = %s AND source_file = %s", params)[0][0]
-        rejects = query(
-            "SELECT count(*) FROM raw.rejected_rows WHERE project_key = %s AND source_file = %s", params
-        )[0][0]
+        rejects = query("SELECT count(*) FROM raw.rejected_rows WHERE project_key = %s AND source_file = %s", params)[
+            0
+        ][0]
         if (present, rejects) != (loaded, rejected):
             return False
     return len(files) >= 4
@@ -136,8 +138,12 @@ class Workspace:
         """Ingest in a child process (its own process group); its output goes to ``<inbox>/<key>.log``."""
         with (self.inbox / f"{project_key}.log").open("w") as log:
             child = subprocess.Popen(
-                [sys.executable, "-c", CHILD, project_key], cwd=settings.REPO_ROOT, env=self.env(),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-c", CHILD, project_key],
+                cwd=settings.REPO_ROOT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.children.append(child)
         return child

@@ -7,13 +7,11 @@ from __future__ import annotations
 import time
 
 import dagster as dg
-import pytest
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage import tags as dagster_tags
 
-from gmp_assets.catalog import project_month_span, range_tags
+from gmp_assets.catalog import PROJECTS, project_month_key, project_month_span, range_tags
 from gmp_assets.orchestration.data_sensors import chained_elsewhere
-from gmp_assets.catalog import PROJECTS, project_month_key
 from gmp_assets.orchestration.runner import cli_tags
 from gmp_assets.orchestration.tags import TRIGGER_TAG, executed_by_gmp
 
@@ -48,9 +46,13 @@ class Ticks:
         self.tick()  # the first tick starts at the newest run status: earlier runs are not followed
 
     def tick(self) -> dg.SensorExecutionData:
-        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor, definitions=self.defs,
-                                     repository_name=self.defs.get_repository_def().name,
-                                     resources=self.defs.resources) as ctx:
+        with dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            definitions=self.defs,
+            repository_name=self.defs.get_repository_def().name,
+            resources=self.defs.resources,
+        ) as ctx:
             result = self.sensor.evaluate_tick(ctx)
         self.cursor = result.cursor
         return result
@@ -71,8 +73,9 @@ def test_months_follow_an_asset_graph_rebuild_of_a_project_not_a_gmp_command(ing
     project, keys = sorted(ingested)[0], set(canonical_project_models.keys)
     ticks.run_assets(keys, partition_key=project, tags=cli_tags())  # gmp's own run: gmp goes on itself
     run = ticks.run_assets(keys, partition_key=project)  # the asset graph's Materialize
-    reexecuted = ticks.run_assets(keys, partition_key=project,
-                                  tags={**cli_tags(), dagster_tags.PARENT_RUN_ID_TAG: run.run_id})
+    reexecuted = ticks.run_assets(
+        keys, partition_key=project, tags={**cli_tags(), dagster_tags.PARENT_RUN_ID_TAG: run.run_id}
+    )
     first, second, third = ticks.tick(), ticks.tick(), ticks.tick()
 
     with database.connect() as conn:
@@ -89,12 +92,19 @@ def test_a_feature_rebuild_across_projects_forecasts_each_projects_last_rebuilt_
 
     ticks = Ticks("new_data_forecast_sensor", instance)
     first, second = instance.get_dynamic_partitions(PROJECTS)[:2]  # adjacent: the range holds just these two
-    (month,) = query("SELECT to_char(least(max(month_start) FILTER (WHERE project_key = %s),"
-                     " max(month_start) FILTER (WHERE project_key = %s)), 'YYYY-MM-DD') FROM ml.feature_rows",
-                     (first, second))[0]
+    (month,) = query(
+        "SELECT to_char(least(max(month_start) FILTER (WHERE project_key = %s),"
+        " max(month_start) FILTER (WHERE project_key = %s)), 'YYYY-MM-DD') FROM ml.feature_rows",
+        (first, second),
+    )[0]
     earlier = query("SELECT to_char(%s::date - interval '2 months', 'YYYY-MM-DD')", (month,))[0][0]
-    ticks.run_assets({FEATURES}, tags={dagster_tags.ASSET_PARTITION_RANGE_START_TAG: project_month_key(first, earlier),
-                                       dagster_tags.ASSET_PARTITION_RANGE_END_TAG: project_month_key(second, month)})
+    ticks.run_assets(
+        {FEATURES},
+        tags={
+            dagster_tags.ASSET_PARTITION_RANGE_START_TAG: project_month_key(first, earlier),
+            dagster_tags.ASSET_PARTITION_RANGE_END_TAG: project_month_key(second, month),
+        },
+    )
     result = ticks.tick()
 
     asked = {r.tags[dagster_tags.ASSET_PARTITION_RANGE_END_TAG]: r for r in result.run_requests}
@@ -105,8 +115,8 @@ def test_a_feature_rebuild_across_projects_forecasts_each_projects_last_rebuilt_
 
 
 def test_a_backfill_is_followed_unless_its_selection_holds_the_forecasts(ingested, instance):
-    from gmp_assets.catalog import active_last_months
     from gmp_assets import database
+    from gmp_assets.catalog import active_last_months
 
     ticks = Ticks("new_data_forecast_sensor", instance)
     with database.connect() as conn:
@@ -114,13 +124,24 @@ def test_a_backfill_is_followed_unless_its_selection_holds_the_forecasts(ingeste
     asked = {}
     for selection in ([FEATURES], [FEATURES, FORECASTS]):
         backfill = PartitionBackfill.from_asset_partitions(
-            backfill_id=f"test{len(selection)}{time.time_ns()}", asset_graph=ticks.defs.resolve_asset_graph(),
-            partition_names=[project_month_key(project, month)], asset_selection=selection,
-            backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
-            title=None, description=None, run_config=None)
+            backfill_id=f"test{len(selection)}{time.time_ns()}",
+            asset_graph=ticks.defs.resolve_asset_graph(),
+            partition_names=[project_month_key(project, month)],
+            asset_selection=selection,
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            all_partitions=False,
+            title=None,
+            description=None,
+            run_config=None,
+        )
         instance.add_backfill(backfill.with_status(BulkActionStatus.CANCELED))  # no daemon may pick it up
-        ticks.run_assets({FEATURES}, partition_key=project_month_key(project, month),
-                         tags={dagster_tags.BACKFILL_ID_TAG: backfill.backfill_id})
+        ticks.run_assets(
+            {FEATURES},
+            partition_key=project_month_key(project, month),
+            tags={dagster_tags.BACKFILL_ID_TAG: backfill.backfill_id},
+        )
         asked[len(selection)] = ticks.tick().run_requests
     (request,) = asked[1]
     assert request.tags[dagster_tags.ASSET_PARTITION_RANGE_END_TAG] == project_month_key(project, month)

@@ -77,7 +77,9 @@ def test_an_adapter_not_kept_is_an_mlflow_run_without_a_model(trained, registry)
 
 def logged_inputs(run) -> dict:
     """The run's logged datasets by their context tag."""
-    return {next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset for i in run.inputs.dataset_inputs}
+    return {
+        next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset for i in run.inputs.dataset_inputs
+    }
 
 
 def test_every_active_project_has_consistent_current_forecasts(trained, ingested):
@@ -91,7 +93,7 @@ def test_every_active_project_has_consistent_current_forecasts(trained, ingested
         """
     )
     assert {r[0] for r in rows} == active
-    for key, code, method, bac, actual, eac, etc, low, high, east, west in rows:
+    for _key, _code, method, bac, actual, eac, etc, low, high, east, west in rows:
         assert low <= eac <= high
         assert eac >= actual and etc == eac - actual
         assert east + west == eac
@@ -114,14 +116,18 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
 
     record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(FORECASTS_KEY, forecast_suite.name))
     assert record is not None and record.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN
-    (project, month), = query("SELECT project_key, max(forecast_date) FROM ml.project_forecasts WHERE is_current"
-                              " GROUP BY project_key ORDER BY project_key LIMIT 1")
+    ((project, month),) = query(
+        "SELECT project_key, max(forecast_date) FROM ml.project_forecasts WHERE is_current"
+        " GROUP BY project_key ORDER BY project_key LIMIT 1"
+    )
     month = month.replace(day=1)
     (behind,), (gone,), (unbudgeted,) = query(
         "SELECT f.canonical_code FROM ml.project_forecasts f JOIN analytics.canonical_cost_features c"
         " ON c.project_key = f.project_key AND c.canonical_code = f.canonical_code AND c.month_start = %s"
         " WHERE f.is_current AND f.project_key = %s AND f.forecast_date = %s AND f.method <> 'finished'"
-        " AND c.cumulative_cost_cents > 0 ORDER BY c.reported_pct_complete DESC NULLS LAST, f.canonical_code LIMIT 3", (month, project, month + pd.offsets.MonthEnd(0)))
+        " AND c.cumulative_cost_cents > 0 ORDER BY c.reported_pct_complete DESC NULLS LAST, f.canonical_code LIMIT 3",
+        (month, project, month + pd.offsets.MonthEnd(0)),
+    )
 
     def failed(conn) -> dict[str, list[str]]:
         result = check_forecasts(conn, {project: (str(month), str(month))})
@@ -131,25 +137,38 @@ def test_forecast_check_names_what_the_database_cannot_refuse(trained, instance)
     with database.connect() as conn:
         clean = failed(conn)
         with conn.cursor() as cur:
-            cur.execute("UPDATE ml.project_forecasts SET is_current = false WHERE project_key = %s AND canonical_code = %s",
-                        (project, gone))
-            cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
-                        " AND canonical_code = %s AND month_start = %s", (project, behind, month))
-            cur.execute("UPDATE analytics.canonical_cost_features SET budget_cents = 0 WHERE project_key = %s"
-                        " AND canonical_code = %s AND month_start = %s", (project, unbudgeted, month))
+            cur.execute(
+                "UPDATE ml.project_forecasts SET is_current = false WHERE project_key = %s AND canonical_code = %s",
+                (project, gone),
+            )
+            cur.execute(
+                "UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
+                " AND canonical_code = %s AND month_start = %s",
+                (project, behind, month),
+            )
+            cur.execute(
+                "UPDATE analytics.canonical_cost_features SET budget_cents = 0 WHERE project_key = %s"
+                " AND canonical_code = %s AND month_start = %s",
+                (project, unbudgeted, month),
+            )
         tampered = failed(conn)
         conn.rollback()
     assert "missing_forecast" not in clean and "finished_not_at_actual" not in clean
-    pending = query("SELECT raw_division_name FROM analytics.project_trade_mappings WHERE is_pending AND project_key = %s"
-                    " ORDER BY raw_division_name", (project,))
+    pending = query(
+        "SELECT raw_division_name FROM analytics.project_trade_mappings WHERE is_pending AND project_key = %s"
+        " ORDER BY raw_division_name",
+        (project,),
+    )
     assert len(clean["pending_mappings"]) == len(pending)
     assert all(line.startswith(f"{project}: '{name}' (") for line, (name,) in zip(clean["pending_mappings"], pending))
     assert tampered["missing_forecast"] == [f"{project}/{gone} {month:%Y-%m}"]
     assert "cost_without_budget" not in clean
     assert [e.split(":")[0] for e in tampered["cost_without_budget"]] == [f"{project}/{unbudgeted} {month:%Y-%m}"]
     assert f"{project}/{behind} {month:%Y-%m}" not in " ".join(clean.get("progress_without_cost", []))
-    assert any(e.startswith(f"{project}/{behind} {month:%Y-%m}: ") and e.endswith("0% of budget spent")
-               for e in tampered["progress_without_cost"])
+    assert any(
+        e.startswith(f"{project}/{behind} {month:%Y-%m}: ") and e.endswith("0% of budget spent")
+        for e in tampered["progress_without_cost"]
+    )
 
 
 def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trained, instance):
@@ -162,7 +181,8 @@ def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trai
     assert trained.adapters_kept
     for key, kept_months in trained.adapters_kept.items():
         (record,) = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=ADAPTER_KEY, asset_partitions=[key]), limit=1).records
+            dg.AssetRecordsFilter(asset_key=ADAPTER_KEY, asset_partitions=[key]), limit=1
+        ).records
         metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         assert metadata["kept"] and metadata["months_of_data"] == kept_months == months[key]
         if metadata["promoted_to_champion"]:
@@ -188,9 +208,14 @@ def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance,
     name = adapter_model_name(key)
 
     def state() -> tuple:
-        runs = client.search_runs([experiment], filter_string=f"tags.`gmp.project` = '{key}'",
-                                  order_by=["attributes.start_time DESC"])
-        return registry.version_for(name, CHALLENGER), registry.version_for(name, CHAMPION), [r.info.run_id for r in runs]
+        runs = client.search_runs(
+            [experiment], filter_string=f"tags.`gmp.project` = '{key}'", order_by=["attributes.start_time DESC"]
+        )
+        return (
+            registry.version_for(name, CHALLENGER),
+            registry.version_for(name, CHAMPION),
+            [r.info.run_id for r in runs],
+        )
 
     before = state()
     result = defs.resolve_job_def("adapter_job").execute_in_process(instance=instance, partition_key=key)
@@ -200,10 +225,15 @@ def test_an_adapter_refit_on_unchanged_data_registers_nothing(trained, instance,
     if kept:
         done = f"adapter version {before[0]} was fine-tuned {same}, so a refit would give the same adapter"
     else:
-        done = (f"the fine-tune of MLflow run {before[2][0][:8]} started {same} and was not kept (it did not beat the"
-                " global model on held-out months), so a refit would not be either")
-    in_use = (f"the champion adapter is version {before[1]}" if before[1]
-              else "no champion adapter: the project uses the global model")
+        done = (
+            f"the fine-tune of MLflow run {before[2][0][:8]} started {same} and was not kept (it did not beat the"
+            " global model on held-out months), so a refit would not be either"
+        )
+    in_use = (
+        f"the champion adapter is version {before[1]}"
+        if before[1]
+        else "no champion adapter: the project uses the global model"
+    )
     assert _materialization_metadata(result, "reason") == f"nothing new: {done}; {in_use}"
     assert _materialization_metadata(result, "latest_adapter_run") == before[2][0]
     assert _materialization_metadata(result, "champion_adapter_version") == before[1]
@@ -223,7 +253,9 @@ def _drop_rows_after(path, columns: tuple, key: str, last_day) -> int:
     return len(rows) - len(kept)
 
 
-def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(trained, demo_inbox, instance, tmp_path):
+def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(
+    trained, demo_inbox, instance, tmp_path
+):
     """Costs and progress re-exported without their last two months: the project's canonical rows,
     feature rows and current forecasts of those months go; the forecasts stay as history (withdrawn,
     not superseded) and the export is as of the new last month. Re-ingesting the original restores it."""
@@ -235,10 +267,12 @@ def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(
     from gmp_assets.forecasting.store import current_forecasts, forecast_date
     from gmp_assets.ingest.parsing import DIRECT_COST_COLUMNS, SCHEDULE_COLUMNS
     from gmp_assets.orchestration.runner import _materialization_metadata, ingest_inbox
-    from gmp_assets.definitions import defs
 
-    key = next(k for k in sorted(trained.forecasts)
-               if (demo_inbox / k / "direct_costs.csv").exists() and (demo_inbox / k / "schedule.csv").exists())
+    key = next(
+        k
+        for k in sorted(trained.forecasts)
+        if (demo_inbox / k / "direct_costs.csv").exists() and (demo_inbox / k / "schedule.csv").exists()
+    )
     last = trained.forecasts[key]
     cut = (pd.Timestamp(last) - pd.DateOffset(months=2)).strftime("%Y-%m-%d")
     inbox = tmp_path / "inbox"
@@ -264,8 +298,11 @@ def test_a_corrected_file_that_ends_earlier_leaves_no_stale_months_or_forecasts(
         result = forecast(cut)
         assert after("analytics.canonical_cost_features", "month_start", cut) == 0
         assert after("ml.feature_rows", "month_start", cut) == 0
-        stale = query("SELECT count(*) FILTER (WHERE is_current), count(*) FILTER (WHERE superseded_by IS NULL)"
-                      " FROM ml.project_forecasts WHERE project_key = %s AND forecast_date > %s", (key, forecast_date(cut)))
+        stale = query(
+            "SELECT count(*) FILTER (WHERE is_current), count(*) FILTER (WHERE superseded_by IS NULL)"
+            " FROM ml.project_forecasts WHERE project_key = %s AND forecast_date > %s",
+            (key, forecast_date(cut)),
+        )
         assert stale[0][0] == 0 and stale[0][1] > 0  # withdrawn, kept as history
         assert _materialization_metadata(result, "stale_forecasts_withdrawn") > 0
         with database.connect() as conn:
@@ -290,33 +327,50 @@ def test_review_queue_says_where_a_pending_names_amounts_likely_belong(trained):
     from gmp_assets.cli import main
     from gmp_assets.forecasting.expectations import review_hints
 
-    pending = query("SELECT project_key, raw_division_name FROM taxonomy.trade_mappings WHERE method = 'pending'"
-                    " ORDER BY project_key, raw_division_name")
+    pending = query(
+        "SELECT project_key, raw_division_name FROM taxonomy.trade_mappings WHERE method = 'pending'"
+        " ORDER BY project_key, raw_division_name"
+    )
     result = CliRunner().invoke(main, ["mappings", "list", "--pending", "--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["project_key"], r["raw_division_name"]) for r in rows] == pending
     with database.connect() as conn:
         hints = review_hints(conn, sorted({p for p, _ in pending}))
-    assert {(r["project_key"], r["raw_division_name"]): r["by_the_amounts"] for r in rows if r["by_the_amounts"]} == hints
+    assert {
+        (r["project_key"], r["raw_division_name"]): r["by_the_amounts"] for r in rows if r["by_the_amounts"]
+    } == hints
 
-    (project, month), = query("SELECT project_key, max(month_start) FROM analytics.canonical_cost_features"
-                              " WHERE project_key = ANY(%s) GROUP BY project_key ORDER BY project_key LIMIT 1",
-                              (sorted(trained.forecasts),))
-    (code,), = query("SELECT canonical_code FROM analytics.canonical_cost_features WHERE project_key = %s"
-                     " AND month_start = %s AND budget_cents > 0 AND cumulative_cost_cents > 0"
-                     " AND reported_pct_complete BETWEEN 20 AND 95 ORDER BY reported_pct_complete DESC LIMIT 1",
-                     (project, month))
+    ((project, month),) = query(
+        "SELECT project_key, max(month_start) FROM analytics.canonical_cost_features"
+        " WHERE project_key = ANY(%s) GROUP BY project_key ORDER BY project_key LIMIT 1",
+        (sorted(trained.forecasts),),
+    )
+    ((code,),) = query(
+        "SELECT canonical_code FROM analytics.canonical_cost_features WHERE project_key = %s"
+        " AND month_start = %s AND budget_cents > 0 AND cumulative_cost_cents > 0"
+        " AND reported_pct_complete BETWEEN 20 AND 95 ORDER BY reported_pct_complete DESC LIMIT 1",
+        (project, month),
+    )
     with database.connect() as conn:
         with conn.cursor() as cur:  # the trade's costs filed under a name still in the queue
-            cur.execute("UPDATE raw.direct_costs SET division = 'Envelope Package' WHERE project_key = %s AND division IN"
-                        " (SELECT raw_division_name FROM analytics.project_trade_mappings WHERE project_key = %s"
-                        " AND canonical_code = %s)", (project, project, code))
-            cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
-                        " AND canonical_code = %s AND month_start = %s", (project, code, month))
-            cur.execute("INSERT INTO analytics.project_trade_mappings (project_key, raw_division_name, method, confidence,"
-                        " candidates, is_pending, updated_at) VALUES (%s, 'Envelope Package', 'pending', 0.5, '[]', true,"
-                        " now())", (project,))
+            cur.execute(
+                "UPDATE raw.direct_costs SET division = 'Envelope Package' WHERE project_key = %s AND division IN"
+                " (SELECT raw_division_name FROM analytics.project_trade_mappings WHERE project_key = %s"
+                " AND canonical_code = %s)",
+                (project, project, code),
+            )
+            cur.execute(
+                "UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = 0 WHERE project_key = %s"
+                " AND canonical_code = %s AND month_start = %s",
+                (project, code, month),
+            )
+            cur.execute(
+                "INSERT INTO analytics.project_trade_mappings (project_key, raw_division_name, method, confidence,"
+                " candidates, is_pending, updated_at) VALUES (%s, 'Envelope Package', 'pending', 0.5, '[]', true,"
+                " now())",
+                (project,),
+            )
         tampered = review_hints(conn, [project])
         conn.rollback()
     assert (project, "Envelope Package") not in hints
@@ -334,9 +388,21 @@ def test_export_has_the_documented_columns(trained, tmp_path):
     with out.open() as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == [
-            "project_key", "canonical_code", "forecast_date", "bac_cents", "actual_to_date_cents",
-            "predicted_eac_cents", "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents",
-            "confidence_level", "eac_east_cents", "eac_west_cents", "model_name", "model_version", "method",
+            "project_key",
+            "canonical_code",
+            "forecast_date",
+            "bac_cents",
+            "actual_to_date_cents",
+            "predicted_eac_cents",
+            "predicted_etc_cents",
+            "confidence_lower_cents",
+            "confidence_upper_cents",
+            "confidence_level",
+            "eac_east_cents",
+            "eac_west_cents",
+            "model_name",
+            "model_version",
+            "method",
         ]
         rows = list(reader)
     assert len(rows) == count > 0
@@ -347,8 +413,16 @@ def test_export_has_the_documented_columns(trained, tmp_path):
     with totals_out.open() as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == [
-            "project_key", "forecast_date", "trades", "bac_cents", "actual_to_date_cents", "predicted_eac_cents",
-            "predicted_etc_cents", "confidence_lower_cents", "confidence_upper_cents", "confidence_level",
+            "project_key",
+            "forecast_date",
+            "trades",
+            "bac_cents",
+            "actual_to_date_cents",
+            "predicted_eac_cents",
+            "predicted_etc_cents",
+            "confidence_lower_cents",
+            "confidence_upper_cents",
+            "confidence_level",
         ]
         totals = {r["project_key"]: r for r in reader}
     assert len(totals) == count == len({r["project_key"] for r in rows})  # one per project, at its latest date
@@ -367,13 +441,16 @@ def test_the_summary_gives_each_forecast_projects_total(trained, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("forecast: ")]
     assert len(lines) == len(trained.forecasts)
     for key, month in trained.forecasts.items():
-        (bac, eac, low, high), = query(
+        ((bac, eac, low, high),) = query(
             "SELECT sum(bac_cents), sum(predicted_eac_cents), sum(confidence_lower_cents), sum(confidence_upper_cents)"
             " FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s AND is_current",
-            (key, forecast_date(month)))
+            (key, forecast_date(month)),
+        )
         millions = [f"${int(v) / 1e8:,.1f}M" for v in (eac, bac, low, high)]
-        assert (f"forecast: {key} as of {month}: EAC {millions[0]} vs GMP {millions[1]} ({int(eac) / int(bac) - 1:+.1%}),"
-                f" 80% interval {millions[2]} to {millions[3]}") in lines
+        assert (
+            f"forecast: {key} as of {month}: EAC {millions[0]} vs GMP {millions[1]} ({int(eac) / int(bac) - 1:+.1%}),"
+            f" 80% interval {millions[2]} to {millions[3]}"
+        ) in lines
 
 
 def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance):
@@ -381,8 +458,12 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     from gmp_assets.definitions import defs
 
     key, month = sorted(trained.forecasts.items())[0]
-    before = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
-    result = defs.resolve_job_def("forecast_job").execute_in_process(instance=instance, tags=range_tags(key, (month, month)))
+    before = query(
+        "SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,)
+    )
+    result = defs.resolve_job_def("forecast_job").execute_in_process(
+        instance=instance, tags=range_tags(key, (month, month))
+    )
     assert result.success
     from gmp_assets.orchestration.runner import _materialization_metadata
 
@@ -390,28 +471,37 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     from gmp_assets.forecasting.store import forecast_date
 
     # the metadata's project row: the project's current trade forecasts at the month, summed
-    sums = query("SELECT sum(bac_cents), sum(actual_to_date_cents), sum(predicted_eac_cents), sum(confidence_lower_cents),"
-                 " sum(confidence_upper_cents) FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s"
-                 " AND is_current", (key, forecast_date(month)))[0]
+    sums = query(
+        "SELECT sum(bac_cents), sum(actual_to_date_cents), sum(predicted_eac_cents), sum(confidence_lower_cents),"
+        " sum(confidence_upper_cents) FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s"
+        " AND is_current",
+        (key, forecast_date(month)),
+    )[0]
     bac, actual, eac, low, high = (f"{int(v) / 100:,.0f}" for v in sums)
     rows = _materialization_metadata(result, "project_totals").splitlines()
     assert [r for r in rows if r.startswith(f"| {key} |")] == [
-        f"| {key} | {month[:7]} | {bac} | {actual} | {eac} | {low} - {high} | {int(sums[2]) / int(sums[0]) - 1:+.1%} |"]
-    after = query("SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,))
+        f"| {key} | {month[:7]} | {bac} | {actual} | {eac} | {low} - {high} | {int(sums[2]) / int(sums[0]) - 1:+.1%} |"
+    ]
+    after = query(
+        "SELECT count(*), count(*) FILTER (WHERE is_current) FROM ml.project_forecasts WHERE project_key = %s", (key,)
+    )
     assert after == before  # identical forecasts are not written twice
 
 
 def _forecast(conn, registry, project_key: str, month: str) -> pd.DataFrame:
+    from gmp_assets.features.store import inference_sequences
     from gmp_assets.forecasting.assets import _east_west
     from gmp_assets.forecasting.pipeline import forecast_rows
-    from gmp_assets.features.store import inference_sequences
     from gmp_assets.models.registry import GLOBAL_MODEL, adapter_model_name
 
     ds = inference_sequences(conn, project_key, month)
     ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M"))
     rows = forecast_rows(
-        ds, registry.load_forecaster(GLOBAL_MODEL), registry.load_forecaster(adapter_model_name(project_key)),
-        pd.Timestamp("2030-01-01"), _east_west(conn, project_key, month),
+        ds,
+        registry.load_forecaster(GLOBAL_MODEL),
+        registry.load_forecaster(adapter_model_name(project_key)),
+        pd.Timestamp("2030-01-01"),
+        _east_west(conn, project_key, month),
     )
     return pd.DataFrame(rows).sort_values("canonical_code").reset_index(drop=True)
 
@@ -453,9 +543,14 @@ def test_forecast_as_of_month_ignores_later_data(trained, registry, pg):
 def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, pg):
     def inflate_other_projects(cur, project_key, month):
         for column in ("cost_per_sf", "cumulative_cost_per_sf", "pct_budget_spent"):
-            cur.execute(f"UPDATE ml.feature_rows SET {column} = {column} * 3 + 1 WHERE project_key <> %s", (project_key,))
-        cur.execute("UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = cumulative_cost_cents * 3"
-                    " WHERE project_key <> %s", (project_key,))
+            cur.execute(
+                f"UPDATE ml.feature_rows SET {column} = {column} * 3 + 1 WHERE project_key <> %s", (project_key,)
+            )
+        cur.execute(
+            "UPDATE analytics.canonical_cost_features SET cumulative_cost_cents = cumulative_cost_cents * 3"
+            " WHERE project_key <> %s",
+            (project_key,),
+        )
 
     before, after = _forecast_around_change(pg, registry, inflate_other_projects)
     pd.testing.assert_frame_equal(before, after)
@@ -463,8 +558,8 @@ def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, 
 
 def test_adapter_training_data_is_read_for_its_project_only(trained):
     from gmp_assets import database
-    from gmp_assets.models.samples import dataset_fingerprint
     from gmp_assets.features.store import training_sequences
+    from gmp_assets.models.samples import dataset_fingerprint
 
     with database.connect() as conn:
         everyone = training_sequences(conn, label_every_month=True)
@@ -502,11 +597,17 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         assert set(checks) == {"interval_coverage", "beats_evm_formulas", "adapters_beat_global"}
         assert all(e.severity.value == "WARN" for e in checks.values())
         gains = checks["beats_evm_formulas"].metadata["gain_over_best_evm"].value
-        scored = {key for (key,) in query(
-            "SELECT project_key FROM analytics.projects WHERE status = 'completed' AND is_training_eligible")}
+        scored = {
+            key
+            for (key,) in query(
+                "SELECT project_key FROM analytics.projects WHERE status = 'completed' AND is_training_eligible"
+            )
+        }
         assert set(gains) == {"25%", "50%", "75%"}
         for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
-            assert gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
+            assert (
+                gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
+            )
             assert set(gain["gain_over_best_evm_by_project"]) == scored  # each completed project's own gain
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
         references = checks["beats_evm_formulas"].metadata["references_gain_over_best_evm"].value
@@ -568,17 +669,19 @@ def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(tra
 
     from gmp_assets import database
     from gmp_assets.cli import main
+    from gmp_assets.features.store import training_sequences
     from gmp_assets.models.adapters import AdapterResult, adapter_samples
     from gmp_assets.models.assets import _without_new_adapter
-    from gmp_assets.models.samples import ADAPTER_HOLDOUT_MONTHS, split_last_months
-    from gmp_assets.features.store import training_sequences
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
     from gmp_assets.models.registry import CHAMPION, PREVIOUS, adapter_model_name
+    from gmp_assets.models.samples import ADAPTER_HOLDOUT_MONTHS, split_last_months
 
     key = next(k for k, months in sorted(trained.adapters_kept.items()) if months >= ADAPTER_MIN_MONTHS)
     name = adapter_model_name(key)
-    (month,), = query("SELECT min(month_start)::text FROM ml.feature_rows WHERE project_key = %s AND months_of_data >= %s",
-                      (key, ADAPTER_MIN_MONTHS))  # the first month its forecasts can use the adapter
+    ((month,),) = query(
+        "SELECT min(month_start)::text FROM ml.feature_rows WHERE project_key = %s AND months_of_data >= %s",
+        (key, ADAPTER_MIN_MONTHS),
+    )  # the first month its forecasts can use the adapter
     champion = registry.version_for(name, CHAMPION)
     with database.connect() as conn:
         labelled = training_sequences(conn, label_every_month=True, project_keys=[key])
@@ -594,7 +697,9 @@ def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(tra
     assert registry.version_for(name, CHAMPION) == champion
     retired = _without_new_adapter(registry, name, not_kept(0.0))
     try:
-        assert retired["retired_adapter_version"] == champion and "the project uses the global model" in retired["reason"]
+        assert (
+            retired["retired_adapter_version"] == champion and "the project uses the global model" in retired["reason"]
+        )
         assert registry.version_for(name, CHAMPION) is None and registry.version_for(name, PREVIOUS) == champion
         assert "retired_reason" in registry.version_tags(name, champion)
         with database.connect() as conn:
@@ -625,21 +730,28 @@ def test_a_global_version_taken_out_of_service_by_hand_is_not_promoted_back_by_t
     from click.testing import CliRunner
 
     from gmp_assets.cli import main
-    from gmp_assets.models import promotion
     from gmp_assets.evaluation.assets import _promotion
+    from gmp_assets.models import promotion
     from gmp_assets.models.artifact_safety import DIGEST_TAG
     from gmp_assets.models.registry import CHAMPION, DEMOTED_TAG, GLOBAL_MODEL
 
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
-    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id,
-                                            tags={DIGEST_TAG: trained_once.tags[DIGEST_TAG]}).version)
+    other = str(
+        client.create_model_version(
+            GLOBAL_MODEL,
+            trained_once.source,
+            run_id=trained_once.run_id,
+            tags={DIGEST_TAG: trained_once.tags[DIGEST_TAG]},
+        ).version
+    )
     try:
         promoted = CliRunner().invoke(main, ["models", "promote", GLOBAL_MODEL, other, "--reason", "trying it"])
         assert promoted.exit_code == 0, promoted.output
         assert registry.version_tags(GLOBAL_MODEL, champion)[DEMOTED_TAG] == (
-            f"version {other} made champion by hand: manual: trying it")
+            f"version {other} made champion by hand: manual: trying it"
+        )
         rolled = CliRunner().invoke(main, ["models", "rollback", GLOBAL_MODEL])
         assert rolled.exit_code == 0, rolled.output
         assert registry.version_for(GLOBAL_MODEL, CHAMPION) == champion

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.hub_world import ROLE_A, hub, query  # noqa: F401 - the fixture
+from support.hub_world import ROLE_A, query
 
 from gmp_assets import settings
 
@@ -16,16 +16,27 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = settings.REPO_ROOT / "test-artifacts"
 
 pytestmark = [
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="browser tests need Debian's chromium and chromium-driver"),
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="browser tests need Debian's chromium and chromium-driver",
+    ),
 ]
 webdriver = pytest.importorskip("selenium.webdriver", reason="browser tests need selenium: pip install -e '.[test]'")
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1600,1100")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1100",
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +73,9 @@ def _shot(browser, name: str) -> None:
 
 def _charts_drawn(browser, count: int) -> None:
     """Plotly (served by the app) drew ``count`` charts."""
-    WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= count)
+    WebDriverWait(browser, 60).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= count
+    )
 
 
 def test_a_wrong_token_stays_on_the_login_form(browser, hub):
@@ -81,12 +94,18 @@ def test_portfolio_shows_the_overrun_first_and_in_red(logged_in, hub):
     assert sorted(r.get_attribute("data-key") for r in rows) == hub.keys[ROLE_A]
     assert "overrun" in rows[0].get_attribute("class")
     assert "forecast over their GMP" in browser.find_element(By.ID, "headline").text
-    (eac,), = query("SELECT predicted_eac_cents FROM ml.project_forecast_totals WHERE project_key = %s"
-                    " ORDER BY forecast_date DESC LIMIT 1", (hub.overrun_key,))
+    ((eac,),) = query(
+        "SELECT predicted_eac_cents FROM ml.project_forecast_totals WHERE project_key = %s"
+        " ORDER BY forecast_date DESC LIMIT 1",
+        (hub.overrun_key,),
+    )
     assert f"${round(eac / 100):,}" in rows[0].text
     _shot(browser, "portfolio")
     browser.find_element(By.XPATH, "//th[text()='Project']").click()  # sortable
-    names = [r.find_element(By.TAG_NAME, "a").text.lower() for r in browser.find_elements(By.CSS_SELECTOR, "#portfolio tbody tr")]
+    names = [
+        r.find_element(By.TAG_NAME, "a").text.lower()
+        for r in browser.find_elements(By.CSS_SELECTOR, "#portfolio tbody tr")
+    ]
     assert names == sorted(names)
 
 
@@ -97,9 +116,11 @@ def test_project_page_has_trades_charts_and_the_overrun(logged_in, hub):
     assert "Variance to GMP" in browser.page_source
     assert browser.find_element(By.ID, "variance").text.startswith("+$")
     trades = browser.find_elements(By.CSS_SELECTOR, "#trades tbody tr")
-    (count,), = query("SELECT count(*) FROM ml.project_forecasts WHERE project_key = %s AND is_current AND forecast_date ="
-                      " (SELECT max(forecast_date) FROM ml.project_forecasts WHERE project_key = %s)",
-                      (hub.overrun_key, hub.overrun_key))
+    ((count,),) = query(
+        "SELECT count(*) FROM ml.project_forecasts WHERE project_key = %s AND is_current AND forecast_date ="
+        " (SELECT max(forecast_date) FROM ml.project_forecasts WHERE project_key = %s)",
+        (hub.overrun_key, hub.overrun_key),
+    )
     assert len(trades) == count and "overrun" in trades[0].get_attribute("class")
     _shot(browser, "project")
 
@@ -116,8 +137,11 @@ def test_benchmarks_page_marks_the_project(logged_in, hub):
 def test_review_queue_and_alerts_pages(logged_in, hub):
     browser = logged_in
     key = hub.keys[ROLE_A][0]
-    query("INSERT INTO ml.alerts (project_key, kind, message, forecast_date) VALUES (%s, 'eac_over_gmp', %s, '2026-10-31')"
-          " ON CONFLICT DO NOTHING", (key, f"{key}: EAC above GMP by 10.0% (UI probe)"))
+    query(
+        "INSERT INTO ml.alerts (project_key, kind, message, forecast_date) VALUES (%s, 'eac_over_gmp', %s, '2026-10-31')"
+        " ON CONFLICT DO NOTHING",
+        (key, f"{key}: EAC above GMP by 10.0% (UI probe)"),
+    )
     try:
         browser.get(hub.url + "/mappings")
         assert browser.find_element(By.TAG_NAME, "h1").text == "Review queue"

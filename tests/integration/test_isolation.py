@@ -18,12 +18,20 @@ import pytest
 from gmp_assets import access, database
 
 EXTRA_KEY = "iso-extra-1"
-EXTRA_OWNER = "O'Brien \"Quote\" & Sons; DROP TABLE raw.projects; --"
+EXTRA_OWNER = 'O\'Brien "Quote" & Sons; DROP TABLE raw.projects; --'
 PIPELINE_PROBE = "iso_pipeline_probe"
 KNOWN_PROJECT_TABLES = {
-    "raw.source_files", "raw.gmp_breakdown", "raw.direct_costs", "raw.schedule_progress", "raw.rejected_rows",
-    "raw.project_quality", "taxonomy.trade_mappings", "taxonomy.confirmed_mappings",
-    "analytics.projects", "analytics.project_trade_mappings", "analytics.canonical_cost_features",
+    "raw.source_files",
+    "raw.gmp_breakdown",
+    "raw.direct_costs",
+    "raw.schedule_progress",
+    "raw.rejected_rows",
+    "raw.project_quality",
+    "taxonomy.trade_mappings",
+    "taxonomy.confirmed_mappings",
+    "analytics.projects",
+    "analytics.project_trade_mappings",
+    "analytics.canonical_cost_features",
 }
 
 
@@ -141,7 +149,9 @@ def test_each_owner_sees_exactly_its_own_rows_in_every_table(pg, world):
         for table in tables:
             seen = dict(rows_as(pg, role, f"SELECT project_key, count(*) FROM {table} GROUP BY 1"))
             expected = dict(
-                query(f"SELECT project_key, count(*) FROM {table} WHERE project_key = ANY(%s) GROUP BY 1", (list(mine),))
+                query(
+                    f"SELECT project_key, count(*) FROM {table} WHERE project_key = ANY(%s) GROUP BY 1", (list(mine),)
+                )
             )
             assert seen == expected, (role, table)
 
@@ -160,7 +170,9 @@ def test_asking_for_another_owners_rows_returns_nothing(pg, world):
         for table in project_tables():
             assert rows_as(pg, role, f"SELECT count(*) FROM {table} WHERE project_key = ANY(%s)", (others,)) == [(0,)]
         other_owners = sorted(set(world["by_owner"]) - set(world["roles"][role]))
-        assert rows_as(pg, role, "SELECT count(*) FROM analytics.projects WHERE owner = ANY(%s)", (other_owners,)) == [(0,)]
+        assert rows_as(pg, role, "SELECT count(*) FROM analytics.projects WHERE owner = ANY(%s)", (other_owners,)) == [
+            (0,)
+        ]
 
 
 @pytest.mark.parametrize(
@@ -214,7 +226,9 @@ def test_policy_holds_even_for_a_role_given_write_privileges(pg, world):
 
 def test_dbt_views_are_closed_to_owners(pg, world):
     views = [v for (v,) in query("SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname = 'analytics'")]
-    assert any(v.startswith("analytics.stg_raw__") for v in views) and any(v.startswith("analytics.int_") for v in views)
+    assert any(v.startswith("analytics.stg_raw__") for v in views) and any(
+        v.startswith("analytics.int_") for v in views
+    )
     for view in views:
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             rows_as(pg, "iso_owner_0", f"SELECT count(*) FROM {view}")
@@ -246,7 +260,8 @@ def test_forecast_totals_show_an_owner_its_projects_only(pg, world):
             "INSERT INTO ml.project_forecasts (project_key, canonical_code, forecast_date, horizon_months, model_name,"
             " model_version, method, bac_cents, actual_to_date_cents, predicted_eac_cents, predicted_etc_cents,"
             " confidence_lower_cents, confidence_upper_cents, confidence_level, eac_east_cents, eac_west_cents)"
-            " VALUES (%s, '03', '1999-12-31', 0, 'probe', '1', 'global', 10, 0, 10, 10, 9, 11, 0.8, 10, 0)", (key,)
+            " VALUES (%s, '03', '1999-12-31', 0, 'probe', '1', 'global', 10, 0, 10, 10, 9, 11, 0.8, 10, 0)",
+            (key,),
         )
     try:
         probe = "SELECT project_key FROM ml.project_forecast_totals WHERE forecast_date = '1999-12-31' ORDER BY 1"
@@ -273,8 +288,11 @@ def test_functions_do_not_bypass_the_policies(pg, world):
         # a definer-rights function created by the pipeline is not executable by PUBLIC (default privileges)
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             rows_as(pg, role, "SELECT raw.iso_probe_definer()")
-        for function in ("access.enable_project_rls('raw.direct_costs')", "access.protect_project_tables()",
-                         "access.force_rls('raw.direct_costs', 'true')"):
+        for function in (
+            "access.enable_project_rls('raw.direct_costs')",
+            "access.protect_project_tables()",
+            "access.force_rls('raw.direct_costs', 'true')",
+        ):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
                 rows_as(pg, role, f"SELECT {function}")
     finally:
@@ -289,8 +307,9 @@ def test_a_reader_cannot_shadow_the_policies_functions(pg, world):
     execute(f"CREATE SCHEMA iso_spoof; GRANT USAGE, CREATE ON SCHEMA iso_spoof TO {role}")
     try:
         with connect_as(pg, role) as conn, conn.cursor() as cur:
-            cur.execute("CREATE FUNCTION iso_spoof.pg_has_role(name, text, text) RETURNS boolean LANGUAGE sql"
-                        " AS 'SELECT true'")
+            cur.execute(
+                "CREATE FUNCTION iso_spoof.pg_has_role(name, text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true'"
+            )
             cur.execute("SET search_path = iso_spoof, pg_catalog, public")
             cur.execute("SELECT pg_has_role(current_user, 'gmp_pipeline', 'USAGE'), count(*) FROM raw.direct_costs")
             spoofed, count = cur.fetchone()
@@ -394,8 +413,17 @@ def test_list_grants_names_roles_owners_and_project_counts(pg, world):
 
 @pytest.mark.parametrize(
     "role",
-    ['x"; DROP TABLE raw.projects; --', "alice bob", "1alice", "", "a" * 64, "pg_read_all_data", "gmp_pipeline",
-     "GMP_owner_x", "x'y"],
+    [
+        'x"; DROP TABLE raw.projects; --',
+        "alice bob",
+        "1alice",
+        "",
+        "a" * 64,
+        "pg_read_all_data",
+        "gmp_pipeline",
+        "GMP_owner_x",
+        "x'y",
+    ],
 )
 def test_grant_refuses_bad_role_names(pg, world, role):
     with database.connect(pg) as conn, pytest.raises(ValueError, match="invalid role name"):

@@ -20,8 +20,7 @@ from gmp_assets.ingest.readers import InputFileError, ProjectInfo, read_project_
 BASE = Path(__file__).resolve().parents[1] / "data" / "bad_inputs" / "_base"
 PROJECT_TABLES = ("raw.projects", "raw.source_files", "raw.rejected_rows", *RAW_TABLES.values())
 CP1252_COSTS = (
-    "Date,Division,Vendor,Amount\n"
-    "2024-02-15,03 - Concrete,Caf\u00e9 M\u00fcller \u2013 B\u00e2timent,\"48,250.00\"\n"
+    'Date,Division,Vendor,Amount\n2024-02-15,03 - Concrete,Caf\u00e9 M\u00fcller \u2013 B\u00e2timent,"48,250.00"\n'
 ).encode("cp1252")
 
 
@@ -108,9 +107,8 @@ def test_loading_a_windows_1252_file_yields_a_warning_naming_it(inbox):
 
 
 def test_the_ingest_asset_logs_read_warnings_and_puts_them_in_its_metadata(inbox, pg):
-    from gmp_assets.catalog import RAW_KEYS
+    from gmp_assets.catalog import PROJECTS, RAW_KEYS
     from gmp_assets.ingest.assets import raw_project_files
-    from gmp_assets.catalog import PROJECTS
     from gmp_assets.resources import InboxResource, PostgresResource
 
     folder = project_folder(inbox, "cp1252-asset", owner="Acme")
@@ -121,7 +119,10 @@ def test_the_ingest_asset_logs_read_warnings_and_puts_them_in_its_metadata(inbox
 
     def materialize() -> dg.ExecuteInProcessResult:
         return dg.materialize(
-            [raw_project_files], partition_key=folder.name, instance=instance, resources=resources,
+            [raw_project_files],
+            partition_key=folder.name,
+            instance=instance,
+            resources=resources,
             raise_on_error=False,
         )
 

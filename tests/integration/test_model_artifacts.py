@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.synthetic import N_FEATURES, WINDOW, synthetic_dataset, vocabularies
 
 from gmp_assets.forecasting.pipeline import forecast_rows
 from gmp_assets.models import artifact_safety as safety
 from gmp_assets.models.network import build_forecaster, model_inputs, predict
 from gmp_assets.models.registry import CHAMPION, PREVIOUS, VOCABULARY_ARTIFACT, MlflowResource
-from support.synthetic import N_FEATURES, WINDOW, synthetic_dataset, vocabularies
 
 DS = synthetic_dataset(n=48, seed=3)
 PROJECTS, TRADES = vocabularies(DS)
@@ -47,8 +47,9 @@ def _network(seed: int):
 def _log(registry: MlflowResource, name: str, seed: int, promote: bool = True) -> tuple[str, str]:
     """Log and register a network; returns (version, run id)."""
     with registry.start_run(f"{name}-{seed}") as run:
-        version = registry.log_forecaster(_network(seed), {"projects": list(PROJECTS.keys), "trades": list(TRADES.keys)},
-                                          name)
+        version = registry.log_forecaster(
+            _network(seed), {"projects": list(PROJECTS.keys), "trades": list(TRADES.keys)}, name
+        )
     if promote:
         registry.promote(name, version, "test")
     return version, run.info.run_id
@@ -75,8 +76,14 @@ def test_a_logged_model_is_a_keras_file_with_recorded_digests_and_loads_identica
     np.testing.assert_allclose(predict(loaded.model, inputs), predict(_network(5), inputs), rtol=1e-6, atol=1e-6)
 
 
-def _tampered(registry: MlflowResource, tmp_path: Path, name: str, file_name: str, content: bytes,
-              folder: str | None = safety.MODEL_DIR) -> tuple[str, str, str]:
+def _tampered(
+    registry: MlflowResource,
+    tmp_path: Path,
+    name: str,
+    file_name: str,
+    content: bytes,
+    folder: str | None = safety.MODEL_DIR,
+) -> tuple[str, str, str]:
     """A champion ``new`` over a previous champion ``old``, then ``file_name`` written into the
     champion's run artifacts (``folder``; None: the run's root) behind the registry's back."""
     old, new, run_id = _champion_and_previous(registry, name)
@@ -99,10 +106,17 @@ def test_a_champion_carrying_a_pickle_is_refused_unopened_and_forecasts_keep_the
     champion = registry.load_forecaster(name, on_refusal=refusals.append)
     assert champion is not None and champion.version == old
     assert not marker.exists()
-    assert f"{name} version {new} refused" in refusals[0] and "model/custom_objects.cloudpickle is a pickle" in refusals[0]
+    assert (
+        f"{name} version {new} refused" in refusals[0] and "model/custom_objects.cloudpickle is a pickle" in refusals[0]
+    )
     assert f"previous champion, version {old}" in refusals[-1]
-    rows = forecast_rows(DS, champion, None, pd.Timestamp("2026-12-01"),
-                         pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]))
+    rows = forecast_rows(
+        DS,
+        champion,
+        None,
+        pd.Timestamp("2026-12-01"),
+        pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]),
+    )
     from_model = [row for row in rows if row["model_name"] == name]
     assert from_model and {row["model_version"] for row in from_model} == {old}
 
@@ -116,8 +130,14 @@ def test_a_tampered_model_file_is_refused(registry, tmp_path):
 
 
 def test_a_tampered_vocabulary_is_refused(registry, tmp_path):
-    old, new, _ = _tampered(registry, tmp_path, "forecaster_vocabulary", VOCABULARY_ARTIFACT,
-                            b'{"projects": ["P1", "P0"], "trades": []}', folder=None)
+    old, new, _ = _tampered(
+        registry,
+        tmp_path,
+        "forecaster_vocabulary",
+        VOCABULARY_ARTIFACT,
+        b'{"projects": ["P1", "P0"], "trades": []}',
+        folder=None,
+    )
     assert "vocabulary.json does not match" in _refusal(registry, "forecaster_vocabulary", new)
     assert registry.load_forecaster("forecaster_vocabulary").version == old
 
@@ -136,8 +156,9 @@ def test_a_version_logged_with_the_tensorflow_flavour_is_refused_and_the_heurist
     name = "forecaster_flavour"
     registry._setup()
     with registry.start_run("flavour"):
-        info = mlflow.tensorflow.log_model(_network(1), name="model", registered_model_name=name,
-                                           pip_requirements=["keras"])
+        info = mlflow.tensorflow.log_model(
+            _network(1), name="model", registered_model_name=name, pip_requirements=["keras"]
+        )
     version = str(info.registered_model_version)
     registry.promote(name, version, "test")
     refusals: list[str] = []
@@ -146,8 +167,9 @@ def test_a_version_logged_with_the_tensorflow_flavour_is_refused_and_the_heurist
     assert "MLmodel declares a python_function flavour (loader_module mlflow.tensorflow)" in refusals[0]
     assert "no artifact digests were recorded" in refusals[0]
     assert refusals[-1] == f"{name}: no verified version to serve instead of version {version}"
-    rows = forecast_rows(DS, None, None, pd.Timestamp("2026-12-01"),
-                         pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]))
+    rows = forecast_rows(
+        DS, None, None, pd.Timestamp("2026-12-01"), pd.DataFrame(columns=["canonical_code", "east_share", "west_share"])
+    )
     assert rows and not any(row["model_name"] == name for row in rows)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
-import pytest
 
 from gmp_assets.orchestration.model_sensors import ADAPTER_KEY
 from tests.conftest import query
@@ -28,7 +27,9 @@ def _active() -> list[str]:
 
 def test_data_volume_sensor_requests_adapters_for_projects_with_six_months(trained, instance):
     defs, sensor = _sensor("data_volume_sensor")
-    ready = sorted(k for k, m in query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY 1") if m >= 6)
+    ready = sorted(
+        k for k, m in query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY 1") if m >= 6
+    )
     with dg.DagsterInstance.ephemeral() as fresh:  # an instance where no adapter was materialized yet
         first = _tick(defs, sensor, fresh)
         assert sorted(r.partition_key for r in first.run_requests) == ready
@@ -68,8 +69,15 @@ def test_drift_sensor_asks_for_retraining_only_with_months_the_model_has_not_lea
     }
 
     drifting = active[0]
-    columns = ["cost_per_sf", "cumulative_cost_per_sf", "cost_per_sf_mean_3m", "cost_per_sf_std_3m",
-               "cost_per_sf_lag_1", "cost_per_sf_lag_2", "cost_per_sf_lag_3"]
+    columns = [
+        "cost_per_sf",
+        "cumulative_cost_per_sf",
+        "cost_per_sf_mean_3m",
+        "cost_per_sf_std_3m",
+        "cost_per_sf_lag_1",
+        "cost_per_sf_lag_2",
+        "cost_per_sf_lag_3",
+    ]
     shift = ", ".join(f"{c} = {c} * 4 + 5" for c in columns)
     with database.connect() as conn, conn.cursor() as cur:
         cur.execute(f"UPDATE ml.feature_rows SET {shift} WHERE project_key = %s", (drifting,))
@@ -88,7 +96,9 @@ def test_drift_sensor_asks_for_retraining_only_with_months_the_model_has_not_lea
         stormy = _tick(defs, sensor, instance)
         stormy_report = _latest_drift_report(drifting)
     finally:  # drop the new month and rebuild the project's real feature rows through the pipeline
-        query("DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start > %s RETURNING 1", (drifting, span[1]))
+        query(
+            "DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start > %s RETURNING 1", (drifting, span[1])
+        )
         restored = defs.resolve_job_def("project_months_job").execute_in_process(
             instance=instance, tags=range_tags(drifting, span)
         )
@@ -105,7 +115,10 @@ def _schedule_tick(name: str, instance, when: datetime) -> list:
     from gmp_assets.definitions import defs
 
     with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+        instance=instance,
+        scheduled_execution_time=when,
+        resources=defs.resources,
+        repository_def=defs.get_repository_def(),
     ) as ctx:
         return defs.get_schedule_def(name).evaluate_tick(ctx).run_requests or []
 
@@ -120,16 +133,22 @@ def test_daily_adapter_refresh_targets_only_projects_with_new_data(trained, inst
     from gmp_assets.definitions import defs
     from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 
-    when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
     refreshed = {r.partition_key for r in _schedule_tick("daily_adapter_refresh", instance, when)}
     months = _months_of_data()
     project = next(k for k in sorted(trained.forecasts) if months[k] >= GLOBAL_MIN_MONTHS)
-    query("UPDATE ml.feature_rows SET computed_at = now() + interval '1 minute' WHERE project_key = %s RETURNING 1", (project,))
+    query(
+        "UPDATE ml.feature_rows SET computed_at = now() + interval '1 minute' WHERE project_key = %s RETURNING 1",
+        (project,),
+    )
     after = _schedule_tick("daily_adapter_refresh", instance, when)
     assert {r.partition_key for r in after} == refreshed | {project}
-    assert all(r.tags["gmp/trigger"] == "daily_adapter_refresh" and months[r.partition_key] >= GLOBAL_MIN_MONTHS
-               for r in after)
-    queued = instance.create_run_for_job(job_def=defs.resolve_job_def("adapter_job"), tags={"dagster/partition": project})
+    assert all(
+        r.tags["gmp/trigger"] == "daily_adapter_refresh" and months[r.partition_key] >= GLOBAL_MIN_MONTHS for r in after
+    )
+    queued = instance.create_run_for_job(
+        job_def=defs.resolve_job_def("adapter_job"), tags={"dagster/partition": project}
+    )
     try:
         assert project not in {r.partition_key for r in _schedule_tick("daily_adapter_refresh", instance, when)}
     finally:
@@ -142,15 +161,20 @@ def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_g
     from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
 
-    when = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
-    before = {r.partition_key: r.tags["gmp/refresh_reason"] for r in _schedule_tick("daily_adapter_refresh", instance, when)}
+    when = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    before = {
+        r.partition_key: r.tags["gmp/refresh_reason"] for r in _schedule_tick("daily_adapter_refresh", instance, when)
+    }
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
     newer = client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version
     try:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, newer)
-        after = {r.partition_key: r.tags["gmp/refresh_reason"] for r in _schedule_tick("daily_adapter_refresh", instance, when)}
+        after = {
+            r.partition_key: r.tags["gmp/refresh_reason"]
+            for r in _schedule_tick("daily_adapter_refresh", instance, when)
+        }
     finally:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
         client.delete_model_version(GLOBAL_MODEL, newer)
@@ -167,7 +191,7 @@ def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_g
 def test_monthly_forecasts_schedule_covers_every_active_project(trained, instance):
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
-    requests = _schedule_tick("monthly_forecasts", instance, datetime(2026, 11, 2, 4, 0, tzinfo=timezone.utc))
+    requests = _schedule_tick("monthly_forecasts", instance, datetime(2026, 11, 2, 4, 0, tzinfo=UTC))
     ends = {r.tags[ASSET_PARTITION_RANGE_END_TAG] for r in requests}
     assert {e.split("|")[1] for e in ends} == set(_active())
     assert {e.split("|")[0] for e in ends} == {f"{m}" for m in trained.forecasts.values()}
@@ -176,9 +200,12 @@ def test_monthly_forecasts_schedule_covers_every_active_project(trained, instanc
 def _weekly_tick(instance):
     from gmp_assets.definitions import defs
 
-    when = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc)  # a Sunday
+    when = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # a Sunday
     with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=defs.get_repository_def()
+        instance=instance,
+        scheduled_execution_time=when,
+        resources=defs.resources,
+        repository_def=defs.get_repository_def(),
     ) as ctx:
         return defs.get_schedule_def("weekly_retraining").evaluate_tick(ctx)
 
@@ -187,8 +214,8 @@ def test_weekly_retraining_trains_only_on_new_data_and_backtests_a_waiting_chall
     """The session's model (default recipe, today's data) needs no retraining; a version of it waiting for
     its backtest gets only the backtest; a new month of data gets the whole job."""
     from gmp_assets import database
-    from gmp_assets.definitions import defs
     from gmp_assets.catalog import BACKTEST_KEY
+    from gmp_assets.definitions import defs
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
 
     champion, newest = registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER)
@@ -213,7 +240,10 @@ def test_weekly_retraining_trains_only_on_new_data_and_backtests_a_waiting_chall
         try:
             new_data = _weekly_tick(instance)
         finally:
-            query("DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start = %s RETURNING 1", (project, new_month))
+            query(
+                "DELETE FROM ml.feature_rows WHERE project_key = %s AND month_start = %s RETURNING 1",
+                (project, new_month),
+            )
     finally:
         registry.set_alias(GLOBAL_MODEL, CHALLENGER, newest)
         client.delete_model_version(GLOBAL_MODEL, waiting)
@@ -249,16 +279,28 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
     defs, sensor = _sensor("model_change_forecast_sensor")
     calm = _tick(defs, sensor, instance)
     assert isinstance(calm, dg.SkipReason) and "come from the models that serve it" in calm.skip_message
-    by_global = sorted(k for k in _active() if query(
-        "SELECT 1 FROM ml.project_forecasts WHERE is_current AND project_key = %s AND forecast_date = %s"
-        " AND model_name = %s LIMIT 1", (k, forecast_date(trained.forecasts[k]), GLOBAL_MODEL)))
+    by_global = sorted(
+        k
+        for k in _active()
+        if query(
+            "SELECT 1 FROM ml.project_forecasts WHERE is_current AND project_key = %s AND forecast_date = %s"
+            " AND model_name = %s LIMIT 1",
+            (k, forecast_date(trained.forecasts[k]), GLOBAL_MODEL),
+        )
+    )
     assert by_global
 
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
-    other = str(client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id,
-                                            tags={DIGEST_TAG: trained_once.tags[DIGEST_TAG]}).version)
+    other = str(
+        client.create_model_version(
+            GLOBAL_MODEL,
+            trained_once.source,
+            run_id=trained_once.run_id,
+            tags={DIGEST_TAG: trained_once.tags[DIGEST_TAG]},
+        ).version
+    )
     forecast_job = defs.resolve_job_def("forecast_job")
     key = by_global[0]
     try:
@@ -274,18 +316,24 @@ def test_a_model_change_renews_only_forecasts_that_came_from_another_model(train
         queued = {key: instance.create_run_for_job(job_def=forecast_job, tags=request.tags)}  # asked for, not run yet
         try:
             assert sorted(_renewals(_tick(defs, sensor, instance))) == [k for k in by_global if k != key]
-            queued |= {k: instance.create_run_for_job(job_def=forecast_job, tags=r.tags) for k, r in changed.items()
-                       if k != key}
+            queued |= {
+                k: instance.create_run_for_job(job_def=forecast_job, tags=r.tags)
+                for k, r in changed.items()
+                if k != key
+            }
             held = _tick(defs, sensor, instance)
             assert held.skip_message == "renewals already asked for: " + ", ".join(
-                f"{k}: run {queued[k].run_id[:8]} (not_started)" for k in by_global)
+                f"{k}: run {queued[k].run_id[:8]} (not_started)" for k in by_global
+            )
         finally:
             for run in queued.values():
                 instance.delete_run(run.run_id)
         run = forecast_job.execute_in_process(instance=instance, tags=request.tags)
-        versions = query("SELECT DISTINCT model_version FROM ml.project_forecasts WHERE is_current AND project_key = %s"
-                         " AND forecast_date = %s AND model_name = %s",
-                         (key, forecast_date(trained.forecasts[key]), GLOBAL_MODEL))
+        versions = query(
+            "SELECT DISTINCT model_version FROM ml.project_forecasts WHERE is_current AND project_key = %s"
+            " AND forecast_date = %s AND model_name = %s",
+            (key, forecast_date(trained.forecasts[key]), GLOBAL_MODEL),
+        )
         assert run.success and _materialization_metadata(run, "forecasts_written") > 0 and versions == [(other,)]
         assert key not in _renewals(_tick(defs, sensor, instance))
     finally:
@@ -307,7 +355,9 @@ def test_the_champions_of_every_adapter_in_one_registry_search(registry):
     expected = {name: registry.version_for(name, CHAMPION) for name in adapters}
     expected = {name: version for name, version in expected.items() if version}
     assert len(expected) >= 2  # the session's kept adapters: more than one page of one
-    lookalike = ADAPTER_MODEL_PREFIX.replace("_", "-") + "zz"  # "gmp-forecaster-project-zz" is LIKE 'gmp_forecaster_project_%'
+    lookalike = (
+        ADAPTER_MODEL_PREFIX.replace("_", "-") + "zz"
+    )  # "gmp-forecaster-project-zz" is LIKE 'gmp_forecaster_project_%'
     source = client.get_model_version(GLOBAL_MODEL, registry.version_for(GLOBAL_MODEL, CHAMPION))
     client.create_registered_model(lookalike)
     try:
@@ -337,8 +387,11 @@ def test_prediction_drift_scores_the_current_forecast_of_each_trade_and_date(tra
         return a == b or (math.isnan(a) and math.isnan(b))
 
     with database.connect() as conn, conn.cursor() as cur:
-        key, trade = next((k, f.iloc[0]) for k in sorted(trained.forecasts)
-                          if not (f := trade_finished_as_of(store.load_canonical(conn, [k]))).empty)
+        key, trade = next(
+            (k, f.iloc[0])
+            for k in sorted(trained.forecasts)
+            if not (f := trade_finished_as_of(store.load_canonical(conn, [k]))).empty
+        )
         before = recent_forecast_mape(conn, key)
         eac = 100 * int(trade["final_cost_cents"])  # a wild forecast, dated before the trade finished
         day = (pd.Timestamp(trade["finished_month"]) - pd.Timedelta(days=3)).date()

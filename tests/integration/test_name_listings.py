@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
-from support.bad_inputs import CORPUS_DIR, read_case
 from click.testing import CliRunner
+from support.bad_inputs import CORPUS_DIR, read_case
 
 from gmp_assets import database
 from gmp_assets.cli import main
@@ -16,15 +15,21 @@ from gmp_assets.ingest.loader import RAW_TABLES, load_project
 from gmp_assets.taxonomy import store
 from gmp_assets.taxonomy.mapping import TradeMapper
 
-
 CYRILLIC = "\u0421oncrete"  # starts with CYRILLIC CAPITAL LETTER ES
 
 
 def _delete(conn, key: str) -> None:
     with conn.cursor() as cur:
-        for table in ("raw.projects", "raw.source_files", "raw.rejected_rows", *RAW_TABLES.values(),
-                      "taxonomy.trade_mappings", "taxonomy.confirmed_mappings", "raw.previous_loads",
-                      "raw.previous_load_marks"):
+        for table in (
+            "raw.projects",
+            "raw.source_files",
+            "raw.rejected_rows",
+            *RAW_TABLES.values(),
+            "taxonomy.trade_mappings",
+            "taxonomy.confirmed_mappings",
+            "raw.previous_loads",
+            "raw.previous_load_marks",
+        ):
             cur.execute(f"DELETE FROM {table} WHERE project_key = %s", (key,))
 
 
@@ -49,7 +54,8 @@ def test_look_alike_names_are_listed_escaped_and_confirmed_as_listed(pg, tmp_pat
         assert rows["03 - Concrete"]["name_note"] == ""
 
         (tmp_path / "review.csv").write_text(
-            "project_key,raw_division_name,canonical_code\n" f"{key},\\u0421oncrete,32\n", encoding="utf-8")
+            f"project_key,raw_division_name,canonical_code\n{key},\\u0421oncrete,32\n", encoding="utf-8"
+        )
         imported = CliRunner().invoke(main, ["mappings", "import", str(tmp_path / "review.csv")])
         assert imported.exit_code == 0, imported.output
         with database.connect(pg) as conn:

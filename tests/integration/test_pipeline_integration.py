@@ -21,9 +21,17 @@ from tests.conftest import query
 def table_checksums(project_key: str | None = None) -> dict[str, tuple]:
     """Row count and an order-independent checksum of every raw/taxonomy/analytics table."""
     tables = [
-        "raw.projects", "raw.source_files", "raw.gmp_breakdown", "raw.direct_costs", "raw.schedule_progress",
-        "raw.rejected_rows", "raw.project_quality", "taxonomy.trade_mappings", "analytics.canonical_cost_features",
-        "analytics.projects", "analytics.project_trade_mappings",
+        "raw.projects",
+        "raw.source_files",
+        "raw.gmp_breakdown",
+        "raw.direct_costs",
+        "raw.schedule_progress",
+        "raw.rejected_rows",
+        "raw.project_quality",
+        "taxonomy.trade_mappings",
+        "analytics.canonical_cost_features",
+        "analytics.projects",
+        "analytics.project_trade_mappings",
     ]
     out = {}
     for table in tables:
@@ -54,8 +62,8 @@ def test_counts_add_up_and_match_tables(ingested):
             " WHERE project_key = %s GROUP BY kind",
             (project_key,),
         )
-        by_kind = {kind: (int(i), int(l), int(r)) for kind, i, l, r in files}
-        for kind, (rows_in, loaded, rejected) in by_kind.items():
+        by_kind = {kind: (int(n), int(loaded), int(r)) for kind, n, loaded, r in files}
+        for rows_in, loaded, rejected in by_kind.values():
             assert rows_in == loaded + rejected
         for kind, table in [("gmp_breakdown", "raw.gmp_breakdown"), ("direct_costs", "raw.direct_costs")]:
             (count,) = query(f"SELECT count(*) FROM {table} WHERE project_key = %s", (project_key,))[0]
@@ -108,8 +116,8 @@ def test_gx_checks_ran_and_passed(ingested, instance):
 
 
 def test_reingesting_the_same_inbox_changes_nothing(ingested, demo_inbox):
-    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox
 
     before = table_checksums()
     outcomes = ingest_inbox(defs, demo_inbox, progress=lambda _: None)
@@ -118,8 +126,8 @@ def test_reingesting_the_same_inbox_changes_nothing(ingested, demo_inbox):
 
 
 def test_corrected_file_replaces_that_files_rows(ingested, demo_inbox, tmp_path):
-    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox
 
     project_key = sorted(ingested)[0]
     inbox = tmp_path / "inbox"
@@ -157,8 +165,8 @@ def test_corrected_file_replaces_that_files_rows(ingested, demo_inbox, tmp_path)
 
 
 def test_unreadable_file_fails_that_project_with_a_clear_message(ingested, demo_inbox, tmp_path):
-    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox
 
     project_key = sorted(ingested)[1]
     inbox = tmp_path / "inbox"
@@ -175,8 +183,8 @@ def test_unreadable_file_fails_that_project_with_a_clear_message(ingested, demo_
 
 def test_confirmed_mapping_wins_and_marks_project_stale(ingested, demo_inbox, instance):
     from gmp_assets import database
-    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.runner import ingest_inbox
     from gmp_assets.taxonomy.store import confirm_mapping
 
     project_key = sorted(ingested)[2]
@@ -272,11 +280,15 @@ def test_every_dbt_test_ran_as_an_asset_check_and_passed(ingested, instance):
     evaluations = {
         (ev.asset_key, ev.check_name): ev.passed
         for run_id in run_ids
-        for ev in (e.dagster_event.event_specific_data
-                   for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION))
+        for ev in (
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        )
     }
-    expected = {(key.asset_key, key.name) for key in (*canonical_project_models.check_keys,
-                                                       *canonical_monthly_models.check_keys)}
+    expected = {
+        (key.asset_key, key.name)
+        for key in (*canonical_project_models.check_keys, *canonical_monthly_models.check_keys)
+    }
     assert any("relationships" in name for _, name in expected)
     staging = {"stg_raw__projects", "stg_raw__source_files", "stg_raw__gmp_breakdown", "stg_raw__direct_costs"}
     assert staging <= {key.path[-1] for key, _ in expected}
@@ -285,7 +297,9 @@ def test_every_dbt_test_ran_as_an_asset_check_and_passed(ingested, instance):
     assert singular and {name for _, name in expected} >= singular
     assert expected <= set(evaluations)
     assert all(evaluations[key] for key in expected)
-    assert not [e for run_id in run_ids for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION)]
+    assert not [
+        e for run_id in run_ids for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION)
+    ]
 
 
 def test_a_projects_dbt_tests_read_only_its_own_rows(ingested):

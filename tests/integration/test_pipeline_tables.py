@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support.synthetic import assert_truncation_identity, scaled_after
 
-
+from gmp_assets.evaluation.backtest import stage_view
 from gmp_assets.features.compute import compute_feature_rows, trade_final_costs
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import TemporalSplitter, stage_samples
-from gmp_assets.evaluation.backtest import stage_view
-from support.synthetic import assert_truncation_identity, scaled_after
 
 
 @pytest.fixture(scope="module")

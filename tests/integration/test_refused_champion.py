@@ -21,8 +21,9 @@ class _Payload:
         return open, (str(self.path), "w")
 
 
-def test_a_forecast_run_keeps_the_previous_champion_when_the_champion_carries_a_pickle(trained, registry, instance,
-                                                                                     tmp_path):
+def test_a_forecast_run_keeps_the_previous_champion_when_the_champion_carries_a_pickle(
+    trained, registry, instance, tmp_path
+):
     from click.testing import CliRunner
 
     from gmp_assets.catalog import range_tags
@@ -36,24 +37,30 @@ def test_a_forecast_run_keeps_the_previous_champion_when_the_champion_carries_a_
     champion, previous = registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, PREVIOUS)
     loaded = registry.load_forecaster(GLOBAL_MODEL)
     with registry.start_run("refused_champion") as run:  # a new version of the same network, then tampered with
-        new = registry.log_forecaster(loaded.model, {"projects": list(loaded.projects.keys),
-                                                     "trades": list(loaded.trades.keys)}, GLOBAL_MODEL)
+        new = registry.log_forecaster(
+            loaded.model, {"projects": list(loaded.projects.keys), "trades": list(loaded.trades.keys)}, GLOBAL_MODEL
+        )
     marker = tmp_path / "unpickled"
     payload = tmp_path / "custom_objects.cloudpickle"
     payload.write_bytes(pickle.dumps(_Payload(marker)))
     registry.client().log_artifact(run.info.run_id, str(payload), safety.MODEL_DIR)
     key, month = sorted(trained.forecasts.items())[0]
-    current = "SELECT DISTINCT model_version FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s" \
-              " AND is_current AND model_name = %s"
+    current = (
+        "SELECT DISTINCT model_version FROM ml.project_forecasts WHERE project_key = %s AND forecast_date = %s"
+        " AND is_current AND model_name = %s"
+    )
     before = query(current, (key, forecast_date(month), GLOBAL_MODEL))
     try:
         registry.promote(GLOBAL_MODEL, new, "test: a champion carrying a pickle")
-        result = defs.resolve_job_def("forecast_job").execute_in_process(instance=instance,
-                                                                         tags=range_tags(key, (month, month)))
+        result = defs.resolve_job_def("forecast_job").execute_in_process(
+            instance=instance, tags=range_tags(key, (month, month))
+        )
         assert result.success
         assert not marker.exists()
         refused = _materialization_metadata(result, "models_refused")
-        assert f"{GLOBAL_MODEL} version {new} refused" in refused and "custom_objects.cloudpickle is a pickle" in refused
+        assert (
+            f"{GLOBAL_MODEL} version {new} refused" in refused and "custom_objects.cloudpickle is a pickle" in refused
+        )
         assert f"serving the previous champion, version {champion}" in refused
         assert _materialization_metadata(result, "global_model_version") == champion
         logged = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]

@@ -2,7 +2,6 @@
 in-process, the sensors evaluated with build_sensor_context (run status sensors keep their cursor
 between ticks as the daemon does)."""
 
-
 import contextlib
 import os
 import signal
@@ -15,12 +14,11 @@ import dagster as dg
 import pytest
 
 from gmp_assets import database, settings
-from gmp_assets.orchestration.alert_sensors import dead_run_sensor, run_failure_sensor, run_recovery_sensor
 from gmp_assets.catalog import PROJECTS, project_partitions
+from gmp_assets.orchestration.alert_sensors import dead_run_sensor, run_failure_sensor, run_recovery_sensor
 from gmp_assets.orchestration.runner import execute
 from gmp_assets.resources import PostgresResource
 from tests.conftest import query
-
 
 POOL = "gmp_alerts_test"
 CHILD = "import sys; from tests.integration.test_run_alerts import child_main; child_main(sys.argv[1], sys.argv[2])"
@@ -58,7 +56,9 @@ class Ticks:
 
     def tick(self):
         context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, repository_def=probe_defs.get_repository_def(),
+            instance=self.instance,
+            cursor=self.cursor,
+            repository_def=probe_defs.get_repository_def(),
             resources={"postgres": PostgresResource(url=os.environ["GMP_DATABASE_URL_RESOLVED"])},
         )
         result = self.sensor.evaluate_tick(context)
@@ -78,8 +78,11 @@ def project(pg, instance, tmp_path, monkeypatch):
 
 
 def run_alerts(project_key: str) -> list[tuple]:
-    return query("SELECT message, resolved_at, details FROM ml.alerts WHERE project_key = %s AND kind = 'run_failed'"
-                 " ORDER BY alert_id", (project_key,))
+    return query(
+        "SELECT message, resolved_at, details FROM ml.alerts WHERE project_key = %s AND kind = 'run_failed'"
+        " ORDER BY alert_id",
+        (project_key,),
+    )
 
 
 def test_a_failed_run_opens_a_run_failed_alert_that_a_success_resolves(project, instance, tmp_path):
@@ -90,8 +93,10 @@ def test_a_failed_run_opens_a_run_failed_alert_that_a_success_resolves(project, 
     assert not failed.success
     failures.tick()
     ((message, resolved_at, details),) = run_alerts(project)
-    assert message == (f"Run {failed.run_id[:8]} of alerts_probe_job for {project} failed: step probe_step:"
-                       f" the budget file of {project} is broken")
+    assert message == (
+        f"Run {failed.run_id[:8]} of alerts_probe_job for {project} failed: step probe_step:"
+        f" the budget file of {project} is broken"
+    )
     assert resolved_at is None and details["failing_jobs"] == {"alerts_probe_job": failed.run_id}
     failures.tick()  # the next tick: the same failure is not recorded again
     assert run_alerts(project)[0][2]["failures"] == 1
@@ -106,18 +111,27 @@ def test_a_failed_run_opens_a_run_failed_alert_that_a_success_resolves(project, 
 def test_a_killed_run_frees_its_slot_and_is_reported(project, instance, tmp_path):
     failures = Ticks(run_failure_sensor, instance)
     env = {**os.environ, **database.runtime_env(database.main_url(start=False))}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, project, str(tmp_path)], cwd=settings.REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=(tmp_path / "child.log").open("w"), start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, project, str(tmp_path)],
+        cwd=settings.REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "child.log").open("w"),
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while not (tmp_path / "started").exists():
             assert child.poll() is None, (tmp_path / "child.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the child run did not start"
             time.sleep(0.2)
-        (run,) = instance.get_runs(filters=dg.RunsFilter(job_name=probe_job.name, statuses=[dg.DagsterRunStatus.STARTED]))
+        (run,) = instance.get_runs(
+            filters=dg.RunsFilter(job_name=probe_job.name, statuses=[dg.DagsterRunStatus.STARTED])
+        )
         assert run.run_id in instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
         assert dead_run_sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).skip_message == (
-            "no dead run holds a slot")  # alive: left alone
+            "no dead run holds a slot"
+        )  # alive: left alone
         os.killpg(child.pid, signal.SIGKILL)  # as the kernel's OOM killer would
         assert child.wait(30) == -signal.SIGKILL
     finally:
@@ -161,8 +175,10 @@ def test_a_killed_run_the_daemon_launched_fails_within_seconds(project, instance
             location = context.get_code_location("alerts_probe")
             remote = location.get_repository("__repository__").get_full_job(probe_job.name)
             run = instance.create_run_for_job(
-                job_def=probe_defs.resolve_job_def(probe_job.name), tags={"dagster/partition": project},
-                remote_job_origin=remote.get_remote_origin(), job_code_origin=remote.get_python_origin(),
+                job_def=probe_defs.resolve_job_def(probe_job.name),
+                tags={"dagster/partition": project},
+                remote_job_origin=remote.get_remote_origin(),
+                job_code_origin=remote.get_python_origin(),
             )
             instance.launch_run(run.run_id, context)
             spawned = psutil.Process().children(recursive=True)

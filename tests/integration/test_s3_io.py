@@ -63,6 +63,7 @@ def test_the_code_location_uses_the_configured_io_manager(monkeypatch):
 
 # --- against an S3 server -----------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,8 +79,12 @@ def s3_endpoint(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -101,8 +106,11 @@ def s3_env(s3_endpoint, monkeypatch) -> dict[str, str]:
     """An empty bucket and the environment that points the platform at it."""
     import boto3
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     client.create_bucket(Bucket=BUCKET)
@@ -115,9 +123,9 @@ def s3_env(s3_endpoint, monkeypatch) -> dict[str, str]:
 def test_training_dataset_round_trips_through_s3(ingested, s3_env):
     import boto3
 
+    from gmp_assets.definitions import build_resources
     from gmp_assets.models.assets import training_dataset
     from gmp_assets.models.samples import dataset_fingerprint
-    from gmp_assets.definitions import build_resources
 
     resources = {**build_resources(), "io_manager": storage.io_manager(s3_env)}
     # An ephemeral instance: the session's instance keeps expecting its outputs on the local disk.

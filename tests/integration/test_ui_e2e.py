@@ -20,9 +20,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -53,8 +53,16 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 ARTIFACTS = settings.REPO_ROOT / "test-artifacts"
 BIN = Path(sys.executable).parent
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1600,1000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1000",
 )
 START_TIMEOUT = 300  # a code location imports TensorFlow: tens of seconds, minutes on a busy 2-core machine
 RUN_TIMEOUT = 420  # the daemon starts, dequeues the run, the run worker imports the code location and ingests
@@ -64,6 +72,7 @@ FLAKY_CLICKS = (StaleElementReferenceException, ElementClickInterceptedException
 
 
 # --- processes ------------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -105,8 +114,14 @@ def _stop(process: subprocess.Popen) -> None:
 def _server(command: list[str], log: Path, ready: Callable[[], bool] | None = None) -> Iterator[subprocess.Popen]:
     """Run COMMAND in its own process group (its own session); wait until READY; stop the group at the end."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=settings.REPO_ROOT, env=_runtime_env(), stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=settings.REPO_ROOT,
+            env=_runtime_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while ready is not None and not ready():
@@ -128,9 +143,11 @@ def _answers(url: str) -> bool:
 
 # --- Dagster GraphQL (setup only: the UI is what the tests drive) -------------------------------
 
+
 def _graphql(base_url: str, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"{base_url}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        f"{base_url}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -160,11 +177,16 @@ def _pause_automation(base_url: str, repositories: list[dict]) -> None:
     """Stop every sensor and schedule so that the daemon runs only what the tests launch; skip the welcome dialog."""
     for repo in repositories:
         for sensor in repo["sensors"]:
-            result = _graphql(base_url, "mutation($id: String) { stopSensor(id: $id) { __typename } }", {"id": sensor["id"]})
+            result = _graphql(
+                base_url, "mutation($id: String) { stopSensor(id: $id) { __typename } }", {"id": sensor["id"]}
+            )
             assert result["stopSensor"]["__typename"] == "StopSensorMutationResult", result
         for schedule in repo["schedules"]:
-            result = _graphql(base_url, "mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }",
-                              {"id": schedule["id"]})
+            result = _graphql(
+                base_url,
+                "mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }",
+                {"id": schedule["id"]},
+            )
             assert result["stopRunningSchedule"]["__typename"] == "ScheduleStateResult", result
     _graphql(base_url, "mutation { setNuxSeen }")
 
@@ -174,11 +196,17 @@ def _restore_automation(base_url: str, repositories: list[dict]) -> None:
     for repo in repositories:
         selector = {"repositoryLocationName": repo["location"], "repositoryName": repo["name"]}
         for sensor in repo["sensors"]:
-            _graphql(base_url, "mutation($s: SensorSelector!) { resetSensor(sensorSelector: $s) { __typename } }",
-                     {"s": {**selector, "sensorName": sensor["name"]}})
+            _graphql(
+                base_url,
+                "mutation($s: SensorSelector!) { resetSensor(sensorSelector: $s) { __typename } }",
+                {"s": {**selector, "sensorName": sensor["name"]}},
+            )
         for schedule in repo["schedules"]:
-            _graphql(base_url, "mutation($s: ScheduleSelector!) { resetSchedule(scheduleSelector: $s) { __typename } }",
-                     {"s": {**selector, "scheduleName": schedule["name"]}})
+            _graphql(
+                base_url,
+                "mutation($s: ScheduleSelector!) { resetSchedule(scheduleSelector: $s) { __typename } }",
+                {"s": {**selector, "scheduleName": schedule["name"]}},
+            )
 
 
 class DagsterUI:
@@ -210,6 +238,7 @@ def dagster_ui(ingested, tmp_path_factory) -> Iterator[DagsterUI]:
 
 
 # --- the browser --------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
@@ -264,6 +293,7 @@ def _shot(driver, name: str) -> None:
 
 
 # --- the tests ----------------------------------------------------------------------------------
+
 
 def test_asset_lineage_shows_the_assets(browser, dagster_ui):
     browser.get(f"{dagster_ui.url}/asset-groups")
@@ -334,10 +364,22 @@ def test_dbt_docs_show_models_and_lineage(browser, ingested, tmp_path):
 
     dbt = dbt_executable()
     # A target of its own: the code location's manifest in dbt_project/target stays untouched.
-    args = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-            "--target-path", str(tmp_path / "target")]
-    generated = subprocess.run([dbt, "docs", "generate", *args], cwd=settings.DBT_PROJECT_DIR, env=_runtime_env(),
-                               capture_output=True, text=True, timeout=START_TIMEOUT)
+    args = [
+        "--project-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--target-path",
+        str(tmp_path / "target"),
+    ]
+    generated = subprocess.run(
+        [dbt, "docs", "generate", *args],
+        cwd=settings.DBT_PROJECT_DIR,
+        env=_runtime_env(),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
     assert generated.returncode == 0, generated.stdout[-3000:]
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
     assert "model.gmp.canonical_cost_features" in catalog["nodes"]  # the catalog was read from the database
@@ -348,13 +390,20 @@ def test_dbt_docs_show_models_and_lineage(browser, ingested, tmp_path):
     with _server(serve, tmp_path / "dbt-docs.log", ready=lambda: _answers(url)):
         browser.get(f"{url}/#!/model/model.gmp.canonical_cost_features")
         _wait(browser, lambda d: "gmp.analytics.canonical_cost_features" in _page_text(d), "the model page")
-        tree = {link.get_attribute("title") for link in browser.find_elements(By.CSS_SELECTOR, "a[data-nav-unique-id^='model.gmp.']")}
+        tree = {
+            link.get_attribute("title")
+            for link in browser.find_elements(By.CSS_SELECTOR, "a[data-nav-unique-id^='model.gmp.']")
+        }
         assert {"canonical_cost_features", "canonical_trades", "projects", "project_trade_mappings"} <= tree
         _click(browser, "//a[@title='View Lineage Graph']", "the lineage graph button")
-        labels = _wait(browser, lambda d: d.execute_script(
-            "const c = document.getElementById('cy');"
-            "return c && c._cyreg && c._cyreg.cy ? c._cyreg.cy.nodes().map(n => n.data('label')) : null;"
-        ), "the lineage graph")
+        labels = _wait(
+            browser,
+            lambda d: d.execute_script(
+                "const c = document.getElementById('cy');"
+                "return c && c._cyreg && c._cyreg.cy ? c._cyreg.cy.nodes().map(n => n.data('label')) : null;"
+            ),
+            "the lineage graph",
+        )
         _shot(browser, "dbt-docs-lineage.png")
     assert {"canonical_cost_features", "int_trade_monthly_costs", "int_trade_budgets"} <= set(labels)
 
@@ -371,8 +420,14 @@ def test_mlflow_ui_shows_the_champion_and_what_its_run_learnt_from(browser, regi
     with _server(serve, tmp_path / "mlflow-ui.log", ready=lambda: _answers(f"{url}/health")):
         browser.get(f"{url}/#/models/{GLOBAL_MODEL}")
         # the versions table: the champion's row carries the alias tag "@ champion"
-        _wait(browser, lambda d: f"Version {version.version}" in _page_text(d)
-              and d.find_elements(By.XPATH, f"//div[@role='status' and @title='{CHAMPION}']"), "the champion alias")
+        _wait(
+            browser,
+            lambda d: (
+                f"Version {version.version}" in _page_text(d)
+                and d.find_elements(By.XPATH, f"//div[@role='status' and @title='{CHAMPION}']")
+            ),
+            "the champion alias",
+        )
         _shot(browser, "mlflow-registered-model.png")
         browser.get(f"{url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}")
         # the Datasets row of the run's overview: name (digest), context, "+1" for the validation set

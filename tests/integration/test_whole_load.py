@@ -16,18 +16,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import query
-
 
 BASE = Path(__file__).parents[1] / "data" / "bad_inputs" / "_base"
 GMP = Path(sys.executable).parent / "gmp"
 TABLES = (
-    "raw.projects", "raw.source_files", "raw.gmp_breakdown", "raw.direct_costs", "raw.schedule_progress",
-    "raw.rejected_rows", "raw.project_quality", "taxonomy.trade_mappings", "analytics.projects",
-    "analytics.project_trade_mappings", "analytics.canonical_cost_features", "ml.feature_rows",
-    "raw.previous_loads", "raw.previous_load_marks",
+    "raw.projects",
+    "raw.source_files",
+    "raw.gmp_breakdown",
+    "raw.direct_costs",
+    "raw.schedule_progress",
+    "raw.rejected_rows",
+    "raw.project_quality",
+    "taxonomy.trade_mappings",
+    "analytics.projects",
+    "analytics.project_trade_mappings",
+    "analytics.canonical_cost_features",
+    "ml.feature_rows",
+    "raw.previous_loads",
+    "raw.previous_load_marks",
 )
 GOOD_GMP = """Division,Cost Code,Description,Zone,Original Amount,Approved Changes
 03 - Concrete,03-300,Foundations and slabs,EAST,"$1,250,000.00",0
@@ -78,15 +85,19 @@ def test_a_failed_build_leaves_the_database_as_it_was_and_the_console_says_so(in
     assert first.returncode == 0, first.stdout + first.stderr[-3000:]
     assert "rows in" in first.stdout
     assert "rejected: gmp_breakdown.csv, line 4: column 'Original Amount': '(1,000.00)' is negative" in first.stdout
-    assert ("rejected: gmp_breakdown.csv, line 7: summary line: its Original Amount 3,720,000.00 is the sum of all 4"
-            in first.stdout)
+    assert (
+        "rejected: gmp_breakdown.csv, line 7: summary line: its Original Amount 3,720,000.00 is the sum of all 4"
+        in first.stdout
+    )
     before = state("whole_a")
     assert before["analytics.canonical_cost_features"][0] > 0 and before["raw.previous_loads"][0] == 0
 
     listed = _gmp("rejects", "list", "--project", "whole_a", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))
-    assert [(r["source_file"], r["line_number"]) for r in rows] == [("gmp_breakdown.csv", "4"),
-                                                                     ("gmp_breakdown.csv", "7")]
+    assert [(r["source_file"], r["line_number"]) for r in rows] == [
+        ("gmp_breakdown.csv", "4"),
+        ("gmp_breakdown.csv", "7"),
+    ]
     assert rows[1]["reason"].startswith("summary line") and "Division=TOTAL" in rows[1]["raw_values"]
 
     (inbox / "whole_a" / "gmp_breakdown.csv").write_text(FAILING_GMP)

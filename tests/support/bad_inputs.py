@@ -227,7 +227,9 @@ def _check_rejects(expect: dict, target: ParsedFile) -> list[str]:
         if any(kept.get(k) != v for k, v in raw.items()):
             problems.append(f"line {line} raw values {kept} do not keep {raw}")
     if "column" in expect and any(r.column != expect["column"] for r in target.rejects):
-        problems.append(f"reject columns {sorted({str(r.column) for r in target.rejects})}, expected {expect['column']!r}")
+        problems.append(
+            f"reject columns {sorted({str(r.column) for r in target.rejects})}, expected {expect['column']!r}"
+        )
     return problems
 
 
@@ -238,10 +240,16 @@ def _check_values(expect: dict, case: ReadCase, target: ParsedFile) -> list[str]
         if actual != values:
             problems.append(f"{column} values {actual}, expected {values}")
     warnings = [w for f in case.files for w in f.warnings]
-    problems += [f"no warning contains {t!r} ({warnings})" for t in expect.get("warnings_contain", [])
-                 if not any(t in w for w in warnings)]
-    others = [f"{f.source_file} rejected lines {[r.line_number for r in f.rejects]}"
-              for f in case.files if f is not target and f.rejects]
+    problems += [
+        f"no warning contains {t!r} ({warnings})"
+        for t in expect.get("warnings_contain", [])
+        if not any(t in w for w in warnings)
+    ]
+    others = [
+        f"{f.source_file} rejected lines {[r.line_number for r in f.rejects]}"
+        for f in case.files
+        if f is not target and f.rejects
+    ]
     return problems + others
 
 
@@ -261,7 +269,11 @@ def check(case: ReadCase) -> list[str]:
 def result_of(case: ReadCase) -> CaseResult:
     problems = check(case)
     result = CaseResult(
-        case.name, case.expect["description"], case.expect["outcome"], outcome_of(case), not problems,
+        case.name,
+        case.expect["description"],
+        case.expect["outcome"],
+        outcome_of(case),
+        not problems,
         problems=problems,
     )
     if case.error is not None:

@@ -34,25 +34,45 @@ def forecast_rows(features: list[tuple], factor: float) -> list[dict]:
     rows = []
     for code, budget, actual in features:
         eac = max(int(actual), round(int(budget) * factor)) if budget else int(actual)
-        rows.append({
-            "canonical_code": code, "horizon_months": 6, "model_name": "gmp_global", "model_version": "3",
-            "method": "global" if budget else "no_budget", "bac_cents": int(budget), "actual_to_date_cents": int(actual),
-            "predicted_eac_cents": eac, "predicted_etc_cents": eac - int(actual),
-            "confidence_lower_cents": min(eac, round(eac * 0.93)), "confidence_upper_cents": round(eac * 1.08),
-            "confidence_level": 0.8, "eac_east_cents": eac // 2, "eac_west_cents": eac - eac // 2,
-        })
+        rows.append(
+            {
+                "canonical_code": code,
+                "horizon_months": 6,
+                "model_name": "gmp_global",
+                "model_version": "3",
+                "method": "global" if budget else "no_budget",
+                "bac_cents": int(budget),
+                "actual_to_date_cents": int(actual),
+                "predicted_eac_cents": eac,
+                "predicted_etc_cents": eac - int(actual),
+                "confidence_lower_cents": min(eac, round(eac * 0.93)),
+                "confidence_upper_cents": round(eac * 1.08),
+                "confidence_level": 0.8,
+                "eac_east_cents": eac // 2,
+                "eac_west_cents": eac - eac // 2,
+            }
+        )
     return rows
 
 
 def write_project_forecasts(project_key: str, factors: list[float]) -> list[str]:
     """Forecasts for the project's last ``len(factors)`` months (oldest first, each EAC = budget x
     factor); returns the months ``YYYY-MM``."""
-    months = [m for (m,) in query("SELECT DISTINCT month_start FROM analytics.canonical_cost_features"
-                                  " WHERE project_key = %s ORDER BY 1 DESC LIMIT %s", (project_key, len(factors)))][::-1]
+    months = [
+        m
+        for (m,) in query(
+            "SELECT DISTINCT month_start FROM analytics.canonical_cost_features"
+            " WHERE project_key = %s ORDER BY 1 DESC LIMIT %s",
+            (project_key, len(factors)),
+        )
+    ][::-1]
     with database.connect() as conn:
         for month, factor in zip(months, factors):
-            features = query("SELECT canonical_code, budget_cents, cumulative_cost_cents FROM analytics.canonical_cost_features"
-                             " WHERE project_key = %s AND month_start = %s ORDER BY 1", (project_key, month))
+            features = query(
+                "SELECT canonical_code, budget_cents, cumulative_cost_cents FROM analytics.canonical_cost_features"
+                " WHERE project_key = %s AND month_start = %s ORDER BY 1",
+                (project_key, month),
+            )
             write_forecasts(conn, project_key, forecast_date(month.isoformat()), forecast_rows(features, factor))
     return [m.strftime("%Y-%m") for m in months]
 
@@ -80,8 +100,14 @@ class Hub:
     overrun_key: str
     months: dict[str, list[str]]
 
-    def call(self, path: str, token: str | None = None, method: str = "GET", body: dict | None = None,
-             headers: dict | None = None) -> Response:
+    def call(
+        self,
+        path: str,
+        token: str | None = None,
+        method: str = "GET",
+        body: dict | None = None,
+        headers: dict | None = None,
+    ) -> Response:
         """A real HTTP request; the JSON body decoded (text if it is not JSON)."""
         sent = dict(headers or {})
         if token is not None:
@@ -121,9 +147,11 @@ def build_world(pg) -> dict:
     for run, created, scale in (("hubtest-old", "2026-01-01", 2.0), ("hubtest-new", "2026-02-01", 1.0)):
         for stage, mape in (("25", 0.21), ("50", 0.12), ("75", 0.06)):
             for method, extra in (("adapter", 0.0), ("evm_cpi", 0.05)):
-                query("INSERT INTO ml.backtest_results (run_id, stage, method, n, mape, median_ape, coverage80, mean_width,"
-                      " created_at) VALUES (%s, %s, %s, 40, %s, %s, 0.8, 0.3, %s)",
-                      (run, stage, method, (mape + extra) * scale, (mape + extra) * scale * 0.8, created))
+                query(
+                    "INSERT INTO ml.backtest_results (run_id, stage, method, n, mape, median_ape, coverage80, mean_width,"
+                    " created_at) VALUES (%s, %s, %s, 40, %s, %s, 0.8, 0.3, %s)",
+                    (run, stage, method, (mape + extra) * scale, (mape + extra) * scale * 0.8, created),
+                )
     build_benchmarks()
     tokens = {}
     with database.connect(pg) as conn:
@@ -162,12 +190,16 @@ def hub(pg, ingested):
 
     world = build_world(pg)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub_url(pg.url)), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(hub_url(pg.url)), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the hub did not start"
         time.sleep(0.1)
-    _SERVED.append(Hub(f"http://127.0.0.1:{port}", world["tokens"], world["keys"], world["overrun_key"], world["months"]))
+    _SERVED.append(
+        Hub(f"http://127.0.0.1:{port}", world["tokens"], world["keys"], world["overrun_key"], world["months"])
+    )
     return _SERVED[0]

@@ -62,7 +62,6 @@ class WebhookReceiver(_Serving):
         return [r["text"] for r in self.received if containing in r["text"]]
 
 
-
 class SmtpServer(_Serving):
     """Enough SMTP (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to take mail; the first ``fail_first``
     MAIL commands get ``451`` (a temporary failure)."""
@@ -123,4 +122,3 @@ class SmtpServer(_Serving):
     def mails(self, containing: str = "") -> list[EmailMessage]:
         """The messages taken whose body holds ``containing``."""
         return [m for _, m in self.messages if containing in m.get_content()]
-

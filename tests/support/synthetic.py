@@ -27,8 +27,11 @@ def scaled_after(canonical: pd.DataFrame, project: str, month: str, factor: floa
 def with_final_ratio(ds, selected: np.ndarray, ratio: float):
     """``ds`` with the labelled samples ``selected`` finishing at ``ratio`` times their budget."""
     far = selected & ds.labelled
-    return dataclasses.replace(ds, y=np.where(far, np.log(ratio), ds.y).astype(np.float32),
-                               final_cost_cents=np.where(far, np.rint(ds.bac_cents * ratio), ds.final_cost_cents).astype(np.int64))
+    return dataclasses.replace(
+        ds,
+        y=np.where(far, np.log(ratio), ds.y).astype(np.float32),
+        final_cost_cents=np.where(far, np.rint(ds.bac_cents * ratio), ds.final_cost_cents).astype(np.int64),
+    )
 
 
 def trade_rows(
@@ -76,8 +79,6 @@ def assert_truncation_identity(canonical: pd.DataFrame, projects: pd.DataFrame, 
         expected = full[full.month_start <= cut].reset_index(drop=True)
         assert len(truncated) == len(expected) > 0
         pd.testing.assert_frame_equal(truncated, expected)
-
-
 
 
 def synthetic_dataset(

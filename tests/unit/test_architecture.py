@@ -11,8 +11,23 @@ PACKAGE = Path(gmp_assets.__file__).parent
 # The ground floor: shared vocabulary and infrastructure every stage may use.
 GROUND = {"catalog", "checks", "settings", "database", "access", "resources", "storage"}
 # Stages in import order: each may import the ground floor, itself and the stages before it.
-ORDER = ["demo", "taxonomy", "ingest", "canonical", "features", "models", "forecasting", "evaluation", "monitoring",
-         "alerts", "orchestration", "definitions", "hub", "deploy_env", "cli"]
+ORDER = [
+    "demo",
+    "taxonomy",
+    "ingest",
+    "canonical",
+    "features",
+    "models",
+    "forecasting",
+    "evaluation",
+    "monitoring",
+    "alerts",
+    "orchestration",
+    "definitions",
+    "hub",
+    "deploy_env",
+    "cli",
+]
 
 
 def stage_of(module: str) -> str:
@@ -71,5 +86,9 @@ def test_the_check_finds_a_wrong_way_import(tmp_path):
     (tmp_path / "ingest").mkdir()
     (tmp_path / "ingest" / "readers.py").write_text("def f():\n    from gmp_assets.models.network import predict\n")
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "network.py").write_text("from gmp_assets.ingest import readers\nfrom gmp_assets.catalog import X\n")
-    assert wrong_way_imports(tmp_path) == ["ingest/readers.py:2 ingest imports gmp_assets.models.network (models comes after it)"]
+    (tmp_path / "models" / "network.py").write_text(
+        "from gmp_assets.ingest import readers\nfrom gmp_assets.catalog import X\n"
+    )
+    assert wrong_way_imports(tmp_path) == [
+        "ingest/readers.py:2 ingest imports gmp_assets.models.network (models comes after it)"
+    ]

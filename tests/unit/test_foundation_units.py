@@ -9,11 +9,11 @@ import pytest
 
 from gmp_assets.canonical.assets import monthly_vars
 from gmp_assets.canonical.project import FINGERPRINT, manifest_is_stale, sources_fingerprint
-from gmp_assets.taxonomy.quality import WEIGHTS, QualityInputs, quality_score
 from gmp_assets.orchestration.data_sensors import folder_fingerprint, inbox_changes, inbox_run_key
 from gmp_assets.orchestration.runner import execute
-from gmp_assets.settings import PgUrl, console_log_level, socket_url
 from gmp_assets.orchestration.tags import CLI_TRIGGER, TRIGGER_TAG
+from gmp_assets.settings import PgUrl, console_log_level, socket_url
+from gmp_assets.taxonomy.quality import WEIGHTS, QualityInputs, quality_score
 
 
 def test_socket_url_round_trips_for_dbt(tmp_path):
@@ -28,12 +28,26 @@ def test_socket_url_round_trips_for_dbt(tmp_path):
 
 def test_tcp_url_parts():
     url = PgUrl("postgresql://alice:s3cret@db.internal:6543/platform")
-    assert (url.host, url.port, url.user, url.password, url.database) == ("db.internal", 6543, "alice", "s3cret", "platform")
+    assert (url.host, url.port, url.user, url.password, url.database) == (
+        "db.internal",
+        6543,
+        "alice",
+        "s3cret",
+        "platform",
+    )
 
 
 def _inputs(**overrides) -> QualityInputs:
-    base = dict(rows_in=1000, rows_loaded=1000, distinct_names=20, mapped_names=20, cost_abs_cents=10**8,
-                mapped_cost_abs_cents=10**8, budgeted_cost_abs_cents=10**8, schedule_rows=50)
+    base = dict(
+        rows_in=1000,
+        rows_loaded=1000,
+        distinct_names=20,
+        mapped_names=20,
+        cost_abs_cents=10**8,
+        mapped_cost_abs_cents=10**8,
+        budgeted_cost_abs_cents=10**8,
+        schedule_rows=50,
+    )
     return QualityInputs(**{**base, **overrides})
 
 
@@ -52,7 +66,10 @@ def test_quality_score_perfect_and_penalised():
 
 def test_monthly_vars_one_project_and_many():
     assert monthly_vars(["2024-03-01|alpha", "2024-01-01|alpha", "2024-02-01|alpha"]) == {
-        "month_start": "2024-01-01", "month_end": "2024-03-01", "project_key": "alpha"}
+        "month_start": "2024-01-01",
+        "month_end": "2024-03-01",
+        "project_key": "alpha",
+    }
     both = monthly_vars(["2024-03-01|alpha", "2023-12-01|beta"])
     assert both == {"month_start": "2023-12-01", "month_end": "2024-03-01"}
     with pytest.raises(ValueError):
@@ -135,7 +152,9 @@ def test_a_run_failure_is_told_whole_on_one_line():
 
         return dg.materialize([broken], raise_on_error=False)
 
-    told = _failure_message(failing("The dbt CLI process failed.\n\nErrors parsed from dbt logs:\n  Database Error in model x"))
+    told = _failure_message(
+        failing("The dbt CLI process failed.\n\nErrors parsed from dbt logs:\n  Database Error in model x")
+    )
     assert told == "The dbt CLI process failed. Errors parsed from dbt logs: Database Error in model x"
     long = _failure_message(failing("x" * (2 * MAX_FAILURE_CHARS)))
     assert len(long) == MAX_FAILURE_CHARS and long.endswith("...")
@@ -149,10 +168,26 @@ def test_a_failed_forecast_check_becomes_summary_lines_with_the_pending_mappings
     def build(passed: bool):
         @dg.asset(check_specs=[dg.AssetCheckSpec("gx", asset="forecasts")])
         def forecasts():
-            failed = [] if passed else [{"column": "progress_without_cost", "examples": ["P/07 2026-10: 74% complete, 0% of budget spent"]}]
-            return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
-                passed=passed, severity=dg.AssetCheckSeverity.WARN,
-                metadata={"failed": failed, "pending_mappings": ["P: 'Building Envelope' (best guess 13 Special Construction)"]})])
+            failed = (
+                []
+                if passed
+                else [
+                    {"column": "progress_without_cost", "examples": ["P/07 2026-10: 74% complete, 0% of budget spent"]}
+                ]
+            )
+            return dg.MaterializeResult(
+                check_results=[
+                    dg.AssetCheckResult(
+                        passed=passed,
+                        severity=dg.AssetCheckSeverity.WARN,
+                        metadata={
+                            "failed": failed,
+                            "pending_mappings": ["P: 'Building Envelope' (best guess 13 Special Construction)"],
+                        },
+                    )
+                ]
+            )
+
         return dg.materialize([forecasts])
 
     assert _check_findings(build(passed=True)) == []
@@ -167,12 +202,20 @@ def test_the_summary_tells_kept_adapters_the_forecasts_do_not_use_yet(capsys):
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
     from gmp_assets.orchestration.runner import ModelOutcome
 
-    _print_models(ModelOutcome(global_version="1", promoted=True, decision="first model",
-                               adapters_kept={"P-2025-003": 16, "delta": ADAPTER_MIN_MONTHS - 5, "bravo": ADAPTER_MIN_MONTHS}))
+    _print_models(
+        ModelOutcome(
+            global_version="1",
+            promoted=True,
+            decision="first model",
+            adapters_kept={"P-2025-003": 16, "delta": ADAPTER_MIN_MONTHS - 5, "bravo": ADAPTER_MIN_MONTHS},
+        )
+    )
     lines = capsys.readouterr().out.splitlines()
     assert "adapters kept: P-2025-003, bravo" in lines
-    assert (f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts until"
-            f" then): delta ({ADAPTER_MIN_MONTHS - 5} months)") in lines
+    assert (
+        f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts until"
+        f" then): delta ({ADAPTER_MIN_MONTHS - 5} months)"
+    ) in lines
     _print_models(ModelOutcome(global_version="2", decision="same recipe"))
     assert "adapters kept: none" in capsys.readouterr().out.splitlines()
 
@@ -182,8 +225,13 @@ def test_a_projects_total_reads_against_its_gmp():
 
     from gmp_assets.cli import _total_line
 
-    total = {"bac_cents": 4_000_000_000, "predicted_eac_cents": 4_120_000_000, "confidence_level": Decimal("0.80"),
-             "confidence_lower_cents": 4_010_000_000, "confidence_upper_cents": 4_260_000_000}
+    total = {
+        "bac_cents": 4_000_000_000,
+        "predicted_eac_cents": 4_120_000_000,
+        "confidence_level": Decimal("0.80"),
+        "confidence_lower_cents": 4_010_000_000,
+        "confidence_upper_cents": 4_260_000_000,
+    }
     assert _total_line(total) == "EAC $41.2M vs GMP $40.0M (+3.0%), 80% interval $40.1M to $42.6M"
     assert _total_line(total | {"bac_cents": 0}).startswith("EAC $41.2M vs GMP $0.0M, 80% interval")
 

@@ -12,12 +12,23 @@ from gmp_assets.orchestration.alert_sensors import project_of_run
 DEFAULT = Thresholds()
 
 
-def totals(eac: int, gmp: int = 1_000_000_000, upper: int | None = None, lower: int | None = None,
-           day: date = date(2026, 10, 31)) -> dict:
+def totals(
+    eac: int,
+    gmp: int = 1_000_000_000,
+    upper: int | None = None,
+    lower: int | None = None,
+    day: date = date(2026, 10, 31),
+) -> dict:
     """Totals in cents as ml.project_forecast_totals gives them."""
-    return {"project_key": "alpha", "forecast_date": day, "bac_cents": gmp, "predicted_eac_cents": eac,
-            "confidence_upper_cents": eac if upper is None else upper,
-            "confidence_lower_cents": eac if lower is None else lower, "actual_to_date_cents": 0}
+    return {
+        "project_key": "alpha",
+        "forecast_date": day,
+        "bac_cents": gmp,
+        "predicted_eac_cents": eac,
+        "confidence_upper_cents": eac if upper is None else upper,
+        "confidence_lower_cents": eac if lower is None else lower,
+        "actual_to_date_cents": 0,
+    }
 
 
 def kinds(state: ProjectState, thresholds: Thresholds = DEFAULT) -> list[str]:
@@ -72,8 +83,9 @@ def test_pending_mappings_over_the_threshold():
     over = ProjectState("alpha", totals(900_000_000), pending_cents=25_000_000, pending_names=names)
     (found,) = conditions(over, DEFAULT)
     assert found.kind == rules.PENDING_MAPPINGS
-    assert found.message.startswith("$250K sits under 4 unmapped division names ('Misc Specialties', 'Div 13X',"
-                                    " 'Temp Works' and 1 more)")
+    assert found.message.startswith(
+        "$250K sits under 4 unmapped division names ('Misc Specialties', 'Div 13X', 'Temp Works' and 1 more)"
+    )
     assert found.details["names"] == list(names)
     assert kinds(over, Thresholds(pending_dollars=300_000)) == []
 
@@ -84,24 +96,39 @@ def test_model_changed_when_the_models_differ():
     assert kinds(same) == []
     first = ProjectState("alpha", totals(900_000_000), models_after=frozenset({old}))  # nothing to compare with
     assert kinds(first) == []
-    changed = ProjectState("alpha", totals(900_000_000), models_before=frozenset({old}),
-                           models_after=frozenset({new, adapter}))
+    changed = ProjectState(
+        "alpha", totals(900_000_000), models_before=frozenset({old}), models_after=frozenset({new, adapter})
+    )
     (found,) = conditions(changed, DEFAULT)
     assert found.kind == rules.MODEL_CHANGED
-    assert found.message == ("Forecasts as of 2026-10 now come from gmp_adapter_alpha version 1, gmp_forecaster_global"
-                             " version 3 (before: gmp_forecaster_global version 2).")
+    assert found.message == (
+        "Forecasts as of 2026-10 now come from gmp_adapter_alpha version 1, gmp_forecaster_global"
+        " version 3 (before: gmp_forecaster_global version 2)."
+    )
 
 
 def test_several_rules_hold_at_once():
-    state = ProjectState("alpha", totals(1_200_000_000, upper=1_300_000_000),
-                         previous=totals(1_000_000_000, day=date(2026, 9, 30)), pending_cents=50_000_000,
-                         pending_names=("X",))
+    state = ProjectState(
+        "alpha",
+        totals(1_200_000_000, upper=1_300_000_000),
+        previous=totals(1_000_000_000, day=date(2026, 9, 30)),
+        pending_cents=50_000_000,
+        pending_names=("X",),
+    )
     assert kinds(state) == sorted([rules.EAC_OVER_GMP, rules.EAC_JUMP, rules.PENDING_MAPPINGS])
     assert set(kinds(state)) <= set(rules.FORECAST_KINDS)
 
 
-@pytest.mark.parametrize("cents, text", [(1_234_567_890, "$12.3M"), (85_000_000, "$850K"), (950_000, "$9,500"),
-                                         (99_995_000, "$1.0M"), (-25_000_000, "-$250K")])
+@pytest.mark.parametrize(
+    "cents, text",
+    [
+        (1_234_567_890, "$12.3M"),
+        (85_000_000, "$850K"),
+        (950_000, "$9,500"),
+        (99_995_000, "$1.0M"),
+        (-25_000_000, "-$250K"),
+    ],
+)
 def test_dollars(cents, text):
     assert dollars(cents) == text
 
@@ -113,7 +140,8 @@ def test_run_failure_details_track_failing_jobs():
     details = rules.with_success(details, "forecast_job")
     assert details["failing_jobs"] == {"project_ingest_job": "run-2"}
     assert rules.run_failed_message(rules.PLATFORM_KEY, "training_job", "0123456789ab", "boom") == (
-        "Run 01234567 of training_job for the platform failed: boom")
+        "Run 01234567 of training_job for the platform failed: boom"
+    )
 
 
 def test_thresholds_from_env():
@@ -128,8 +156,14 @@ def test_thresholds_from_env():
 
 def test_sink_settings_from_env():
     assert not SinkSettings.from_env({}).configured
-    settings = SinkSettings.from_env({"GMP_ALERT_EMAIL": "a@x.org, b@x.org", "GMP_SMTP_HOST": "mail",
-                                      "GMP_SMTP_STARTTLS": "yes", "GMP_SMTP_FROM": "gmp@x.org"})
+    settings = SinkSettings.from_env(
+        {
+            "GMP_ALERT_EMAIL": "a@x.org, b@x.org",
+            "GMP_SMTP_HOST": "mail",
+            "GMP_SMTP_STARTTLS": "yes",
+            "GMP_SMTP_FROM": "gmp@x.org",
+        }
+    )
     assert settings.email_to == ("a@x.org", "b@x.org")
     smtp = settings.smtp
     assert (smtp.host, smtp.port, smtp.starttls, smtp.sender) == ("mail", 587, True, "gmp@x.org")
@@ -143,15 +177,28 @@ def test_sink_settings_from_env():
         SinkSettings.from_env({"GMP_ALERT_WEBHOOK": "ftp://x"})
 
 
-@pytest.mark.parametrize("tags, project", [
-    ({"dagster/partition": "alpha"}, "alpha"),
-    ({"dagster/partition": "2026-10-01|beta", "dagster/partition/project": "beta"}, "beta"),
-    ({"dagster/asset_partition_range_start": "2026-01-01|gamma", "dagster/asset_partition_range_end": "2026-10-01|gamma"},
-     "gamma"),
-    ({"dagster/asset_partition_range_start": "2026-01-01|gamma", "dagster/asset_partition_range_end": "2026-01-01|delta"},
-     rules.PLATFORM_KEY),  # a single-run backfill across projects
-    ({}, rules.PLATFORM_KEY),
-    ({"dagster/partition": "bad key!"}, rules.PLATFORM_KEY),
-])
+@pytest.mark.parametrize(
+    "tags, project",
+    [
+        ({"dagster/partition": "alpha"}, "alpha"),
+        ({"dagster/partition": "2026-10-01|beta", "dagster/partition/project": "beta"}, "beta"),
+        (
+            {
+                "dagster/asset_partition_range_start": "2026-01-01|gamma",
+                "dagster/asset_partition_range_end": "2026-10-01|gamma",
+            },
+            "gamma",
+        ),
+        (
+            {
+                "dagster/asset_partition_range_start": "2026-01-01|gamma",
+                "dagster/asset_partition_range_end": "2026-01-01|delta",
+            },
+            rules.PLATFORM_KEY,
+        ),  # a single-run backfill across projects
+        ({}, rules.PLATFORM_KEY),
+        ({"dagster/partition": "bad key!"}, rules.PLATFORM_KEY),
+    ],
+)
 def test_project_of_run(tags, project):
     assert project_of_run(tags) == project

@@ -29,20 +29,39 @@ AS_OF = date(2025, 6, 30)
 KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 # Column aliases as the input contract lists them (case and spacing ignored).
-GMP = {"division": ["Division", "GMP Division", "Trade"], "cost_code": ["Cost Code", "Budget Code"],
-       "description": ["Description"], "zone": ["Zone", "Area"],
-       "original": ["Original Amount", "Original Budget Amount", "GMP Amount"],
-       "changes": ["Approved Changes", "Approved COs", "Budget Modifications"]}
-COSTS = {"date": ["Date", "Direct Cost Date", "Invoice Date"], "division": ["Division"],
-         "cost_code": ["Cost Code", "Budget Code"], "vendor": ["Vendor"], "type": ["Type"],
-         "invoice": ["Invoice #", "Invoice Number"], "description": ["Description"], "zone": ["Zone", "Area"],
-         "amount": ["Amount"]}
-SCHEDULE = {"data_date": ["Data Date", "Status Date"], "activity_id": ["Activity ID"],
-            "activity_name": ["Activity Name"], "division": ["Division", "WBS"],
-            "start": ["Start", "Planned Start"], "finish": ["Finish", "Planned Finish"],
-            "percent": ["Percent Complete", "% Complete"]}
-REQUIRED = {"gmp": {"division", "zone", "original"}, "costs": {"date", "division", "zone", "amount"},
-            "schedule": set(SCHEDULE)}
+GMP = {
+    "division": ["Division", "GMP Division", "Trade"],
+    "cost_code": ["Cost Code", "Budget Code"],
+    "description": ["Description"],
+    "zone": ["Zone", "Area"],
+    "original": ["Original Amount", "Original Budget Amount", "GMP Amount"],
+    "changes": ["Approved Changes", "Approved COs", "Budget Modifications"],
+}
+COSTS = {
+    "date": ["Date", "Direct Cost Date", "Invoice Date"],
+    "division": ["Division"],
+    "cost_code": ["Cost Code", "Budget Code"],
+    "vendor": ["Vendor"],
+    "type": ["Type"],
+    "invoice": ["Invoice #", "Invoice Number"],
+    "description": ["Description"],
+    "zone": ["Zone", "Area"],
+    "amount": ["Amount"],
+}
+SCHEDULE = {
+    "data_date": ["Data Date", "Status Date"],
+    "activity_id": ["Activity ID"],
+    "activity_name": ["Activity Name"],
+    "division": ["Division", "WBS"],
+    "start": ["Start", "Planned Start"],
+    "finish": ["Finish", "Planned Finish"],
+    "percent": ["Percent Complete", "% Complete"],
+}
+REQUIRED = {
+    "gmp": {"division", "zone", "original"},
+    "costs": {"date", "division", "zone", "amount"},
+    "schedule": set(SCHEDULE),
+}
 MONEY = re.compile(r"^(-?\d+(\.\d{1,2})?|\$?\d{1,3}(,\d{3})*\.\d{2}|\(\d{1,3}(,\d{3})*\.\d{2}\))$")
 
 
@@ -105,10 +124,15 @@ def tables(portfolio) -> dict[str, dict]:
         folder = root / s.project_key
         gmp, gmp_facts = read_table(project_file(folder, "gmp_breakdown"), GMP)
         costs, cost_facts = read_table(project_file(folder, "direct_costs"), COSTS)
-        schedule, schedule_facts = ([], {}) if s.formats["schedule"] == "xer" else read_table(
-            folder / "schedule.csv", SCHEDULE)
-        result[s.project_key] = {"gmp": gmp, "costs": costs, "schedule": schedule,
-                                 "facts": {"gmp": gmp_facts, "costs": cost_facts, "schedule": schedule_facts}}
+        schedule, schedule_facts = (
+            ([], {}) if s.formats["schedule"] == "xer" else read_table(folder / "schedule.csv", SCHEDULE)
+        )
+        result[s.project_key] = {
+            "gmp": gmp,
+            "costs": costs,
+            "schedule": schedule,
+            "facts": {"gmp": gmp_facts, "costs": cost_facts, "schedule": schedule_facts},
+        }
     return result
 
 
@@ -177,12 +201,22 @@ def test_files_vary_formats_and_spellings(portfolio, tables):
     for s in summaries:
         for kind, fmt in s.formats.items():
             formats[kind].add(fmt)
-    assert formats == {"gmp_breakdown": {"csv", "xlsx"}, "direct_costs": {"csv", "xlsx"},
-                       "schedule": {"csv", "xer"}}
-    texts = [v for t in tables.values() for rows in (t["gmp"], t["costs"]) for r in rows
-             for k, v in r.items() if k in ("original", "changes", "amount") and isinstance(v, str)]
-    spelt = {"plain": r"^-?\d+(\.\d+)?$", "grouped": r"^\d{1,3}(,\d{3})*\.\d{2}$", "dollar": r"^\$",
-             "parenthesised": r"^\(", "minus": r"^-"}
+    assert formats == {"gmp_breakdown": {"csv", "xlsx"}, "direct_costs": {"csv", "xlsx"}, "schedule": {"csv", "xer"}}
+    texts = [
+        v
+        for t in tables.values()
+        for rows in (t["gmp"], t["costs"])
+        for r in rows
+        for k, v in r.items()
+        if k in ("original", "changes", "amount") and isinstance(v, str)
+    ]
+    spelt = {
+        "plain": r"^-?\d+(\.\d+)?$",
+        "grouped": r"^\d{1,3}(,\d{3})*\.\d{2}$",
+        "dollar": r"^\$",
+        "parenthesised": r"^\(",
+        "minus": r"^-",
+    }
     assert {name for name, rx in spelt.items() if any(re.match(rx, v) for v in texts)} == set(spelt)
     raw_dates = [r["date"] for t in tables.values() for r in t["costs"]]
     assert any(isinstance(d, datetime) for d in raw_dates)
@@ -190,8 +224,12 @@ def test_files_vary_formats_and_spellings(portfolio, tables):
     assert any(isinstance(d, str) and "-" in d for d in raw_dates)
     facts = [f for t in tables.values() for f in t["facts"].values() if f]
     assert any(f["bom"] for f in facts) and not all(f["bom"] for f in facts)
-    amount_headers = {h for t in tables.values() for h in t["facts"]["gmp"]["headers"]
-                      if _norm(h) in {_norm(a) for a in GMP["original"]}}
+    amount_headers = {
+        h
+        for t in tables.values()
+        for h in t["facts"]["gmp"]["headers"]
+        if _norm(h) in {_norm(a) for a in GMP["original"]}
+    }
     assert len(amount_headers) > 1
 
 
@@ -369,9 +407,11 @@ def test_xer_schedules_parse_with_xerparser(portfolio):
 def test_xer_percent_follows_complete_pct_type():
     header = XerHeader("P-1", "Demo", date(2024, 3, 31), date(2024, 1, 8), "19.12", "admin", "CSI Division")
     window = (date(2024, 2, 1), date(2024, 6, 28), date(2024, 2, 5), date(2024, 7, 12))
-    tasks = [XerTask("A1000", "Slab on Grade", "03 - Concrete", *window, 40.0, "CP_Drtn", "Concrete"),
-             XerTask("A1010", "Framing", "Drywall", *window, 62.5, "CP_Phys", "Finishes"),
-             XerTask("A1020", "Paint", "Drywall", *window, 0.0, "CP_Phys", "Finishes")]
+    tasks = [
+        XerTask("A1000", "Slab on Grade", "03 - Concrete", *window, 40.0, "CP_Drtn", "Concrete"),
+        XerTask("A1010", "Framing", "Drywall", *window, 62.5, "CP_Phys", "Finishes"),
+        XerTask("A1020", "Paint", "Drywall", *window, 0.0, "CP_Phys", "Finishes"),
+    ]
     xer = Xer(render_xer(header, tasks))
     (project,) = xer.projects.values()
     assert project.data_date == datetime(2024, 3, 31) and project.name == "Demo"

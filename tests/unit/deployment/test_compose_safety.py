@@ -40,13 +40,20 @@ ASSIGNMENTS = [
 DEFAULTED = re.compile(rf"(?i)\$\{{(?P<name>{SECRET_NAME}):?-(?P<value>[^}}]*)\}}")
 # scheme://user:password@host with a literal password
 URL_CREDENTIALS = re.compile(r"[a-z+]+://[^\s/:@'\"${}]+:(?P<value>[^\s@/'\"]+)@")
-NOT_LITERAL = re.compile(r"""^(?:\$|\{|\.\.\.|<|CHANGE-ME|(?-i:[A-Z][A-Z0-9_]*$)|true$|false$|null$|none$|~$|self\.|os\.|\w+\()""",
-                         re.IGNORECASE)
+NOT_LITERAL = re.compile(
+    r"""^(?:\$|\{|\.\.\.|<|CHANGE-ME|(?-i:[A-Z][A-Z0-9_]*$)|true$|false$|null$|none$|~$|self\.|os\.|\w+\()""",
+    re.IGNORECASE,
+)
 # Not secrets of any deployment: throwaway credentials of local fakes in tests (moto's S3), URL
 # parsing tests' samples, a documentation placeholder, the hub tokens' public prefix.
-ALLOWED = {("tests/integration/test_s3_io.py", "testing"), ("tests/unit/test_foundation_units.py", "s3cret"),
-           ("docs/operations.md", "pw"), ("tests/unit/hub/test_hub_units.py", "secret"),
-           ("tests/unit/hub/test_hub_units.py", "pw"), ("gmp_assets/hub/tokens.py", "gmp_")}
+ALLOWED = {
+    ("tests/integration/test_s3_io.py", "testing"),
+    ("tests/unit/test_foundation_units.py", "s3cret"),
+    ("docs/operations.md", "pw"),
+    ("tests/unit/hub/test_hub_units.py", "secret"),
+    ("tests/unit/hub/test_hub_units.py", "pw"),
+    ("gmp_assets/hub/tokens.py", "gmp_"),
+}
 SCANNER = "tests/unit/deployment/test_compose_safety.py"  # this file: its samples are literals on purpose
 
 
@@ -59,8 +66,12 @@ def literal_secrets(path: str, text: str) -> list[str]:
         comment = line.lstrip().startswith(("#", "//"))
         body = line.lstrip().lstrip("#/ ") if comment else line
         patterns = ASSIGNMENTS[:1] if comment else ASSIGNMENTS
-        values = [m.group("value") for pattern in patterns for m in pattern.finditer(body)
-                  if not m.group("name").lower().endswith("name")]
+        values = [
+            m.group("value")
+            for pattern in patterns
+            for m in pattern.finditer(body)
+            if not m.group("name").lower().endswith("name")
+        ]
         if path.endswith(".py"):
             values = [v for v in values if v[:1] in "\"'"]
         values += [m.group("value") for m in DEFAULTED.finditer(line)]
@@ -73,10 +84,18 @@ def literal_secrets(path: str, text: str) -> list[str]:
 
 
 def _tracked_files() -> list[str]:
-    result = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True)
-    return [p for p in result.stdout.splitlines()
-            if not p.startswith("tests/data/") and p != SCANNER and (ROOT / p).is_file()]
+    result = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [
+        p
+        for p in result.stdout.splitlines()
+        if not p.startswith("tests/data/") and p != SCANNER and (ROOT / p).is_file()
+    ]
 
 
 def _published(service: dict) -> list[tuple[str | None, str]]:
@@ -89,7 +108,7 @@ def _published(service: dict) -> list[tuple[str | None, str]]:
         entry = str(entry)
         if entry.startswith("${"):  # ${GMP_BIND_ADDRESS:-127.0.0.1}:5000:5000
             close = entry.index("}")
-            host, port = entry[: close + 1], entry[close + 2:].split(":")[0]
+            host, port = entry[: close + 1], entry[close + 2 :].split(":")[0]
         else:
             parts = entry.split(":")
             host, port = (parts[0], parts[1]) if len(parts) == 3 else (None, parts[0])
@@ -154,8 +173,9 @@ def test_every_proxy_site_asks_for_a_password_on_every_route():
         # no matcher (a path or @name) between the directive and its block: it covers every request
         assert auth and all(d.split()[1] == "{" for d in auth), f"{address}: basic auth without a matcher"
         assert "reverse_proxy" in names
-        assert not {"handle", "handle_path", "route", "respond", "file_server", "redir"} & set(names), \
+        assert not {"handle", "handle_path", "route", "respond", "file_server", "redir"} & set(names), (
             f"{address}: a route that could answer before the password is checked"
+        )
     # users and hashes come from the environment only
     block = re.findall(r"basicauth \{\n(.*?)\n\t\}", CADDYFILE.read_text(), re.S)
     credentials = [line.split() for chunk in block for line in chunk.splitlines()]
@@ -221,34 +241,40 @@ def test_no_literal_secret_in_the_repository():
     assert found == []
 
 
-@pytest.mark.parametrize("line", [
-    "POSTGRES_PASSWORD: gmp",
-    "  MINIO_ROOT_PASSWORD: ${MINIO_ROOT_PASSWORD:-gmpsecret}",
-    'password = "hunter2"',
-    '{"AWS_SECRET_ACCESS_KEY": "abc123"}',
-    "postgresqlPassword: test",
-    "GMP_DATABASE_URL: postgresql://gmp:gmp@postgres:5432/gmp",
-    "api_key='sk-live-1234'",
-    "token=abcdef",
-    "# POSTGRES_PASSWORD=abc",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "POSTGRES_PASSWORD: gmp",
+        "  MINIO_ROOT_PASSWORD: ${MINIO_ROOT_PASSWORD:-gmpsecret}",
+        'password = "hunter2"',
+        '{"AWS_SECRET_ACCESS_KEY": "abc123"}',
+        "postgresqlPassword: test",
+        "GMP_DATABASE_URL: postgresql://gmp:gmp@postgres:5432/gmp",
+        "api_key='sk-live-1234'",
+        "token=abcdef",
+        "# POSTGRES_PASSWORD=abc",
+    ],
+)
 def test_the_secret_scan_finds_a_literal(line):
     assert literal_secrets("x", line)
 
 
-@pytest.mark.parametrize("line", [
-    "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD, see deploy/README.md}",
-    "PGPASSWORD: ${POSTGRES_PASSWORD:?set it}",
-    "password: \"{{ env_var('GMP_PG_PASSWORD') }}\"",
-    "secretKeyRef: {name: gmp-secrets, key: mlflow-password}",
-    "postgresqlSecretName: gmp-dagster-postgresql",
-    "--from-literal=aws-secret-access-key=...",
-    '"GMP_PG_PASSWORD": self.password,',
-    "{$GMP_PROXY_USER} {$GMP_PROXY_PASSWORD_HASH}",
-    "GMP_DATABASE_URL: postgresql://${POSTGRES_USER:-gmp}:${POSTGRES_PASSWORD:?set}@postgres:5432/gmp",
-    "if password == expected:",
-    "# Secret with key \"postgresql-password\": the password of the user below.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD, see deploy/README.md}",
+        "PGPASSWORD: ${POSTGRES_PASSWORD:?set it}",
+        "password: \"{{ env_var('GMP_PG_PASSWORD') }}\"",
+        "secretKeyRef: {name: gmp-secrets, key: mlflow-password}",
+        "postgresqlSecretName: gmp-dagster-postgresql",
+        "--from-literal=aws-secret-access-key=...",
+        '"GMP_PG_PASSWORD": self.password,',
+        "{$GMP_PROXY_USER} {$GMP_PROXY_PASSWORD_HASH}",
+        "GMP_DATABASE_URL: postgresql://${POSTGRES_USER:-gmp}:${POSTGRES_PASSWORD:?set}@postgres:5432/gmp",
+        "if password == expected:",
+        '# Secret with key "postgresql-password": the password of the user below.',
+    ],
+)
 def test_the_secret_scan_lets_references_through(line):
     assert literal_secrets("x", line) == []
 

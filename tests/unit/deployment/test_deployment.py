@@ -43,8 +43,15 @@ def test_compose_has_every_service(compose):
 
 def test_every_image_service_merges_the_shared_environment(compose):
     shared = compose["x-gmp-env"]
-    assert {"GMP_DATABASE_URL", "GMP_INBOX_DIR", "MLFLOW_TRACKING_URI", "GMP_MLFLOW_ARTIFACT_ROOT", "GMP_S3_BUCKET",
-            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(shared)
+    assert {
+        "GMP_DATABASE_URL",
+        "GMP_INBOX_DIR",
+        "MLFLOW_TRACKING_URI",
+        "GMP_MLFLOW_ARTIFACT_ROOT",
+        "GMP_S3_BUCKET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    } <= set(shared)
     for name, service in _image_services(compose).items():
         environment = service.get("environment", {})
         assert isinstance(environment, dict), f"{name}: environment must be a mapping that merges *gmp-env"
@@ -67,8 +74,9 @@ def test_docker_compose_validates_the_file():
     docker = shutil.which("docker")
     if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("`docker compose` (the Docker CLI's compose plugin) is not installed here: YAML checks only")
-    result = subprocess.run([docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -16,10 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
+from support.synthetic import scaled_after, trade_rows
 
-
-from gmp_assets.models import fallback
-from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.evaluation.backtest import (
     EVM_METHODS,
     METHODS,
@@ -27,9 +25,9 @@ from gmp_assets.evaluation.backtest import (
     REFERENCE_WITH_EVIDENCE,
     REFERENCES,
     BacktestConfig,
+    _with_references,
     coverage_misses,
     how_sure,
-    _with_references,
     ratio_and_evidence,
     run_backtest,
     stage_view,
@@ -37,9 +35,10 @@ from gmp_assets.evaluation.backtest import (
     stages_behind_global,
     totals_line,
 )
+from gmp_assets.models import fallback
+from gmp_assets.models.adapters import AdapterConfig
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
-from support.synthetic import scaled_after, trade_rows
 
 TRADES = pd.DataFrame(
     {
@@ -97,8 +96,6 @@ def synthetic_portfolio() -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     return canonical, projects
-
-
 
 
 @pytest.fixture(scope="module")
@@ -180,15 +177,18 @@ def test_how_sure_the_report_is(report):
         assert low <= m["coverage80_open"] <= high and high - low > 0.1  # a dozen open trades: far from sure
         used = rows[rows.adapter_used.to_numpy(dtype=bool)]
         # only where a kept adapter forecast
-        assert m["kept_gain_by_project"] == {p: pytest.approx(_gain(own, "adapter", "global"), nan_ok=True)
-                                             for p, own in used.groupby("project_key")}
+        assert m["kept_gain_by_project"] == {
+            p: pytest.approx(_gain(own, "adapter", "global"), nan_ok=True) for p, own in used.groupby("project_key")
+        }
         if len(used):
             assert m["kept_gain"] == pytest.approx(_gain(used, "adapter", "global"))
         else:
             assert np.isnan(m["kept_gain"]) and all(np.isnan(m["kept_gain_ci90"]))
     assert any(methods["adapter"]["kept_gain_by_project"] for methods in report.stages.values())
     text = report.markdown()
-    assert "How sure" in text and f"| 50% | {100 * report.stages['50']['adapter']['gain_over_best_evm']:.1f}% vs" in text
+    assert (
+        "How sure" in text and f"| 50% | {100 * report.stages['50']['adapter']['gain_over_best_evm']:.1f}% vs" in text
+    )
     assert "interval" in report.summary()
 
 
@@ -225,8 +225,9 @@ def test_reference_knows_the_projects_true_overrun(report):
 
 def test_ratio_and_evidence_weighs_the_project_ratio_and_the_trade_by_precision():
     # scatter 0.01 and evidence variance 0.0025: the evidence weighs 0.8
-    combined = ratio_and_evidence([0.1] * 5, [0.3] * 5, [0.0025, np.inf, 0.0025, 0.0, 0.0025],
-                                  [0.01, 0.01, 0.0, 0.01, 0.01])
+    combined = ratio_and_evidence(
+        [0.1] * 5, [0.3] * 5, [0.0025, np.inf, 0.0025, 0.0, 0.0025], [0.01, 0.01, 0.0, 0.01, 0.01]
+    )
     # the first has evidence; then none, no scatter fitted, an exact measurement
     np.testing.assert_allclose(combined[:4], [0.1 + 0.8 * 0.2, 0.1, 0.1, 0.3])
     assert ratio_and_evidence([0.1], [np.nan], [0.0025], [0.01])[0] == pytest.approx(0.1)  # no NaN through
@@ -236,23 +237,27 @@ def test_references_on_hand_made_samples():
     """The first reference applies the whole project's true ratio to its open trades; the second the
     ratio of the trades still open, moved toward each one's own measurement; both at least AC, finished
     trades at their cost."""
-    frame = pd.DataFrame({
-        "stage": "50", "project_key": "p",
-        "canonical_code": ["03", "09", "26", "31"],
-        "bac_cents": [1000.0, 2000.0, 1000.0, 1000.0],
-        "actual_final_cents": [1100.0, 2600.0, 1200.0, 1100.0],
-        "actual_to_date_cents": [1100.0, 1000.0, 1190.0, 100.0],
-        "trade_finished": [True, False, False, False],
-        "evidence_y": [np.log(1.1), np.log(1.25), 0.0, 0.0],
-        "evidence_variance": [0.0, 0.01, np.inf, np.inf],
-        "scatter_variance": 0.01,
-    })
+    frame = pd.DataFrame(
+        {
+            "stage": "50",
+            "project_key": "p",
+            "canonical_code": ["03", "09", "26", "31"],
+            "bac_cents": [1000.0, 2000.0, 1000.0, 1000.0],
+            "actual_final_cents": [1100.0, 2600.0, 1200.0, 1100.0],
+            "actual_to_date_cents": [1100.0, 1000.0, 1190.0, 100.0],
+            "trade_finished": [True, False, False, False],
+            "evidence_y": [np.log(1.1), np.log(1.25), 0.0, 0.0],
+            "evidence_variance": [0.0, 0.01, np.inf, np.inf],
+            "scatter_variance": 0.01,
+        }
+    )
     out = _with_references(frame)
     ratio, open_ratio = 6000 / 5000, 4900 / 4000
     np.testing.assert_allclose(out[f"{REFERENCE}_eac"], [1100, 2000 * ratio, 1200, 1000 * ratio])
     with_evidence = np.exp(0.5 * np.log(open_ratio) + 0.5 * np.log(1.25))  # equal precisions
-    np.testing.assert_allclose(out[f"{REFERENCE_WITH_EVIDENCE}_eac"],
-                               [1100, 2000 * with_evidence, 1225, 1000 * open_ratio])  # 26: 1225 above its AC
+    np.testing.assert_allclose(
+        out[f"{REFERENCE_WITH_EVIDENCE}_eac"], [1100, 2000 * with_evidence, 1225, 1000 * open_ratio]
+    )  # 26: 1225 above its AC
     frame.loc[2, "actual_to_date_cents"] = 1300.0  # spent more than either reference's EAC
     assert (_with_references(frame).loc[2, [f"{REFERENCE}_eac", f"{REFERENCE_WITH_EVIDENCE}_eac"]] == 1300.0).all()
 
@@ -271,11 +276,12 @@ def test_reference_with_evidence_in_the_backtest(report):
     expected = np.maximum(p.bac_cents[~finished] * open_ratio, p.actual_to_date_cents[~finished])
     np.testing.assert_allclose(p.loc[~finished, f"{REFERENCE_WITH_EVIDENCE}_eac"], expected, rtol=1e-9)
     assert (p.loc[finished, f"{REFERENCE_WITH_EVIDENCE}_eac"] == p.loc[finished, "actual_to_date_cents"]).all()
-    for stage, methods in report.stages.items():
+    for methods in report.stages.values():
         best = min(EVM_METHODS, key=lambda name: methods[name]["mape"])
         for reference in REFERENCES:
             assert methods[reference]["gain_over_best_evm"] == pytest.approx(
-                1 - methods[reference]["mape"] / methods[best]["mape"])
+                1 - methods[reference]["mape"] / methods[best]["mape"]
+            )
     assert all(reference in report.summary() for reference in REFERENCES)
 
 
@@ -314,7 +320,11 @@ def test_adapter_falls_back_without_finished_trades_before_the_stage(report):
     assert ((p.adapter_eac != p.global_eac) <= p.adapter_used).all()  # where no adapter forecasts, the global one does
     for stage, methods in report.stages.items():
         used = p[(p.stage == stage) & p.adapter_used]
-        assert methods["adapter"]["kept_n"] == len(used) == methods["adapter"]["n"] - methods["adapter"]["adapter_fallback"]
+        assert (
+            methods["adapter"]["kept_n"]
+            == len(used)
+            == methods["adapter"]["n"] - methods["adapter"]["adapter_fallback"]
+        )
     assert all(a["n_train"] > 0 for a in report.adapters if a["stage"] == "50")
 
 
@@ -339,7 +349,9 @@ def test_stage_forecasts_ignore_later_data_of_the_project(portfolio, report):
     canonical, projects = portfolio
     changed = scaled_after(canonical, "p1", "2022-06-01", 1.5)  # p1 after its 50% month costs 50% more
     again = backtest(changed, projects, replace(CONFIG, stages=(0.5,)))
-    columns = [c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCES)]
+    columns = [
+        c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCES)
+    ]
     columns += ["evidence_y", "evidence_variance", "scatter_variance"]
     before = report.predictions.query("stage == '50' and project_key == 'p1'").reset_index(drop=True)
     after = again.predictions.query("project_key == 'p1'").reset_index(drop=True)
@@ -366,17 +378,30 @@ def test_to_json_shape_and_text(report):
     assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 + 1 + 3 * (len(METHODS) - len(REFERENCES))
     assert "evm_cpi_spi" in table and REFERENCE_WITH_EVIDENCE in table
     assert body["stages"]["50"]["adapter"]["coverage80_open_ci90"] == pytest.approx(
-        list(report.stages["50"]["adapter"]["coverage80_open_ci90"]))
+        list(report.stages["50"]["adapter"]["coverage80_open_ci90"])
+    )
     for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report
         assert how_sure(body["stages"][stage]["adapter"]) == how_sure(methods["adapter"])
-    assert re.search(r"model MAPE [\d.]+% (below|above) evm_\w+'s \(90% interval [^;]+; by project p1 -?[\d.]+%, p2 ",
-                     how_sure(methods["adapter"]))
-    behind = {"gain_over_best_evm": -0.04, "gain_over_best_evm_ci90": [-0.2, 0.1], "best_evm": "evm_bac",
-              "coverage80_open": 0.8, "coverage80_open_ci90": [None, None]}
-    assert how_sure(behind) == ("model MAPE 4.0% above evm_bac's (90% interval -20.0% to 10.0%);"
-                                " 80% coverage of open trades 80.0% (90% interval –)")
-    strict = json.loads(replace(report, stages={"50": {"x": {"gain": float("-inf")}}}).to_json(
-        promotion={"challenger_backtest_score": float("nan"), "promoted": False}))
+    assert re.search(
+        r"model MAPE [\d.]+% (below|above) evm_\w+'s \(90% interval [^;]+; by project p1 -?[\d.]+%, p2 ",
+        how_sure(methods["adapter"]),
+    )
+    behind = {
+        "gain_over_best_evm": -0.04,
+        "gain_over_best_evm_ci90": [-0.2, 0.1],
+        "best_evm": "evm_bac",
+        "coverage80_open": 0.8,
+        "coverage80_open_ci90": [None, None],
+    }
+    assert how_sure(behind) == (
+        "model MAPE 4.0% above evm_bac's (90% interval -20.0% to 10.0%);"
+        " 80% coverage of open trades 80.0% (90% interval –)"
+    )
+    strict = json.loads(
+        replace(report, stages={"50": {"x": {"gain": float("-inf")}}}).to_json(
+            promotion={"challenger_backtest_score": float("nan"), "promoted": False}
+        )
+    )
     assert strict["stages"] == {"50": {"x": {"gain": None}}}  # no infinity in the JSON, nor NaN
     assert strict["promotion"] == {"challenger_backtest_score": None, "promoted": False}
     summary = report.summary()
@@ -392,8 +417,11 @@ def test_plots_return_png_bytes(report):
     one, two = _png_shape(fan_chart_png(report.fan_samples[:1])), _png_shape(fan_chart_png(report.fan_samples))
     assert two[1] > one[1]  # one panel per trade
     rows = report.predictions.query("stage == '75' and project_key == 'p2'").rename(
-        columns={"global_eac": "predicted_eac_cents", "global_lower": "confidence_lower_cents",
-                 "global_upper": "confidence_upper_cents"}
+        columns={
+            "global_eac": "predicted_eac_cents",
+            "global_lower": "confidence_lower_cents",
+            "global_upper": "confidence_upper_cents",
+        }
     )
     assert _png_shape(forecast_fan_png(rows.to_dict("records")))[0] > 100
     assert _png_shape(forecast_fan_png([]))[0] > 100
@@ -403,16 +431,27 @@ def test_markdown_image_inlines_the_png():
     png = forecast_fan_png([])
     text = markdown_image(png, "chart")
     assert text.startswith("![chart](data:image/png;base64,")
-    assert base64.b64decode(text[len("![chart](data:image/png;base64,"):-1]) == png
+    assert base64.b64decode(text[len("![chart](data:image/png;base64,") : -1]) == png
 
 
 def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_formula_or_the_global_model():
-    def stage(model: float, coverage_open: float | None, evm: dict[str, float],
-              kept: tuple[int, float, float] = (0, float("nan"), float("nan"))) -> dict[str, dict]:
+    def stage(
+        model: float,
+        coverage_open: float | None,
+        evm: dict[str, float],
+        kept: tuple[int, float, float] = (0, float("nan"), float("nan")),
+    ) -> dict[str, dict]:
         methods = {name: {"mape": evm.get(name, 0.5)} for name in EVM_METHODS}
         kept_n, kept_mape, kept_global_mape = kept
-        return methods | {"adapter": {"mape": model, "coverage80_open": coverage_open, "kept_n": kept_n,
-                                      "kept_mape": kept_mape, "kept_global_mape": kept_global_mape}}
+        return methods | {
+            "adapter": {
+                "mape": model,
+                "coverage80_open": coverage_open,
+                "kept_n": kept_n,
+                "kept_mape": kept_mape,
+                "kept_global_mape": kept_global_mape,
+            }
+        }
 
     stages = {
         "25": stage(0.06, 0.80, {"evm_bac": 0.08}),  # no adapter kept: nothing to judge
@@ -420,10 +459,15 @@ def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_fo
         "75": stage(0.04, 0.86, {"evm_cpi": 0.03, "evm_bac": float("nan")}, (53, 0.0393, 0.0397)),
     }
     assert stages_behind_global(stages) == {"50": "adapter 5.41% vs global 5.37% (n=31)"}
-    assert stages_behind_global({"50": stage(0.06, 0.8, {}, (4, 0.05, 0.05))}) == {"50": "adapter 5.00% vs global 5.00% (n=4)"}
+    assert stages_behind_global({"50": stage(0.06, 0.8, {}, (4, 0.05, 0.05))}) == {
+        "50": "adapter 5.00% vs global 5.00% (n=4)"
+    }
     assert coverage_misses(stages) == {"50": 0.70, "75": 0.86}
     assert coverage_misses({"25": stage(0.06, None, {})}) == {}  # no open trades scored: nothing to judge
-    assert stages_behind_evm(stages) == {"50": "model 6.0% vs evm_ac_plus_remaining 6.0%", "75": "model 4.0% vs evm_cpi 3.0%"}
+    assert stages_behind_evm(stages) == {
+        "50": "model 6.0% vs evm_ac_plus_remaining 6.0%",
+        "75": "model 4.0% vs evm_cpi 3.0%",
+    }
 
 
 def test_the_backtest_forecasts_what_the_forecast_asset_serves(portfolio):
@@ -439,21 +483,36 @@ def test_the_backtest_forecasts_what_the_forecast_asset_serves(portfolio):
     from gmp_assets.models.samples import vocabularies
 
     canonical, projects = portfolio
-    ds = build_sequences(compute_feature_rows(canonical, projects, TRADES), trade_final_costs(canonical, projects),
-                         window=CONFIG.window)
+    ds = build_sequences(
+        compute_feature_rows(canonical, projects, TRADES), trade_final_costs(canonical, projects), window=CONFIG.window
+    )
     project_vocabulary, trade_vocabulary = vocabularies(ds)
     model = build_forecaster(ds.x.shape[-1], CONFIG.window, project_vocabulary.size, trade_vocabulary.size, seed=11)
     targets = stage_targets(ds, 0.5, ["p1", "p2", "p3"])
     target = targets[targets.project_key == "p2"].reset_index(drop=True)
     tuner = AdapterTuner(model, project_vocabulary, trade_vocabulary, CONFIG.adapter)
-    frame, _ = _forecast_stage(model, (project_vocabulary, trade_vocabulary), canonical, projects, TRADES,
-                               _taxonomy(TRADES), target, CONFIG, tuner)
+    frame, _ = _forecast_stage(
+        model,
+        (project_vocabulary, trade_vocabulary),
+        canonical,
+        projects,
+        TRADES,
+        _taxonomy(TRADES),
+        target,
+        CONFIG,
+        tuner,
+    )
 
     current, _ = stage_view(canonical, projects, TRADES, "p2", target["as_of_month"].iloc[0], CONFIG.window)
     current = current.subset(np.isin(current.canonical_codes, target["canonical_code"].to_numpy()))
     champion = LoadedModel("gmp_forecaster_global", "1", model, project_vocabulary, trade_vocabulary)
-    rows = forecast_rows(current, champion, None, pd.Timestamp("2023-06-01"),
-                         pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]))
+    rows = forecast_rows(
+        current,
+        champion,
+        None,
+        pd.Timestamp("2023-06-01"),
+        pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]),
+    )
     served = pd.DataFrame(rows).set_index("canonical_code")
     scored = frame.set_index("canonical_code").loc[served.index]
     assert len(served) == len(target) > 0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support.synthetic import assert_truncation_identity, trade_rows
 
+from gmp_assets import settings
 from gmp_assets.features.compute import (
     compute_feature_rows,
     trade_final_costs,
     trade_finished_as_of,
 )
-from gmp_assets import settings
 from gmp_assets.features.schema import (
     FEATURE_COLUMNS,
     FEATURE_ROWS_DDL,
@@ -20,8 +21,6 @@ from gmp_assets.features.schema import (
     TABLE_COLUMNS,
 )
 from gmp_assets.features.sequences import build_sequences
-from support.synthetic import trade_rows, assert_truncation_identity
-
 
 
 def projects_frame(**status: str) -> pd.DataFrame:
@@ -51,10 +50,20 @@ def portfolio() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two projects, two trades each, 8 months; project 'b' has no schedule."""
     canonical = pd.concat(
         [
-            trade_rows("a", "03", [100_000, 200_000, 0, 400_000, 0, 0, 0, 0], budget=800_000,
-                       reported=[None, 10, 30, 60, 99.6, 100, 100, 100]),
-            trade_rows("a", "26", [0, 0, 50_000, 70_000, 90_000, 10_000, 0, 30_000], budget=300_000,
-                       reported=[None, 0, 5, 20, 40, 70, 90, 95]),
+            trade_rows(
+                "a",
+                "03",
+                [100_000, 200_000, 0, 400_000, 0, 0, 0, 0],
+                budget=800_000,
+                reported=[None, 10, 30, 60, 99.6, 100, 100, 100],
+            ),
+            trade_rows(
+                "a",
+                "26",
+                [0, 0, 50_000, 70_000, 90_000, 10_000, 0, 30_000],
+                budget=300_000,
+                reported=[None, 0, 5, 20, 40, 70, 90, 95],
+            ),
             trade_rows("b", "03", [500_000, 460_000, 0, 0, 0, 30_000, 0, 0], budget=1_000_000, start="2024-03"),
             trade_rows("b", "09", [0, 100_000, 0, 0, 0, 0, 900_000, 0], budget=0, start="2024-03"),
         ],
@@ -177,8 +186,6 @@ def test_input_order_does_not_matter_and_gaps_are_rejected():
 # --- leakage --------------------------------------------------------------------------------------
 
 
-
-
 def test_rows_up_to_a_month_do_not_change_when_later_months_are_removed():
     canonical, projects = portfolio()
     assert_truncation_identity(canonical, projects, TRADES)
@@ -192,7 +199,9 @@ def test_other_projects_do_not_affect_a_project():
     changed.loc[is_b, "monthly_cost_cents"] *= 7
     changed.loc[is_b, "cumulative_cost_cents"] *= 7
     changed.loc[is_b, "project_square_feet"] = 55
-    projects_changed = projects.assign(total_bac_cents=np.where(projects.project_key == "b", 1, projects.total_bac_cents))
+    projects_changed = projects.assign(
+        total_bac_cents=np.where(projects.project_key == "b", 1, projects.total_bac_cents)
+    )
     after = compute_feature_rows(changed, projects_changed, TRADES)
     pd.testing.assert_frame_equal(after[after.project_key == "a"], before[before.project_key == "a"])
     assert not after[after.project_key == "b"].equals(before[before.project_key == "b"])
@@ -299,7 +308,12 @@ def test_sequences_as_of_min_months_and_schema_guard():
     features = compute_feature_rows(canonical, projects, TRADES)
     finals = trade_final_costs(canonical, projects)
     latest = build_sequences(features, finals, window=4, as_of="2024-05-20")
-    assert sorted(zip(latest.project_keys, latest.canonical_codes)) == [("a", "03"), ("a", "26"), ("b", "03"), ("b", "09")]
+    assert sorted(zip(latest.project_keys, latest.canonical_codes)) == [
+        ("a", "03"),
+        ("a", "26"),
+        ("b", "03"),
+        ("b", "09"),
+    ]
     assert (latest.as_of_month == np.datetime64("2024-05")).all()
     assert latest.mask.sum(axis=1).tolist() == [4, 4, 3, 3]
     assert not latest.trade_finished[latest.project_keys == "b"].any()
@@ -308,7 +322,9 @@ def test_sequences_as_of_min_months_and_schema_guard():
     with pytest.raises(ValueError, match="schema"):
         build_sequences(features.assign(feature_schema_version="0"), finals)
     with pytest.raises(ValueError, match="schema"):  # one foreign row is enough
-        build_sequences(features.assign(feature_schema_version=np.where(features.index == 0, "0", FEATURE_SCHEMA_VERSION)), finals)
+        build_sequences(
+            features.assign(feature_schema_version=np.where(features.index == 0, "0", FEATURE_SCHEMA_VERSION)), finals
+        )
 
     empty = build_sequences(features.iloc[:0], finals.iloc[:0], window=4)  # a project without feature rows yet
     assert len(empty) == 0 and empty.x.shape == (0, 4, len(FEATURE_COLUMNS)) and not empty.labelled.any()

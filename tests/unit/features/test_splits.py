@@ -56,7 +56,9 @@ def test_overlap_check_fires_on_crafted_overlap():
 
 
 def test_leave_projects_out_holds_each_project_out_once():
-    ds = dataset(monthly("c", "03", 1, 3) + monthly("a", "03", 1, 2) + monthly("b", "09", 1, 4) + monthly("d", "03", 1, 1))
+    ds = dataset(
+        monthly("c", "03", 1, 3) + monthly("a", "03", 1, 2) + monthly("b", "09", 1, 4) + monthly("d", "03", 1, 1)
+    )
     folds = list(leave_projects_out(ds))
     assert [held for held, _, _ in folds] == [("a",), ("b",), ("c",), ("d",)]
     for held, train, test in folds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.synthetic import N_FEATURES, WINDOW, synthetic_dataset, vocabularies
 
 from gmp_assets.forecasting.inference import (
     forecast_from_distribution,
@@ -13,7 +14,6 @@ from gmp_assets.forecasting.inference import (
 from gmp_assets.models import fallback
 from gmp_assets.models.network import _inference_function, build_forecaster, model_inputs, predict
 from gmp_assets.taxonomy.trades import load_taxonomy
-from support.synthetic import WINDOW, N_FEATURES, synthetic_dataset, vocabularies
 
 
 @pytest.mark.parametrize(

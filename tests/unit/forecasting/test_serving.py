@@ -25,10 +25,17 @@ def _rows(model, method, n=3) -> list[tuple[str, str, str]]:
     return [(*model, method)] * n + [(*FINISHED_MODEL, FINISHED)]
 
 
-@pytest.mark.parametrize("method, expected", [
-    (fallback.ADAPTER, ADAPTER), (fallback.GLOBAL, GLOBAL), (fallback.COLD_START, GLOBAL),
-    (fallback.HEURISTIC, ("typical_curve_baseline", "1+gmp_forecaster_global:2")), (FINISHED, FINISHED_MODEL), (NO_BUDGET, FINISHED_MODEL),
-])
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        (fallback.ADAPTER, ADAPTER),
+        (fallback.GLOBAL, GLOBAL),
+        (fallback.COLD_START, GLOBAL),
+        (fallback.HEURISTIC, ("typical_curve_baseline", "1+gmp_forecaster_global:2")),
+        (FINISHED, FINISHED_MODEL),
+        (NO_BUDGET, FINISHED_MODEL),
+    ],
+)
 def test_each_method_records_its_model(method, expected):
     assert recorded_model(method, GLOBAL, ADAPTER) == expected
 
@@ -38,9 +45,16 @@ def test_a_model_method_without_its_model_is_refused():
         recorded_model(fallback.ADAPTER, GLOBAL, None)
 
 
-@pytest.mark.parametrize("months, adapter, expected", [
-    (14, ADAPTER, ADAPTER), (14, None, GLOBAL), (11, ADAPTER, GLOBAL), (4, ADAPTER, GLOBAL), (2, ADAPTER, heuristic_model(GLOBAL)),
-])
+@pytest.mark.parametrize(
+    "months, adapter, expected",
+    [
+        (14, ADAPTER, ADAPTER),
+        (14, None, GLOBAL),
+        (11, ADAPTER, GLOBAL),
+        (4, ADAPTER, GLOBAL),
+        (2, ADAPTER, heuristic_model(GLOBAL)),
+    ],
+)
 def test_the_fallback_ladder_picks_the_serving_model(months, adapter, expected):
     assert serving_model(months, GLOBAL, adapter) == expected
 
@@ -62,8 +76,10 @@ def test_a_promoted_adapter_renews_forecasts():
         " project now"
     )
     first = renewal_reason(_rows(GLOBAL, fallback.GLOBAL), 14, GLOBAL, ADAPTER)  # a first adapter, 12+ months
-    assert first == ("forecasts made by gmp_forecaster_global version 2; gmp_forecaster_project_alpha version 4 serves"
-                     " the project now")
+    assert first == (
+        "forecasts made by gmp_forecaster_global version 2; gmp_forecaster_project_alpha version 4 serves"
+        " the project now"
+    )
 
 
 def test_a_retired_adapter_or_a_new_global_champion_renews_forecasts():
@@ -78,8 +94,10 @@ def test_heuristic_forecasts_follow_the_champion_whose_evidence_noise_they_take_
     heuristic = heuristic_model(GLOBAL)
     assert renewal_reason(_rows(heuristic, fallback.HEURISTIC), 2, GLOBAL, None) is None
     newer = renewal_reason(_rows(heuristic, fallback.HEURISTIC), 2, ("gmp_forecaster_global", "3"), None)
-    assert newer == ("forecasts made by typical_curve_baseline version 1+gmp_forecaster_global:2;"
-                     " typical_curve_baseline version 1+gmp_forecaster_global:3 serves the project now")
+    assert newer == (
+        "forecasts made by typical_curve_baseline version 1+gmp_forecaster_global:2;"
+        " typical_curve_baseline version 1+gmp_forecaster_global:3 serves the project now"
+    )
     first_champion = renewal_reason(_rows(HEURISTIC_MODEL, fallback.HEURISTIC), 2, GLOBAL, None)
     assert first_champion.startswith("forecasts made by typical_curve_baseline version 1;")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -24,7 +24,7 @@ def test_signed_money_percent_and_dates():
     assert formatting.share(0.425) == "42%"
     assert formatting.per_sf(12345) == "$123.45/SF"
     assert formatting.day(date(2026, 10, 31)) == "31 Oct 2026"
-    assert formatting.day(datetime(2026, 10, 31, 14, 5, tzinfo=timezone.utc)) == "31 Oct 2026 14:05 UTC"
+    assert formatting.day(datetime(2026, 10, 31, 14, 5, tzinfo=UTC)) == "31 Oct 2026 14:05 UTC"
     assert formatting.month(date(2026, 10, 31)) == "Oct 2026"
 
 

@@ -16,16 +16,38 @@ from gmp_assets.ingest.parsing import DIRECT_COST_COLUMNS, InputFileError, Parse
 
 
 @pytest.mark.parametrize(
-    "text", ["Total", "TOTAL:", "Grand Total", "Sub-total", "Subtotal", "SUM", "GMP Total", "Total GMP", "Totals",
-             "Project Total", "Total - East", "\u0422otal"],  # the last with a Cyrillic look-alike T
+    "text",
+    [
+        "Total",
+        "TOTAL:",
+        "Grand Total",
+        "Sub-total",
+        "Subtotal",
+        "SUM",
+        "GMP Total",
+        "Total GMP",
+        "Totals",
+        "Project Total",
+        "Total - East",
+        "\u0422otal",
+    ],  # the last with a Cyrillic look-alike T
 )
 def test_summary_labels(text):
     assert is_summary_label(text)
 
 
 @pytest.mark.parametrize(
-    "text", ["Total station rental", "Summit Concrete", "Concrete", "Sumps and pits", "", "03 - Concrete",
-             "Subcontractor", "Summary of work"],
+    "text",
+    [
+        "Total station rental",
+        "Summit Concrete",
+        "Concrete",
+        "Sumps and pits",
+        "",
+        "03 - Concrete",
+        "Subcontractor",
+        "Summary of work",
+    ],
 )
 def test_cells_that_are_no_summary_label(text):
     assert not is_summary_label(text)
@@ -55,10 +77,10 @@ def test_a_vendor_named_total_is_a_cost_line_but_a_label_elsewhere_is_a_summary(
 def test_a_repeated_header_is_recognised_by_its_known_columns():
     headers = ["Date", "Division", "Vendor", "Zone", "Amount"]
     positions = _positions(headers)
-    assert is_repeated_header(["Invoice Date", "DIVISION", "Vendor Name", "Area", "Amount"], positions,
-                              DIRECT_COST_COLUMNS)
-    assert not is_repeated_header(["2024-01-01", "Division", "Vendor", "Zone", "12.00"], positions,
-                                  DIRECT_COST_COLUMNS)
+    assert is_repeated_header(
+        ["Invoice Date", "DIVISION", "Vendor Name", "Area", "Amount"], positions, DIRECT_COST_COLUMNS
+    )
+    assert not is_repeated_header(["2024-01-01", "Division", "Vendor", "Zone", "12.00"], positions, DIRECT_COST_COLUMNS)
 
 
 def _rows(*cents: int) -> list[dict]:
@@ -73,8 +95,10 @@ def test_summary_checker_says_what_a_summary_adds_up_to():
     assert checker.reason("125.50") == "summary line: its Amount 125.50 is the sum of all 2 lines above it"
     checker.add({"line_number": 9, "amount_cents": -50})
     assert checker.reason("-0.50") == "summary line: its Amount -0.50 is the sum of line 9 above it"
-    assert checker.reason("(1.00)") == ("summary line: its Amount -1.00 is not the sum of the lines above it "
-                                        "(0.00 since the previous summary line, 125.00 in all)")
+    assert checker.reason("(1.00)") == (
+        "summary line: its Amount -1.00 is not the sum of the lines above it "
+        "(0.00 since the previous summary line, 125.00 in all)"
+    )
     assert checker.reason("twelve") == "summary line"
     assert checker.reason(None) == "summary line"
     assert SummaryChecker(None).reason("5.00") == "summary line"

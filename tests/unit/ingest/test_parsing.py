@@ -69,8 +69,8 @@ def test_money_spreadsheet_numbers_use_their_displayed_decimal(value, cents):
 
 
 @pytest.mark.parametrize(
-    "value", ["20.291", "1.005", "-1.005", "0.004", "1,234.567", "(1.999)", "1000000000.004", 2.675, 20.291,
-              Decimal("10.125")],
+    "value",
+    ["20.291", "1.005", "-1.005", "0.004", "1,234.567", "(1.999)", "1000000000.004", 2.675, 20.291, Decimal("10.125")],
 )
 def test_money_with_more_than_two_decimals_is_refused_never_rounded(value):
     with pytest.raises(ValueError) as err:
@@ -89,8 +89,25 @@ def test_money_with_a_decimal_comma_is_refused(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["12,3x4", "1.2.3", "1,23.4", "abc", "1e3", "£5", "€5", "USD 5", "--5", "-(5)", "(5", "5)",
-     "$", "", ".", "-$-5", "5-"],
+    [
+        "12,3x4",
+        "1.2.3",
+        "1,23.4",
+        "abc",
+        "1e3",
+        "£5",
+        "€5",
+        "USD 5",
+        "--5",
+        "-(5)",
+        "(5",
+        "5)",
+        "$",
+        "",
+        ".",
+        "-$-5",
+        "5-",
+    ],
 )
 def test_money_rejects_letters_and_malformed_numbers(text):
     with pytest.raises(ValueError) as err:
@@ -195,16 +212,34 @@ def test_bad_dates_say_why(value, fragment):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("45", 45.0), ("45%", 45.0), (" 45.5 % ", 45.5), ("0", 0.0), ("100", 100.0), ("33.333", 33.33),
-     (12.5, 12.5), (100, 100.0), ("100.00%", 100.0)],
+    [
+        ("45", 45.0),
+        ("45%", 45.0),
+        (" 45.5 % ", 45.5),
+        ("0", 0.0),
+        ("100", 100.0),
+        ("33.333", 33.33),
+        (12.5, 12.5),
+        (100, 100.0),
+        ("100.00%", 100.0),
+    ],
 )
 def test_percent(value, expected):
     assert parse_percent(value) == expected
 
 
-@pytest.mark.parametrize(("value", "fragment"), [("101", "outside 0-100"), ("-1", "outside 0-100"), (100.5, "outside"),
-                                                  ("half", "not a percentage"), ("4 5", "not a percentage"),
-                                                  ("NaN", "not a percentage"), ("1e2", "not a percentage")])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("101", "outside 0-100"),
+        ("-1", "outside 0-100"),
+        (100.5, "outside"),
+        ("half", "not a percentage"),
+        ("4 5", "not a percentage"),
+        ("NaN", "not a percentage"),
+        ("1e2", "not a percentage"),
+    ],
+)
 def test_bad_percent(value, fragment):
     with pytest.raises(ValueError, match=fragment):
         parse_percent(value)
@@ -235,8 +270,13 @@ def test_cell_text_is_what_a_user_sees():
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("Invoice #", "invoice number"), ("% Complete", "Percent complete"), (" Cost  Code ", "cost_code"),
-     ("ORIGINAL-AMOUNT", "Original Amount"), ("Approved C.O.s", "Approved COs")],
+    [
+        ("Invoice #", "invoice number"),
+        ("% Complete", "Percent complete"),
+        (" Cost  Code ", "cost_code"),
+        ("ORIGINAL-AMOUNT", "Original Amount"),
+        ("Approved C.O.s", "Approved COs"),
+    ],
 )
 def test_header_normalisation_ignores_case_spacing_and_punctuation(a, b):
     assert normalize_header(a) == normalize_header(b)
@@ -250,16 +290,34 @@ def test_header_normalisation_keeps_distinct_words_distinct():
 @pytest.mark.parametrize(
     ("headers", "columns", "expected"),
     [
-        (["GMP Division", "Budget Code", "Area", "GMP Amount", "Budget Modifications"], GMP_COLUMNS,
-         {"division": 0, "cost_code": 1, "zone": 2, "original_amount_cents": 3, "approved_changes_cents": 4}),
-        (["Trade", "Original Budget Amount", "Approved COs"], GMP_COLUMNS,
-         {"division": 0, "original_amount_cents": 1, "approved_changes_cents": 2}),
-        (["Invoice Date", "WBS", "Invoice Number", "AMOUNT", "Vendor", "Type"], DIRECT_COST_COLUMNS,
-         {"cost_date": 0, "division": 1, "invoice_number": 2, "amount_cents": 3, "vendor": 4, "cost_type": 5}),
-        (["Status Date", "Activity ID", "Activity Name", "WBS", "Planned Start", "Planned Finish", "% Complete"],
-         SCHEDULE_COLUMNS,
-         {"data_date": 0, "activity_id": 1, "activity_name": 2, "division": 3, "planned_start": 4,
-          "planned_finish": 5, "percent_complete": 6}),
+        (
+            ["GMP Division", "Budget Code", "Area", "GMP Amount", "Budget Modifications"],
+            GMP_COLUMNS,
+            {"division": 0, "cost_code": 1, "zone": 2, "original_amount_cents": 3, "approved_changes_cents": 4},
+        ),
+        (
+            ["Trade", "Original Budget Amount", "Approved COs"],
+            GMP_COLUMNS,
+            {"division": 0, "original_amount_cents": 1, "approved_changes_cents": 2},
+        ),
+        (
+            ["Invoice Date", "WBS", "Invoice Number", "AMOUNT", "Vendor", "Type"],
+            DIRECT_COST_COLUMNS,
+            {"cost_date": 0, "division": 1, "invoice_number": 2, "amount_cents": 3, "vendor": 4, "cost_type": 5},
+        ),
+        (
+            ["Status Date", "Activity ID", "Activity Name", "WBS", "Planned Start", "Planned Finish", "% Complete"],
+            SCHEDULE_COLUMNS,
+            {
+                "data_date": 0,
+                "activity_id": 1,
+                "activity_name": 2,
+                "division": 3,
+                "planned_start": 4,
+                "planned_finish": 5,
+                "percent_complete": 6,
+            },
+        ),
     ],
 )
 def test_aliases_find_every_column(headers, columns, expected):
@@ -288,8 +346,14 @@ def test_parse_row_types_defaults_and_problems():
     match = match_header(["Division", "Zone", "Original Amount", "Approved Changes", "Description"], GMP_COLUMNS)
     values, problems = parse_row(["  03 - Concrete ", "", "$1,000.00", "", "  "], match, GMP_COLUMNS)
     assert problems == []
-    assert values == {"division": "03 - Concrete", "cost_code": None, "description": None, "zone": "SHARED",
-                      "original_amount_cents": 100000, "approved_changes_cents": 0}
+    assert values == {
+        "division": "03 - Concrete",
+        "cost_code": None,
+        "description": None,
+        "zone": "SHARED",
+        "original_amount_cents": 100000,
+        "approved_changes_cents": 0,
+    }
     _, problems = parse_row(["", "north", "12,3x4"], match, GMP_COLUMNS)
     assert [label for label, _ in problems] == ["Division", "Zone", "Original Amount"]
 
@@ -297,7 +361,9 @@ def test_parse_row_types_defaults_and_problems():
 def test_rejected_names_first_column_and_every_problem():
     raw = {"Amount": "12,3x4", "Date": "2024-02-30"}
     reject = rejected(7, [("Amount", "'12,3x4' is not a money amount"), ("Date", "bad")], raw)
-    assert reject == RejectedRow(7, "column 'Amount': '12,3x4' is not a money amount; column 'Date': bad", "Amount", raw)
+    assert reject == RejectedRow(
+        7, "column 'Amount': '12,3x4' is not a money amount; column 'Date': bad", "Amount", raw
+    )
 
 
 def test_parsed_file_counts_rows_in():

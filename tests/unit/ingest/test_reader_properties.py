@@ -23,7 +23,10 @@ from gmp_assets.ingest.readers import read_direct_costs, read_gmp_breakdown
 
 # A fixed budget so CI is reproducible and quick: derandomized, no deadline (a slow CI machine is no bug).
 PROPERTY_SETTINGS = settings(
-    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture],
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 DIVISIONS = ("03 - Concrete", "05 - Metals", "09 - Finishes", "26 - Electrical", "Div 23 HVAC", "Site Work")
@@ -57,20 +60,47 @@ def valid_files(draw):
             day = draw(st.dates(min_value=date(2019, 1, 1), max_value=date(2027, 12, 31)))
             cents = draw(st.integers(min_value=-5_000_000, max_value=500_000_000))
             us = draw(st.booleans())
-            rows.append([day.strftime("%m/%d/%Y") if us else day.isoformat(), division, f"Vendor {i}", f"INV-{i}",
-                         zone, _money_text(cents, style)])
-            expected.append({"cost_date": day, "division": division, "vendor": f"Vendor {i}",
-                             "invoice_number": f"INV-{i}", "zone": zone or "SHARED", "amount_cents": cents})
+            rows.append(
+                [
+                    day.strftime("%m/%d/%Y") if us else day.isoformat(),
+                    division,
+                    f"Vendor {i}",
+                    f"INV-{i}",
+                    zone,
+                    _money_text(cents, style),
+                ]
+            )
+            expected.append(
+                {
+                    "cost_date": day,
+                    "division": division,
+                    "vendor": f"Vendor {i}",
+                    "invoice_number": f"INV-{i}",
+                    "zone": zone or "SHARED",
+                    "amount_cents": cents,
+                }
+            )
         else:
             cents = draw(st.integers(min_value=0, max_value=900_000_000))
             changes = draw(st.integers(min_value=-1_000_000, max_value=1_000_000))
-            rows.append([division, f"{i:02d}-100", f"Line {i}", zone, _money_text(cents, style),
-                         _money_text(changes, style)])
-            expected.append({"division": division, "cost_code": f"{i:02d}-100", "description": f"Line {i}",
-                             "zone": zone or "SHARED", "original_amount_cents": cents,
-                             "approved_changes_cents": changes})
-    header = (["Date", "Division", "Vendor", "Invoice #", "Zone", "Amount"] if kind == "direct_costs"
-              else ["Division", "Cost Code", "Description", "Zone", "Original Amount", "Approved Changes"])
+            rows.append(
+                [division, f"{i:02d}-100", f"Line {i}", zone, _money_text(cents, style), _money_text(changes, style)]
+            )
+            expected.append(
+                {
+                    "division": division,
+                    "cost_code": f"{i:02d}-100",
+                    "description": f"Line {i}",
+                    "zone": zone or "SHARED",
+                    "original_amount_cents": cents,
+                    "approved_changes_cents": changes,
+                }
+            )
+    header = (
+        ["Date", "Division", "Vendor", "Invoice #", "Zone", "Amount"]
+        if kind == "direct_costs"
+        else ["Division", "Cost Code", "Description", "Zone", "Original Amount", "Approved Changes"]
+    )
     return kind, header, rows, expected
 
 
@@ -79,7 +109,9 @@ def mutated_files(draw):
     """A valid file, mutated: its lines (each with the index of the generated row it came from, None for
     the header) and the encoding to write them in."""
     kind, header, rows, expected = draw(valid_files())
-    lines: list[tuple[int | None, list[str], bool]] = [(None, header, True)] + [(i, r, True) for i, r in enumerate(rows)]
+    lines: list[tuple[int | None, list[str], bool]] = [(None, header, True)] + [
+        (i, r, True) for i, r in enumerate(rows)
+    ]
     for _ in range(draw(st.integers(0, 4))):
         op = draw(st.sampled_from(["blank", "duplicate_cell", "swap", "cut", "repeat", "reorder"]))
         data = [k for k in range(1, len(lines)) if lines[k][1]]  # a line cut to nothing has no cell to mutate
@@ -134,12 +166,19 @@ def what_the_line_says(kind: str, header: list[str], cells: list[str]) -> dict:
     text = {h: (cell[h].strip() or None) for h in header}
     said = {"division": text["Division"], "zone": text["Zone"] or "SHARED"}
     if kind == "direct_costs":
-        return said | {"cost_date": _day(cell["Date"]), "vendor": text["Vendor"], "invoice_number": text["Invoice #"],
-                       "amount_cents": _cents(cell["Amount"])}
+        return said | {
+            "cost_date": _day(cell["Date"]),
+            "vendor": text["Vendor"],
+            "invoice_number": text["Invoice #"],
+            "amount_cents": _cents(cell["Amount"]),
+        }
     changes = cell["Approved Changes"].strip()
-    return said | {"cost_code": text["Cost Code"], "description": text["Description"],
-                   "original_amount_cents": _cents(cell["Original Amount"]),
-                   "approved_changes_cents": _cents(changes) if changes else 0}
+    return said | {
+        "cost_code": text["Cost Code"],
+        "description": text["Description"],
+        "original_amount_cents": _cents(cell["Original Amount"]),
+        "approved_changes_cents": _cents(changes) if changes else 0,
+    }
 
 
 def _write(path: Path, lines, encoding: str, line_end: str) -> list[int | None]:
@@ -171,8 +210,11 @@ def test_mutated_files_never_raise_lose_or_change_a_row(tmp_path_factory, case):
     numbers = [r["line_number"] for r in parsed.rows] + [r.line_number for r in parsed.rejects]
     assert len(numbers) == len(set(numbers)) == parsed.rows_in == len(parsed.rows) + len(parsed.rejects)
     header_line = 1 + sources.index(None)
-    assert set(numbers) == {n for n in range(1, len(lines) + 1) if n != header_line and lines[n - 1][1]
-                            and any(c.strip() for c in lines[n - 1][1])}
+    assert set(numbers) == {
+        n
+        for n in range(1, len(lines) + 1)
+        if n != header_line and lines[n - 1][1] and any(c.strip() for c in lines[n - 1][1])
+    }
     # nothing changed: every loaded line holds what its cells say, and an intact generated row its values
     header = lines[header_line - 1][1]
     for row in parsed.rows:

@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from gmp_assets.catalog import is_project_key, validate_project_key
 from gmp_assets.ingest.readers import (
     InputFileError,
     ProjectInfo,
@@ -20,11 +21,10 @@ from gmp_assets.ingest.readers import (
     read_project_json,
     read_schedule_csv,
 )
-from gmp_assets.catalog import is_project_key, validate_project_key
 
 GMP_CSV = (
     "Division,Cost Code,Description,Zone,Original Amount,Approved Changes\n"
-    "03 - Concrete,03-300,Footings,EAST,\"$1,234.50\",(100.00)\n"
+    '03 - Concrete,03-300,Footings,EAST,"$1,234.50",(100.00)\n'
     "Div 26 Electrical,,,,250000,\n"
 )
 
@@ -60,10 +60,24 @@ def test_gmp_csv_typed_rows(tmp_path):
     assert parsed.source_hash == hashlib.sha256(path.read_bytes()).hexdigest()
     assert parsed.rejects == []
     assert parsed.rows == [
-        {"line_number": 2, "division": "03 - Concrete", "cost_code": "03-300", "description": "Footings",
-         "zone": "EAST", "original_amount_cents": 123450, "approved_changes_cents": -10000},
-        {"line_number": 3, "division": "Div 26 Electrical", "cost_code": None, "description": None,
-         "zone": "SHARED", "original_amount_cents": 25000000, "approved_changes_cents": 0},
+        {
+            "line_number": 2,
+            "division": "03 - Concrete",
+            "cost_code": "03-300",
+            "description": "Footings",
+            "zone": "EAST",
+            "original_amount_cents": 123450,
+            "approved_changes_cents": -10000,
+        },
+        {
+            "line_number": 3,
+            "division": "Div 26 Electrical",
+            "cost_code": None,
+            "description": None,
+            "zone": "SHARED",
+            "original_amount_cents": 25000000,
+            "approved_changes_cents": 0,
+        },
     ]
 
 
@@ -85,7 +99,9 @@ def test_windows_1252_file_reads_correctly_with_a_warning(tmp_path):
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_delimiter_is_detected_from_the_header(tmp_path, delimiter):
-    content = f"Division{delimiter}Original Amount{delimiter}Description\n03 Concrete{delimiter}1,234.50{delimiter}a, b\n"
+    content = (
+        f"Division{delimiter}Original Amount{delimiter}Description\n03 Concrete{delimiter}1,234.50{delimiter}a, b\n"
+    )
     parsed = read_gmp_breakdown(write(tmp_path / "g.csv", content), tmp_path)
     assert parsed.rows[0]["original_amount_cents"] == 123450
     assert parsed.rows[0]["description"] == "a, b"
@@ -96,7 +112,7 @@ def test_gmp_amounts_beyond_a_single_line_are_rejected_rows(tmp_path):
         "Division,Original Amount,Approved Changes\n"
         "03 - Concrete,4500012345,0\n"
         "05 - Metals,1000,99999999999999999999\n"
-        "09 - Finishes,\"1,000,000,000.00\",\n"
+        '09 - Finishes,"1,000,000,000.00",\n'
     )
     parsed = read_gmp_breakdown(write(tmp_path / "gmp_breakdown.csv", content), tmp_path)
     assert [r["line_number"] for r in parsed.rows] == [4]
@@ -137,9 +153,15 @@ def test_repeated_known_column_is_ambiguous(tmp_path):
         read_direct_costs(path, tmp_path)
 
 
-@pytest.mark.parametrize(("content", "fragment"), [(b"", "is empty"), (b" \r\n\n", "is empty"),
-                                                   (b"Division,Original Amount\n", "no data rows"),
-                                                   (b"Division,Original Amount\n\n,\n", "no data rows")])
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "is empty"),
+        (b" \r\n\n", "is empty"),
+        (b"Division,Original Amount\n", "no data rows"),
+        (b"Division,Original Amount\n\n,\n", "no data rows"),
+    ],
+)
 def test_empty_and_header_only_files_fail(tmp_path, content, fragment):
     path = write(tmp_path / "gmp_breakdown.csv", content)
     with pytest.raises(InputFileError, match=fragment) as err:
@@ -155,13 +177,13 @@ def test_binary_file_fails(tmp_path):
 
 DIRECT_COSTS = (
     "Date,Division,Cost Code,Vendor,Type,Invoice #,Description,Zone,Amount,Status\n"  # line 1
-    "2024-03-31,03 - Concrete,03-300,Acme,Invoice,INV-1,\"Pour,\nlevel 2\",east,\"$1,000.00\",Approved\n"  # 2-3
+    '2024-03-31,03 - Concrete,03-300,Acme,Invoice,INV-1,"Pour,\nlevel 2",east,"$1,000.00",Approved\n'  # 2-3
     "\n"  # 4: blank, skipped
     "03/31/2024,Concrete,,,,,,,12,3x4,Draft\n"  # 5: unquoted comma -> too many values
     "2024-02-30,Concrete,,,,,,,-50,Draft\n"  # 6: impossible date
     "2024-04-01,Masonry,,,,,,North,10,Draft\n"  # 7: unknown zone
     "2024-04-01,,,,,,,,10,Draft\n"  # 8: no division
-    "3/31/2024,03 - Concrete,03-300,Acme,Invoice,INV-1,\"Pour,\nlevel 2\",EAST,1000,Paid\n"  # 9-10: duplicate of 2
+    '3/31/2024,03 - Concrete,03-300,Acme,Invoice,INV-1,"Pour,\nlevel 2",EAST,1000,Paid\n'  # 9-10: duplicate of 2
     "2024-04-02,Masonry,,,,,,,(250.00),Draft\n"  # 11: credit
     "2024-04-02,Masonry,,,,,,,(250.00),Draft\n"  # 12: same, but no invoice number: not a duplicate
 )
@@ -171,9 +193,16 @@ def test_direct_costs_rejects_keep_line_and_raw_values(tmp_path):
     parsed = read_direct_costs(write(tmp_path / "direct_costs.csv", DIRECT_COSTS), tmp_path)
     assert [r["line_number"] for r in parsed.rows] == [2, 11, 12]
     assert parsed.rows[0] == {
-        "line_number": 2, "cost_date": date(2024, 3, 31), "division": "03 - Concrete", "cost_code": "03-300",
-        "vendor": "Acme", "cost_type": "Invoice", "invoice_number": "INV-1", "description": "Pour,\nlevel 2",
-        "zone": "EAST", "amount_cents": 100000,
+        "line_number": 2,
+        "cost_date": date(2024, 3, 31),
+        "division": "03 - Concrete",
+        "cost_code": "03-300",
+        "vendor": "Acme",
+        "cost_type": "Invoice",
+        "invoice_number": "INV-1",
+        "description": "Pour,\nlevel 2",
+        "zone": "EAST",
+        "amount_cents": 100000,
     }
     assert parsed.rows[1]["amount_cents"] == -25000
     rejects = {r.line_number: r for r in parsed.rejects}
@@ -184,9 +213,16 @@ def test_direct_costs_rejects_keep_line_and_raw_values(tmp_path):
     assert rejects[8].column == "Division"
     assert rejects[9].reason == "duplicate of line 2" and rejects[9].column is None
     assert rejects[9].raw_values == {
-        "Date": "3/31/2024", "Division": "03 - Concrete", "Cost Code": "03-300", "Vendor": "Acme",
-        "Type": "Invoice", "Invoice #": "INV-1", "Description": "Pour,\nlevel 2", "Zone": "EAST",
-        "Amount": "1000", "Status": "Paid",
+        "Date": "3/31/2024",
+        "Division": "03 - Concrete",
+        "Cost Code": "03-300",
+        "Vendor": "Acme",
+        "Type": "Invoice",
+        "Invoice #": "INV-1",
+        "Description": "Pour,\nlevel 2",
+        "Zone": "EAST",
+        "Amount": "1000",
+        "Status": "Paid",
     }
     assert rejects[5].raw_values["Amount"] == "12" and rejects[5].raw_values["column 11"] == "Draft"
     assert parsed.rows_in == 8 == len(parsed.rows) + len(parsed.rejects)
@@ -213,11 +249,26 @@ def test_schedule_csv(tmp_path):
     parsed = read_schedule_csv(write(tmp_path / "schedule.csv", content), tmp_path)
     assert parsed.kind == "schedule"
     assert parsed.rows == [
-        {"line_number": 2, "data_date": date(2024, 1, 31), "activity_id": "A100", "activity_name": "Footings",
-         "division": "Concrete", "planned_start": date(2024, 1, 2), "planned_finish": date(2024, 2, 15),
-         "percent_complete": 45.0},
-        {"line_number": 3, "data_date": date(2024, 1, 31), "activity_id": "A200", "activity_name": None,
-         "division": "Masonry", "planned_start": None, "planned_finish": None, "percent_complete": 0.0},
+        {
+            "line_number": 2,
+            "data_date": date(2024, 1, 31),
+            "activity_id": "A100",
+            "activity_name": "Footings",
+            "division": "Concrete",
+            "planned_start": date(2024, 1, 2),
+            "planned_finish": date(2024, 2, 15),
+            "percent_complete": 45.0,
+        },
+        {
+            "line_number": 3,
+            "data_date": date(2024, 1, 31),
+            "activity_id": "A200",
+            "activity_name": None,
+            "division": "Masonry",
+            "planned_start": None,
+            "planned_finish": None,
+            "percent_complete": 0.0,
+        },
     ]
     assert [(r.line_number, r.column) for r in parsed.rejects] == [(4, "Percent Complete"), (5, "Activity ID")]
 
@@ -240,14 +291,19 @@ def test_xlsx_direct_costs_with_real_dates_numbers_and_title_rows(tmp_path):
     )
     parsed = read_direct_costs(path, tmp_path)
     assert parsed.source_file == "direct_costs.xlsx"
-    assert [(r["line_number"], r["cost_date"], r["invoice_number"], r["amount_cents"], r["zone"]) for r in parsed.rows] == [
+    assert [
+        (r["line_number"], r["cost_date"], r["invoice_number"], r["amount_cents"], r["zone"]) for r in parsed.rows
+    ] == [
         (4, date(2024, 3, 31), "A1", 123450, "WEST"),
         (5, date(2024, 3, 31), "7", 30, "SHARED"),
     ]
     assert [(r.line_number, r.column) for r in parsed.rejects] == [(6, "Date"), (7, None)]
     assert parsed.rejects[1].reason == "duplicate of line 4"
     assert parsed.rejects[1].raw_values == {
-        "Direct Cost Date": "2024-03-31", "Division": "03 - Concrete", "Invoice Number": "A1", "Amount": "1234.5",
+        "Direct Cost Date": "2024-03-31",
+        "Division": "03 - Concrete",
+        "Invoice Number": "A1",
+        "Amount": "1234.5",
         "Zone": "WEST",
     }
     assert parsed.rows_in == 4
@@ -257,8 +313,12 @@ def test_xlsx_prefers_the_sheet_named_like_the_kind_and_reads_percent_cells(tmp_
     path = write_xlsx(
         tmp_path / "schedule.xlsx",
         [["Cover sheet"]],
-        sheets={"Schedule": [["Data Date", "Activity ID", "Division", "Percent Complete"],
-                             [datetime(2024, 1, 31), "A1", "Concrete", 0.455]]},
+        sheets={
+            "Schedule": [
+                ["Data Date", "Activity ID", "Division", "Percent Complete"],
+                [datetime(2024, 1, 31), "A1", "Concrete", 0.455],
+            ]
+        },
     )
     workbook = openpyxl.load_workbook(path)
     workbook["Schedule"]["D2"].number_format = "0.0%"
@@ -287,9 +347,15 @@ def test_xlsx_header_only_and_not_a_workbook(tmp_path):
 # --- project.json -----------------------------------------------------------------------------
 
 PROJECT = {
-    "project_key": "P-001", "name": "Tower A", "total_square_feet": 120000, "project_type": "commercial",
-    "region": "Northeast", "owner": "Acme Owner LLC", "start_date": "2023-01-15",
-    "planned_finish_date": "2024-12-31", "status": "active",
+    "project_key": "P-001",
+    "name": "Tower A",
+    "total_square_feet": 120000,
+    "project_type": "commercial",
+    "region": "Northeast",
+    "owner": "Acme Owner LLC",
+    "start_date": "2023-01-15",
+    "planned_finish_date": "2024-12-31",
+    "status": "active",
 }
 
 
@@ -300,11 +366,26 @@ def write_project(folder: Path, **changes) -> Path:
 
 def test_project_json_valid(tmp_path):
     info, parsed = read_project_json(write_project(tmp_path / "P-001"), "P-001")
-    assert info == ProjectInfo("P-001", "Tower A", 120000, "commercial", "Northeast", "Acme Owner LLC",
-                               date(2023, 1, 15), date(2024, 12, 31), "active", True)
+    assert info == ProjectInfo(
+        "P-001",
+        "Tower A",
+        120000,
+        "commercial",
+        "Northeast",
+        "Acme Owner LLC",
+        date(2023, 1, 15),
+        date(2024, 12, 31),
+        "active",
+        True,
+    )
     assert parsed.kind == "project" and parsed.source_file == "project.json" and parsed.rows_in == 1
     assert parsed.rows[0]["owner"] == "Acme Owner LLC" and "project_key" not in parsed.rows[0]
-    assert read_project_json(write_project(tmp_path / "P-001", is_training_eligible=False), "P-001")[0].is_training_eligible is False
+    assert (
+        read_project_json(write_project(tmp_path / "P-001", is_training_eligible=False), "P-001")[
+            0
+        ].is_training_eligible
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -431,8 +512,10 @@ def test_read_project_folder_reads_everything(tmp_path):
     info, files = read_project_folder(folder)
     assert info.project_key == "P-001"
     assert [(f.kind, f.source_file, len(f.rows)) for f in files] == [
-        ("project", "project.json", 1), ("gmp_breakdown", "gmp_breakdown.csv", 2),
-        ("direct_costs", "direct_costs.csv", 1), ("schedule", "schedule.csv", 1),
+        ("project", "project.json", 1),
+        ("gmp_breakdown", "gmp_breakdown.csv", 2),
+        ("direct_costs", "direct_costs.csv", 1),
+        ("schedule", "schedule.csv", 1),
     ]
 
 

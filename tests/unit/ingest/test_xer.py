@@ -49,7 +49,7 @@ def test_real_xer_line_numbers_point_at_the_task_rows(real):
     project, path = real
     parsed = read_xer_schedule(path, project)
     lines = path.read_bytes().decode("cp1252").split("\n")
-    for row in parsed.rows[:: 97] + parsed.rows[-1:]:
+    for row in parsed.rows[::97] + parsed.rows[-1:]:
         cells = lines[row["line_number"] - 1].rstrip("\r").split("\t")
         assert cells[0] == "%R" and row["activity_id"] in cells
 
@@ -82,19 +82,47 @@ def test_real_xer_trade_names_on_the_wbs_path_win(real):
 # --- small XER files --------------------------------------------------------------------------
 
 TASK_FIELDS = (
-    "task_id", "proj_id", "wbs_id", "clndr_id", "phys_complete_pct", "complete_pct_type", "task_type",
-    "status_code", "task_code", "task_name", "remain_drtn_hr_cnt", "target_drtn_hr_cnt", "act_work_qty",
-    "remain_work_qty", "act_equip_qty", "remain_equip_qty", "target_start_date", "target_end_date",
+    "task_id",
+    "proj_id",
+    "wbs_id",
+    "clndr_id",
+    "phys_complete_pct",
+    "complete_pct_type",
+    "task_type",
+    "status_code",
+    "task_code",
+    "task_name",
+    "remain_drtn_hr_cnt",
+    "target_drtn_hr_cnt",
+    "act_work_qty",
+    "remain_work_qty",
+    "act_equip_qty",
+    "remain_equip_qty",
+    "target_start_date",
+    "target_end_date",
 )
 
 
 def task(task_id: str, code: str, name: str, wbs_id: str, **fields: str) -> dict:
     base = {
-        "task_id": task_id, "proj_id": "1", "wbs_id": wbs_id, "clndr_id": "1", "phys_complete_pct": "0",
-        "complete_pct_type": "CP_Drtn", "task_type": "TT_Task", "status_code": "TK_Active", "task_code": code,
-        "task_name": name, "remain_drtn_hr_cnt": "40", "target_drtn_hr_cnt": "80", "act_work_qty": "0",
-        "remain_work_qty": "0", "act_equip_qty": "0", "remain_equip_qty": "0",
-        "target_start_date": "2024-01-08 08:00", "target_end_date": "2024-02-16 17:00",
+        "task_id": task_id,
+        "proj_id": "1",
+        "wbs_id": wbs_id,
+        "clndr_id": "1",
+        "phys_complete_pct": "0",
+        "complete_pct_type": "CP_Drtn",
+        "task_type": "TT_Task",
+        "status_code": "TK_Active",
+        "task_code": code,
+        "task_name": name,
+        "remain_drtn_hr_cnt": "40",
+        "target_drtn_hr_cnt": "80",
+        "act_work_qty": "0",
+        "remain_work_qty": "0",
+        "act_equip_qty": "0",
+        "remain_equip_qty": "0",
+        "target_start_date": "2024-01-08 08:00",
+        "target_end_date": "2024-02-16 17:00",
     }
     return base | fields
 
@@ -109,8 +137,14 @@ def xer_text(tables: dict[str, list[dict]], export_date: str = "2024-02-05") -> 
 
 
 def wbs(wbs_id: str, name: str, parent: str, root: bool = False) -> dict:
-    return {"wbs_id": wbs_id, "proj_id": "1", "proj_node_flag": "Y" if root else "N", "wbs_short_name": f"W{wbs_id}",
-            "wbs_name": name, "parent_wbs_id": parent}
+    return {
+        "wbs_id": wbs_id,
+        "proj_id": "1",
+        "proj_node_flag": "Y" if root else "N",
+        "wbs_short_name": f"W{wbs_id}",
+        "wbs_name": name,
+        "parent_wbs_id": parent,
+    }
 
 
 SMALL = {
@@ -126,7 +160,13 @@ SMALL = {
         task("100", "A100", "Pour footings", "14"),
         task("101", "A101", "Rough-in", "13", complete_pct_type="CP_Phys", phys_complete_pct="37.5"),
         task("102", "A102", "Roofing", "14", status_code="TK_Complete", remain_drtn_hr_cnt="0"),
-        task("103", "A103", "Pour slab <b>L2</b> &amp; \u201ccure\u201d \u2013 Caf\u00e9", "14", status_code="TK_NotStart"),
+        task(
+            "103",
+            "A103",
+            "Pour slab <b>L2</b> &amp; \u201ccure\u201d \u2013 Caf\u00e9",
+            "14",
+            status_code="TK_NotStart",
+        ),
         task("104", "A104", "Bad date", "14", target_start_date="2024-13-01 08:00"),
         task("105", "A105", "Too far", "14", complete_pct_type="CP_Phys", phys_complete_pct="150"),
         task("106", "A106", "Units", "14", complete_pct_type="CP_Units", act_work_qty="30", remain_work_qty="90"),
@@ -168,7 +208,11 @@ def test_small_xer_divisions_percents_and_lines(tmp_path):
         "A106": "Area B",
     }
     assert {k: r["percent_complete"] for k, r in rows.items()} == {
-        "A100": 50.0, "A101": 37.5, "A102": 100.0, "A103": 0.0, "A106": 25.0,
+        "A100": 50.0,
+        "A101": 37.5,
+        "A102": 100.0,
+        "A103": 0.0,
+        "A106": 25.0,
     }
     assert rows["A103"]["activity_name"] == "Pour slab <b>L2</b> &amp; \u201ccure\u201d \u2013 Caf\u00e9"
     assert rows["A100"]["data_date"] == date(2024, 1, 31)
@@ -207,8 +251,10 @@ def test_data_date_falls_back_to_the_export_date(tmp_path):
 
 
 def test_tasks_of_projects_not_exported_are_skipped_with_a_warning(tmp_path):
-    tables = SMALL | {"PROJECT": SMALL["PROJECT"] + [{"proj_id": "2", "export_flag": "N", "last_recalc_date": ""}],
-                      "TASK": SMALL["TASK"] + [task("900", "Z900", "Other project", "14", proj_id="2")]}
+    tables = SMALL | {
+        "PROJECT": SMALL["PROJECT"] + [{"proj_id": "2", "export_flag": "N", "last_recalc_date": ""}],
+        "TASK": SMALL["TASK"] + [task("900", "Z900", "Other project", "14", proj_id="2")],
+    }
     parsed = read_xer_schedule(write_xer(tmp_path, xer_text(tables)), tmp_path)
     assert "Z900" not in {r["activity_id"] for r in parsed.rows}
     assert any("1 tasks" in w for w in parsed.warnings)

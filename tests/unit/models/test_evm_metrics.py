@@ -49,9 +49,7 @@ def test_interval_coverage_and_relative_width():
     lower, upper = [90.0, 210.0, 300.0, 0.0], [110.0, 250.0, 310.0, 399.0]
     assert metrics.interval_coverage(actual, lower, upper) == pytest.approx(0.5)  # bounds inclusive
     # widths 20/100, 40/200, 10/300, 399/400
-    assert metrics.mean_relative_width(actual, lower, upper) == pytest.approx(
-        (0.2 + 0.2 + 10 / 300 + 399 / 400) / 4
-    )
+    assert metrics.mean_relative_width(actual, lower, upper) == pytest.approx((0.2 + 0.2 + 10 / 300 + 399 / 400) / 4)
 
 
 def test_per_group_applies_the_metric_within_each_group():
@@ -67,7 +65,9 @@ def test_wilson_interval_of_a_share():
     assert low < 43 / 53 < high
     wide, narrow = metrics.wilson_interval(8, 10), metrics.wilson_interval(800, 1000)
     assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 5  # a hundred times the rows: a tenth of the width
-    assert metrics.wilson_interval(10, 10)[1] == pytest.approx(1.0) and metrics.wilson_interval(0, 10)[0] == pytest.approx(0.0)
+    assert metrics.wilson_interval(10, 10)[1] == pytest.approx(1.0) and metrics.wilson_interval(0, 10)[
+        0
+    ] == pytest.approx(0.0)
     assert all(math.isnan(v) for v in metrics.wilson_interval(0, 0))
 
 

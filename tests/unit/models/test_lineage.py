@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from support.synthetic import synthetic_dataset, with_final_ratio
 
 from gmp_assets.models.adapters import adapter_samples
-from gmp_assets.models.samples import dataset_fingerprint
 from gmp_assets.models.lineage import DIGEST_CHARS, SOURCE_TYPE, PlatformSource, SequenceSamples, months_through
-from support.synthetic import synthetic_dataset, with_final_ratio
+from gmp_assets.models.samples import dataset_fingerprint
 
 SOURCE = PlatformSource("ml/training_dataset", "run-1")
 
@@ -22,12 +22,17 @@ def test_digest_profile_and_schema_describe_exactly_the_samples():
     profile = json.loads(entity.profile)
     assert profile["samples"] == 50 and profile["labelled_samples"] == int(np.isfinite(ds.y).sum()) < 50
     assert profile["projects"] == 3 and profile["window_months"] == ds.x.shape[1]
-    assert profile["first_month"] == str(ds.as_of_month.min())[:7] and profile["last_month"] == str(ds.as_of_month.max())[:7]
+    assert (
+        profile["first_month"] == str(ds.as_of_month.min())[:7]
+        and profile["last_month"] == str(ds.as_of_month.max())[:7]
+    )
     columns = [c["name"] for c in json.loads(entity.schema)["mlflow_colspec"]]
     assert columns == ["project_key", "canonical_code", "as_of_month", *ds.feature_names, "y"]
-    assert json.loads(entity.source) == {"asset": "ml/training_dataset", "dagster_run_id": "run-1",
-                                         "tables": ["analytics.projects", "analytics.canonical_cost_features",
-                                                    "ml.feature_rows"]}
+    assert json.loads(entity.source) == {
+        "asset": "ml/training_dataset",
+        "dagster_run_id": "run-1",
+        "tables": ["analytics.projects", "analytics.canonical_cost_features", "ml.feature_rows"],
+    }
     assert PlatformSource.from_dict(json.loads(entity.source)).to_dict() == SOURCE.to_dict()
 
 

@@ -10,8 +10,8 @@ import math
 import keras
 import numpy as np
 import pytest
+from support.synthetic import N_FEATURES, WINDOW, synthetic_dataset, vocabularies
 
-from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.models.network import (
     build_forecaster,
     freeze_for_adapter,
@@ -19,12 +19,6 @@ from gmp_assets.models.network import (
     model_inputs,
     predict,
 )
-from support.synthetic import WINDOW, N_FEATURES, synthetic_dataset, vocabularies
-
-
-
-
-
 
 
 @pytest.fixture(scope="module")

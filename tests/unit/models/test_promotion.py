@@ -10,8 +10,17 @@ from gmp_assets.models import promotion
 from gmp_assets.models.training import TrainConfig
 
 PARAMS = {
-    "epochs": "40", "patience": "5", "batch_size": "256", "learning_rate": "0.001", "clipnorm": "1.0", "seed": "42",
-    "window": "12", "n_features": "31", "feature_schema_version": "1", "recipe_code": "0123456789ab", "dataset_hash": "abc",
+    "epochs": "40",
+    "patience": "5",
+    "batch_size": "256",
+    "learning_rate": "0.001",
+    "clipnorm": "1.0",
+    "seed": "42",
+    "window": "12",
+    "n_features": "31",
+    "feature_schema_version": "1",
+    "recipe_code": "0123456789ab",
+    "dataset_hash": "abc",
 }
 
 
@@ -37,12 +46,17 @@ def test_replay_needs_the_same_features_and_code_not_the_same_settings():
     assert promotion.can_replay(promotion.recipe_of(PARAMS | {"epochs": "3", "batch_size": "64"}), current)
     assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"feature_schema_version": "0"}), current)
     assert not promotion.can_replay(promotion.recipe_of(PARAMS | {"recipe_code": "ba9876543210"}), current)
-    assert not promotion.can_replay(promotion.recipe_of({k: v for k, v in PARAMS.items() if k != "recipe_code"}), current)
+    assert not promotion.can_replay(
+        promotion.recipe_of({k: v for k, v in PARAMS.items() if k != "recipe_code"}), current
+    )
 
 
 def test_score_is_the_mean_adapter_mape_over_scored_stages():
-    stages = {"25": {"adapter": {"mape": 0.10}, "global": {"mape": 0.5}},
-              "50": {"adapter": {"mape": 0.06}}, "75": {"adapter": {"mape": math.nan}}}
+    stages = {
+        "25": {"adapter": {"mape": 0.10}, "global": {"mape": 0.5}},
+        "50": {"adapter": {"mape": 0.06}},
+        "75": {"adapter": {"mape": math.nan}},
+    }
     assert promotion.backtest_score(stages) == pytest.approx(0.08)
     assert math.isnan(promotion.backtest_score({"25": {"adapter": {"mape": math.nan}}}))
 

@@ -19,7 +19,7 @@ def scale(x, factor=2.0):
 
 
 def test_comments_docstrings_and_formatting_do_not_change_the_fingerprint():
-    reformatted = 'def scale(x,factor = 2.0):\n    return (x*factor)\n'
+    reformatted = "def scale(x,factor = 2.0):\n    return (x*factor)\n"
     documented = SOURCE.replace('"""Scale x."""', '"""Scale x by a factor,\n    longer now."""')
     base = recipe.source_fingerprint([SOURCE])
     assert recipe.source_fingerprint([reformatted]) == base
@@ -31,7 +31,9 @@ def test_behaviour_changes_change_the_fingerprint():
     assert recipe.source_fingerprint([SOURCE.replace("2.0", "3.0")]) != base
     assert recipe.source_fingerprint([SOURCE.replace("x * factor", "x + factor")]) != base
     # a function whose body is only a docstring stays valid once the docstring is gone
-    assert recipe.source_fingerprint(['def f():\n    """Only a docstring."""\n']) != recipe.source_fingerprint(["x = 1\n"])
+    assert recipe.source_fingerprint(['def f():\n    """Only a docstring."""\n']) != recipe.source_fingerprint(
+        ["x = 1\n"]
+    )
     assert recipe.source_fingerprint([SOURCE, "y = 1\n"]) != recipe.source_fingerprint([SOURCE, "y = 2\n"])
 
 
@@ -54,8 +56,12 @@ def test_a_module_taken_in_part_counts_only_the_named_definitions():
     other = "def unrelated():\n    return 1\n"
     part = (SOURCE + other, ("scale",))
     assert recipe.source_fingerprint([part]) == recipe.source_fingerprint([SOURCE])
-    assert recipe.source_fingerprint([(SOURCE + other.replace("1", "2"), ("scale",))]) == recipe.source_fingerprint([part])
-    assert recipe.source_fingerprint([(SOURCE.replace("2.0", "3.0") + other, ("scale",))]) != recipe.source_fingerprint([part])
+    assert recipe.source_fingerprint([(SOURCE + other.replace("1", "2"), ("scale",))]) == recipe.source_fingerprint(
+        [part]
+    )
+    assert recipe.source_fingerprint([(SOURCE.replace("2.0", "3.0") + other, ("scale",))]) != recipe.source_fingerprint(
+        [part]
+    )
 
 
 def test_code_fingerprint_covers_the_training_module():
@@ -64,8 +70,10 @@ def test_code_fingerprint_covers_the_training_module():
     assert "gmp_assets.models.training" in recipe.RECIPE_MODULES
     sources = [(inspect.getsource(__import__(name, fromlist=["_"])), names) for name, names in recipe.RECIPE]
     assert recipe.source_fingerprint(sources) == fingerprint
-    changed = [(s.replace("batch_size: int = 256", "batch_size: int = 512"), n) if s == inspect.getsource(training)
-               else (s, n) for s, n in sources]
+    changed = [
+        (s.replace("batch_size: int = 256", "batch_size: int = 512"), n) if s == inspect.getsource(training) else (s, n)
+        for s, n in sources
+    ]
     assert recipe.source_fingerprint(changed) != fingerprint
 
 

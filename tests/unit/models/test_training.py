@@ -6,13 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from support.synthetic import synthetic_dataset, vocabularies, with_final_ratio
 
 from gmp_assets.models import metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner, fine_tune_adapter
 from gmp_assets.models.network import TRAINABLE_IN_ADAPTER, model_inputs, predict
 from gmp_assets.models.samples import MAX_LABEL_RATIO, implausible_labels
 from gmp_assets.models.training import TrainConfig, stratified_batches, train_global
-from support.synthetic import synthetic_dataset, vocabularies, with_final_ratio
 
 CONFIG = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=2, seed=7)
 
@@ -112,9 +112,13 @@ def test_adapter_not_kept_when_holdout_disagrees_with_recent_training(data, trai
 def test_a_reused_tuner_fits_each_project_as_a_fresh_copy_would(data, trained):
     _, _, projects, trades = data
     config = AdapterConfig(epochs=5, learning_rate=1e-2, seed=1)
-    cases = {key: (synthetic_dataset(n=80, seed=s, months=24, project_keys=(key,), offset=o),
-                   synthetic_dataset(n=30, seed=s + 1, project_keys=(key,), offset=o))
-             for key, s, o in (("P1", 11, 0.15), ("P2", 13, -0.1))}
+    cases = {
+        key: (
+            synthetic_dataset(n=80, seed=s, months=24, project_keys=(key,), offset=o),
+            synthetic_dataset(n=30, seed=s + 1, project_keys=(key,), offset=o),
+        )
+        for key, s, o in (("P1", 11, 0.15), ("P2", 13, -0.1))
+    }
     fresh = {key: fine_tune_adapter(trained.model, *case, projects, trades, config) for key, case in cases.items()}
     tuner = AdapterTuner(trained.model, projects, trades, config)
     reused = {key: tuner.fit(*cases[key]) for key in ("P2", "P1", "P2")}  # other order, P2 twice
@@ -122,8 +126,6 @@ def test_a_reused_tuner_fits_each_project_as_a_fresh_copy_would(data, trained):
         assert reused[key].adapter_mape == fresh[key].adapter_mape
         assert reused[key].kept == fresh[key].kept
     assert fresh["P1"].adapter_mape != fresh["P2"].adapter_mape
-
-
 
 
 def test_implausible_labels_are_the_finals_beyond_the_ratio_either_way():
@@ -163,7 +165,10 @@ def test_training_and_adapters_leave_out_a_trade_that_finished_far_off_its_budge
     holdout = synthetic_dataset(n=30, seed=12, project_keys=("P1",))
     tuner = AdapterTuner(trained.model, projects, trades, config)
     off = project_train.canonical_codes == "04"
-    clean, held_off = tuner.fit(project_train.subset(~off), holdout), tuner.fit(with_final_ratio(project_train, off, 0.2), holdout)
+    clean, held_off = (
+        tuner.fit(project_train.subset(~off), holdout),
+        tuner.fit(with_final_ratio(project_train, off, 0.2), holdout),
+    )
     assert held_off.adapter_mape == clean.adapter_mape and held_off.n_train == clean.n_train
 
 
@@ -172,10 +177,12 @@ def test_the_model_learns_from_eligible_projects_above_the_quality_bar():
 
     from gmp_assets.features.store import MIN_QUALITY, trains_the_model
 
-    projects = pd.DataFrame({
-        "project_key": ["a", "b", "c", "d"],
-        "is_training_eligible": [True, True, False, True],
-        "quality_score": [MIN_QUALITY, MIN_QUALITY - 0.01, 1.0, None],
-    })
+    projects = pd.DataFrame(
+        {
+            "project_key": ["a", "b", "c", "d"],
+            "is_training_eligible": [True, True, False, True],
+            "quality_score": [MIN_QUALITY, MIN_QUALITY - 0.01, 1.0, None],
+        }
+    )
     assert trains_the_model(projects).tolist() == [True, False, False, False]
     assert trains_the_model(projects, min_quality=0.0).tolist() == [True, True, False, True]

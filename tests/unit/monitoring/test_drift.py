@@ -60,15 +60,23 @@ def test_drifted_data_calls_for_retraining_only_where_the_model_has_months_to_le
     reference = _frame(rng, 4000)
     drifted, calm = data_drift(reference, _frame(rng, 300, shift=2.0)), data_drift(reference, _frame(rng, 300))
     learnt = _evaluation(drifted, "2026-10", 0)
-    assert not learnt.retrain and "through 2026-10; 0 month(s) since: no retraining (it would learn nothing new)" in learnt.markdown()
+    assert (
+        not learnt.retrain
+        and "through 2026-10; 0 month(s) since: no retraining (it would learn nothing new)" in learnt.markdown()
+    )
     fresh = _evaluation(drifted, "2026-09", 1)
     assert fresh.retrain and fresh.markdown().endswith("1 month(s) since: retrain the global model.")
     unknown = _evaluation(drifted, None, 6)
-    assert unknown.retrain and "did not learn from this project (6 month(s) of data): retrain the global model." in unknown.markdown()
+    assert (
+        unknown.retrain
+        and "did not learn from this project (6 month(s) of data): retrain the global model." in unknown.markdown()
+    )
     barred = _evaluation(drifted, None, 6, trains=False)  # retraining would leave it out again
     assert not barred.retrain and "does not train it" in barred.markdown()
     assert "no retraining (it would learn nothing new)" in barred.markdown()
-    assert not _evaluation(calm, "2026-09", 1).retrain and "no retraining." in _evaluation(calm, "2026-09", 1).markdown()
+    assert (
+        not _evaluation(calm, "2026-09", 1).retrain and "no retraining." in _evaluation(calm, "2026-09", 1).markdown()
+    )
 
 
 def test_unseen_months_are_the_distinct_months_after_the_last_one_learnt():
@@ -84,7 +92,9 @@ def test_reference_is_matched_to_the_current_stage():
     reference = _frame(rng, 1000)
     current = _frame(rng, 50, elapsed=(0.2, 0.4))
     matched = stage_matched(reference, current)
-    assert matched["schedule_elapsed"].between(current["schedule_elapsed"].min(), current["schedule_elapsed"].max()).all()
+    assert (
+        matched["schedule_elapsed"].between(current["schedule_elapsed"].min(), current["schedule_elapsed"].max()).all()
+    )
     assert 0 < len(matched) < len(reference)
 
 

@@ -11,14 +11,34 @@ from gmp_assets.orchestration.schedules import weekly_request
 
 # as MLflow returns a run's params: strings
 LOGGED = {
-    "epochs": "40", "patience": "5", "batch_size": "256", "learning_rate": "0.001", "clipnorm": "1.0", "seed": "42",
-    "window": "12", "n_features": "31", "feature_schema_version": "1", "recipe_code": "0123456789ab",
-    "dataset_hash": "abc", "best_epoch": "17",
+    "epochs": "40",
+    "patience": "5",
+    "batch_size": "256",
+    "learning_rate": "0.001",
+    "clipnorm": "1.0",
+    "seed": "42",
+    "window": "12",
+    "n_features": "31",
+    "feature_schema_version": "1",
+    "recipe_code": "0123456789ab",
+    "dataset_hash": "abc",
+    "best_epoch": "17",
 }
 # as models.assets.training_params gives them for a run today: numbers
-TODAY = {"epochs": 40, "patience": 5, "batch_size": 256, "learning_rate": 0.001, "clipnorm": 1.0, "seed": 42,
-         "window": 12, "n_features": 31, "feature_schema_version": 1, "recipe_code": "0123456789ab",
-         "dataset_hash": "abc", "validation_months": 6}
+TODAY = {
+    "epochs": 40,
+    "patience": 5,
+    "batch_size": 256,
+    "learning_rate": 0.001,
+    "clipnorm": 1.0,
+    "seed": 42,
+    "window": 12,
+    "n_features": 31,
+    "feature_schema_version": 1,
+    "recipe_code": "0123456789ab",
+    "dataset_hash": "abc",
+    "validation_months": 6,
+}
 
 
 def test_compares_the_recipe_and_the_data_not_what_training_found():
@@ -30,11 +50,14 @@ def test_first_model_is_trained():
     assert weekly_plan(None, {}, TODAY, None, backtested=False).action == "train"
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"dataset_hash": "def"}, "training data changed since version 3"),
-    ({"recipe_code": "ba9876543210"}, "another recipe (recipe_code)"),
-    ({"epochs": 2, "patience": 1}, "another recipe (epochs, patience)"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"dataset_hash": "def"}, "training data changed since version 3"),
+        ({"recipe_code": "ba9876543210"}, "another recipe (recipe_code)"),
+        ({"epochs": 2, "patience": 1}, "another recipe (epochs, patience)"),
+    ],
+)
 def test_new_data_or_another_recipe_trains(change, words):
     for champion, backtested in (("3", True), ("2", False), ("2", True)):
         plan = weekly_plan("3", LOGGED, TODAY | change, champion, backtested)

@@ -48,7 +48,20 @@ def test_gmp_ui_refuses_ports_already_in_use_before_starting_anything():
         taken.listen()
         free.bind(("127.0.0.1", 0))  # bound, not listening: counts as free
         busy, idle = taken.getsockname()[1], free.getsockname()[1]
-        result = CliRunner().invoke(main, ["ui", "--all", "--port", str(idle), "--docs-port", str(busy),
-                                           "--mlflow-port", str(busy), "--hub-port", str(idle)])
+        result = CliRunner().invoke(
+            main,
+            [
+                "ui",
+                "--all",
+                "--port",
+                str(idle),
+                "--docs-port",
+                str(busy),
+                "--mlflow-port",
+                str(busy),
+                "--hub-port",
+                str(idle),
+            ],
+        )
     assert result.exit_code == 1
     assert f"port(s) {busy}, {busy} already in use" in result.output and str(idle) + "," not in result.output

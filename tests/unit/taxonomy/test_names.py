@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gmp_assets.taxonomy.names import escaped, fold_note, folds, name_key, shown_name, unescaped
 from gmp_assets.taxonomy.mapping import MANUAL, PENDING, TradeMapper
+from gmp_assets.taxonomy.names import escaped, fold_note, folds, name_key, shown_name, unescaped
 
 LOOK_ALIKES = [
     ("\u0421oncrete", "Concrete", "U+0421 CYRILLIC CAPITAL LETTER ES read as 'C' (look-alike)"),
@@ -46,7 +46,10 @@ def test_a_look_alike_maps_like_the_name_it_imitates_and_keeps_its_spelling(mapp
     plain, folded = mapper.map_name(key), mapper.map_name(written)
     assert folded.raw_division_name == written
     assert (folded.canonical_code, folded.method, folded.confidence) == (
-        plain.canonical_code, plain.method, plain.confidence)
+        plain.canonical_code,
+        plain.method,
+        plain.confidence,
+    )
     assert mapper.is_trade_name(written) == mapper.is_trade_name(key)
 
 

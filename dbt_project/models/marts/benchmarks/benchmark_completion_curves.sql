@@ -50,7 +50,7 @@ points as (
     from spans
     cross join generate_series(1, 10) as steps (k)
     inner join trade_rows
-        on  trade_rows.project_key = spans.project_key
+        on trade_rows.project_key = spans.project_key
         and trade_rows.canonical_code = spans.canonical_code
         and trade_rows.trade_month = ceil(steps.k * spans.duration_months / 10.0)::integer
     where spans.final_cost_cents > 0 and spans.duration_months >= 1

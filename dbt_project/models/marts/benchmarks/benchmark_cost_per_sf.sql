@@ -20,7 +20,7 @@ final_costs as (
         features.cumulative_cost_cents
     from {{ ref('canonical_cost_features') }} as features
     inner join eligible on eligible.project_key = features.project_key
-    order by features.project_key, features.canonical_code, features.month_start desc
+    order by features.project_key asc, features.canonical_code asc, features.month_start desc
 
 ),
 
