@@ -338,6 +338,19 @@ def demo_statistics(doc: dict) -> tuple[list[str], Table]:
     ]
 
 
+def hub_latency(doc: dict) -> tuple[list[str], Table]:
+    endpoints = (
+        ("portfolio_api", "GET /api/projects"),
+        ("project_api", "GET /api/projects/{key}"),
+        ("portfolio_page", "portfolio page"),
+        ("project_page", "project page"),
+    )
+    rows = [["visible projects", *(f"{label}: p50 / p95 ms" for _, label in endpoints)]]
+    for row in doc["results"]:
+        rows.append([str(row["projects"]), *(f"{row[k]['p50_ms']} / {row[k]['p95_ms']}" for k, _ in endpoints)])
+    return [f"Warm, sequential requests with a bearer token; the goal is p95 under {doc['goal_p95_ms']} ms."], rows
+
+
 DEMO_STATE = "`GMP_DEMO_NO_UI=1 make demo` (the platform database it leaves)"
 
 
@@ -351,6 +364,9 @@ class Measure:
 
 
 MEASURES = (
+    Measure(
+        "hub_latency.json", "Forecast hub latency", ".venv/bin/python bench/hub_latency.py", hub_latency, DEMO_STATE
+    ),
     Measure("backtest.json", "Backtest: trades", ".venv/bin/python bench/backtest.py", backtest_trades, DEMO_STATE),
     Measure(
         "backtest.json", "Backtest: project totals", ".venv/bin/python bench/backtest.py", backtest_totals, DEMO_STATE
