@@ -33,6 +33,7 @@ from gmp_assets.orchestration.model_sensors import (
     build_drift_sensor,
     build_model_change_forecast_sensor,
 )
+from gmp_assets.orchestration.restore import failed_load_sensor, whole_load_sensor
 from gmp_assets.orchestration.schedules import build_schedules
 from gmp_assets.resources import InboxResource, PostgresResource, dbt_executable
 from gmp_assets.taxonomy.assets import manual_trade_mappings, project_trade_mapping
@@ -87,6 +88,8 @@ defs = dg.Definitions(
         build_drift_sensor(jobs.training_job, jobs.adapter_job),
         build_data_volume_sensor(jobs.adapter_job),
         build_model_change_forecast_sensor(jobs.forecast_job),
+        failed_load_sensor,
+        whole_load_sensor,
         alert_delivery_sensor,
         run_failure_sensor,
         run_recovery_sensor,

@@ -9,6 +9,7 @@ canonical build has run, then dropped (the build succeeded) or put back (it fail
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg2.extensions
 
@@ -67,14 +68,17 @@ def discard_previous(conn: psycopg2.extensions.connection, project_key: str) -> 
         discard_previous_in(cur, project_key)
 
 
-def restore_previous(conn: psycopg2.extensions.connection, project_key: str) -> Restored | None:
+def restore_previous(
+    conn: psycopg2.extensions.connection, project_key: str, saved_since: datetime | None = None
+) -> Restored | None:
     """Put the project's raw rows back as they were before its latest load, in one transaction, and clear
-    what was derived from them; None when nothing was kept (the load changed nothing)."""
+    what was derived from them; None when nothing was kept (the load changed nothing), or when what was
+    kept was saved before ``saved_since`` (by an earlier load, not the one being undone)."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-ingest:' || %s))", (project_key,))
-        cur.execute("SELECT had_rows FROM raw.previous_load_marks WHERE project_key = %s", (project_key,))
+        cur.execute("SELECT had_rows, saved_at FROM raw.previous_load_marks WHERE project_key = %s", (project_key,))
         mark = cur.fetchone()
-        if mark is None:
+        if mark is None or (saved_since is not None and mark[1] < saved_since):
             return None
         for table in (*DERIVED_TABLES, *reversed(KEPT_TABLES)):
             cur.execute("SELECT to_regclass(%s)", (table,))

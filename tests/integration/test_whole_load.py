@@ -16,6 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+
+from gmp_assets import database
 from tests.conftest import query
 
 BASE = Path(__file__).parents[1] / "data" / "bad_inputs" / "_base"
@@ -115,3 +118,77 @@ def test_a_failed_build_leaves_the_database_as_it_was_and_the_console_says_so(in
     assert state("whole_a") == before
     assert all(count == 0 for count, _ in state("whole_b").values())
     assert all(count == 0 for count, _ in state("whole_c").values())
+
+
+def _run_status_event(result, event_type: str):
+    return next(e for e in result.all_events if e.event_type_value == event_type)
+
+
+def _sensor_context(sensor, result, event_type: str, instance):
+    return dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=_run_status_event(result, event_type),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    )
+
+
+def test_a_load_the_daemon_ran_is_rolled_back_whole_by_the_failed_load_sensor(instance, tmp_path):
+    """The same failing build in runs the daemon launched (no `gmp` tags): failed_load_sensor puts the raw
+    rows back and asks for the run that rebuilds the project's models; with it and the months run, the
+    project is as it was. A load whose months build is whole forgets what it replaced (whole_load_sensor),
+    and a load that fails before changing anything rolls nothing back."""
+    from gmp_assets.catalog import project_month_span, range_tags
+    from gmp_assets.definitions import defs
+    from gmp_assets.orchestration import jobs
+    from gmp_assets.orchestration.restore import ROLLBACK_OF_TAG, failed_load_sensor, whole_load_sensor
+    from gmp_assets.orchestration.runner import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    _project(inbox, "daemon_a", GOOD_GMP)
+    (outcome,) = ingest_inbox(defs, inbox, progress=lambda _: None)
+    assert outcome.ok, outcome.error
+    before = state("daemon_a")
+    ingest = defs.resolve_job_def(jobs.project_ingest_job.name)
+    months = defs.resolve_job_def(jobs.project_months_job.name)
+
+    def months_run(**kwargs):
+        with database.connect() as conn:
+            span = project_month_span(conn, "daemon_a")
+        return months.execute_in_process(instance=instance, tags=range_tags("daemon_a", span), **kwargs)
+
+    (inbox / "daemon_a" / "gmp_breakdown.csv").write_text(FAILING_GMP)
+    assert ingest.execute_in_process(instance=instance, partition_key="daemon_a").success
+    assert state("daemon_a")["raw.previous_loads"][0] > 0  # the new rows are in, the old ones kept apart
+    failed = months_run(raise_on_error=False)
+    assert not failed.success  # the east/west share tests of the canonical months
+    request = failed_load_sensor(
+        _sensor_context(failed_load_sensor, failed, "PIPELINE_FAILURE", instance).for_run_failure()
+    )
+    assert isinstance(request, dg.RunRequest) and request.partition_key == "daemon_a"
+    assert request.tags[ROLLBACK_OF_TAG] == failed.run_id
+    raw = [t for t in TABLES if t.startswith("raw.") and t != "raw.project_quality"]
+    assert {t: state("daemon_a")[t] for t in raw} == {t: before[t] for t in raw}
+    rebuilt = ingest.execute_in_process(
+        instance=instance, partition_key="daemon_a", asset_selection=request.asset_selection, tags=request.tags
+    )
+    assert rebuilt.success and months_run().success
+    assert state("daemon_a") == before
+
+    # a load whose months build: whole, so what it replaced is forgotten
+    (inbox / "daemon_a" / "gmp_breakdown.csv").write_text(GOOD_GMP.replace("610,000.00", "615,000.00"))
+    assert ingest.execute_in_process(instance=instance, partition_key="daemon_a").success
+    assert state("daemon_a")["raw.previous_loads"][0] > 0
+    built = months_run()
+    assert built.success
+    skipped = whole_load_sensor(_sensor_context(whole_load_sensor, built, "PIPELINE_SUCCESS", instance))
+    assert isinstance(skipped, dg.SkipReason) and state("daemon_a")["raw.previous_loads"][0] == 0
+    after = state("daemon_a")
+
+    # a load failing before it changes anything (an unreadable file) rolls nothing back
+    (inbox / "daemon_a" / "gmp_breakdown.csv").write_text("Division,Description\n03 - Concrete,slab\n")
+    unreadable = ingest.execute_in_process(instance=instance, partition_key="daemon_a", raise_on_error=False)
+    assert not unreadable.success
+    context = _sensor_context(failed_load_sensor, unreadable, "PIPELINE_FAILURE", instance).for_run_failure()
+    assert isinstance(failed_load_sensor(context), dg.SkipReason)
+    assert state("daemon_a") == after
