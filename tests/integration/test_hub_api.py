@@ -5,6 +5,7 @@ alerts, and a confirmation recorded as `gmp mappings confirm` does with its re-r
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 
 import numpy as np
@@ -341,6 +342,21 @@ def test_confirming_needs_reviewer_rights_and_a_known_code(hub):
 def test_a_confirmation_is_recorded_as_the_cli_does_and_queues_the_rerun(hub, instance):
     key = hub.keys[ROLE_A][-1]
     name = _pending_name(key)
+    mapped = "FROM taxonomy.trade_mappings t WHERE t.project_key = %s AND t.raw_division_name = %s"
+    (before,) = query(f"SELECT to_jsonb(t) {mapped}", (key, name))
+    try:
+        _confirm_through_the_hub(hub, instance, key, name)
+    finally:  # the demo projects stay as ingested for the other test modules (a re-ingest changes nothing)
+        query("DELETE FROM taxonomy.confirmed_mappings WHERE project_key = %s AND raw_division_name = %s", (key, name))
+        query("DELETE FROM taxonomy.trade_mappings WHERE project_key = %s AND raw_division_name = %s", (key, name))
+        query(
+            "INSERT INTO taxonomy.trade_mappings SELECT (jsonb_populate_record(NULL::taxonomy.trade_mappings, %s)).*",
+            (json.dumps(before[0]),),
+        )
+    assert query(f"SELECT to_jsonb(t) {mapped}", (key, name)) == [before]
+
+
+def _confirm_through_the_hub(hub, instance, key: str, name: str) -> None:
     queue = hub.call("/api/mappings/pending", hub.tokens[ROLE_A]).body
     assert (key, name) in {(m["project_key"], m["raw_division_name"]) for m in queue}
     assert all(m["project_key"] in hub.keys[ROLE_A] for m in queue)
