@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -174,32 +175,52 @@ def build_benchmarks() -> None:
     assert result.success, _failure_message(result)
 
 
-_SERVED: list[Hub] = []  # one hub per session, whichever test module asks first
+@contextmanager
+def kept_apart():
+    """The demo projects' forecasts, alerts and backtest results put back as they were once the hub's
+    tests, which write their own, are done (the other test modules read the demo state)."""
+    ((last_id,),) = query("SELECT coalesce(max(forecast_id), 0) FROM ml.project_forecasts")
+    current = [forecast_id for (forecast_id,) in query("SELECT forecast_id FROM ml.project_forecasts WHERE is_current")]
+    alerts = [row for (row,) in query("SELECT to_jsonb(a) FROM ml.alerts a")]
+    query("DELETE FROM ml.alerts")  # the hub's tests make the alerts they read
+    try:
+        yield
+    finally:
+        query("UPDATE ml.project_forecasts SET is_current = false WHERE forecast_id > %s", (last_id,))
+        query(
+            "UPDATE ml.project_forecasts SET is_current = true, superseded_by = NULL WHERE forecast_id = ANY(%s)",
+            (current,),
+        )
+        query("DELETE FROM ml.project_forecasts WHERE forecast_id > %s", (last_id,))
+        query("DELETE FROM ml.alerts")
+        for row in alerts:
+            query("INSERT INTO ml.alerts SELECT (jsonb_populate_record(NULL::ml.alerts, %s)).*", (json.dumps(row),))
+        query("DELETE FROM ml.backtest_results WHERE run_id LIKE 'hubtest-%%'")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hub(pg, ingested):
-    """The hub served on a free port as gmp_hub, over the world above (a daemon thread: it ends with
-    the session)."""
-    if _SERVED:
-        return _SERVED[0]
+    """The hub served on a free port as gmp_hub, over the world above, for one test module (a thread,
+    stopped after it); the demo state is put back afterwards (``kept_apart``)."""
     import uvicorn
 
     from gmp_assets.hub.app import create_app
     from gmp_assets.hub.auth import hub_url
 
-    world = build_world(pg)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(hub_url(pg.url)), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the hub did not start"
-        time.sleep(0.1)
-    _SERVED.append(
-        Hub(f"http://127.0.0.1:{port}", world["tokens"], world["keys"], world["overrun_key"], world["months"])
-    )
-    return _SERVED[0]
+    with kept_apart():
+        world = build_world(pg)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(hub_url(pg.url)), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the hub did not start"
+            time.sleep(0.1)
+        try:
+            yield Hub(f"http://127.0.0.1:{port}", world["tokens"], world["keys"], world["overrun_key"], world["months"])
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
