@@ -63,3 +63,35 @@ def test_look_alike_names_are_listed_escaped_and_confirmed_as_listed(pg, tmp_pat
     finally:
         with database.connect(pg) as conn:
             _delete(conn, key)
+
+
+def test_formula_names_are_escaped_in_the_csv_listing_and_confirmed_as_listed(pg, tmp_path):
+    case = read_case(CORPUS_DIR / "formula_division_name", tmp_path)
+    key = case.info.project_key
+    formula = '=HYPERLINK("http://x","y")'
+    try:
+        with database.connect(pg) as conn:
+            _delete(conn, key)
+            load_project(conn, case.info, case.files)
+            names = store.raw_division_names(conn, key)
+            store.replace_mappings(conn, key, TradeMapper().map_names(names))
+        assert formula in names  # stored as written
+
+        result = CliRunner().invoke(main, ["mappings", "list", "--project", key, "--format", "csv"])
+        assert result.exit_code == 0, result.output
+        listed = [r["raw_division_name"] for r in csv.DictReader(io.StringIO(result.stdout))]
+        assert "'" + formula in listed and "'@SUM(A1)" in listed
+        assert not any(name.startswith(("=", "@", "+", "-")) for name in listed)
+
+        review = io.StringIO()
+        csv.writer(review).writerows(
+            [["project_key", "raw_division_name", "canonical_code"], [key, "'" + formula, "32"]]
+        )
+        (tmp_path / "review.csv").write_text(review.getvalue(), encoding="utf-8")
+        imported = CliRunner().invoke(main, ["mappings", "import", str(tmp_path / "review.csv")])
+        assert imported.exit_code == 0, imported.output
+        with database.connect(pg) as conn:
+            assert store.confirmed_mappings(conn, key) == {formula: "32"}  # the name as written
+    finally:
+        with database.connect(pg) as conn:
+            _delete(conn, key)
