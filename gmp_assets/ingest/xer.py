@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xerparser import parser as parse_xer_tables
 
+from gmp_assets.ingest.guards import read_limited
 from gmp_assets.ingest.parsing import (
     InputFileError,
     ParsedFile,
@@ -190,13 +191,13 @@ def read_xer_schedule(
 ) -> ParsedFile:
     """One XER file as schedule progress rows at its data date; line_number = the task's %R line."""
     source = relative_name(path, project_dir)
-    data = path.read_bytes()
+    data = read_limited(path, source)
     text, _ = decode_text(data, source, control_chars=True)  # Windows-1252 is P6's normal encoding: no warning
     if not text.startswith("ERMHDR"):
         raise InputFileError(source, "is not a P6 XER file (it does not start with ERMHDR)", expected=XER_EXPECTED)
     try:
         tables = parse_xer_tables(text)
-    except (IndexError, ValueError) as err:
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise InputFileError(source, f"has a malformed table ({err})", expected=XER_EXPECTED) from err
     tasks = tables.get("TASK", [])
     lines = task_line_numbers(text)
