@@ -19,6 +19,7 @@ from gmp_assets.ingest.parsing import (
     InputFileError,
     ParsedFile,
     RejectedRow,
+    check_date_window,
     decode_text,
     is_blank,
     rejected,
@@ -39,9 +40,10 @@ def xer_date(text: str | None) -> date | None:
     if is_blank(text):
         return None
     try:
-        return datetime.strptime(text.strip()[:10], "%Y-%m-%d").date()
+        day = datetime.strptime(text.strip()[:10], "%Y-%m-%d").date()
     except ValueError:
         raise ValueError(f"{text!r} is not a P6 date (expected YYYY-MM-DD HH:MM)") from None
+    return check_date_window(day, text, "(expected a P6 date, YYYY-MM-DD HH:MM)")
 
 
 def _number(task: TaskRow, name: str) -> float:
