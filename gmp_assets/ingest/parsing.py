@@ -280,8 +280,21 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+# C0 controls but tab and newline, DEL and the C1 controls: terminal escape codes, never data.
+_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (tab and newline kept), so no escape code reaches a terminal."""
+    return _TEXT_CONTROLS.sub("", text)
+
+
 def parse_text(value: object) -> str:
-    return cell_text(value).strip()
+    """A text cell, trimmed and without control characters; only control characters is no value."""
+    text = strip_controls(cell_text(value)).strip()
+    if not text:
+        raise ValueError(f"{cell_text(value)!r} holds only control characters (expected text)")
+    return text
 
 
 def parse_zone(value: object) -> str:

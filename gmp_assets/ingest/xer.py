@@ -25,6 +25,7 @@ from gmp_assets.ingest.parsing import (
     rejected,
     relative_name,
     sha256_hex,
+    strip_controls,
 )
 
 XER_EXPECTED = "a Primavera P6 XER export (ERMHDR header, %T/%F/%R tables)"
@@ -149,6 +150,11 @@ def task_division(
     return wbs_names[0] if wbs_names else None
 
 
+def _text(value: str | None) -> str:
+    """An XER text field, trimmed and without control characters."""
+    return strip_controls(value or "").strip()
+
+
 def task_line_numbers(text: str) -> list[int]:
     """Physical line of each %R row of the TASK table, split exactly as xerparser splits lines."""
     lines: list[int] = []
@@ -219,8 +225,8 @@ def read_xer_schedule(
         if exported and task.get("proj_id") not in exported:
             continue  # a task of a project the export did not include
         problems: list[tuple[str, str]] = []
-        row = {"line_number": line, "data_date": data_date, "activity_id": (task.get("task_code") or "").strip()}
-        row["activity_name"] = (task.get("task_name") or "").strip() or None
+        row = {"line_number": line, "data_date": data_date, "activity_id": _text(task.get("task_code"))}
+        row["activity_name"] = _text(task.get("task_name")) or None
         if not row["activity_id"]:
             problems.append(("task_code", "value missing (required)"))
         for key, field in (("planned_start", "target_start_date"), ("planned_finish", "target_end_date")):
@@ -235,7 +241,8 @@ def read_xer_schedule(
         except ValueError as err:
             problems.append(("complete_pct_type", f"percent complete cannot be computed: {err}"))
         names = wbs_path_names(task.get("wbs_id", ""), wbs_nodes)
-        row["division"] = task_division(task, codes.get(task.get("task_id", "")), names, is_trade_name)
+        division = task_division(task, codes.get(task.get("task_id", "")), names, is_trade_name)
+        row["division"] = _text(division) or None
         if row["division"] is None:
             problems.append(("wbs_id", "no division: no Division/Trade activity code and no WBS node name"))
         if problems:

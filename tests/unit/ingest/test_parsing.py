@@ -24,8 +24,10 @@ from gmp_assets.ingest.parsing import (
     parse_money,
     parse_percent,
     parse_row,
+    parse_text,
     parse_zone,
     rejected,
+    strip_controls,
 )
 from gmp_assets.ingest.xer import xer_date
 
@@ -427,3 +429,11 @@ def test_dates_outside_1990_to_ten_years_ahead_are_refused():
     with pytest.raises(ValueError, match="is outside 1990-01-01 .. "):
         xer_date("9999-12-31 00:00")
     assert xer_date("2024-03-31 00:00") == date(2024, 3, 31)
+
+
+def test_text_cells_lose_control_characters_but_keep_tabs_and_newlines():
+    assert strip_controls("a\x1b[31mb\x07c\x9bd\x85e\x7f\r") == "a[31mbcde"
+    assert strip_controls("line one\nline\ttwo \u00e9\u2019") == "line one\nline\ttwo \u00e9\u2019"
+    assert parse_text("  Front\x9b Range\x00 ") == "Front Range"
+    with pytest.raises(ValueError, match="holds only control characters"):
+        parse_text("\x1b\x9b")
