@@ -36,6 +36,8 @@ from gmp_assets.ingest.habits import (
     check_trade_budgets,
     is_repeated_header,
     is_summary_row,
+    swallowed_lines,
+    swallowed_reason,
 )
 from gmp_assets.ingest.parsing import (
     COLUMNS_BY_KIND,
@@ -262,6 +264,7 @@ class _Table:
     match: HeaderMatch
     records: Iterable[tuple[int, list[object]]]  # (physical line / sheet row, cells)
     check_width: bool  # CSV: a row wider than the header means an unquoted delimiter
+    delimiter: str = ""  # CSV: the delimiter (a multi-line cell holding whole rows means a quote left open)
 
 
 def _raw_values(headers: list[str], cells: list[object]) -> dict[str, str]:
@@ -321,8 +324,8 @@ def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: 
         records = _csv_records(text, delimiter, source)
         line, headers = next(records, (1, []))
         match = match_header(headers, columns)
-        candidates.append(((match.ok, len(match.positions), -rank), line, headers, match, records))
-    (ok, found, _), line, headers, match, records = max(candidates, key=lambda c: c[0])
+        candidates.append(((match.ok, len(match.positions), -rank), line, headers, match, records, delimiter))
+    (ok, found, _), line, headers, match, records, delimiter = max(candidates, key=lambda c: c[0])
     if not found:
         names = ", ".join(f"'{c.label}'" for c in columns if c.required)
         first_line = re.split(r"\r\n|\r|\n", text)[line - 1]
@@ -334,7 +337,7 @@ def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: 
         )
     if not ok:
         raise _column_error(source, match, columns, line)
-    return _Table(headers, match, records, check_width=True)
+    return _Table(headers, match, records, check_width=True, delimiter=delimiter)
 
 
 def _xlsx_value(cell: Any) -> object:
@@ -405,6 +408,9 @@ def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool 
     for line, cells in table.records:
         raw = _raw_values(table.headers, cells)
         extra = cells[len(table.headers) :]
+        if table.delimiter and swallowed_lines(cells, len(table.headers), table.delimiter):
+            rejects.append(RejectedRow(line, swallowed_reason(line, cells), None, raw))
+            continue
         if table.check_width and any(not is_blank(c) for c in extra):
             reason = (
                 f"line has {len(cells)} values but the header has {len(table.headers)} columns "
