@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ from pathlib import Path
 import click
 
 from gmp_assets import database, settings
+from gmp_assets.exports import write_csv
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -430,9 +430,7 @@ def mappings_list(pending: bool, project: str | None, fmt: str) -> None:
 def _echo_rows(columns: list[str], values: list[list[str]], fmt: str, noun: str) -> None:
     """Rows as CSV on stdout, or as a table with their count on stderr."""
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(values)
+        write_csv(sys.stdout, columns, values)
         return
     _echo_table(columns, values)
     click.echo(f"{len(values)} {noun}", err=True)
@@ -515,9 +513,7 @@ def alerts_list(project: str | None, open_only: bool, fmt: str) -> None:
         for row in rows
     ]
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(LIST_COLUMNS)
-        writer.writerows(values)
+        write_csv(sys.stdout, LIST_COLUMNS, values)
         return
     _echo_table(list(LIST_COLUMNS), values)
     click.echo(f"{len(values)} alert(s)", err=True)

@@ -100,3 +100,15 @@ def socket_url(socket_dir: Path, database: str, user: str = "postgres", port: in
     if port != 5432:
         query["port"] = str(port)
     return PgUrl(f"postgresql://{user}@/{database}?{urlencode(query)}")
+
+
+def max_file_bytes() -> int:
+    """The largest inbox file read, in bytes: ``GMP_MAX_FILE_MB`` megabytes (200 by default)."""
+    text = os.environ.get("GMP_MAX_FILE_MB", "200").strip()
+    try:
+        megabytes = float(text)
+    except ValueError:
+        raise ValueError(f"GMP_MAX_FILE_MB must be a number of megabytes; got {text!r}") from None
+    if megabytes <= 0:
+        raise ValueError(f"GMP_MAX_FILE_MB must be positive; got {text!r}")
+    return int(megabytes * 1024 * 1024)

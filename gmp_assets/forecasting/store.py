@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
 
 import psycopg2.extensions
+
+from gmp_assets.exports import write_csv
 
 VALUE_COLUMNS = (
     "horizon_months",
@@ -193,9 +194,7 @@ def export_csv(conn: psycopg2.extensions.connection, out: Path | TextIO, totals:
     )
     handle = out.open("w", newline="") if isinstance(out, Path) else out
     try:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        write_csv(handle, columns, rows)
     finally:
         if isinstance(out, Path):
             handle.close()

@@ -7,6 +7,7 @@ row; a GMP trade whose budget ends at or below zero fails its project.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,3 +178,26 @@ def check_trade_budgets(gmp: ParsedFile, trade_of: Callable[[str], str | None]) 
                 column="Division",
                 expected="every trade's budget above zero (a deduction larger than the trade is a mistake)",
             )
+
+
+def swallowed_lines(cells: list[object], width: int, delimiter: str) -> int:
+    """How many whole rows a quote left open swallowed into one cell: the lines after the first of a
+    multi-line cell that split into at least ``width - 1`` values (a header of at least 4 columns)."""
+    if width < 4:
+        return 0
+    count = 0
+    for cell in cells:
+        if isinstance(cell, str) and "\n" in cell:
+            for line in cell.splitlines()[1:]:
+                values = next(csv.reader([line], delimiter=delimiter), [])
+                count += len(values) >= width - 1
+    return count
+
+
+def swallowed_reason(line: int, cells: list[object]) -> str:
+    """The reject reason of a record that swallowed rows: where its quote opened and the lines it took."""
+    taken = sum(len(cell.splitlines()) - 1 for cell in cells if isinstance(cell, str) and "\n" in cell)
+    return (
+        f"unterminated quote at line {line} swallowed {taken} line{'s' if taken > 1 else ''} "
+        f"(lines {line + 1}-{line + taken}, which read as rows of their own, are in this one record); close the quote"
+    )

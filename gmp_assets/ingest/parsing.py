@@ -19,9 +19,9 @@ from typing import Any
 
 ZONES = ("EAST", "WEST", "SHARED")
 DEFAULT_ZONE = "SHARED"
-# Dates outside this window are typos or numbers in the wrong column, never project dates.
-MIN_DATE = date(1950, 1, 1)
-MAX_DATE = date(2100, 12, 31)
+# Dates outside MIN_DATE .. today + MAX_YEARS_AHEAD are typos or numbers in the wrong column, never project dates.
+MIN_DATE = date(1990, 1, 1)
+MAX_YEARS_AHEAD = 10
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 date system, leap-year bug included)
 # The most one money line may hold, in cents (±$1B): more is an invoice number or a typo in the amount column.
 MAX_LINE_AMOUNT_CENTS = 10**11
@@ -280,8 +280,21 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+# C0 controls but tab and newline, DEL and the C1 controls: terminal escape codes, never data.
+_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (tab and newline kept), so no escape code reaches a terminal."""
+    return _TEXT_CONTROLS.sub("", text)
+
+
 def parse_text(value: object) -> str:
-    return cell_text(value).strip()
+    """A text cell, trimmed and without control characters; only control characters is no value."""
+    text = strip_controls(cell_text(value)).strip()
+    if not text:
+        raise ValueError(f"{cell_text(value)!r} holds only control characters (expected text)")
+    return text
 
 
 def parse_zone(value: object) -> str:
@@ -366,9 +379,20 @@ _ISO_DATE = re.compile(rf"^(\d{{4}})[-/](\d{{1,2}})[-/](\d{{1,2}}){_TIME}$")
 _US_DATE = re.compile(rf"^(\d{{1,2}})/(\d{{1,2}})/(\d{{4}}){_TIME}$")
 
 
-def _checked(day: date, shown: str) -> date:
-    if not MIN_DATE <= day <= MAX_DATE:
-        raise ValueError(f"{shown!r} is outside {MIN_DATE.year}-{MAX_DATE.year}; a typo? {_DATE_EXPECTED}")
+def latest_date(today: date | None = None) -> date:
+    """The last date a project file may hold: ``MAX_YEARS_AHEAD`` years after today."""
+    today = today or date.today()
+    try:
+        return today.replace(year=today.year + MAX_YEARS_AHEAD)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + MAX_YEARS_AHEAD, day=28)
+
+
+def check_date_window(day: date, shown: str, expected: str = _DATE_EXPECTED) -> date:
+    """``day``, or ValueError when it lies outside ``MIN_DATE`` .. ``latest_date()``."""
+    latest = latest_date()
+    if not MIN_DATE <= day <= latest:
+        raise ValueError(f"{shown!r} is outside {MIN_DATE.isoformat()} .. {latest.isoformat()}; a typo? {expected}")
     return day
 
 
@@ -376,14 +400,14 @@ def parse_date(value: object) -> date:
     """ISO ``2024-03-31``, US ``03/31/2024`` or ``3/31/2024`` (a time part is ignored), date/datetime
     objects, and Excel serial numbers (numeric spreadsheet cells)."""
     if isinstance(value, datetime):
-        return _checked(value.date(), cell_text(value))
+        return check_date_window(value.date(), cell_text(value))
     if isinstance(value, date):
-        return _checked(value, cell_text(value))
+        return check_date_window(value, cell_text(value))
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         serial = _number_decimal(value)
         if not 1 <= serial < 2958466:
             raise ValueError(f"{cell_text(value)!r} is not an Excel date serial number {_DATE_EXPECTED}")
-        return _checked(EXCEL_EPOCH + timedelta(days=int(serial)), cell_text(value))
+        return check_date_window(EXCEL_EPOCH + timedelta(days=int(serial)), cell_text(value))
     text = cell_text(value).strip()
     if match := _ISO_DATE.match(text):
         year, month, day = match.groups()
@@ -395,7 +419,7 @@ def parse_date(value: object) -> date:
         parsed = date(int(year), int(month), int(day))
     except ValueError:
         raise ValueError(f"{text!r} is not a valid calendar date {_DATE_EXPECTED}") from None
-    return _checked(parsed, text)
+    return check_date_window(parsed, text)
 
 
 _PERCENT = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")

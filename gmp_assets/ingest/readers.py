@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import re
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -22,12 +21,23 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from gmp_assets.catalog import validate_project_key
+from gmp_assets.ingest.guards import (
+    BROKEN_XLSX_ERRORS,
+    XLSX_EXPECTED,
+    check_entry,
+    check_folder,
+    check_xlsx_archive,
+    check_xlsx_rows,
+    read_limited,
+)
 from gmp_assets.ingest.habits import (
     SUMMED_COLUMN,
     SummaryChecker,
     check_trade_budgets,
     is_repeated_header,
     is_summary_row,
+    swallowed_lines,
+    swallowed_reason,
 )
 from gmp_assets.ingest.parsing import (
     COLUMNS_BY_KIND,
@@ -131,7 +141,7 @@ def _square_feet(doc: dict, source: str) -> int:
 def read_project_json(path: Path, folder_name: str) -> tuple[ProjectInfo, ParsedFile]:
     """Validate a project folder's project.json (its key must equal the folder name)."""
     source = path.name
-    data = path.read_bytes()
+    data = read_limited(path, source)
     text, warnings = decode_text(data, source)
     try:
         doc = json.loads(text)
@@ -200,10 +210,12 @@ def discover_project_files(folder: Path) -> dict[str, list[Path]]:
     project.json, one gmp_breakdown and one direct_costs (.csv or .xlsx) are required; the
     schedule is optional: schedule.csv (or .xlsx), or schedule/*.xer, one XER per data date.
     """
+    check_folder(folder)
     if not folder.is_dir():
         raise InputFileError(folder.name, "project folder does not exist", expected="a folder per project")
     by_name: dict[str, list[Path]] = {}
     for entry in folder.iterdir():
+        check_entry(entry, entry.name, folder_ok=True)
         by_name.setdefault(entry.name.lower(), []).append(entry)
 
     def files_named(names: tuple[str, ...]) -> list[Path]:
@@ -226,6 +238,8 @@ def discover_project_files(folder: Path) -> dict[str, list[Path]]:
             )
         found[kind] = paths
     schedule_dirs = [p for p in by_name.get(_SCHEDULE_DIR, []) if p.is_dir()]
+    for entry in (p for d in schedule_dirs for p in d.iterdir()):
+        check_entry(entry, relative_name(entry, folder), folder_ok=True)
     xers = sorted(p for d in schedule_dirs for p in d.iterdir() if p.is_file() and p.suffix.lower() == ".xer")
     plain = files_named(_SCHEDULE_FILES)
     schedules = plain + xers
@@ -250,6 +264,7 @@ class _Table:
     match: HeaderMatch
     records: Iterable[tuple[int, list[object]]]  # (physical line / sheet row, cells)
     check_width: bool  # CSV: a row wider than the header means an unquoted delimiter
+    delimiter: str = ""  # CSV: the delimiter (a multi-line cell holding whole rows means a quote left open)
 
 
 def _raw_values(headers: list[str], cells: list[object]) -> dict[str, str]:
@@ -309,8 +324,8 @@ def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: 
         records = _csv_records(text, delimiter, source)
         line, headers = next(records, (1, []))
         match = match_header(headers, columns)
-        candidates.append(((match.ok, len(match.positions), -rank), line, headers, match, records))
-    (ok, found, _), line, headers, match, records = max(candidates, key=lambda c: c[0])
+        candidates.append(((match.ok, len(match.positions), -rank), line, headers, match, records, delimiter))
+    (ok, found, _), line, headers, match, records, delimiter = max(candidates, key=lambda c: c[0])
     if not found:
         names = ", ".join(f"'{c.label}'" for c in columns if c.required)
         first_line = re.split(r"\r\n|\r|\n", text)[line - 1]
@@ -322,7 +337,7 @@ def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: 
         )
     if not ok:
         raise _column_error(source, match, columns, line)
-    return _Table(headers, match, records, check_width=True)
+    return _Table(headers, match, records, check_width=True, delimiter=delimiter)
 
 
 def _xlsx_value(cell: Any) -> object:
@@ -339,21 +354,29 @@ def _pick_sheet(workbook: Any, kind: str) -> Any:
     return next((ws for ws in workbook.worksheets if normalize_header(ws.title) == wanted), workbook.worksheets[0])
 
 
+def _sheet_rows(sheet: Any, source: str) -> list[tuple[int, list[object]]]:
+    """The sheet's non-blank rows with their row numbers, refused past ``MAX_XLSX_ROWS``."""
+    rows = []
+    for number, cells in enumerate(sheet.iter_rows(), start=1):
+        check_xlsx_rows(number, source, sheet.title)
+        if any(not is_blank(c.value) for c in cells):
+            rows.append((number, [_xlsx_value(c) for c in cells]))
+    return rows
+
+
 def _xlsx_table(data: bytes, source: str, kind: str, columns: tuple[Column, ...]) -> _Table:
+    check_xlsx_archive(data, source)
+    workbook = None
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
-        raise InputFileError(source, f"is not a readable Excel workbook ({err})", expected="an .xlsx file") from err
-    try:
         sheet = _pick_sheet(workbook, kind)
         sheet.reset_dimensions()  # exporters sometimes write a wrong sheet size; read every cell
-        rows = [
-            (number, [_xlsx_value(c) for c in cells])
-            for number, cells in enumerate(sheet.iter_rows(), start=1)
-            if any(not is_blank(c.value) for c in cells)
-        ]
+        rows = _sheet_rows(sheet, source)
+    except (InvalidFileException, *BROKEN_XLSX_ERRORS) as err:
+        raise InputFileError(source, f"is not a readable Excel workbook ({err})", expected=XLSX_EXPECTED) from err
     finally:
-        workbook.close()
+        if workbook is not None:
+            workbook.close()
     if not rows:
         raise InputFileError(source, f"sheet {sheet.title!r} is empty", expected="a header row and data rows")
     matches = [(i, match_header(cells, columns)) for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS])]
@@ -367,7 +390,7 @@ def _xlsx_table(data: bytes, source: str, kind: str, columns: tuple[Column, ...]
 
 def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool = False) -> ParsedFile:
     source = relative_name(path, project_dir)
-    data = path.read_bytes()
+    data = read_limited(path, source)
     columns = COLUMNS_BY_KIND[kind]
     warnings: list[str] = []
     if not data.strip():
@@ -385,6 +408,9 @@ def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool 
     for line, cells in table.records:
         raw = _raw_values(table.headers, cells)
         extra = cells[len(table.headers) :]
+        if table.delimiter and swallowed_lines(cells, len(table.headers), table.delimiter):
+            rejects.append(RejectedRow(line, swallowed_reason(line, cells), None, raw))
+            continue
         if table.check_width and any(not is_blank(c) for c in extra):
             reason = (
                 f"line has {len(cells)} values but the header has {len(table.headers)} columns "

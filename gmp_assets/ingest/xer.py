@@ -14,15 +14,18 @@ from pathlib import Path
 
 from xerparser import parser as parse_xer_tables
 
+from gmp_assets.ingest.guards import read_limited
 from gmp_assets.ingest.parsing import (
     InputFileError,
     ParsedFile,
     RejectedRow,
+    check_date_window,
     decode_text,
     is_blank,
     rejected,
     relative_name,
     sha256_hex,
+    strip_controls,
 )
 
 XER_EXPECTED = "a Primavera P6 XER export (ERMHDR header, %T/%F/%R tables)"
@@ -38,9 +41,10 @@ def xer_date(text: str | None) -> date | None:
     if is_blank(text):
         return None
     try:
-        return datetime.strptime(text.strip()[:10], "%Y-%m-%d").date()
+        day = datetime.strptime(text.strip()[:10], "%Y-%m-%d").date()
     except ValueError:
         raise ValueError(f"{text!r} is not a P6 date (expected YYYY-MM-DD HH:MM)") from None
+    return check_date_window(day, text, "(expected a P6 date, YYYY-MM-DD HH:MM)")
 
 
 def _number(task: TaskRow, name: str) -> float:
@@ -146,6 +150,11 @@ def task_division(
     return wbs_names[0] if wbs_names else None
 
 
+def _text(value: str | None) -> str:
+    """An XER text field, trimmed and without control characters."""
+    return strip_controls(value or "").strip()
+
+
 def task_line_numbers(text: str) -> list[int]:
     """Physical line of each %R row of the TASK table, split exactly as xerparser splits lines."""
     lines: list[int] = []
@@ -190,13 +199,13 @@ def read_xer_schedule(
 ) -> ParsedFile:
     """One XER file as schedule progress rows at its data date; line_number = the task's %R line."""
     source = relative_name(path, project_dir)
-    data = path.read_bytes()
+    data = read_limited(path, source)
     text, _ = decode_text(data, source, control_chars=True)  # Windows-1252 is P6's normal encoding: no warning
     if not text.startswith("ERMHDR"):
         raise InputFileError(source, "is not a P6 XER file (it does not start with ERMHDR)", expected=XER_EXPECTED)
     try:
         tables = parse_xer_tables(text)
-    except (IndexError, ValueError) as err:
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise InputFileError(source, f"has a malformed table ({err})", expected=XER_EXPECTED) from err
     tasks = tables.get("TASK", [])
     lines = task_line_numbers(text)
@@ -216,8 +225,8 @@ def read_xer_schedule(
         if exported and task.get("proj_id") not in exported:
             continue  # a task of a project the export did not include
         problems: list[tuple[str, str]] = []
-        row = {"line_number": line, "data_date": data_date, "activity_id": (task.get("task_code") or "").strip()}
-        row["activity_name"] = (task.get("task_name") or "").strip() or None
+        row = {"line_number": line, "data_date": data_date, "activity_id": _text(task.get("task_code"))}
+        row["activity_name"] = _text(task.get("task_name")) or None
         if not row["activity_id"]:
             problems.append(("task_code", "value missing (required)"))
         for key, field in (("planned_start", "target_start_date"), ("planned_finish", "target_end_date")):
@@ -232,7 +241,8 @@ def read_xer_schedule(
         except ValueError as err:
             problems.append(("complete_pct_type", f"percent complete cannot be computed: {err}"))
         names = wbs_path_names(task.get("wbs_id", ""), wbs_nodes)
-        row["division"] = task_division(task, codes.get(task.get("task_id", "")), names, is_trade_name)
+        division = task_division(task, codes.get(task.get("task_id", "")), names, is_trade_name)
+        row["division"] = _text(division) or None
         if row["division"] is None:
             problems.append(("wbs_id", "no division: no Division/Trade activity code and no WBS node name"))
         if problems:

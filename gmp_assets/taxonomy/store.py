@@ -11,6 +11,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from gmp_assets.catalog import validate_project_key
+from gmp_assets.exports import unsafe_cell
 from gmp_assets.taxonomy.mapping import TradeMapping
 from gmp_assets.taxonomy.names import unescaped
 from gmp_assets.taxonomy.trades import load_taxonomy
@@ -120,7 +121,8 @@ def confirm_mapping(conn: psycopg2.extensions.connection, project_key: str, raw_
             f"unknown CSI division {code!r}: expected one of {', '.join(d.code for d in taxonomy.divisions)}"
         )
     with conn.cursor() as cur:
-        for written in dict.fromkeys((raw_name, unescaped(raw_name))):  # as written, or as listings show it
+        shown = (raw_name, unsafe_cell(raw_name))  # as listings show it, in a table or a CSV export
+        for written in dict.fromkeys((*shown, *map(unescaped, shown))):  # or as written
             cur.execute(
                 "SELECT 1 FROM taxonomy.trade_mappings WHERE project_key = %s AND raw_division_name = %s",
                 (project_key, written),

@@ -2,7 +2,8 @@
 
 A case is a folder with ``case.json`` and the files that differ from ``_base/`` (a small valid
 project). The runner copies ``_base``, overlays the case's files, applies the case's project.json
-changes and generated files (xlsx built from a spec, a large CSV), reads the folder with
+changes and generated files (xlsx built from a spec, a large CSV, links, pipes and zip bombs;
+``env``: variables set while it is read), reads the folder with
 ``read_project_folder`` and compares what happened with the expectation:
 
 - ``file_error``: ``InputFileError`` naming ``file`` (and ``column``, ``line``), its text containing
@@ -18,9 +19,11 @@ In every outcome but ``file_error``, rows in = loaded + rejected and no line is 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -133,6 +136,39 @@ def write_large_direct_costs(path: Path, spec: dict) -> dict:
     return {"loaded": rows - len(bad_lines), "rejected_lines": bad_lines}
 
 
+def _rewrite_member(path: Path, member: str, content: bytes) -> None:
+    """Replace one member of the zip at ``path``."""
+    with zipfile.ZipFile(path) as old:
+        members = [(info, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in members:
+            new.writestr(info.filename, content if info.filename == member else data, zipfile.ZIP_DEFLATED)
+
+
+def write_hostile(path: Path, folder: Path, spec: dict) -> None:
+    """A hostile entry: a link to a file outside the folder, a named pipe, a zip bomb, a truncated sheet."""
+    kind = spec["kind"]
+    if kind == "symlink":
+        outside = folder.parent / "outside" / path.name
+        outside.parent.mkdir(parents=True, exist_ok=True)
+        outside.write_text(spec.get("text", "secret first line\n"))
+        path.unlink(missing_ok=True)
+        path.symlink_to(outside)
+    elif kind == "fifo":
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+    elif kind in ("xlsx_bomb", "xlsx_truncated_sheet"):
+        write_xlsx(path, spec)
+        with zipfile.ZipFile(path) as archive:
+            sheet = archive.read(SHEET_MEMBER)
+        padded = sheet + b" " * int(spec.get("padding", 0)) if kind == "xlsx_bomb" else sheet[: len(sheet) // 2]
+        _rewrite_member(path, SHEET_MEMBER, padded)
+
+
+HOSTILE_KINDS = ("symlink", "fifo", "xlsx_bomb", "xlsx_truncated_sheet")
+SHEET_MEMBER = "xl/worksheets/sheet1.xml"
+
+
 def assemble(case_dir: Path, work_dir: Path) -> tuple[Path, dict]:
     """The case's project folder under ``work_dir``, and its expectation (completed by generated files)."""
     expect = load_expectation(case_dir)
@@ -162,6 +198,12 @@ def assemble(case_dir: Path, work_dir: Path) -> tuple[Path, dict]:
             write_xlsx(path, spec)
         elif spec["kind"] == "large_direct_costs":
             expect = {**expect, **write_large_direct_costs(path, spec)}
+        elif spec["kind"] in HOSTILE_KINDS:
+            write_hostile(path, folder, spec)
+        elif spec["kind"] == "folder_symlink":  # the project folder itself is a link to a real one
+            real = folder.with_name(f"{folder.name}-real")
+            folder.rename(real)
+            folder.symlink_to(real, target_is_directory=True)
         else:
             raise ValueError(f"{case_dir.name}: unknown generated file kind {spec['kind']!r}")
     return folder, expect
@@ -170,10 +212,18 @@ def assemble(case_dir: Path, work_dir: Path) -> tuple[Path, dict]:
 def read_case(case_dir: Path, work_dir: Path) -> ReadCase:
     folder, expect = assemble(case_dir, work_dir)
     case = ReadCase(case_dir.name, expect, folder)
+    saved = {name: os.environ.get(name) for name in expect.get("env", {})}
+    os.environ.update(expect.get("env", {}))
     try:
         case.info, case.files = read_project_folder(folder)
     except Exception as err:  # noqa: BLE001 - anything but InputFileError is reported as a crash
         case.error = err
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return case
 
 

@@ -11,6 +11,8 @@ from gmp_assets.ingest.habits import (
     is_summary_label,
     is_summary_row,
     names_a_summary,
+    swallowed_lines,
+    swallowed_reason,
 )
 from gmp_assets.ingest.parsing import DIRECT_COST_COLUMNS, InputFileError, ParsedFile, match_header
 
@@ -127,3 +129,12 @@ def test_a_trade_is_every_name_mapped_to_it_or_spelled_like_it():
     spelled = _gmp([("Concrete", 100_00, 0), ("\u0421ONCRETE", 0, -100_00)])  # Cyrillic С
     with pytest.raises(InputFileError, match=r"trade 'Concrete', '\\u0421ONCRETE' has a budget of 0.00"):
         check_trade_budgets(spelled, lambda name: None)
+
+
+def test_a_cell_holding_whole_rows_is_a_quote_left_open():
+    merged = ["2024-02-15", "03", "Front,FRC-2,EAST,100\n2024-02-16,05,Rocky,RMS-1,WEST,200\n2024-02-17,05", "x"]
+    assert swallowed_lines(merged, 6, ",") == 1
+    assert swallowed_reason(3, merged).startswith("unterminated quote at line 3 swallowed 2 lines (lines 4-5")
+    assert swallowed_lines(["2024-02-15", "Footings\nrebar, forms", "EAST", "1"], 6, ",") == 0  # a real note
+    assert swallowed_lines(["a;b;c;d;e;f\nx;y;z;w;v;u"], 6, ";") == 1
+    assert swallowed_lines(["a,b\nc,d,e"], 3, ",") == 0  # too few columns to tell

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,15 +17,19 @@ from gmp_assets.ingest.parsing import (
     RejectedRow,
     cell_text,
     decode_text,
+    latest_date,
     match_header,
     normalize_header,
     parse_date,
     parse_money,
     parse_percent,
     parse_row,
+    parse_text,
     parse_zone,
     rejected,
+    strip_controls,
 )
+from gmp_assets.ingest.xer import xer_date
 
 # --- money ------------------------------------------------------------------------------------
 
@@ -411,3 +415,25 @@ def test_undecodable_files_are_refused(data, fragment):
 
 def test_control_characters_allowed_when_asked():
     assert decode_text(b"a\x7f\x7fb", "s.xer", control_chars=True)[0] == "a\x7f\x7fb"
+
+
+def test_dates_outside_1990_to_ten_years_ahead_are_refused():
+    latest = latest_date()
+    assert latest.year == date.today().year + 10
+    assert latest_date(date(2024, 2, 29)) == date(2034, 2, 28)
+    assert parse_date("1990-01-01") == date(1990, 1, 1)
+    assert parse_date(latest.isoformat()) == latest
+    for text in ("1989-12-31", "9999-12-31", (latest + timedelta(days=1)).isoformat()):
+        with pytest.raises(ValueError, match="is outside 1990-01-01 .. "):
+            parse_date(text)
+    with pytest.raises(ValueError, match="is outside 1990-01-01 .. "):
+        xer_date("9999-12-31 00:00")
+    assert xer_date("2024-03-31 00:00") == date(2024, 3, 31)
+
+
+def test_text_cells_lose_control_characters_but_keep_tabs_and_newlines():
+    assert strip_controls("a\x1b[31mb\x07c\x9bd\x85e\x7f\r") == "a[31mbcde"
+    assert strip_controls("line one\nline\ttwo \u00e9\u2019") == "line one\nline\ttwo \u00e9\u2019"
+    assert parse_text("  Front\x9b Range\x00 ") == "Front Range"
+    with pytest.raises(ValueError, match="holds only control characters"):
+        parse_text("\x1b\x9b")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from xerparser import Xer
 
-from gmp_assets.ingest.parsing import InputFileError
+from gmp_assets.ingest.parsing import MIN_DATE, InputFileError, latest_date
 from gmp_assets.ingest.xer import read_xer_schedule, task_division, task_percent_complete
 
 REAL_XER = Path("/work/shared/data/real/hs2_enabling_works_cost_loaded.xer")
@@ -28,18 +28,26 @@ def real(tmp_path_factory):
     return project, Path(path)
 
 
+def _out_of_window(task) -> bool:
+    """xerparser's view: a target date outside 1990-01-01 .. today + 10 years."""
+    days = (task.target_start_date.date(), task.target_end_date.date())
+    return any(not MIN_DATE <= d <= latest_date() for d in days)
+
+
 def test_real_xer_reads_every_task(real):
     project, path = real
     parsed = read_xer_schedule(path, project)
     assert parsed.kind == "schedule"
     assert parsed.source_file == f"schedule/{REAL_XER.name}"
-    assert parsed.rejects == [] and parsed.warnings == []  # Windows-1252, P6's normal encoding
-    assert parsed.rows_in == len(parsed.rows) == 3994
+    assert parsed.warnings == []  # Windows-1252, P6's normal encoding
+    # the only rejects are tasks with a target date outside the window (P6 placeholders such as 4637-11-24)
+    assert parsed.rejects and all("is outside 1990-01-01 .. " in r.reason for r in parsed.rejects)
+    assert parsed.rows_in == len(parsed.rows) + len(parsed.rejects) == 3994
     assert {r["data_date"] for r in parsed.rows} == {date(2017, 9, 16)}
     assert all(0 <= r["percent_complete"] <= 100 for r in parsed.rows)
     assert any(0 < r["percent_complete"] < 100 for r in parsed.rows)
     assert all(r["division"] and r["activity_id"] for r in parsed.rows)
-    assert len({r["activity_id"] for r in parsed.rows}) == 3994
+    assert len({r["activity_id"] for r in parsed.rows}) == len(parsed.rows)
     names = {r["activity_name"] for r in parsed.rows}
     assert any("Captain Piggot\u2019s u/b" in n for n in names)  # Windows-1252 0x92
     assert any("Caf\u00e9 Jam" in n for n in names)  # Windows-1252 0xe9
@@ -57,10 +65,13 @@ def test_real_xer_line_numbers_point_at_the_task_rows(real):
 def test_real_xer_agrees_with_xerparser_objects(real):
     """Percent complete, dates and the fallback division (the task's own WBS node) match xerparser's model."""
     project, path = real
-    by_code = {r["activity_id"]: r for r in read_xer_schedule(path, project).rows}
+    parsed = read_xer_schedule(path, project)
+    by_code = {r["activity_id"]: r for r in parsed.rows}
     tasks = list(Xer.reader(path).tasks.values())
-    assert len(tasks) == len(by_code)
-    for task in tasks:
+    outside = {t.task_code for t in tasks if _out_of_window(t)}
+    assert {r.raw_values["task_code"].strip() for r in parsed.rejects} == outside
+    assert len(tasks) == len(by_code) + len(outside)
+    for task in (t for t in tasks if t.task_code not in outside):
         row = by_code[task.task_code]
         assert row["percent_complete"] == pytest.approx(task.percent_complete * 100, abs=0.01)
         assert row["planned_start"] == task.target_start_date.date()
