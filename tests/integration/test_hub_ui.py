@@ -22,6 +22,7 @@ pytestmark = [
     ),
 ]
 webdriver = pytest.importorskip("selenium.webdriver", reason="browser tests need selenium: pip install -e '.[test]'")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -83,7 +84,10 @@ def test_a_wrong_token_stays_on_the_login_form(browser, hub):
     browser.get(hub.url + "/login")
     browser.find_element(By.NAME, "token").send_keys("gmp_wrong")
     browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    WebDriverWait(browser, 30).until(lambda d: "unknown token" in d.find_element(By.TAG_NAME, "main").text)
+    # the form posts and the page is replaced: an element read while it goes is stale, so read again
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: "unknown token" in d.find_element(By.TAG_NAME, "main").text
+    )
 
 
 def test_portfolio_shows_the_overrun_first_and_in_red(logged_in, hub):

@@ -175,17 +175,25 @@ def build_benchmarks() -> None:
     assert result.success, _failure_message(result)
 
 
+MAPPING_TABLES = ("taxonomy.confirmed_mappings", "taxonomy.trade_mappings")
+
+
 @contextmanager
 def kept_apart():
-    """The demo projects' forecasts, alerts and backtest results put back as they were once the hub's
-    tests, which write their own, are done (the other test modules read the demo state)."""
+    """The demo projects' forecasts, alerts, mappings and backtest results put back as they were once the
+    hub's tests, which write their own, are done (the other test modules read the demo state)."""
     ((last_id,),) = query("SELECT coalesce(max(forecast_id), 0) FROM ml.project_forecasts")
     current = [forecast_id for (forecast_id,) in query("SELECT forecast_id FROM ml.project_forecasts WHERE is_current")]
     alerts = [row for (row,) in query("SELECT to_jsonb(a) FROM ml.alerts a")]
     query("DELETE FROM ml.alerts")  # the hub's tests make the alerts they read
+    mappings = {table: [row for (row,) in query(f"SELECT to_jsonb(t) FROM {table} t")] for table in MAPPING_TABLES}
     try:
         yield
     finally:
+        for table, rows in mappings.items():  # review probes and confirmations made through the hub
+            query(f"DELETE FROM {table}")
+            for row in rows:
+                query(f"INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, %s)).*", (json.dumps(row),))
         query("UPDATE ml.project_forecasts SET is_current = false WHERE forecast_id > %s", (last_id,))
         query(
             "UPDATE ml.project_forecasts SET is_current = true, superseded_by = NULL WHERE forecast_id = ANY(%s)",
