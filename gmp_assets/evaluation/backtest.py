@@ -67,7 +67,7 @@ from gmp_assets.features.splits import leave_projects_out, stage_samples
 from gmp_assets.forecasting.pipeline import CONFIDENCE, forecast_trades
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
-from gmp_assets.models.evm import evm_estimates
+from gmp_assets.models.formulas import formula_estimates
 from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.samples import split_last_months, vocabularies
 from gmp_assets.models.training import TrainConfig, train_global
@@ -75,7 +75,7 @@ from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
 SURE = 0.9  # confidence of the intervals around the report's own figures (coverage, MAPE gains)
 MODEL_METHODS = ("global", "adapter")
-EVM_METHODS = {  # report name -> evm_estimates key
+EVM_METHODS = {  # report name -> formula_estimates key
     "evm_bac": "naive",
     "evm_ac_plus_remaining": "remaining_at_budget",
     "evm_cpi": "cpi",
@@ -513,8 +513,7 @@ def _forecast_stage(
     noise = evidence_noise(model) or evidence.EvidenceNoise()
     frame["evidence_y"], frame["evidence_variance"] = evidence.measurements(current, noise)
     frame["scatter_variance"] = noise.scatter_variance
-    planned = fallback.typical_progress(current.canonical_codes, current.schedule_elapsed, taxonomy)
-    estimates = evm_estimates(current.bac_cents, current.actual_to_date_cents, current.pct_complete, planned)
+    estimates = formula_estimates(current, taxonomy)
     for name, key in EVM_METHODS.items():
         frame[f"{name}_eac"] = estimates[key]
     return frame, record
