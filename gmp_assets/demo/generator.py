@@ -60,7 +60,9 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from gmp_assets.demo import commitments as buyout
 from gmp_assets.demo import names as spelling
+from gmp_assets.demo import regimes
 from gmp_assets.demo.xer_writer import XerHeader, XerTask, render_xer
 
 TAXONOMY_CSV = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "csi_taxonomy.csv"
@@ -170,6 +172,7 @@ KINDS = {
     "changes": "money",
     "amount": "money",
     "percent": "number",
+    **dict.fromkeys(buyout.DATE_ROLES, "date"),
 }
 
 COST_TYPES = ("Subcontractor Invoice", "Invoice", "Expense", "Payroll")
@@ -237,6 +240,7 @@ EXPENSES = {
     "Rapid Waste Haulers": ("Dumpster haul", "Debris removal"),
     "Office Essentials": ("Office supplies", "Safety supplies", "Printing"),
 }
+RENTALS = ("Sunrise Equipment Rental", "Rapid Waste Haulers", "Office Essentials")
 MATERIALS = ("Material", "Materials delivered", "Supplies", "Stock order")
 XER_VERSIONS = ("8.4", "15.2", "18.8", "19.12", "20.12", "22.12")
 
@@ -291,7 +295,7 @@ class TradePlan:
     planned_finish: date
     actual_start: date
     actual_finish: date
-    curve: tuple[float, float]  # Beta(a, b) of cumulative cost over the actual window
+    curve: tuple  # (a, b): Beta(a, b) CDF of cumulative cost over the actual window; or (family, a, b)
 
     @property
     def budget_cents(self) -> int:
@@ -325,6 +329,7 @@ class ProjectPlan:
     gmp: TableStyle
     costs: TableStyle
     schedule: TableStyle
+    regime: str = regimes.DEMO
 
     @property
     def cutoff(self) -> date:
@@ -353,6 +358,8 @@ class ProjectSummary:
     true_final_cost_ratio: float
     trade_final_ratios: dict[str, float]
     division_truth: dict[str, str]
+    regime: str = regimes.DEMO
+    commitments: dict[str, buyout.TradeCommitments] | None = None  # per code at the cut-off; None: no files
 
 
 def default_as_of(today: date | None = None) -> date:
@@ -380,7 +387,11 @@ def _pick(rng: np.random.Generator, options) -> str:
 
 
 def _draw_style(
-    rng: np.random.Generator, fmt: str, columns: dict[str, tuple[str, ...]], share_naming: float
+    rng: np.random.Generator,
+    fmt: str,
+    columns: dict[str, tuple[str, ...]],
+    share_naming: float,
+    naming_weights: dict[str, float] = spelling.STYLE_WEIGHTS,
 ) -> TableStyle:
     headers = {
         role: _pick(rng, aliases) for role, aliases in columns.items() if rng.random() < OPTIONAL_KEEP.get(role, 1.0)
@@ -390,8 +401,8 @@ def _draw_style(
         headers = {role: h.upper() for role, h in headers.items()}
     elif case < 0.15:
         headers = {role: h.lower() for role, h in headers.items()}
-    styles = list(spelling.STYLE_WEIGHTS)
-    naming = str(rng.choice(styles, p=list(spelling.STYLE_WEIGHTS.values())))
+    styles = list(naming_weights)
+    naming = str(rng.choice(styles, p=list(naming_weights.values())))
     return TableStyle(
         fmt=fmt,
         date_style=_pick(rng, ("iso", "us")),
@@ -456,29 +467,47 @@ def _start_date(rng: np.random.Generator, status: str, as_of: date, planned_days
 
 
 def _draw_plan(
-    index: int, seed: int, status: str, schedule_fmt: str, gmp_fmt: str, cost_fmt: str, as_of: date
+    index: int,
+    seed: int,
+    status: str,
+    schedule_fmt: str,
+    gmp_fmt: str,
+    cost_fmt: str,
+    as_of: date,
+    profile: regimes.HouseProfile | None = None,
 ) -> ProjectPlan:
-    rng = np.random.default_rng([seed, index])
+    """One project's plan; with a ``profile``, the independent regime's (see ``regimes``)."""
+    rng = np.random.default_rng([seed, index] if profile is None else [seed, index, 7])
     divisions = level1_divisions()
     ptype = str(rng.choice(list(PROJECT_TYPES), p=[v[0] for v in PROJECT_TYPES.values()]))
     square_feet = int(round(np.exp(rng.uniform(np.log(40_000), np.log(600_000))), -2))
     size_q = np.log(square_feet / 40_000) / np.log(15)
     months = int(np.clip(round(14 + 22 * size_q + rng.normal(0, 3)), 14, 36))
     planned_days = round(months * 30.44)
-    ratio = float(draw_overrun_ratios(rng, 1)[0])
-    slip = max(0.0, SLIP_PER_OVERRUN * (ratio - 1) + rng.normal(0.03, 0.05))
+    if profile is None:
+        ratio = float(draw_overrun_ratios(rng, 1)[0])
+        slip = max(0.0, SLIP_PER_OVERRUN * (ratio - 1) + rng.normal(0.03, 0.05))
 
-    gmp = _draw_style(rng, gmp_fmt, GMP_COLUMNS, 0.0)
-    costs = _draw_style(rng, cost_fmt, COST_COLUMNS, 0.45)
-    schedule = _draw_style(rng, schedule_fmt, SCHEDULE_COLUMNS, 0.4)
+    naming = spelling.STYLE_WEIGHTS if profile is None else regimes.NAMING_STYLES
+    gmp = _draw_style(rng, gmp_fmt, GMP_COLUMNS, 0.0, naming)
+    costs = _draw_style(rng, cost_fmt, COST_COLUMNS, 0.45, naming)
+    schedule = _draw_style(rng, schedule_fmt, SCHEDULE_COLUMNS, 0.4, naming)
 
     codes = _choose_codes(rng)
-    shares = np.array([divisions[c].gmp_share for c in codes]) * rng.lognormal(0, 0.3, len(codes))
-    shares /= shares.sum()
+    if profile is None:
+        shares = np.array([divisions[c].gmp_share for c in codes]) * rng.lognormal(0, 0.3, len(codes))
+        shares /= shares.sum()
+    else:
+        shares = regimes.budget_shares(rng, profile, codes)
     has_change = rng.random(len(codes)) < 0.75 if "changes" in gmp.headers else np.zeros(len(codes), bool)
     change_rates = np.where(has_change, np.clip(rng.normal(0.025, 0.05, len(codes)), -0.06, 0.2), 0.0)
-    ratios = _trade_ratios(rng, shares * (1 + change_rates), ratio)
-    windows = _trade_windows(rng, codes, ratios, slip)
+    if profile is None:
+        ratios = _trade_ratios(rng, shares * (1 + change_rates), ratio)
+        windows = _trade_windows(rng, codes, ratios, slip)
+    else:
+        ratios, ratio = regimes.trade_ratios(rng, codes, shares * (1 + change_rates))
+        slip = max(0.0, regimes.SLIP_PER_OVERRUN * (ratio - 1) + rng.normal(regimes.SLIP_MEAN, regimes.SLIP_SD))
+        windows = regimes.trade_windows(rng, profile, codes, ratios, slip)
     actual_days = round(windows["01"][3] * planned_days)
     start = _start_date(rng, status, as_of, planned_days, actual_days)
 
@@ -515,27 +544,42 @@ def _draw_plan(
         gmp=gmp,
         costs=costs,
         schedule=schedule,
+        regime=regimes.DEMO if profile is None else regimes.INDEPENDENT,
     )
 
 
-def draw_portfolio_plans(n_projects: int, seed: int, as_of: date | None = None) -> list[ProjectPlan]:
+def draw_portfolio_plans(
+    n_projects: int, seed: int, as_of: date | None = None, regime: str = regimes.DEMO
+) -> list[ProjectPlan]:
     """The plans of ``generate_portfolio`` without writing anything (fast; for statistics)."""
+    if regime not in regimes.REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; expected one of {', '.join(regimes.REGIMES)}")
     as_of = as_of or default_as_of()
     rng = np.random.default_rng([seed, 1_000_003])
     statuses = _balanced(rng, ACTIVE_SHARE_PATTERN, n_projects)
     schedules = _balanced(rng, SCHEDULE_PATTERN, n_projects)
     gmp_fmts = _balanced(rng, ("xlsx", "csv"), n_projects)
     cost_fmts = _balanced(rng, ("csv", "xlsx", "csv"), n_projects)
-    return [_draw_plan(i, seed, statuses[i], schedules[i], gmp_fmts[i], cost_fmts[i], as_of) for i in range(n_projects)]
+    profile = None
+    if regime == regimes.INDEPENDENT:
+        shares = {code: d.gmp_share for code, d in level1_divisions().items()}
+        profile = regimes.draw_profile(np.random.default_rng([seed, 1_000_007]), shares)
+    return [
+        _draw_plan(i, seed, statuses[i], schedules[i], gmp_fmts[i], cost_fmts[i], as_of, profile)
+        for i in range(n_projects)
+    ]
 
 
 # ---------------------------------------------------------------- curves
 
 
 @lru_cache(maxsize=4096)
-def _beta_grid(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    """(x, CDF(x)) of Beta(a, b) on a fine grid (trapezoid rule)."""
+def _beta_grid(*curve) -> tuple[np.ndarray, np.ndarray]:
+    """(x, CDF(x)) of a curve on a fine grid: Beta(a, b) (trapezoid rule), or a named family."""
     x = np.linspace(0.0, 1.0, 2001)
+    if curve[0] == "kumaraswamy":
+        return x, regimes.kumaraswamy_cdf(x, curve[1], curve[2])
+    a, b = curve
     with np.errstate(divide="ignore"):
         pdf = np.nan_to_num(x ** (a - 1) * (1 - x) ** (b - 1), posinf=0.0)
     cdf = np.concatenate([[0.0], np.cumsum((pdf[1:] + pdf[:-1]) / 2)])
@@ -571,6 +615,8 @@ def cost_to_date_cents(trade: TradePlan, cutoff: date) -> int:
 
 def _draw_names(rng: np.random.Generator, codes: list[str], style: str) -> dict[str, list[str]]:
     """Division name(s) one file uses per code; at most 40 distinct names in all."""
+    if style in regimes.NAMING_STYLES:
+        return {code: [regimes.independent_name(code, style)] for code in codes}
     chosen: dict[str, list[str]] = {}
     for code in codes:
         options = spelling.style_names(code, style)
@@ -821,8 +867,13 @@ def _month_ends(first: date, last: date) -> list[date]:
 def _progress_table(
     rng: np.random.Generator, plan: ProjectPlan, activities: list[Activity]
 ) -> list[tuple[date, list[float]]]:
-    """Reported percent complete per data date, lagging the true curve and never decreasing."""
-    lag = timedelta(days=int(rng.integers(5, 21)))
+    """Reported percent complete per data date, lagging the true curve and never decreasing (in the
+    independent regime: optimistic, see ``regimes.optimistic``)."""
+    if plan.regime == regimes.INDEPENDENT:
+        lag = timedelta(days=int(rng.integers(0, 11)))
+        optimism, noise = float(rng.uniform(0.25, 0.6)), 2.0
+    else:
+        lag, optimism, noise = timedelta(days=int(rng.integers(5, 21))), 0.0, 3.0
     decimals = 0 if rng.random() < 0.4 else 1
     last = [0.0] * len(activities)
     table = []
@@ -830,7 +881,8 @@ def _progress_table(
         reported = []
         for i, act in enumerate(activities):
             true = 100 * act.progress(data_date - lag)
-            value = true if true in (0.0, 100.0) else float(np.clip(true + rng.normal(0, 3), 0.5, 99.5))
+            biased = regimes.optimistic(true, optimism) if optimism else true
+            value = true if true in (0.0, 100.0) else float(np.clip(biased + rng.normal(0, noise), 0.5, 99.5))
             value = 100.0 if true >= 99.5 else max(last[i], round(value, decimals))
             last[i] = value
             reported.append(value)
@@ -984,8 +1036,52 @@ def _project_json(plan: ProjectPlan) -> bytes:
     return (json.dumps(record, indent=2) + "\n").encode("utf-8")
 
 
-def build_project(plan: ProjectPlan, seed: int) -> tuple[dict[str, bytes], ProjectSummary]:
-    """Every file of one project (relative path -> bytes) and its summary."""
+def _commitment_files(
+    plan: ProjectPlan, seed: int, lines: list[BudgetLine], gmp_names: dict[str, list[str]], exported: date
+) -> tuple[dict[str, bytes], set[tuple[str, str]], dict[str, buyout.TradeCommitments], dict[str, str]]:
+    """The commitments and change orders files (their own random stream), the (spelling, code)
+    pairs they use, the truth per trade at the cut-off, and their formats."""
+    rng = np.random.default_rng([seed, plan.index, 2])
+    naming = spelling.STYLE_WEIGHTS if plan.regime == regimes.DEMO else regimes.NAMING_STYLES
+    styles = {
+        kind: _draw_style(rng, "xlsx" if rng.random() < share_xlsx else "csv", columns, 0.5, naming)
+        for kind, columns, share_xlsx in (
+            ("commitments", buyout.COMMITMENT_COLUMNS, 0.3),
+            ("change_orders", buyout.CHANGE_ORDER_COLUMNS, 0.2),
+        )
+    }
+    codes = [t.code for t in plan.trades]
+    naming_style = styles["commitments"].naming
+    names = gmp_names if naming_style == "gmp" else _draw_names(rng, codes, naming_style)
+    by_code: dict[str, list[tuple[str, str, int]]] = {code: [] for code in codes}
+    for ln in lines:
+        by_code[ln.code].append((ln.cost_code, ln.zone, 100 * ln.original))
+
+    def vendor(code: str, kind: str) -> str:
+        if kind == "Subcontract" or rng.random() < 0.4:
+            return _vendor(rng, code)
+        return _pick(rng, RENTALS if code == "01" else SUPPLIERS)
+
+    commitment_lines, orders, truth = buyout.draw_commitments(
+        rng, plan.trades, by_code, names, vendor, plan.start, plan.cutoff, plan.status == "completed"
+    )
+    files = {
+        f"commitments.{styles['commitments'].fmt}": render_table(
+            styles["commitments"], buyout.line_rows(commitment_lines), "Commitments", exported
+        ),
+        f"change_orders.{styles['change_orders'].fmt}": render_table(
+            styles["change_orders"], buyout.change_order_rows(orders), "Change Orders", exported
+        ),
+    }
+    pairs = {(ln.division, ln.code) for ln in commitment_lines} | {(o.division, o.code) for o in orders if o.division}
+    return files, pairs, truth, {kind: style.fmt for kind, style in styles.items()}
+
+
+def build_project(
+    plan: ProjectPlan, seed: int, with_commitments: bool = True
+) -> tuple[dict[str, bytes], ProjectSummary]:
+    """Every file of one project (relative path -> bytes) and its summary; ``with_commitments``
+    adds the commitments and change orders files."""
     rng = np.random.default_rng([seed, plan.index, 1])
     codes = [t.code for t in plan.trades]
     gmp_names = _draw_names(rng, codes, plan.gmp.naming)
@@ -1030,6 +1126,13 @@ def build_project(plan: ProjectPlan, seed: int) -> tuple[dict[str, bytes], Proje
         **schedule,
     }
     pairs = {(ln.division, ln.code) for ln in lines} | {(r.division, r.code) for r in costs} | schedule_pairs
+    formats = {"gmp_breakdown": plan.gmp.fmt, "direct_costs": plan.costs.fmt, "schedule": plan.schedule.fmt}
+    commitment_truth = None
+    if with_commitments:
+        extra, extra_pairs, commitment_truth, extra_formats = _commitment_files(plan, seed, lines, gmp_names, exported)
+        files.update(extra)
+        pairs |= extra_pairs
+        formats.update(extra_formats)
     truth = dict(sorted(pairs))
     if len(truth) != len(pairs):
         raise AssertionError(f"{plan.key}: a division spelling stands for two divisions")
@@ -1046,23 +1149,36 @@ def build_project(plan: ProjectPlan, seed: int) -> tuple[dict[str, bytes], Proje
         n_budget_lines=len(lines),
         n_cost_rows=len(costs),
         n_schedule_updates=n_updates,
-        formats={"gmp_breakdown": plan.gmp.fmt, "direct_costs": plan.costs.fmt, "schedule": plan.schedule.fmt},
+        formats=formats,
         budget_cents=budget,
         cost_to_date_cents=sum(r.cents for r in costs),
         final_cost_cents=final,
         true_final_cost_ratio=final / budget,
         trade_final_ratios={t.code: t.final_ratio for t in plan.trades},
         division_truth=truth,
+        regime=plan.regime,
+        commitments=commitment_truth,
     )
     return files, summary
 
 
-def generate_portfolio(out_dir: Path, n_projects: int, seed: int, as_of: date | None = None) -> list[ProjectSummary]:
-    """Write ``n_projects`` project folders under ``out_dir``; same seed and ``as_of``, same bytes."""
+def without_commitments(n_projects: int, seed: int) -> int | None:
+    """The index of the project written without commitments and change orders (None below two projects)."""
+    if n_projects < 2:
+        return None
+    return int(np.random.default_rng([seed, 1_000_011]).integers(n_projects))
+
+
+def generate_portfolio(
+    out_dir: Path, n_projects: int, seed: int, as_of: date | None = None, regime: str = regimes.DEMO
+) -> list[ProjectSummary]:
+    """Write ``n_projects`` project folders under ``out_dir``; same seed, ``as_of`` and ``regime``, same
+    bytes. Every project but one (:func:`without_commitments`) has commitments and change orders."""
     out_dir = Path(out_dir)
     summaries = []
-    for plan in draw_portfolio_plans(n_projects, seed, as_of):
-        files, summary = build_project(plan, seed)
+    left_out = without_commitments(n_projects, seed)
+    for plan in draw_portfolio_plans(n_projects, seed, as_of, regime):
+        files, summary = build_project(plan, seed, with_commitments=plan.index != left_out)
         for relative, data in files.items():
             path = out_dir / plan.key / relative
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -60,10 +60,11 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from gmp_assets.features.compute import compute_feature_rows, month_of, trade_final_costs, trade_finished_as_of
+from gmp_assets.features.compute import month_of, trade_final_costs, trade_finished_as_of
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
+from gmp_assets.features.typicals import feature_rows_with_typicals, portfolio_typicals, typicals_taxonomy
 from gmp_assets.forecasting.pipeline import CONFIDENCE, forecast_trades
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
@@ -71,7 +72,7 @@ from gmp_assets.models.formulas import formula_estimates
 from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.samples import split_last_months, vocabularies
 from gmp_assets.models.training import TrainConfig, train_global
-from gmp_assets.taxonomy.trades import Taxonomy, Trade
+from gmp_assets.taxonomy.trades import Taxonomy
 
 SURE = 0.9  # confidence of the intervals around the report's own figures (coverage, MAPE gains)
 MODEL_METHODS = ("global", "adapter")
@@ -325,14 +326,15 @@ def run_backtest(
         project_key=canonical["project_key"].astype(str), canonical_code=canonical["canonical_code"].astype(str)
     )
     ds = build_sequences(
-        compute_feature_rows(canonical, projects, trades), trade_final_costs(canonical, projects), window=config.window
+        feature_rows_with_typicals(canonical, projects, trades),
+        trade_final_costs(canonical, projects),
+        window=config.window,
     )
     completed = sorted(set(projects.loc[projects["status"].astype(str) == "completed", "project_key"].astype(str)))
     completed = [p for p in completed if p in set(ds.project_keys)]
     if not completed:
         raise ValueError("the backtest needs completed projects")
     targets = {stage: stage_targets(ds, stage, completed) for stage in config.stages}
-    taxonomy = _taxonomy(trades)
     train_config = replace(config.train, seed=config.seed)
     adapter_config = replace(config.adapter, seed=config.seed)
 
@@ -345,8 +347,9 @@ def run_backtest(
         for stage, target in targets.items():
             scored = target[target.project_key.isin(held_out)]
             for (project, month), group in scored.groupby(["project_key", "as_of_month"], sort=True):
+                typical = portfolio_typicals(canonical, projects, trades, month, exclude=(project,))
                 frame, adapter = _forecast_stage(
-                    model, vocabulary, canonical, projects, trades, taxonomy, group, config, tuner
+                    model, vocabulary, canonical, projects, trades, typicals_taxonomy(typical), group, config, tuner
                 )
                 rows.append(frame.assign(stage=stage_key(stage)))
                 adapters.append(
@@ -384,23 +387,7 @@ def stage_targets(ds: SequenceDataset, stage: float, completed: list[str]) -> pd
     )
 
 
-def _taxonomy(trades: pd.DataFrame) -> Taxonomy:
-    """The level-1 taxonomy of the ``trades`` frame (for the typical progress curves)."""
-    return Taxonomy.from_trades(
-        tuple(
-            Trade(
-                str(r.code),
-                1,
-                None,
-                str(getattr(r, "name", r.code)),
-                float(r.typical_gmp_share),
-                float(r.typical_start_share),
-                float(r.typical_finish_share),
-                float(getattr(r, "typical_duration_share", 0)),
-            )
-            for r in trades.itertuples(index=False)
-        )
-    )
+_taxonomy = typicals_taxonomy  # the level-1 taxonomy of a trades frame (typical progress curves)
 
 
 def _train_fold(
@@ -449,7 +436,7 @@ def stage_view(
     """
     months = pd.to_datetime(canonical["month_start"]).to_numpy().astype("datetime64[M]")
     rows = canonical[(canonical["project_key"].astype(str) == project_key) & (months <= month_of(month))]
-    features = compute_feature_rows(rows, projects, trades)
+    features = feature_rows_with_typicals(rows, projects, trades, portfolio=canonical)
     finished = trade_finished_as_of(rows)
     current = build_sequences(features, finished.assign(label_every_month=False), window, as_of=str(month))
     known = build_sequences(features, finished.assign(label_every_month=True), window)

@@ -13,8 +13,8 @@ from gmp_assets.catalog import (
     project_month_partitions,
 )
 from gmp_assets.features import store
-from gmp_assets.features.compute import compute_feature_rows
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
+from gmp_assets.features.typicals import completed_portfolio, feature_rows_with_typicals
 from gmp_assets.resources import PostgresResource
 
 
@@ -33,13 +33,15 @@ from gmp_assets.resources import PostgresResource
 def feature_rows(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     """Compute and store the feature rows of the run's project-months."""
     written, per_project = 0, {}
+    with postgres.connect() as conn:
+        projects, portfolio, trades = completed_portfolio(conn)
     for project_key, (first, last) in monthly_ranges(list(context.partition_keys)).items():
         with postgres.connect() as conn:
             canonical = store.load_canonical(conn, [project_key], until_month=last)
             if canonical.empty:
                 context.log.warning(f"{project_key}: no canonical rows up to {last}")
                 continue
-            rows = compute_feature_rows(canonical, store.load_projects(conn, [project_key]), store.load_trades(conn))
+            rows = feature_rows_with_typicals(canonical, projects, trades, portfolio)
             months = pd.to_datetime(rows["month_start"]).dt.strftime("%Y-%m-%d")
             rows = rows[(months >= first) & (months <= last)]
             written += store.replace_feature_rows(conn, project_key, first, last, rows)

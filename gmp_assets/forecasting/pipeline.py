@@ -90,11 +90,13 @@ def forecast_rows(
     adapter: LoadedModel | None,
     planned_finish: pd.Timestamp,
     east_west: pd.DataFrame,
+    taxonomy: Taxonomy | None = None,
 ) -> list[dict]:
     """Forecast rows (``ml.project_forecasts`` columns) for one project's trades at one month: the
     forecasts of :func:`forecast_trades`, each with the method and model it records, its horizon to
-    the planned finish and its east/west split (``east_west``: the month's shares per trade)."""
-    forecasts = forecast_trades(ds, _forecaster(champion), _forecaster(adapter))
+    the planned finish and its east/west split (``east_west``: the month's shares per trade).
+    ``taxonomy``: the trades' typical curves (``features.typicals``; default: the seed's)."""
+    forecasts = forecast_trades(ds, _forecaster(champion), _forecaster(adapter), taxonomy)
     values = forecasts.values()
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
     east, west = split_east_west(forecasts.predicted_eac_cents, shares["east_share"], shares["west_share"])
