@@ -871,7 +871,7 @@ def _progress_table(
     independent regime: optimistic, see ``regimes.optimistic``)."""
     if plan.regime == regimes.INDEPENDENT:
         lag = timedelta(days=int(rng.integers(0, 11)))
-        optimism, noise = float(rng.uniform(0.25, 0.6)), 2.0
+        optimism, noise = float(rng.uniform(0.4, 0.8)), 2.0
     else:
         lag, optimism, noise = timedelta(days=int(rng.integers(5, 21))), 0.0, 3.0
     decimals = 0 if rng.random() < 0.4 else 1

@@ -14,10 +14,10 @@ columns, which the features also read. The ``independent`` regime does not:
   trades share a factor exp(N(0, 0.05)), and the project's ratio is their budget-weighted mean. A trade x % over runs 1.0 x % longer; the job slips
   max(0, 0.4 x + N(5 %, 8 %)).
 * Progress. Reported percent complete is optimistic: true progress (0-10 days old) plus
-  ``optimism`` (0.25-0.6) x p x (1 - p) points, never going back, so that the correction lags
+  ``optimism`` (0.4-0.8) x p x (1 - p) points, never going back, so that the correction lags
   until the true curve catches up.
 * Names. Spellings the demo regime never writes (``CSI 03 Concrete``, ``Div. 3 - Concrete``,
-  ``03.30.00 Cast-in-Place Concrete``, lower-case titles, other trade words), each mapped to its
+  ``03.30.00 Cast-in-Place Concrete``, ``[03] Concrete``, other trade words), each mapped to its
   division by the mapping cascade.
 """
 
@@ -130,7 +130,7 @@ TRADE_WORDS = {
     "32": "Landscape & Paving",
     "33": "Storm & Sanitary Utilities",
 }
-NAMING_STYLES = {"csi_label": 0.25, "div_dot": 0.25, "dotted": 0.2, "lower": 0.1, "words": 0.2}
+NAMING_STYLES = {"csi_label": 0.25, "div_dot": 0.2, "dotted": 0.2, "bracket": 0.15, "words": 0.2}
 
 
 def independent_name(code: str, style: str) -> str:
@@ -140,7 +140,7 @@ def independent_name(code: str, style: str) -> str:
         "csi_label": f"CSI {code} {title}",
         "div_dot": f"Div. {int(code)} - {title}",
         "dotted": SECTIONS[code],
-        "lower": title.lower(),
+        "bracket": f"[{code}] {title}",
         "words": TRADE_WORDS[code],
     }[style]
 

@@ -6,7 +6,6 @@ against the contract's column aliases, value spellings and counts.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import time
@@ -16,8 +15,20 @@ from pathlib import Path
 from statistics import median
 
 import numpy as np
-import openpyxl
 import pytest
+from support.contract_files import (
+    CHANGE_ORDERS,
+    COMMITMENTS,
+    COSTS,
+    GMP,
+    REQUIRED,
+    SCHEDULE,
+    as_date,
+    money_cents,
+    norm,
+    project_file,
+    read_table,
+)
 from xerparser import Xer
 
 from gmp_assets.demo import ProjectSummary, draw_portfolio_plans, generate_portfolio
@@ -27,87 +38,6 @@ from gmp_assets.demo.xer_writer import XerHeader, XerTask, render_xer
 
 AS_OF = date(2025, 6, 30)
 KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-
-# Column aliases as the input contract lists them (case and spacing ignored).
-GMP = {
-    "division": ["Division", "GMP Division", "Trade"],
-    "cost_code": ["Cost Code", "Budget Code"],
-    "description": ["Description"],
-    "zone": ["Zone", "Area"],
-    "original": ["Original Amount", "Original Budget Amount", "GMP Amount"],
-    "changes": ["Approved Changes", "Approved COs", "Budget Modifications"],
-}
-COSTS = {
-    "date": ["Date", "Direct Cost Date", "Invoice Date"],
-    "division": ["Division"],
-    "cost_code": ["Cost Code", "Budget Code"],
-    "vendor": ["Vendor"],
-    "type": ["Type"],
-    "invoice": ["Invoice #", "Invoice Number"],
-    "description": ["Description"],
-    "zone": ["Zone", "Area"],
-    "amount": ["Amount"],
-}
-SCHEDULE = {
-    "data_date": ["Data Date", "Status Date"],
-    "activity_id": ["Activity ID"],
-    "activity_name": ["Activity Name"],
-    "division": ["Division", "WBS"],
-    "start": ["Start", "Planned Start"],
-    "finish": ["Finish", "Planned Finish"],
-    "percent": ["Percent Complete", "% Complete"],
-}
-REQUIRED = {
-    "gmp": {"division", "zone", "original"},
-    "costs": {"date", "division", "zone", "amount"},
-    "schedule": set(SCHEDULE),
-}
-MONEY = re.compile(r"^(-?\d+(\.\d{1,2})?|\$?\d{1,3}(,\d{3})*\.\d{2}|\(\d{1,3}(,\d{3})*\.\d{2}\))$")
-
-
-def _norm(header: str) -> str:
-    return re.sub(r"\s+", "", header).lower()
-
-
-def read_table(path: Path, aliases: dict[str, list[str]]) -> tuple[list[dict], dict]:
-    """Rows keyed by contract role, and facts about the file (BOM, raw headers)."""
-    if path.suffix == ".xlsx":
-        sheet = openpyxl.load_workbook(path, read_only=True).active
-        values = [list(r) for r in sheet.iter_rows(values_only=True)]
-        bom = False
-    else:
-        raw = path.read_bytes()
-        bom = raw.startswith(b"\xef\xbb\xbf")
-        values = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
-    headers = values[0]
-    lookup = {_norm(a): role for role, names in aliases.items() for a in names}
-    roles = [lookup.get(_norm(h)) for h in headers]
-    assert None not in roles, f"{path.name}: unknown header in {headers}"
-    rows = [{role: (None if v in ("", None) else v) for role, v in zip(roles, row)} for row in values[1:]]
-    return rows, {"bom": bom, "headers": headers, "roles": set(roles)}
-
-
-def money_cents(value) -> int:
-    if isinstance(value, (int, float)):
-        return round(value * 100)
-    assert MONEY.match(value), f"money spelling not in the contract: {value!r}"
-    negative = value.startswith(("(", "-"))
-    digits = value.strip("()-$").replace(",", "")
-    return (-1 if negative else 1) * round(float(digits) * 100)
-
-
-def as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", value):
-        return date.fromisoformat(value)
-    assert re.match(r"^\d{2}/\d{2}/\d{4}$", value), f"date spelling not in the contract: {value!r}"
-    return datetime.strptime(value, "%m/%d/%Y").date()
-
-
-def project_file(folder: Path, stem: str) -> Path:
-    (path,) = [p for p in folder.iterdir() if p.stem == stem]
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +57,12 @@ def tables(portfolio) -> dict[str, dict]:
         schedule, schedule_facts = (
             ([], {}) if s.formats["schedule"] == "xer" else read_table(folder / "schedule.csv", SCHEDULE)
         )
+        optional = {
+            kind: read_table(project_file(folder, kind), aliases)[0] if kind in s.formats else []
+            for kind, aliases in (("commitments", COMMITMENTS), ("change_orders", CHANGE_ORDERS))
+        }
         result[s.project_key] = {
+            **optional,
             "gmp": gmp,
             "costs": costs,
             "schedule": schedule,
@@ -199,8 +134,8 @@ def test_files_vary_formats_and_spellings(portfolio, tables):
     _, summaries = portfolio
     formats = defaultdict(set)
     for s in summaries:
-        for kind, fmt in s.formats.items():
-            formats[kind].add(fmt)
+        for kind in ("gmp_breakdown", "direct_costs", "schedule"):
+            formats[kind].add(s.formats[kind])
     assert formats == {"gmp_breakdown": {"csv", "xlsx"}, "direct_costs": {"csv", "xlsx"}, "schedule": {"csv", "xer"}}
     texts = [
         v
@@ -228,7 +163,7 @@ def test_files_vary_formats_and_spellings(portfolio, tables):
         h
         for t in tables.values()
         for h in t["facts"]["gmp"]["headers"]
-        if _norm(h) in {_norm(a) for a in GMP["original"]}
+        if norm(h) in {norm(a) for a in GMP["original"]}
     }
     assert len(amount_headers) > 1
 
@@ -238,7 +173,8 @@ def test_division_truth_covers_every_written_spelling(portfolio, tables):
     codes = set(level1_divisions())
     for s in summaries:
         t = tables[s.project_key]
-        written = {r["division"] for r in t["gmp"] + t["costs"] + t["schedule"]}
+        tables_read = t["gmp"] + t["costs"] + t["schedule"] + t["commitments"] + t["change_orders"]
+        written = {r["division"] for r in tables_read if r["division"]}
         if s.formats["schedule"] == "xer":
             for path in sorted((root / s.project_key / "schedule").glob("*.xer")):
                 xer = Xer.reader(path)
