@@ -97,6 +97,8 @@ def trade_observations(canonical: pd.DataFrame, projects: pd.DataFrame) -> pd.Da
 def _shrunk(observations: pd.DataFrame, trades: pd.DataFrame, prior_projects: float) -> pd.DataFrame:
     """``trades`` with the typical columns shrunk from the taxonomy's values towards ``observations``."""
     out = trades.copy()
+    if observations.empty:
+        return out
     codes = out["code"].astype(str)
     pairs = (("gmp_share", "typical_gmp_share"), ("start_share", "typical_start_share"))
     for observed, column in (*pairs, ("finish_share", "typical_finish_share")):
@@ -104,7 +106,8 @@ def _shrunk(observations: pd.DataFrame, trades: pd.DataFrame, prior_projects: fl
         n = codes.map(stats["count"]).fillna(0).to_numpy(dtype="float64")
         mean = codes.map(stats["mean"]).fillna(0).to_numpy(dtype="float64")
         prior = pd.to_numeric(out[column]).to_numpy(dtype="float64")
-        out[column] = (prior_projects * prior + n * mean) / (prior_projects + n)
+        weight = np.divide(n, prior_projects + n, out=np.zeros_like(n), where=prior_projects + n > 0)
+        out[column] = prior + weight * (mean - prior)
     start, finish = out["typical_start_share"].to_numpy(), out["typical_finish_share"].to_numpy()
     out["typical_finish_share"] = np.maximum(finish, start)
     return out
