@@ -88,11 +88,18 @@ def exec_(command: tuple[str, ...]) -> None:
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Data cut-off date.")
-def demo_data(n_projects: int, seed: int, out_dir: Path, as_of) -> None:
+@click.option(
+    "--regime",
+    type=click.Choice(["demo", "independent"]),
+    default="demo",
+    show_default=True,
+    help="independent: timing, cost curves, overruns, progress reports and names not drawn from the taxonomy.",
+)
+def demo_data(n_projects: int, seed: int, out_dir: Path, as_of, regime: str = "demo") -> None:
     """Write a realistic demo portfolio of project folders (input contract format)."""
     from gmp_assets.demo.generator import generate_portfolio
 
-    summaries = generate_portfolio(out_dir, n_projects, seed, as_of=as_of.date() if as_of else None)
+    summaries = generate_portfolio(out_dir, n_projects, seed, as_of=as_of.date() if as_of else None, regime=regime)
     for s in summaries:
         click.echo(
             f"{s.project_key:<14} {s.status:<9} {s.n_divisions:>3} divisions {s.n_budget_lines:>4} budget lines "

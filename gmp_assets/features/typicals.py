@@ -1,7 +1,7 @@
 """The trades' typical budget shares and timing, as the portfolio's own completed projects show them.
 
-As of a month M, from the projects completed with their data ending on or before M (never the
-project being forecast), per level-1 trade:
+As of a month M, from the completed projects whose data end before M (never the project being
+forecast), per level-1 trade:
 
 * ``typical_gmp_share``: mean over those projects that have the trade of its budget over the
   project's total budget (both at the project's last month);
@@ -13,8 +13,9 @@ project being forecast), per level-1 trade:
 Each is shrunk to the taxonomy's value (the prior): ``(k * prior + n * mean) / (k + n)`` with
 ``k = PRIOR_PROJECTS`` and ``n`` the number of projects that show the trade, so a trade seen in
 few projects keeps nearly the taxonomy's value and a portfolio with no completed project gets the
-taxonomy unchanged. Only rows of projects whose data end on or before M are read: nothing dated
-after M changes the result.
+taxonomy unchanged. Only rows of projects whose data end before M are read, and cutting every row
+dated after M away leaves that set as it is (a project running through M then ends at M, not
+before): nothing dated after M changes the result.
 """
 
 from __future__ import annotations
@@ -121,11 +122,11 @@ def portfolio_typicals(
     exclude: Collection[str] = (),
     prior_projects: float = PRIOR_PROJECTS,
 ) -> pd.DataFrame:
-    """``trades`` (the taxonomy's level-1 rows) with ``TYPICAL_COLUMNS`` from the projects completed
-    with data ending on or before ``as_of``'s month, ``exclude`` left out; other columns unchanged."""
+    """``trades`` (the taxonomy's level-1 rows) with ``TYPICAL_COLUMNS`` from the completed projects
+    whose data end before ``as_of``'s month, ``exclude`` left out; other columns unchanged."""
     ends = completed_ends(canonical, projects)
     cut = int(month_of(as_of).astype("int64"))
-    keys = [k for k, end in ends.items() if end <= cut and k not in set(map(str, exclude))]
+    keys = [k for k, end in ends.items() if end < cut and k not in set(map(str, exclude))]
     rows = canonical[canonical["project_key"].astype(str).isin(keys)]
     return _shrunk(trade_observations(rows, projects), trades, prior_projects)
 
@@ -167,10 +168,10 @@ def feature_rows_with_typicals(
         mine = (canonical["project_key"].astype(str) == key).to_numpy()
         own_months = months[mine]
         others = ends.drop(index=key, errors="ignore")
-        breaks = sorted({e for e in others.to_numpy() if own_months.min() < e <= own_months.max()})
+        breaks = sorted({e + 1 for e in others.to_numpy() if own_months.min() < e + 1 <= own_months.max()})
         starts = [own_months.min(), *breaks]
         for i, first in enumerate(starts):
-            known = others.index[others.to_numpy() <= first]
+            known = others.index[others.to_numpy() < first]
             typical = _shrunk(observations[observations["project_key"].isin(known)], trades, prior_projects)
             rows = compute_feature_rows(canonical[mine], projects, typical)
             month = _months(rows["month_start"])

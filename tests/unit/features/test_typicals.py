@@ -84,7 +84,7 @@ def test_observations_read_budget_shares_and_cost_timing():
 
 def test_shrinkage_towards_the_taxonomy_with_few_projects():
     canonical, projects = portfolio()
-    one = portfolio_typicals(canonical, projects, TRADES, "2023-12-31").set_index("code")
+    one = portfolio_typicals(canonical, projects, TRADES, "2023-12-31").set_index("code")  # 'a' ended 2023-08
     both = portfolio_typicals(canonical, projects, TRADES, "2024-12-31").set_index("code")
     assert one.loc["03", "typical_gmp_share"] == pytest.approx(shrunk(0.12, 0.6, 1))
     assert both.loc["03", "typical_gmp_share"] == pytest.approx(shrunk(0.12, 0.6, 2))
@@ -99,7 +99,7 @@ def test_shrinkage_towards_the_taxonomy_with_few_projects():
 
 def test_no_completed_project_leaves_the_taxonomy_unchanged():
     canonical, projects = portfolio()
-    pd.testing.assert_frame_equal(portfolio_typicals(canonical, projects, TRADES, "2023-07-31"), TRADES)
+    pd.testing.assert_frame_equal(portfolio_typicals(canonical, projects, TRADES, "2023-08-31"), TRADES)
     active = projects.assign(status="active")
     pd.testing.assert_frame_equal(portfolio_typicals(canonical, active, TRADES, "2030-01-31"), TRADES)
     pd.testing.assert_frame_equal(portfolio_typicals(canonical.iloc[:0], projects, TRADES, "2030-01-31"), TRADES)
@@ -113,8 +113,13 @@ def test_no_leakage_from_projects_completed_after_the_month():
     pd.testing.assert_frame_equal(portfolio_typicals(changed, projects, TRADES, "2024-03-31"), before)
     dropped = canonical[canonical.project_key != "b"]
     pd.testing.assert_frame_equal(portfolio_typicals(dropped, projects, TRADES, "2024-03-31"), before)
-    # ... but counts once its data have ended
-    assert not portfolio_typicals(canonical, projects, TRADES, "2024-08-31").equals(before)
+    # ... nor when everything dated after the month is cut away
+    cut = canonical[pd.to_datetime(canonical.month_start) <= pd.Timestamp("2024-08-01")]
+    as_of_end = portfolio_typicals(canonical, projects, TRADES, "2024-08-31")
+    pd.testing.assert_frame_equal(portfolio_typicals(cut, projects, TRADES, "2024-08-31"), as_of_end)
+    pd.testing.assert_frame_equal(as_of_end, before)
+    # ... but counts from the month after its data end
+    assert not portfolio_typicals(canonical, projects, TRADES, "2024-09-30").equals(before)
     # the project being forecast is left out
     excluded = portfolio_typicals(canonical, projects, TRADES, "2024-12-31", exclude=("b",))
     pd.testing.assert_frame_equal(excluded, before)
@@ -129,9 +134,10 @@ def test_feature_rows_read_the_typicals_of_their_own_month():
     )
     c03 = rows[(rows.project_key == "c") & (rows.canonical_code == "03")].set_index("month_start")
     a_only = portfolio_typicals(canonical, projects, TRADES, "2024-01-31").set_index("code").loc["03"]
-    with_b = portfolio_typicals(canonical, projects, TRADES, "2024-08-31").set_index("code").loc["03"]
-    assert c03.loc[pd.Timestamp("2024-07-01"), "typical_gmp_share"] == pytest.approx(a_only["typical_gmp_share"])
-    assert c03.loc[pd.Timestamp("2024-08-01"), "typical_gmp_share"] == pytest.approx(with_b["typical_gmp_share"])
+    with_b = portfolio_typicals(canonical, projects, TRADES, "2024-09-30").set_index("code").loc["03"]
+    assert c03.loc[pd.Timestamp("2024-08-01"), "typical_gmp_share"] == pytest.approx(a_only["typical_gmp_share"])
+    assert c03.loc[pd.Timestamp("2024-09-01"), "typical_gmp_share"] == pytest.approx(with_b["typical_gmp_share"])
+    assert with_b["typical_gmp_share"] != pytest.approx(a_only["typical_gmp_share"])
     # other columns are those of compute_feature_rows
     same = [c for c in plain.columns if c not in (*TYPICAL_COLUMNS, "expected_progress")]
     pd.testing.assert_frame_equal(rows[same], plain[same])
@@ -139,10 +145,11 @@ def test_feature_rows_read_the_typicals_of_their_own_month():
     a03 = rows[(rows.project_key == "a") & (rows.canonical_code == "03")]
     assert a03["typical_gmp_share"].tolist() == pytest.approx([0.12] * len(a03))
     # rows of month M do not change when what came after M is removed
-    cut = canonical[pd.to_datetime(canonical.month_start) <= pd.Timestamp("2024-05-01")]
-    early = feature_rows_with_typicals(cut[cut.project_key == "c"], projects, TRADES, portfolio=canonical)
-    late = rows[(rows.project_key == "c") & (pd.to_datetime(rows.month_start) <= pd.Timestamp("2024-05-01"))]
-    pd.testing.assert_frame_equal(early.reset_index(drop=True), late.reset_index(drop=True))
+    for month in ("2024-05-01", "2024-08-01", "2024-09-01"):
+        cut = canonical[pd.to_datetime(canonical.month_start) <= pd.Timestamp(month)]
+        early = feature_rows_with_typicals(cut[cut.project_key == "c"], projects, TRADES, portfolio=cut)
+        late = rows[(rows.project_key == "c") & (pd.to_datetime(rows.month_start) <= pd.Timestamp(month))]
+        pd.testing.assert_frame_equal(early.reset_index(drop=True), late.reset_index(drop=True))
 
 
 def test_without_completed_projects_features_are_unchanged():
