@@ -98,6 +98,7 @@ CHANGE_ORDER_COLUMNS = (
     Column("amount_cents", "Amount", ("Amount", "CO Amount", "Change Order Amount"), "money", required=True),
 )
 
+
 def _word_key(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", name_key(text)).strip().casefold()
 
