@@ -32,6 +32,8 @@ RAW_KEYS = {
     "gmp_breakdown": dg.AssetKey(["raw", "gmp_breakdown"]),
     "direct_costs": dg.AssetKey(["raw", "direct_costs"]),
     "schedule": dg.AssetKey(["raw", "schedule_progress"]),
+    "commitments": dg.AssetKey(["raw", "commitments"]),
+    "change_orders": dg.AssetKey(["raw", "change_orders"]),
     "source_files": dg.AssetKey(["raw", "source_files"]),
     "rejected_rows": dg.AssetKey(["raw", "rejected_rows"]),
 }

@@ -15,6 +15,8 @@ _DESCRIPTIONS = {
     "gmp_breakdown": "Owner GMP breakdown budget lines, one row per source line, money in integer cents.",
     "direct_costs": "Procore direct-cost lines, one row per source line, money in integer cents.",
     "schedule": "P6 schedule progress: one row per activity per data date (CSV line or XER task).",
+    "commitments": "Commitment lines (subcontracts, purchase orders; optional file), money in integer cents.",
+    "change_orders": "Change orders on commitments and on the PRIME (GMP) contract (optional file), in cents.",
     "source_files": "Every ingested file with its SHA-256 and counts (rows in = loaded + rejected).",
     "rejected_rows": "Rows that could not be loaded, untouched, with file, line, column and reason.",
 }
@@ -59,7 +61,7 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
     )
     for warning in summary.warnings():
         context.log.warning(f"{project_key}: {warning}")
-    kinds = {"gmp_breakdown", "direct_costs", "schedule"}
+    kinds = {"gmp_breakdown", "direct_costs", "schedule", "commitments", "change_orders"}
     for name, key in RAW_KEYS.items():
         metadata: dict = {"project_key": project_key, "changed": summary.changed}
         if name in kinds:

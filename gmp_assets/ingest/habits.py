@@ -67,7 +67,12 @@ _QUALIFIERS = frozenset(
 # Cells that name someone or something else: a vendor may be called "Total".
 _NOT_LABELS = frozenset({"vendor", "invoice_number", "activity_id"})
 # The money each kind's summary line is checked on.
-SUMMED_COLUMN = {"gmp_breakdown": "original_amount_cents", "direct_costs": "amount_cents"}
+SUMMED_COLUMN = {
+    "gmp_breakdown": "original_amount_cents",
+    "direct_costs": "amount_cents",
+    "commitments": "original_amount_cents",
+    "change_orders": "amount_cents",
+}
 
 
 def _words(text: object) -> list[str]:

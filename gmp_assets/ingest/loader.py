@@ -20,7 +20,12 @@ RAW_TABLES = {
     "gmp_breakdown": "raw.gmp_breakdown",
     "direct_costs": "raw.direct_costs",
     "schedule": "raw.schedule_progress",
+    "commitments": "raw.commitments",
+    "change_orders": "raw.change_orders",
 }
+# A file of the key's kind is read against the files of the value's kind (a change order's contract is a
+# commitment number): it is loaded again whenever one of those changes, comes or goes.
+READ_AGAINST = {"change_orders": "commitments"}
 
 _COLUMNS = {
     "gmp_breakdown": [
@@ -53,6 +58,29 @@ _COLUMNS = {
         "planned_start",
         "planned_finish",
         "percent_complete",
+    ],
+    "commitments": [
+        "line_number",
+        "commitment_number",
+        "commitment_type",
+        "vendor",
+        "division",
+        "cost_code",
+        "zone",
+        "executed_date",
+        "original_amount_cents",
+        "status",
+    ],
+    "change_orders": [
+        "line_number",
+        "contract_number",
+        "change_order_number",
+        "division",
+        "zone",
+        "created_date",
+        "decision_date",
+        "status",
+        "amount_cents",
     ],
 }
 
@@ -138,17 +166,24 @@ def load_project(conn: psycopg2.extensions.connection, project: ProjectInfo, fil
         stored = cur.fetchone()
         check_owner(project, next(f.source_file for f in files if f.kind == "project"), stored[0] if stored else None)
         cur.execute(
-            "SELECT source_file, source_hash FROM raw.source_files WHERE project_key = %s", (project.project_key,)
+            "SELECT source_file, source_hash, kind FROM raw.source_files WHERE project_key = %s",
+            (project.project_key,),
         )
-        known = dict(cur.fetchall())
+        loaded = cur.fetchall()
+        known = {source_file: source_hash for source_file, source_hash, _ in loaded}
         present = {f.source_file for f in files}
         if set(known) - present or any(known.get(f.source_file) != f.source_hash for f in files):
             keep_previous(cur, project.project_key)
         for source_file in sorted(set(known) - present):
             _delete_file(cur, project.project_key, source_file)
             summary.removed_files.append(source_file)
+        changed_kinds = {kind for source_file, _, kind in loaded if source_file not in present} | {
+            f.kind for f in files if known.get(f.source_file) != f.source_hash
+        }
         for parsed in files:
-            changed = known.get(parsed.source_file) != parsed.source_hash
+            changed = (
+                known.get(parsed.source_file) != parsed.source_hash or READ_AGAINST.get(parsed.kind) in changed_kinds
+            )
             if changed:
                 _replace_file(cur, project, parsed)
             summary.files.append(

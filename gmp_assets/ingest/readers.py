@@ -1,4 +1,5 @@
-"""Read one project folder of the inbox: project.json, GMP breakdown, direct costs, schedule.
+"""Read one project folder of the inbox: project.json, GMP breakdown, direct costs, schedule,
+commitments and change orders.
 
 Readers return ``ParsedFile`` (typed rows for the raw tables plus rejected rows, untouched) and
 raise ``InputFileError`` for a file that cannot be read at all. No database here.
@@ -21,6 +22,16 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from gmp_assets.catalog import validate_project_key
+from gmp_assets.ingest.commitments import (
+    CHANGE_ORDER_COLUMNS,
+    CHANGE_ORDERS,
+    COMMITMENT_COLUMNS,
+    COMMITMENTS,
+    ChangeOrderRules,
+    CommitmentRules,
+    Problem,
+    commitment_numbers,
+)
 from gmp_assets.ingest.guards import (
     BROKEN_XLSX_ERRORS,
     XLSX_EXPECTED,
@@ -64,6 +75,8 @@ __all__ = [
     "ProjectInfo",
     "RejectedRow",
     "discover_project_files",
+    "read_change_orders",
+    "read_commitments",
     "read_direct_costs",
     "read_gmp_breakdown",
     "read_project_folder",
@@ -202,13 +215,18 @@ _REQUIRED_FILES = {
 }
 _SCHEDULE_FILES = ("schedule.csv", "schedule.xlsx")
 _SCHEDULE_DIR = "schedule"
+_OPTIONAL_FILES = {
+    COMMITMENTS: ("commitments.csv", "commitments.xlsx"),
+    CHANGE_ORDERS: ("change_orders.csv", "change_orders.xlsx"),
+}
 
 
 def discover_project_files(folder: Path) -> dict[str, list[Path]]:
     """The files of each kind in a project folder (names matched case-insensitively).
 
     project.json, one gmp_breakdown and one direct_costs (.csv or .xlsx) are required; the
-    schedule is optional: schedule.csv (or .xlsx), or schedule/*.xer, one XER per data date.
+    schedule is optional: schedule.csv (or .xlsx), or schedule/*.xer, one XER per data date; so are
+    commitments and change_orders (.csv or .xlsx; an empty list when absent).
     """
     check_folder(folder)
     if not folder.is_dir():
@@ -222,8 +240,11 @@ def discover_project_files(folder: Path) -> dict[str, list[Path]]:
         return sorted(p for n in names for p in by_name.get(n, []) if p.is_file())
 
     found: dict[str, list[Path]] = {}
-    for kind, names in _REQUIRED_FILES.items():
+    for kind, names in (_REQUIRED_FILES | _OPTIONAL_FILES).items():
         paths = files_named(names)
+        if not paths and kind in _OPTIONAL_FILES:
+            found[kind] = []
+            continue
         if not paths:
             raise InputFileError(
                 " or ".join(names),
@@ -388,10 +409,22 @@ def _xlsx_table(data: bytes, source: str, kind: str, columns: tuple[Column, ...]
     return _Table([cell_text(c) for c in header_cells], match, rows[index + 1 :], check_width=False)
 
 
-def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool = False) -> ParsedFile:
+RowCheck = Callable[[dict, int], list[Problem]]
+
+
+def _read_table(
+    path: Path,
+    project_dir: Path,
+    kind: str,
+    find_duplicates: bool = False,
+    columns: tuple[Column, ...] | None = None,
+    check: RowCheck | None = None,
+) -> ParsedFile:
+    """One table file of ``kind`` (its ``columns``, default the kind's); ``check`` adds the problems of a
+    line that parsed cleanly (its typed values and line number)."""
     source = relative_name(path, project_dir)
     data = read_limited(path, source)
-    columns = COLUMNS_BY_KIND[kind]
+    columns = columns or COLUMNS_BY_KIND[kind]
     warnings: list[str] = []
     if not data.strip():
         raise InputFileError(source, "is empty", expected="a header row and data rows")
@@ -430,6 +463,8 @@ def _read_table(path: Path, project_dir: Path, kind: str, find_duplicates: bool 
         if kind == "gmp_breakdown" and (values.get("original_amount_cents") or 0) < 0:
             shown = cell_text(cells[positions["original_amount_cents"]])
             problems.append(("Original Amount", f"{shown!r} {NEGATIVE_ORIGINAL}"))
+        if not problems and check is not None:
+            problems = check(values, line)
         if problems:
             rejects.append(rejected(line, problems, raw))
             continue
@@ -461,6 +496,21 @@ def read_schedule_csv(path: Path, project_dir: Path) -> ParsedFile:
     return _read_table(path, project_dir, "schedule")
 
 
+def read_commitments(path: Path, project_dir: Path) -> ParsedFile:
+    """Commitment lines (.csv or .xlsx): a known status (blank: Approved), an Original Amount above zero, no
+    line repeating another's Commitment #, Division, Cost Code and Zone."""
+    return _read_table(path, project_dir, COMMITMENTS, columns=COMMITMENT_COLUMNS, check=CommitmentRules())
+
+
+def read_change_orders(path: Path, project_dir: Path, commitments: ParsedFile | None = None) -> ParsedFile:
+    """Change order lines (.csv or .xlsx) of the project's ``commitments`` (None: the project has none, so
+    only ``PRIME`` lines can load); ``commitments.ChangeOrderRules`` says what makes a bad row."""
+    rules = ChangeOrderRules(
+        commitment_numbers(commitments), commitments.source_file if commitments else "the commitments file"
+    )
+    return _read_table(path, project_dir, CHANGE_ORDERS, columns=CHANGE_ORDER_COLUMNS, check=rules)
+
+
 def read_project_folder(
     folder: Path,
     is_trade_name: Callable[[str], bool] = lambda name: False,
@@ -480,4 +530,7 @@ def read_project_folder(
             parsed.append(read_xer_schedule(path, folder, is_trade_name))
         else:
             parsed.append(read_schedule_csv(path, folder))
+    commitments = [read_commitments(path, folder) for path in files[COMMITMENTS]]
+    parsed += commitments
+    parsed += [read_change_orders(path, folder, next(iter(commitments), None)) for path in files[CHANGE_ORDERS]]
     return info, parsed

@@ -21,6 +21,8 @@ KEPT_TABLES = (
     "raw.gmp_breakdown",
     "raw.direct_costs",
     "raw.schedule_progress",
+    "raw.commitments",
+    "raw.change_orders",
     "raw.rejected_rows",
     "taxonomy.trade_mappings",
     "raw.project_quality",

@@ -55,7 +55,10 @@ WHERE d.project_key = %(p)s
             description="Raw division name -> canonical CSI division per project, with method, confidence and the"
             " five best candidates (manual > CSI prefix > fuzzy > pending review).",
             group_name="taxonomy",
-            deps=[RAW_KEYS["gmp_breakdown"], RAW_KEYS["direct_costs"], RAW_KEYS["schedule"], manual_trade_mappings.key],
+            deps=[
+                *(RAW_KEYS[k] for k in ("gmp_breakdown", "direct_costs", "schedule", "commitments", "change_orders")),
+                manual_trade_mappings.key,
+            ],
             kinds={"postgres", "python"},
         ),
         dg.AssetSpec(

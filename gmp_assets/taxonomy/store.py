@@ -20,13 +20,15 @@ MAPPING_COLUMNS = ("project_key", "raw_division_name", "canonical_code", "method
 
 
 def raw_division_names(conn: psycopg2.extensions.connection, project_key: str) -> list[str]:
-    """Distinct division names of one project across budget, costs and schedule."""
+    """Distinct division names of one project across budget, costs, schedule, commitments and change orders."""
     with conn.cursor() as cur:
         cur.execute(
             """
             SELECT division FROM raw.gmp_breakdown WHERE project_key = %(p)s
             UNION SELECT division FROM raw.direct_costs WHERE project_key = %(p)s
             UNION SELECT division FROM raw.schedule_progress WHERE project_key = %(p)s
+            UNION SELECT division FROM raw.commitments WHERE project_key = %(p)s
+            UNION SELECT division FROM raw.change_orders WHERE project_key = %(p)s AND division IS NOT NULL
             ORDER BY 1
             """,
             {"p": project_key},

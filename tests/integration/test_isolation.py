@@ -25,6 +25,8 @@ KNOWN_PROJECT_TABLES = {
     "raw.gmp_breakdown",
     "raw.direct_costs",
     "raw.schedule_progress",
+    "raw.commitments",
+    "raw.change_orders",
     "raw.rejected_rows",
     "raw.project_quality",
     "taxonomy.trade_mappings",

@@ -26,6 +26,8 @@ def table_checksums(project_key: str | None = None) -> dict[str, tuple]:
         "raw.gmp_breakdown",
         "raw.direct_costs",
         "raw.schedule_progress",
+        "raw.commitments",
+        "raw.change_orders",
         "raw.rejected_rows",
         "raw.project_quality",
         "taxonomy.trade_mappings",
@@ -111,7 +113,13 @@ def test_gx_checks_ran_and_passed(ingested, instance):
         for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     ]
     names = {ev.check_name for ev in evaluations}
-    assert {"gx_gmp_breakdown", "gx_direct_costs", "gx_schedule_progress"} <= names
+    assert {
+        "gx_gmp_breakdown",
+        "gx_direct_costs",
+        "gx_schedule_progress",
+        "gx_commitments",
+        "gx_change_orders",
+    } <= names
     assert all(ev.passed for ev in evaluations if ev.check_name.startswith("gx_"))
 
 

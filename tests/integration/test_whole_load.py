@@ -29,6 +29,8 @@ TABLES = (
     "raw.gmp_breakdown",
     "raw.direct_costs",
     "raw.schedule_progress",
+    "raw.commitments",
+    "raw.change_orders",
     "raw.rejected_rows",
     "raw.project_quality",
     "taxonomy.trade_mappings",

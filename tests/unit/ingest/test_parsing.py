@@ -152,6 +152,7 @@ def test_the_raw_amount_checks_use_the_parsers_bound():
     assert bounds == {
         ("original_amount_cents", -MAX_LINE_AMOUNT_CENTS, MAX_LINE_AMOUNT_CENTS),
         ("amount_cents", -MAX_LINE_AMOUNT_CENTS, MAX_LINE_AMOUNT_CENTS),
+        ("original_amount_cents", 1, MAX_LINE_AMOUNT_CENTS),  # a commitment line is above zero
     }
     assert MAX_LINE_AMOUNT_CENTS == 100_000_000_000
 
