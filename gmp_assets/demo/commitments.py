@@ -28,7 +28,7 @@ of the portfolio come out the same with or without these):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -492,6 +492,17 @@ def _truth(
         )
         for t in trades
     }
+
+
+def merged_lines(lines: list[CommitmentLine], with_cost_code: bool) -> list[CommitmentLine]:
+    """``lines`` with those of one commitment that a file would show alike (same division, zone and,
+    where the file has the column, cost code) added up into the first: one line per such key."""
+    merged: dict[tuple, CommitmentLine] = {}
+    for ln in lines:
+        key = (ln.number, ln.division, ln.cost_code if with_cost_code else None, ln.zone)
+        first = merged.get(key)
+        merged[key] = ln if first is None else replace(first, cents=first.cents + ln.cents)
+    return list(merged.values())
 
 
 def line_rows(lines: list[CommitmentLine]) -> list[dict]:

@@ -1067,7 +1067,10 @@ def _commitment_files(
     )
     files = {
         f"commitments.{styles['commitments'].fmt}": render_table(
-            styles["commitments"], buyout.line_rows(commitment_lines), "Commitments", exported
+            styles["commitments"],
+            buyout.line_rows(buyout.merged_lines(commitment_lines, "cost_code" in styles["commitments"].headers)),
+            "Commitments",
+            exported,
         ),
         f"change_orders.{styles['change_orders'].fmt}": render_table(
             styles["change_orders"], buyout.change_order_rows(orders), "Change Orders", exported
