@@ -273,10 +273,10 @@ def _prime_change_orders(
     if total:
         k = int(min(1 + rng.binomial(2, 0.4), max(1, abs(total) // 500_000)))
         weights = [int(w) for w in rng.integers(1, 100, size=k)]
-        amounts = [a for a in _proportional(total, weights) if a]
+        amounts = [a for a in proportional(total, weights) if a]
         if total > 0 and rng.random() < 0.2:
             deduct = int(total * rng.uniform(0.05, 0.3))
-            amounts = [*_proportional(total + deduct, weights), -deduct]
+            amounts = [*proportional(total + deduct, weights), -deduct]
         last = min(cutoff, trade.actual_finish)
         first = _day(project_start, 20)
         span = max(0, (last - first).days)
@@ -296,7 +296,7 @@ def _prime_change_orders(
     return orders
 
 
-def _proportional(total: int, weights: list[int]) -> list[int]:
+def proportional(total: int, weights: list[int]) -> list[int]:
     """``total`` (any sign) split proportionally to ``weights`` with exact integer sum."""
     raw = np.array(weights, float) * total / max(1, sum(weights))
     parts = np.trunc(raw).astype(np.int64)

@@ -642,13 +642,7 @@ def _split(rng: np.random.Generator, total: int, n: int, alpha: float = 1.2) -> 
     return [int(p) for p in parts]
 
 
-def _proportional(total: int, weights: list[int]) -> list[int]:
-    """``total`` (any sign) split proportionally to ``weights`` with exact integer sum."""
-    raw = np.array(weights, float) * total / max(1, sum(weights))
-    parts = np.trunc(raw).astype(np.int64)
-    order = np.argsort(-np.abs(raw - parts))[: abs(total - int(parts.sum()))]
-    parts[order] += np.sign(total - int(parts.sum()))
-    return [int(p) for p in parts]
+_proportional = buyout.proportional  # ``total`` (any sign) split proportionally, exact integer sum
 
 
 @dataclass(frozen=True)
