@@ -93,7 +93,8 @@ def forecast_rows(
 ) -> list[dict]:
     """Forecast rows (``ml.project_forecasts`` columns) for one project's trades at one month: the
     forecasts of :func:`forecast_trades`, each with the method and model it records, its horizon to
-    the planned finish and its east/west split (``east_west``: the month's shares per trade)."""
+    the planned finish, its east/west split (``east_west``: the month's shares per trade) and the
+    trade's commitments at the month."""
     forecasts = forecast_trades(ds, _forecaster(champion), _forecaster(adapter))
     values = forecasts.values()
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
@@ -116,6 +117,9 @@ def forecast_rows(
                 "confidence_level": forecasts.confidence,
                 "eac_east_cents": int(east[i]),
                 "eac_west_cents": int(west[i]),
+                "committed_cents": int(ds.committed_cents[i]),
+                "pending_cents": int(ds.pending_cents[i]),
+                "uncommitted_cents": int(ds.uncommitted_cents[i]),
             }
         )
     return rows
