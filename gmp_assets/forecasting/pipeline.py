@@ -93,8 +93,7 @@ def forecast_rows(
 ) -> list[dict]:
     """Forecast rows (``ml.project_forecasts`` columns) for one project's trades at one month: the
     forecasts of :func:`forecast_trades`, each with the method and model it records, its horizon to
-    the planned finish, its east/west split (``east_west``: the month's shares per trade) and the
-    trade's commitments at the month."""
+    the planned finish and its east/west split (``east_west``: the month's shares per trade)."""
     forecasts = forecast_trades(ds, _forecaster(champion), _forecaster(adapter))
     values = forecasts.values()
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
