@@ -19,8 +19,6 @@ of M from the project's canonical rows dated <= M only:
   not kept, the method gives the global forecast (counted as ``adapter_fallback``).
 - ``evm_*``: the EVM formulas on the same samples, EV from the dataset's percent complete
   (reported, else budget spent) and the planned percent from the taxonomy's typical curve.
-- ``commitment``: max(AC, committed + pending + uncommitted budget) at M (max(AC, BAC) for a project
-  without commitments). It and the EVM formulas are the ``EVM_METHODS``, the "best formula" candidates.
 
 - ``reference_project_ratio`` (not a method: it reads the future): each unfinished trade's BAC
   times its project's true final cost ratio (sum of final costs / sum of BAC over the scored
@@ -77,7 +75,10 @@ from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
 SURE = 0.9  # confidence of the intervals around the report's own figures (coverage, MAPE gains)
 MODEL_METHODS = ("global", "adapter")
-EVM_METHODS = {  # report name -> formula_estimates key
+# The formulas, report name -> formula_estimates key: the EVM formulas and ``commitment``, max(AC,
+# committed + pending + uncommitted budget) at M (max(AC, BAC) without commitments); the best of them
+# at a stage is "the best formula" the model is weighed against.
+EVM_METHODS = {
     "evm_bac": "naive",
     "evm_ac_plus_remaining": "remaining_at_budget",
     "evm_cpi": "cpi",
