@@ -14,7 +14,7 @@ portfolio:
   for training and replay alike; active projects unchanged.
 
 and prints, per stage, the model's (``adapter`` method) MAPE and 80 % coverage on open trades, the
-best EVM formula's MAPE and the ``reference_project_ratio`` under both. The truth lies between the
+best formula's MAPE and the ``reference_project_ratio`` under both. The truth lies between the
 two. Reads the platform database (after ``GMP_DEMO_NO_UI=1 make demo``); writes JSON (default
 ``bench/results/budget_basis.json``).
 
@@ -61,7 +61,7 @@ def at_original_budgets(canonical: pd.DataFrame, projects: pd.DataFrame, origina
 
 
 def stage_figures(stages: dict[str, dict[str, dict]]) -> dict[str, dict]:
-    """Per stage: the model's MAPE and open-trade coverage, the best EVM formula and the reference."""
+    """Per stage: the model's MAPE and open-trade coverage, the best formula (EVM or commitment) and the reference."""
     out = {}
     for stage, methods in stages.items():
         name, best = best_evm(methods)
@@ -89,7 +89,9 @@ def main() -> None:
         started = time.perf_counter()
         report = run_backtest(rows, projects, trades, backtest_config(TrainConfig()))
         results[basis] = {"stages": stage_figures(report.stages), "seconds": round(time.perf_counter() - started, 1)}
-    print("| budgets | stage | model MAPE | best EVM | its MAPE | model vs best EVM | reference | open coverage | n |")
+    print(
+        "| budgets | stage | model MAPE | best formula | its MAPE | model vs best formula | reference | open coverage | n |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for basis, result in results.items():
         for stage, f in result["stages"].items():

@@ -24,6 +24,7 @@ EVM_NAMES = {
     "evm_ac_plus_remaining": "AC + BAC - EV",
     "evm_cpi": "BAC / CPI",
     "evm_cpi_spi": "AC + (BAC - EV) / (CPI x SPI)",
+    "commitment": "max(AC, committed + pending + uncommitted)",
 }
 MODEL, GLOBAL = "adapter", "global"
 REFERENCE, REFERENCE_WITH_EVIDENCE = "reference_project_ratio", "reference_ratio_and_evidence"
@@ -35,7 +36,7 @@ def pct(value: float | None, digits: int = 1, scale: float = 100.0) -> str:
 
 
 def best_evm(methods: dict[str, dict]) -> str:
-    """The EVM formula with the lowest MAPE at one stage."""
+    """The formula (EVM or commitment) with the lowest MAPE at one stage."""
     scored = [m for m in EVM_NAMES if m in methods and methods[m].get("mape") is not None]
     return min(scored, key=lambda m: methods[m]["mape"])
 
@@ -48,7 +49,7 @@ def backtest_trades(doc: dict) -> tuple[list[str], Table]:
         "stage",
         "model",
         "global model",
-        "best EVM formula",
+        "best formula",
         "model below it",
         "reference",
         "+ evidence",
@@ -98,7 +99,7 @@ def backtest_totals(doc: dict) -> tuple[list[str], Table]:
     header = [
         "stage",
         "model MAPE",
-        "best EVM formula",
+        "best formula",
         "80% bounds cover",
         "mean 80% width (of the actual)",
         "n projects",
@@ -219,7 +220,7 @@ def budget_basis(doc: dict) -> tuple[list[str], Table]:
         "budgets",
         "stage",
         "model MAPE",
-        "best EVM formula",
+        "best formula",
         "model below it",
         "reference",
         "open-trade coverage",

@@ -243,7 +243,7 @@ def _mlflow():
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--reuse", is_flag=True, help="Write the latest report instead of running the backtest again.")
 def backtest(json_file: Path, reuse: bool) -> None:
-    """Run the backtest (model vs EVM at 25/50/75% elapsed) through Dagster and write its JSON."""
+    """Run the backtest (model vs the formulas at 25/50/75% elapsed) through Dagster and write its JSON."""
     import dagster as dg
 
     from gmp_assets.evaluation.assets import backtest_json_path
@@ -807,7 +807,7 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     summary = run_models(defs, outcomes, progress=progress)
     _print_models(summary)
     if not summary.backtested:
-        progress("backtest: completed projects at 25/50/75% elapsed, model vs EVM")
+        progress("backtest: completed projects at 25/50/75% elapsed, model vs the formulas")
     ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=summary.backtested)
     click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics, ml)")
     click.echo(

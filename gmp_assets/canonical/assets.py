@@ -16,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from gmp_assets.canonical.expectations import canonical_features_suite
 from gmp_assets.canonical.project import dbt_project, ensure_manifest
+from gmp_assets.canonical.schema_refresh import documented_columns, needs_full_refresh, table_columns
 from gmp_assets.catalog import monthly_ranges, project_month_partitions, project_partitions, validate_project_key
 from gmp_assets.resources import PostgresResource
 
@@ -83,11 +84,17 @@ def monthly_vars(partition_keys: list[str]) -> dict[str, str]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="dbt",
 )
-def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """``canonical_cost_features`` for the run's project-months, in one incremental dbt build."""
+def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource):
+    """``canonical_cost_features`` for the run's project-months, in one incremental dbt build; rebuilt
+    whole (every project and month) when its table's columns are not the model's."""
     variables = monthly_vars(list(context.partition_keys))
     context.log.info(f"dbt build canonical_cost_features with vars {variables}")
     args = ["build", "--vars", json.dumps(variables)]
+    with postgres.connect() as conn:
+        existing = table_columns(conn, "analytics", MONTHLY_SELECT)
+    if needs_full_refresh(existing, documented_columns(manifest, MONTHLY_SELECT)):
+        context.log.info("canonical_cost_features has other columns than the model: full refresh")
+        args.append("--full-refresh")
     if set(context.selected_asset_check_keys) == set(context.assets_def.check_keys):
         # Its relationship tests also reference `projects` and `canonical_trades`, so the project's
         # `buildable` default leaves them out; both are upstream and built by now, so run them here.

@@ -1,4 +1,4 @@
-"""The backtest asset: replay completed projects at 25/50/75% elapsed, model vs EVM formulas, and
+"""The backtest asset: replay completed projects at 25/50/75% elapsed, model vs the formulas, and
 decide whether the global challenger replaces the champion (``models.promotion``)."""
 
 import io
@@ -50,7 +50,7 @@ def backtest_json_path():
 CHECKS = {
     "interval_coverage": f"The model's 80% interval covers {COVERAGE_TARGET[0]:.0%}-{COVERAGE_TARGET[1]:.0%} of the"
     " open trades' final costs at every stage (warning).",
-    "beats_evm_formulas": "The model's MAPE is below the best EVM formula's at every stage (warning).",
+    "beats_evm_formulas": "The model's MAPE is below the best formula's (EVM or commitment) at every stage (warning).",
     "adapters_beat_global": "Where kept adapters forecast, their MAPE is below the global model's on the same"
     " trades at every stage (warning).",
 }
@@ -64,7 +64,8 @@ CHECKS = {
     kinds={"tensorflow", "mlflow"},
     description="For completed projects, at 25%, 50% and 75% of schedule elapsed: EAC forecasts from a global model"
     " trained without the project (leave-projects-out folds) with the challenger's recipe, then with its adapter,"
-    " against the EVM formulas (BAC, AC + (BAC - EV), BAC / CPI, AC + (BAC - EV) / (CPI x SPI)): MAPE, median APE,"
+    " against the formulas (BAC, AC + (BAC - EV), BAC / CPI, AC + (BAC - EV) / (CPI x SPI), max(AC, committed +"
+    " pending + uncommitted)): MAPE, median APE,"
     " 80% coverage. The challenger becomes champion only if its backtest beats the champion's on the same data.",
 )
 def backtest_report(
@@ -154,7 +155,7 @@ def _flat_metrics(table: dict[str, dict[str, dict]], names: tuple[str, ...], pre
 
 
 def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> list[dg.AssetCheckResult]:
-    """The forecasting goals as warnings in the UI: interval coverage on open trades, the EVM formulas beaten, and
+    """The forecasting goals as warnings in the UI: interval coverage on open trades, the formulas beaten, and
     kept adapters better than the global model (``stages``: the report's stages as JSON, for the metadata)."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
     adapters_behind = stages_behind_global(report.stages)
@@ -211,9 +212,10 @@ def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, s
     champion = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
     mlflow.tag_version(GLOBAL_MODEL, challenger, {promotion.SCORE_TAG: score, "backtest_run_id": context.run.run_id})
     scores = {"challenger_backtest_score": score}
-    champion_score, same, replayed = None, False, False
+    champion_score, same, replayed, champion_schema = None, False, False, None
     if champion is not None and champion != challenger:
         champion_recipe = promotion.recipe_of(mlflow.run_params(GLOBAL_MODEL, champion))
+        champion_schema = champion_recipe["feature_schema_version"] or None
         same = champion_recipe == recipe
         if same:
             champion_score = score
@@ -234,6 +236,8 @@ def _promotion(context, mlflow: MlflowResource, challenger: str, recipe: dict, s
         same_recipe=same,
         replayed=replayed,
         demoted=mlflow.version_tags(GLOBAL_MODEL, challenger).get(DEMOTED_TAG),
+        champion_schema=champion_schema,
+        schema=recipe.get("feature_schema_version"),
     )
     if decision.promote:
         mlflow.promote(GLOBAL_MODEL, challenger, f"backtest: {decision.reason}")

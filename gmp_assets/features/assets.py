@@ -26,7 +26,7 @@ from gmp_assets.resources import PostgresResource
     group_name="features",
     kinds={"postgres", "pandas"},
     retry_policy=DB_RETRY,
-    description="The canonical feature schema (per-SF costs, progress, calendar, project and trade attributes,"
+    description="The canonical feature schema (per-SF costs, commitments, progress, calendar, project and trade attributes,"
     " rolling means/std and lags) per project x trade x month. A row for month M uses only data dated on or"
     f" before M. Schema version {FEATURE_SCHEMA_VERSION}.",
 )

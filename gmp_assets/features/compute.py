@@ -45,7 +45,6 @@ _NUMERIC = (
     "cumulative_cost_cents",
     "budget_cents",
     "project_square_feet",
-    "committed_per_sf_cents",
     "schedule_elapsed_share",
     "reported_pct_complete",
     "east_share",
@@ -53,6 +52,8 @@ _NUMERIC = (
     "project_month",
     "trade_month",
 )
+# The canonical mart's commitment columns (schema 2) and what a frame without them reads.
+COMMITMENT_COLUMNS = ("committed_cents", "pending_co_cents", "uncommitted_cents")
 
 
 def month_of(value) -> np.datetime64:
@@ -71,9 +72,24 @@ def _prepare(canonical: pd.DataFrame, as_of=None) -> pd.DataFrame:
     frame["month"] = pd.to_datetime(frame["month_start"]).to_numpy().astype("datetime64[M]")
     for column in _NUMERIC:
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    frame = with_commitment_columns(frame)
     if as_of is not None:
         frame = frame[frame["month"] <= month_of(as_of)]
     return ordered_spine(frame, "month")
+
+
+def with_commitment_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``COMMITMENT_COLUMNS`` as float64 and ``has_commitments`` as bool: committed and
+    pending 0, uncommitted the budget (not below 0) and no commitments where a column is missing or
+    NULL (a canonical frame from before the commitments file, or a project without one)."""
+    budget = pd.to_numeric(frame["budget_cents"]).astype("float64").clip(lower=0.0)
+    defaults = {"committed_cents": 0.0, "pending_co_cents": 0.0, "uncommitted_cents": budget}
+    columns = {}
+    for column, default in defaults.items():
+        values = pd.to_numeric(frame[column]).astype("float64") if column in frame else pd.Series(np.nan, frame.index)
+        columns[column] = values.fillna(default)
+    has = frame["has_commitments"].astype("boolean").fillna(False) if "has_commitments" in frame else False
+    return frame.assign(**columns, has_commitments=pd.Series(has, index=frame.index).astype(bool))
 
 
 def ordered_spine(frame: pd.DataFrame, month_column: str) -> pd.DataFrame:
@@ -125,14 +141,20 @@ def _cost_features(frame: pd.DataFrame) -> Columns:
     per_sf_dollars = 1.0 / (frame["project_square_feet"].to_numpy() * 100.0)
     bac = frame["budget_cents"].to_numpy()
     cumulative = frame["cumulative_cost_cents"].to_numpy()
-    committed = frame["committed_per_sf_cents"].fillna(0.0).to_numpy() / 100.0
+    committed = frame["committed_cents"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         spent = np.where(bac > 0, cumulative / bac, np.where(cumulative > 0, SHARE_CAP, 0.0))
+        bought_out = np.where(bac > 0, committed / bac, np.where(committed > 0, SHARE_CAP, 0.0))
+    per_sf_scaled = per_sf_dollars / CUMULATIVE_SF_SCALE_DOLLARS
     return {
         "cost_per_sf": frame["monthly_cost_cents"].to_numpy() * per_sf_dollars / MONTHLY_SF_SCALE_DOLLARS,
         "cumulative_cost_per_sf": cumulative * per_sf_dollars / CUMULATIVE_SF_SCALE_DOLLARS,
         "budget_per_sf": bac * per_sf_dollars / CUMULATIVE_SF_SCALE_DOLLARS,
-        "committed_per_sf": committed / CUMULATIVE_SF_SCALE_DOLLARS,
+        "committed_per_sf": committed * per_sf_scaled,
+        "pending_per_sf": frame["pending_co_cents"].to_numpy() * per_sf_scaled,
+        "uncommitted_per_sf": frame["uncommitted_cents"].to_numpy() * per_sf_scaled,
+        "bought_out_share": np.clip(bought_out, 0.0, SHARE_CAP),
+        "has_commitments": frame["has_commitments"].to_numpy().astype("float64"),
         "pct_budget_spent": np.clip(spent, 0.0, SHARE_CAP),
     }
 
@@ -203,6 +225,9 @@ def _raw_values(frame: pd.DataFrame, project: pd.DataFrame) -> Columns:
         "reported_pct_complete": frame["reported_pct_complete"].to_numpy(),
         "schedule_elapsed_share": frame["schedule_elapsed_share"].to_numpy(),
         "months_of_data": frame["project_month"].to_numpy().astype("int32"),
+        "committed_cents": frame["committed_cents"].to_numpy().astype("int64"),
+        "pending_cents": frame["pending_co_cents"].to_numpy().astype("int64"),
+        "uncommitted_cents": frame["uncommitted_cents"].to_numpy().astype("int64"),
     }
 
 

@@ -7,6 +7,9 @@ in a sample is dated after M.
 Target (``y``): ``log(final_cost / BAC)`` of the trade, known only once the trade is finished
 (completed projects, or finished trades of active projects). A log cost ratio is scale-free, so
 one model serves projects of any size; EAC and its interval follow as ``BAC * exp(y)``.
+
+Commitments at M (``committed_cents``, ``pending_cents``, ``uncommitted_cents``, ``has_commitments``)
+default to none: a dataset built without them reads 0 / False.
 """
 
 from __future__ import annotations
@@ -58,6 +61,18 @@ class SequenceDataset:
     trade_finished: np.ndarray  # bool [n]: the trade is known finished at as_of_month
     months_of_data: np.ndarray  # int32 [n]: months of project data up to as_of_month
     feature_names: tuple[str, ...] = field(default=())
+    committed_cents: np.ndarray | None = None  # int64 [n]: original + approved commitment COs at M
+    pending_cents: np.ndarray | None = None  # int64 [n]: commitment COs pending at M
+    uncommitted_cents: np.ndarray | None = None  # int64 [n]: budget at M less original committed, >= 0
+    has_commitments: np.ndarray | None = None  # bool [n]: the project has commitment lines
+
+    def __post_init__(self) -> None:
+        n = len(self.y)
+        for name in ("committed_cents", "pending_cents", "uncommitted_cents"):
+            value = getattr(self, name)
+            setattr(self, name, np.zeros(n, dtype=np.int64) if value is None else np.asarray(value, dtype=np.int64))
+        has = self.has_commitments
+        self.has_commitments = np.zeros(n, dtype=bool) if has is None else np.asarray(has, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.y)

@@ -3,16 +3,22 @@
 Scale constants (fixed numbers, never fitted on data, so a row never depends on other rows):
 
 - monthly cost per SF: dollars / ``MONTHLY_SF_SCALE_DOLLARS`` (1 $/SF; a busy trade-month is ~0.5-20)
-- cumulative, budget and committed per SF: dollars / ``CUMULATIVE_SF_SCALE_DOLLARS`` (10 $/SF;
-  a level-1 trade's budget is ~1-11)
+- cumulative, budget, committed, pending and uncommitted per SF: dollars / ``CUMULATIVE_SF_SCALE_DOLLARS``
+  (10 $/SF; a level-1 trade's budget is ~1-11)
 - project month, trade month, planned duration: months / ``MONTH_SCALE`` (24 months)
 - square feet: ``ln(sf / SQUARE_FEET_SCALE)`` (100,000 SF -> 0)
-- ``pct_budget_spent`` and ``schedule_elapsed`` capped at ``SHARE_CAP`` (2.0)
+- ``pct_budget_spent``, ``bought_out_share`` and ``schedule_elapsed`` capped at ``SHARE_CAP`` (2.0)
+
+Commitments (schema 2): committed = original commitment lines executed by the month plus their
+approved change orders, pending = commitment change orders created and not decided by the month,
+uncommitted = the month's budget less the original committed amounts, not below 0 (the canonical
+mart's columns, as of the month's end). A canonical frame without them (no commitments file) reads
+committed and pending 0, uncommitted the budget and ``has_commitments`` 0.
 """
 
 from __future__ import annotations
 
-FEATURE_SCHEMA_VERSION = "1"
+FEATURE_SCHEMA_VERSION = "2"
 
 MONTHLY_SF_SCALE_DOLLARS = 1.0
 CUMULATIVE_SF_SCALE_DOLLARS = 10.0
@@ -28,7 +34,11 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "cost_per_sf",  # monthly cost, $/SF / MONTHLY_SF_SCALE_DOLLARS
     "cumulative_cost_per_sf",  # $/SF / CUMULATIVE_SF_SCALE_DOLLARS
     "budget_per_sf",  # trade BAC, $/SF / CUMULATIVE_SF_SCALE_DOLLARS
-    "committed_per_sf",  # $/SF / CUMULATIVE_SF_SCALE_DOLLARS, 0 when absent
+    "committed_per_sf",  # committed (original + approved COs), $/SF / CUMULATIVE_SF_SCALE_DOLLARS
+    "pending_per_sf",  # pending commitment change orders, $/SF / CUMULATIVE_SF_SCALE_DOLLARS
+    "uncommitted_per_sf",  # budget not yet bought out, $/SF / CUMULATIVE_SF_SCALE_DOLLARS
+    "bought_out_share",  # committed / BAC in [0, 2]; no BAC: 0 without commitments, 2 with
+    "has_commitments",  # 1 where the project has any commitment line, else 0
     "pct_budget_spent",  # cumulative / BAC in [0, 2]; no BAC: 0 without cost, 2 with cost
     "schedule_elapsed",  # project month / planned duration, capped at 2
     "pct_complete",  # reported / 100 in [0, 1]; else min(pct_budget_spent, 1)
@@ -72,6 +82,19 @@ RAW_COLUMNS: dict[str, str] = {
     "reported_pct_complete": "double precision",  # 0-100, NULL without a reported value
     "schedule_elapsed_share": "double precision",  # uncapped
     "months_of_data": "integer",  # project month number: 1 at the project's start month
+    "committed_cents": "bigint",
+    "pending_cents": "bigint",
+    "uncommitted_cents": "bigint",
+}
+# Columns added after schema 1: an existing table gains them (``ALTER TABLE``), 0 on its old rows.
+ADDED_COLUMNS: dict[str, str] = {
+    "pending_per_sf": "double precision",
+    "uncommitted_per_sf": "double precision",
+    "bought_out_share": "double precision",
+    "has_commitments": "double precision",
+    "committed_cents": "bigint",
+    "pending_cents": "bigint",
+    "uncommitted_cents": "bigint",
 }
 
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -105,6 +128,11 @@ FEATURE_ROWS_DDL = "\n".join(
         "    computed_at timestamptz NOT NULL DEFAULT now(),",
         "    PRIMARY KEY (project_key, canonical_code, month_start)",
         ");",
+        "",
+        *(
+            f"ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS {name} {sql_type} NOT NULL DEFAULT 0;"
+            for name, sql_type in ADDED_COLUMNS.items()
+        ),
         "",
     ]
 )

@@ -90,4 +90,8 @@ def build_sequences(
         trade_finished=trade_finished,
         months_of_data=samples["months_of_data"].to_numpy().astype(np.int32),
         feature_names=FEATURE_COLUMNS,
+        committed_cents=samples["committed_cents"].to_numpy().astype(np.int64),
+        pending_cents=samples["pending_cents"].to_numpy().astype(np.int64),
+        uncommitted_cents=samples["uncommitted_cents"].to_numpy().astype(np.int64),
+        has_commitments=samples["has_commitments"].to_numpy(dtype=np.float64) > 0.5,
     )

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from gmp_assets.features.dataset import UNKNOWN, SequenceDataset, Vocabulary
-from gmp_assets.models import evidence, fallback
+from gmp_assets.models import commitments, evidence, fallback
 from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
 from gmp_assets.taxonomy.trades import Taxonomy, load_taxonomy
 
@@ -86,7 +86,8 @@ def ladder_distribution(
 
     Then open trades without evidence of their own take in their project's other trades' evidence
     (``evidence.with_peer_evidence``, with the scatter the global model carries); ``ds`` should
-    hold all the project's trades at the month.
+    hold all the project's trades at the month. Last, trades with commitments take in what their
+    buyout measures (``commitments.with_commitment_evidence``), on every rung.
     """
     methods = np.asarray(methods, dtype=object)
     mean, std = np.zeros(len(ds)), np.zeros(len(ds))
@@ -100,7 +101,7 @@ def ladder_distribution(
     noise = evidence_noise(base[0]) if base is not None else None
     if noise is not None:
         mean, std = evidence.with_peer_evidence(ds, mean, std, noise)
-    return mean, std
+    return commitments.with_commitment_evidence(ds, mean, std)
 
 
 def forecast_from_distribution(

@@ -118,6 +118,9 @@ def forecast_rows(
                 "confidence_level": forecasts.confidence,
                 "eac_east_cents": int(east[i]),
                 "eac_west_cents": int(west[i]),
+                "committed_cents": int(ds.committed_cents[i]),
+                "pending_cents": int(ds.pending_cents[i]),
+                "uncommitted_cents": int(ds.uncommitted_cents[i]),
             }
         )
     return rows

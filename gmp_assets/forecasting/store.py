@@ -25,7 +25,12 @@ VALUE_COLUMNS = (
     "confidence_level",
     "eac_east_cents",
     "eac_west_cents",
+    "committed_cents",
+    "pending_cents",
+    "uncommitted_cents",
 )
+# A row may leave these out (0): the trade's commitments as of the forecast date (sql/008).
+COMMITMENT_COLUMNS = ("committed_cents", "pending_cents", "uncommitted_cents")
 
 EXPORT_COLUMNS = (
     "project_key",
@@ -43,6 +48,7 @@ EXPORT_COLUMNS = (
     "model_name",
     "model_version",
     "method",
+    *COMMITMENT_COLUMNS,
 )
 
 
@@ -77,6 +83,7 @@ def write_forecasts(
         )
         current = {r[0]: (r[1], dict(zip(VALUE_COLUMNS, r[2:]))) for r in cur.fetchall()}
         for row in rows:
+            row = {c: 0 for c in COMMITMENT_COLUMNS} | row
             code = row["canonical_code"]
             old = current.get(code)
             if old is not None and _normalised(old[1]) == _normalised(row):

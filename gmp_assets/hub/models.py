@@ -72,6 +72,11 @@ class TradeForecast(BaseModel):
     model_name: str
     model_version: str
     method: str
+    committed_cents: int = Field(0, description="Commitment lines and their approved change orders at the date.")
+    pending_cents: int = Field(0, description="Commitment change orders pending at the date.")
+    uncommitted_cents: int = Field(
+        0, description="Budget not yet bought out at the date (budget less original committed)."
+    )
     canonical_name: str
     method_reason: str
 

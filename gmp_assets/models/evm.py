@@ -8,6 +8,13 @@ caller, e.g. the taxonomy's typical curve at the elapsed schedule share):
 - CPI:                 EAC = BAC / CPI,                     CPI = EV / AC
 - CPI x SPI:           EAC = AC + (BAC - EV) / (CPI x SPI), SPI = EV / PV
 
+and the cost report's projected cost from the commitments (:func:`commitment_estimate`):
+
+- commitment:          EAC = max(AC, committed + pending + uncommitted), where committed holds the
+                       commitment lines and their approved change orders, pending the change orders
+                       not yet decided and uncommitted the budget not yet bought out; max(AC, BAC)
+                       for a project without commitments
+
 Zero guards: an index whose denominator is zero (no cost yet, nothing planned yet) carries no
 evidence and is taken as 1.0 (on budget / on schedule). Indices are then clipped to
 ``INDEX_BOUNDS`` so a zero numerator (cost but nothing earned yet) cannot divide by zero or blow
@@ -55,3 +62,12 @@ def evm_estimates(bac, ac, pct_complete, planned_pct) -> dict[str, np.ndarray]:
         "cpi": bac / cpi,
         "cpi_spi": ac + (bac - ev) / (cpi * spi),
     }
+
+
+def commitment_estimate(bac, ac, committed, pending, uncommitted, has_commitments) -> np.ndarray:
+    """EAC = max(AC, committed + pending + uncommitted); max(AC, BAC) without commitments (float)."""
+    bac, ac, committed, pending, uncommitted = (
+        np.asarray(v, dtype=np.float64) for v in (bac, ac, committed, pending, uncommitted)
+    )
+    projected = np.where(np.asarray(has_commitments, dtype=bool), committed + pending + uncommitted, bac)
+    return np.maximum(ac, projected)

@@ -13,7 +13,9 @@ recipe's backtest beats the champion's on the same data:
 - different recipe that can be replayed on today's features and code (same feature schema, window
   and code fingerprint, ``models.recipe``): both recipes are backtested on the same data and the
   challenger must score strictly lower;
-- the champion's recipe cannot be replayed (older feature schema or code): the challenger must beat
+- the champion was trained on another feature schema: it cannot serve today's feature rows (the
+  registry refuses to load it), so the challenger replaces it;
+- the champion's recipe cannot be replayed (older code): the challenger must beat
   the score recorded on the champion when it was backtested; without one it is promoted, and the
   reason says the comparison was impossible.
 
@@ -95,9 +97,12 @@ def decide(
     same_recipe: bool,
     replayed: bool,
     demoted: str | None = None,
+    champion_schema: str | None = None,
+    schema: str | None = None,
 ) -> Decision:
     """Whether the challenger becomes the champion, and why (see the module docstring). ``demoted``:
-    why a person took the challenger out of service (``registry.DEMOTED_TAG``), if one did."""
+    why a person took the challenger out of service (``registry.DEMOTED_TAG``), if one did;
+    ``champion_schema`` and ``schema``: the champion's feature schema version and today's."""
     if math.isnan(challenger_score):
         return Decision(False, "the challenger's backtest has no score (no scored samples)")
     if not has_champion:
@@ -109,6 +114,12 @@ def decide(
             False,
             f"taken out of service by hand ({demoted}); backtest score {challenger_score:.4f}:"
             " only gmp models promote brings it back",
+        )
+    if champion_schema is not None and schema is not None and champion_schema != schema:
+        return Decision(
+            True,
+            f"the champion was trained on feature schema {champion_schema} and cannot serve schema {schema};"
+            f" challenger backtest score {challenger_score:.4f}",
         )
     if same_recipe:
         return Decision(

@@ -7,7 +7,9 @@ a new version is the ``challenger``; it becomes the ``champion`` only when it be
 
 Models are logged as a native ``.keras`` file with the SHA-256 of every artifact recorded on the
 version, and loaded only after those are verified and nothing pickled is found
-(``models/artifact_safety.py``); a refused champion gives way to the previous one.
+(``models/artifact_safety.py``); a refused champion gives way to the previous one. A version
+trained on another feature schema (``features.schema.FEATURE_SCHEMA_VERSION``) is refused too: its
+inputs are not today's feature rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from dagster import ConfigurableResource
 
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
+from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.models import artifact_safety as safety
 
 GLOBAL_MODEL = "gmp_forecaster_global"
@@ -56,6 +59,19 @@ ADAPTER_MODEL_PREFIX = "gmp_forecaster_project_"
 
 def adapter_model_name(project_key: str) -> str:
     return f"{ADAPTER_MODEL_PREFIX}{project_key}"
+
+
+def schema_problems(params: dict[str, str]) -> list[str]:
+    """Why a version whose run logged ``params`` cannot serve today's feature rows (another
+    ``feature_schema_version``); empty when it can or the run logged none."""
+    problems = []
+    schema = params.get("feature_schema_version")
+    if schema is not None and str(schema) != FEATURE_SCHEMA_VERSION:
+        problems.append(
+            f"it was trained on feature schema {schema}, the features are schema {FEATURE_SCHEMA_VERSION}"
+            " (train a new version)"
+        )
+    return problems
 
 
 class MlflowResource(ConfigurableResource):
@@ -275,8 +291,9 @@ class MlflowResource(ConfigurableResource):
 
     def load_version(self, name: str, version: str) -> LoadedModel:
         """Version ``version`` of ``name``, loaded from its ``.keras`` file with Keras' ``safe_mode``
-        after its artifacts pass ``artifact_safety`` (recorded digests, nothing pickled); raises
-        ``UnsafeModelError`` saying why otherwise."""
+        after its artifacts pass ``artifact_safety`` (recorded digests, nothing pickled) and its
+        feature schema is today's (:func:`schema_problems`); raises ``UnsafeModelError`` saying why
+        otherwise."""
         import keras
         import mlflow
 
@@ -316,6 +333,7 @@ class MlflowResource(ConfigurableResource):
                 problems.append(f"{VOCABULARY_ARTIFACT} was not recorded at registration")
             elif digests is not None:
                 problems += safety.file_problems(VOCABULARY_ARTIFACT, vocabulary, digests[VOCABULARY_ARTIFACT])
+            problems += schema_problems(self.run_params(name, version))
             if problems:
                 raise safety.refusal(name, version, problems)
             vocab = json.loads(vocabulary.read_text())

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from gmp_assets import database, settings
+from gmp_assets.canonical.reconciliation import prime_differences
 from gmp_assets.catalog import (
     GLOBAL_MODEL_KEY,
     MANUAL_TRADE_MAPPINGS,
@@ -99,7 +100,7 @@ class ProjectOutcome:
     pending: int = 0
     months: int = 0
     quality: float | None = None
-    warnings: list[str] = field(default_factory=list)  # what reading the files noticed (encoding, XER)
+    warnings: list[str] = field(default_factory=list)  # what reading the files noticed; PRIME vs breakdown
     run_ids: list[str] = field(default_factory=list)
 
 
@@ -202,6 +203,7 @@ def ingest_inbox(
             outcome.months = len(month_keys_between(*span))
         with database.connect() as conn:
             discard_previous(conn, key)  # loaded whole
+            outcome.warnings += [d.line() for d in prime_differences(conn, key)]
         _counts(outcome)
         outcome.ok = True
     return outcomes

@@ -11,6 +11,10 @@ CREATE TABLE IF NOT EXISTS ml.feature_rows (
     cumulative_cost_per_sf double precision NOT NULL,
     budget_per_sf double precision NOT NULL,
     committed_per_sf double precision NOT NULL,
+    pending_per_sf double precision NOT NULL,
+    uncommitted_per_sf double precision NOT NULL,
+    bought_out_share double precision NOT NULL,
+    has_commitments double precision NOT NULL,
     pct_budget_spent double precision NOT NULL,
     schedule_elapsed double precision NOT NULL,
     pct_complete double precision NOT NULL,
@@ -45,6 +49,17 @@ CREATE TABLE IF NOT EXISTS ml.feature_rows (
     reported_pct_complete double precision,
     schedule_elapsed_share double precision NOT NULL,
     months_of_data integer NOT NULL,
+    committed_cents bigint NOT NULL,
+    pending_cents bigint NOT NULL,
+    uncommitted_cents bigint NOT NULL,
     computed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (project_key, canonical_code, month_start)
 );
+
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS pending_per_sf double precision NOT NULL DEFAULT 0;
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS uncommitted_per_sf double precision NOT NULL DEFAULT 0;
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS bought_out_share double precision NOT NULL DEFAULT 0;
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS has_commitments double precision NOT NULL DEFAULT 0;
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS committed_cents bigint NOT NULL DEFAULT 0;
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS pending_cents bigint NOT NULL DEFAULT 0;
+ALTER TABLE ml.feature_rows ADD COLUMN IF NOT EXISTS uncommitted_cents bigint NOT NULL DEFAULT 0;

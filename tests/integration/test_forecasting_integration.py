@@ -403,6 +403,9 @@ def test_export_has_the_documented_columns(trained, tmp_path):
             "model_name",
             "model_version",
             "method",
+            "committed_cents",
+            "pending_cents",
+            "uncommitted_cents",
         ]
         rows = list(reader)
     assert len(rows) == count > 0
@@ -538,6 +541,24 @@ def test_forecast_as_of_month_ignores_later_data(trained, registry, pg):
 
     with_later, without_later = _forecast_around_change(pg, registry, drop_later_months)
     pd.testing.assert_frame_equal(with_later, without_later)
+
+
+def test_forecast_as_of_month_ignores_later_commitments(trained, registry, pg):
+    def commit_everything_later(cur, project_key, month):
+        cur.execute(
+            "UPDATE analytics.canonical_cost_features SET has_commitments = true,"
+            " committed_cents = budget_cents * 2, pending_co_cents = budget_cents, uncommitted_cents = 0"
+            " WHERE project_key = %s AND month_start > %s",
+            (project_key, month),
+        )
+        cur.execute(
+            "UPDATE ml.feature_rows SET has_commitments = 1, bought_out_share = 2, committed_cents = bac_cents * 2,"
+            " pending_cents = bac_cents, uncommitted_cents = 0 WHERE project_key = %s AND month_start > %s",
+            (project_key, month),
+        )
+
+    before, after = _forecast_around_change(pg, registry, commit_everything_later)
+    pd.testing.assert_frame_equal(before, after)
 
 
 def test_forecast_of_one_project_ignores_other_projects_data(trained, registry, pg):

@@ -294,6 +294,7 @@ def test_evm_baselines_on_a_hand_made_trade(report):
     assert row.evm_ac_plus_remaining_eac == pytest.approx(1_080_000 + 300_000)
     assert row.evm_cpi_eac == pytest.approx(1_440_000)
     assert row.evm_cpi_spi_eac == pytest.approx(1_080_000 + 300_000 / (900 / 1080 * 1.2))
+    assert row.commitment_eac == pytest.approx(1_200_000)  # no commitments: max(AC, BAC)
 
 
 def test_held_out_projects_never_train_their_fold(report):
@@ -383,7 +384,7 @@ def test_to_json_shape_and_text(report):
     for stage, methods in report.stages.items():  # what `gmp backtest` prints from the JSON, as from the report
         assert how_sure(body["stages"][stage]["adapter"]) == how_sure(methods["adapter"])
     assert re.search(
-        r"model MAPE [\d.]+% (below|above) evm_\w+'s \(90% interval [^;]+; by project p1 -?[\d.]+%, p2 ",
+        r"model MAPE [\d.]+% (below|above) (evm_\w+|commitment)'s \(90% interval [^;]+; by project p1 -?[\d.]+%, p2 ",
         how_sure(methods["adapter"]),
     )
     behind = {

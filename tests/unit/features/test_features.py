@@ -81,7 +81,7 @@ def rows_of(features: pd.DataFrame, project: str, code: str) -> pd.DataFrame:
 
 def test_schema_columns_version_and_ddl():
     assert isinstance(FEATURE_SCHEMA_VERSION, str)
-    assert len(set(FEATURE_COLUMNS)) == len(FEATURE_COLUMNS) == 31
+    assert len(set(FEATURE_COLUMNS)) == len(FEATURE_COLUMNS) == 35
     assert TABLE_COLUMNS[: len(KEY_COLUMNS) + 1] == (*KEY_COLUMNS, "feature_schema_version")
     features_in_table = [c for c in TABLE_COLUMNS if c in FEATURE_COLUMNS]
     assert tuple(features_in_table) == FEATURE_COLUMNS

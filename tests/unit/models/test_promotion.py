@@ -6,7 +6,9 @@ import math
 
 import pytest
 
+from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.models import promotion
+from gmp_assets.models.registry import schema_problems
 from gmp_assets.models.training import TrainConfig
 
 PARAMS = {
@@ -84,3 +86,14 @@ def test_a_version_taken_out_of_service_by_hand_is_not_promoted_again_automatica
         held = decide(0.07, None if not flags.get("replayed", True) else 0.08, demoted=why, **flags)
         assert not held.promote and why in held.reason and "gmp models promote" in held.reason
     assert decide(0.07, 0.08, demoted=None).promote and decide(0.07, 0.08, demoted="").promote
+
+
+def test_a_champion_on_another_feature_schema_is_replaced_unless_demoted():
+    older = decide(0.20, 0.05, replayed=False, champion_schema="1", schema="2")
+    assert older.promote and "feature schema 1" in older.reason
+    assert not decide(0.20, 0.05, replayed=False, champion_schema="2", schema="2").promote
+    assert not decide(0.20, 0.05, champion_schema="1", schema="2", demoted="by hand").promote
+    # and the registry refuses to serve it meanwhile
+    assert "feature schema 1" in schema_problems(PARAMS)[0]
+    assert schema_problems(PARAMS | {"feature_schema_version": FEATURE_SCHEMA_VERSION}) == []
+    assert schema_problems({}) == []  # a run that logged no schema (a test network) is not judged
