@@ -115,6 +115,7 @@ class TextScan:
         self.control_chars = control_chars
         self.size = 0
         self.head = b""  # the first bytes (BOM detection)
+        self._checked = 0  # bytes past the checks below
         self.blank = True
         self._digest = hashlib.sha256()
         self._nul = False
@@ -127,6 +128,7 @@ class TextScan:
         self._text_blank = True  # as UTF-8
         self._cp1252_blank = True
         self.codec: str | None = None  # set by finish
+        self._final = False
 
     @property
     def text_blank(self) -> bool:
@@ -139,31 +141,37 @@ class TextScan:
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         """Take the next bytes of the file (``final``: the last ones; an empty final chunk is fine)."""
-        base = self.size
         self.size += len(chunk)
         self._digest.update(chunk)
-        if len(self.head) < len(_UTF8_BOM):
-            self.head += chunk[: len(_UTF8_BOM) - len(self.head)]
+        self._final = final
+        skip = 0
+        if len(self.head) < len(_UTF8_BOM):  # the first bytes wait until the BOM question can be answered
+            self.head += chunk
+            if len(self.head) < len(_UTF8_BOM) and not final:
+                return
+            chunk, self.head = self.head, self.head[: len(_UTF8_BOM)]
+            skip = len(_UTF8_BOM) if chunk.startswith(_UTF8_BOM) else 0  # the BOM is no text
+        base = self._checked
+        self._checked += len(chunk)
         self.blank = self.blank and not chunk.strip()
         self._nul = self._nul or b"\x00" in chunk
         if self._cp1252_error is None:
             try:
-                self._cp1252_blank = self._cp1252_blank and not chunk.decode("cp1252").strip()
+                text = chunk.decode("cp1252")
+                self._cp1252_blank = self._cp1252_blank and not text.strip()
             except UnicodeDecodeError as err:
                 self._cp1252_error = (base + err.start, chunk[err.start])
         if self._byte_control is None and (match := _CONTROL_BYTES.search(chunk)):
             self._byte_control = (base + match.start(), match.group()[0])
         if self._utf8_error is None:
-            self._feed_utf8(chunk, base, final)
+            self._feed_utf8(chunk[skip:], base + skip, final)
 
-    def _feed_utf8(self, chunk: bytes, base: int, final: bool) -> None:
-        skip = max(0, len(_UTF8_BOM) - base) if self.head.startswith(_UTF8_BOM) else 0  # the BOM is no text
-        pending = len(self._utf8.getstate()[0])
+    def _feed_utf8(self, data: bytes, base: int, final: bool) -> None:
+        pending = self._utf8.getstate()[0]
         try:
-            text = self._utf8.decode(chunk[skip:], final)
+            text = self._utf8.decode(data, final)
         except UnicodeDecodeError as err:
-            offset = base + skip - pending + err.start
-            self._utf8_error = (offset, (self._utf8.getstate()[0] + chunk[skip:])[err.start])
+            self._utf8_error = (base - len(pending) + err.start, (pending + data)[err.start])
             return
         if self._utf8_control is None and (match := _CONTROL_CHARS.search(text)):
             self._utf8_control = (self._utf8_chars + match.start(), match.group())
@@ -172,6 +180,8 @@ class TextScan:
 
     def finish(self) -> tuple[str, list[str]]:
         """The codec for the file and its warnings; ``InputFileError`` for a file that is not such text."""
+        if not self._final:
+            self.feed(b"", final=True)
         file = self.file
         if self.head.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise InputFileError(file, "is UTF-16 encoded; save it as UTF-8", expected=TEXT_EXPECTED)
