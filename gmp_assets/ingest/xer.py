@@ -1,4 +1,4 @@
-"""Primavera P6 XER schedule reader: one file = one data date, one schedule row per activity.
+"""Primavera P6 XER schedule reader: one file = one data date, one schedule row per activity (milestones left out).
 
 Tables are read with ``xerparser.parser`` (the tokenizer of xerparser); the rest works on its
 row dictionaries rather than on ``xerparser.Xer``, which refuses files for reasons that do not
