@@ -43,19 +43,21 @@ class _ChunkStream(io.RawIOBase):
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._left = b""
+        self._chunk = memoryview(b"")
+        self._at = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._left:
-            self._left = next(self._chunks, b"")
-            if not self._left:
+        while self._at >= len(self._chunk):
+            chunk = next(self._chunks, b"")
+            if not chunk:
                 return 0
-        size = min(len(buffer), len(self._left))
-        buffer[:size] = self._left[:size]
-        self._left = self._left[size:]
+            self._chunk, self._at = memoryview(chunk), 0
+        size = min(len(buffer), len(self._chunk) - self._at)
+        buffer[:size] = self._chunk[self._at : self._at + size]
+        self._at += size
         return size
 
     def close(self) -> None:
