@@ -279,6 +279,8 @@ def reliability(doc: dict) -> tuple[list[str], Table]:
 
 
 def mapping_quality(doc: dict) -> tuple[list[str], Table]:
+    """One row per name list and word scorer (the mapper's first, then those it is compared with); the
+    real P6 export's names, which carry no labels, as a note."""
     labels = {
         "hand_made": "independent hand-made list",
         "demo_spellings": "demo generator's spellings",
@@ -286,27 +288,40 @@ def mapping_quality(doc: dict) -> tuple[list[str], Table]:
     }
     header = [
         "names",
+        "word scorer",
         "count",
         "mappable",
         "mapped right automatically",
-        "left for review",
+        "left for review (mappable)",
+        "review queue (all)",
         "mapped wrong (any confidence)",
         "mapped wrong at confidence >= 0.85",
     ]
+    scorers = {doc.get("scorer", "token_set"): doc, **doc.get("compared", {})}
     rows = [
         [
             labels[k],
+            scorer,
             str(f["names"]),
             str(f["mappable"]),
             f"{f['right']} ({pct(f['right'] / f['mappable'])})",
             str(f["left_for_review"]),
+            str(f.get("review_queue", "–")),
             str(f["wrong"]),
             str(f["wrong_confident"]),
         ]
-        for k, f in doc.items()
-        if k in labels
+        for k in labels
+        for scorer, figures in scorers.items()
+        if (f := figures.get(k)) is not None
     ]
-    return [], [header, *rows]
+    notes = [
+        f"Real P6 export, {scorer}: {f['wbs_mapped']} of {f['wbs_names']} distinct WBS names and"
+        f" {f['activities_mapped']} of {f['activities_names']} distinct activity names map without review"
+        " (a rail project: few are building trades; no labels, so right and wrong are not counted)."
+        for scorer, figures in scorers.items()
+        if (f := figures.get("real_xer")) is not None
+    ]
+    return notes, [header, *rows]
 
 
 def mapping_throughput(doc: dict) -> tuple[list[str], Table]:

@@ -108,7 +108,16 @@ def demo_data(n_projects: int, seed: int, out_dir: Path, as_of, regime: str = "d
     click.echo(f"{len(summaries)} projects written to {out_dir}")
 
 
+def _progress(line: str) -> None:
+    """A progress line on stderr, any text of a file in it escaped for the terminal."""
+    from gmp_assets.taxonomy.names import printable
+
+    click.echo(printable(line), err=True)
+
+
 def _print_outcomes(outcomes) -> None:
+    from gmp_assets.taxonomy.names import printable
+
     header = (
         f"{'project':<14} {'status':<7} {'rows in':>8} {'loaded':>8} {'rejected':>8} {'trades':>6} {'pending':>7}"
         f" {'months':>6} {'quality':>7}"
@@ -122,7 +131,7 @@ def _print_outcomes(outcomes) -> None:
             f"{o.rows_rejected:>8} {o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}"
         )
         if o.error:
-            click.echo(f"  reason: {o.error}")
+            click.echo(f"  reason: {printable(o.error)}")
         if o.in_database:
             click.echo(f"  in the database: {o.in_database}")
         for reject in o.first_rejects:
@@ -132,7 +141,7 @@ def _print_outcomes(outcomes) -> None:
                 f"  ... {o.rows_rejected - len(o.first_rejects)} more: gmp rejects list --project {o.project_key}"
             )
         for warning in o.warnings:
-            click.echo(f"  warning: {warning}")
+            click.echo(f"  warning: {printable(warning)}")
 
 
 @main.command("ingest")
@@ -143,7 +152,7 @@ def ingest(inbox: Path) -> None:
     from gmp_assets.orchestration.runner import ingest_inbox
 
     database.prepare(start=True)
-    outcomes = ingest_inbox(defs, inbox, progress=lambda line: click.echo(line, err=True))
+    outcomes = ingest_inbox(defs, inbox, progress=_progress)
     _print_outcomes(outcomes)
     if not all(o.ok for o in outcomes):
         sys.exit(1)
@@ -151,6 +160,7 @@ def ingest(inbox: Path) -> None:
 
 def _print_models(summary) -> None:
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
+    from gmp_assets.taxonomy.names import printable
 
     role = "champion" if summary.promoted else "challenger, not promoted"
     click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
@@ -170,11 +180,11 @@ def _print_models(summary) -> None:
     for key, month in sorted(summary.forecasts.items()):
         click.echo(f"forecast: {key} as of {month}" + (f": {_total_line(totals[key])}" if key in totals else ""))
     for warning in summary.warnings:
-        click.echo(f"check: {warning}")
+        click.echo(f"check: {printable(warning)}")
     if summary.warnings:
         click.echo("(confirm pending mappings with gmp mappings confirm, then gmp run again)")
     for error in summary.errors:
-        click.echo(f"error: {error}")
+        click.echo(f"error: {printable(error)}")
 
 
 def _total_line(total: dict) -> str:
@@ -202,7 +212,7 @@ def run(inbox: Path) -> None:
     from gmp_assets.orchestration.runner import ingest_inbox, run_models
 
     database.prepare(start=True)
-    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    progress = _progress
     outcomes = ingest_inbox(defs, inbox, progress=progress)
     _print_outcomes(outcomes)
     summary = run_models(defs, outcomes, progress=progress)
@@ -379,7 +389,14 @@ def rejects_list(project: str | None, fmt: str) -> None:
     rows = _in_database(list_rejects, project)
     columns = ["project_key", "source_file", "line_number", "column", "reason", "raw_values"]
     values = [
-        [r.project_key, r.source_file, str(r.line_number), r.column_name or "", escaped(r.reason), r.shown_values()]
+        [
+            r.project_key,
+            escaped(r.source_file),
+            str(r.line_number),
+            escaped(r.column_name or ""),
+            escaped(r.reason),
+            r.shown_values(),
+        ]
         for r in rows
     ]
     _echo_rows(columns, values, fmt, "rejected row(s)")
@@ -444,6 +461,9 @@ def _echo_rows(columns: list[str], values: list[list[str]], fmt: str, noun: str)
 
 
 def _echo_table(columns: list[str], values: list[list[str]]) -> None:
+    from gmp_assets.taxonomy.names import printable
+
+    values = [[printable(v) for v in row] for row in values]
     widths = [max([len(c)] + [len(v[i]) for v in values]) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     for v in values:
@@ -801,7 +821,7 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     from gmp_assets.definitions import defs
     from gmp_assets.orchestration.runner import ingest_inbox, run_models
 
-    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    progress = _progress
     outcomes = ingest_inbox(defs, inbox, progress=progress)
     _print_outcomes(outcomes)
     summary = run_models(defs, outcomes, progress=progress)

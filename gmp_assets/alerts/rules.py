@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from gmp_assets.alerts.config import Thresholds
+from gmp_assets.taxonomy.names import escaped
 
 EAC_OVER_GMP = "eac_over_gmp"
 EAC_JUMP = "eac_jump"
@@ -151,7 +152,7 @@ def pending_condition(state: ProjectState, thresholds: Thresholds) -> Condition 
     if state.pending_cents <= thresholds.pending_dollars * 100:
         return None
     names = list(state.pending_names)
-    shown = ", ".join(f"'{n}'" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = ", ".join(f"'{escaped(n)}'" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     count = f"{len(names)} unmapped division name{'s' if len(names) != 1 else ''}"
     return Condition(
         PENDING_MAPPINGS,

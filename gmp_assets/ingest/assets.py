@@ -8,6 +8,7 @@ from gmp_assets.ingest.loader import load_project
 from gmp_assets.ingest.readers import InputFileError, read_project_folder
 from gmp_assets.resources import InboxResource, PostgresResource
 from gmp_assets.taxonomy.mapping import TradeMapper
+from gmp_assets.taxonomy.names import printable
 from gmp_assets.taxonomy.store import confirmed_mappings
 
 _DESCRIPTIONS = {
@@ -51,8 +52,8 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
             summary = load_project(conn, project, files)
     except InputFileError as err:
         raise dg.Failure(
-            description=f"{project_key}: {err}",
-            metadata={"file": err.file, "column": err.column or "", "line": err.line or 0},
+            description=f"{project_key}: {printable(str(err))}",
+            metadata={"file": printable(err.file), "column": printable(err.column or ""), "line": err.line or 0},
             allow_retries=False,
         ) from err
     context.log.info(
@@ -60,7 +61,7 @@ def raw_project_files(context: dg.AssetExecutionContext, postgres: PostgresResou
         f"{summary.total('rows_rejected')} rejected; changed={summary.changed}"
     )
     for warning in summary.warnings():
-        context.log.warning(f"{project_key}: {warning}")
+        context.log.warning(f"{project_key}: {printable(warning)}")
     kinds = {"gmp_breakdown", "direct_costs", "schedule", "commitments", "change_orders"}
     for name, key in RAW_KEYS.items():
         metadata: dict = {"project_key": project_key, "changed": summary.changed}

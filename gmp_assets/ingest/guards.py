@@ -3,11 +3,16 @@ workbooks that decompress to far more than they weigh. Every check runs before a
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
+import os
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from gmp_assets.ingest.parsing import InputFileError
 from gmp_assets.settings import max_file_bytes
@@ -64,20 +69,66 @@ def check_entry(path: Path, source: str, folder_ok: bool = False) -> None:
     )
 
 
-def read_limited(path: Path, source: str) -> bytes:
-    """The file's bytes, refused (before reading) when it is larger than ``GMP_MAX_FILE_MB``."""
-    limit = max_file_bytes()
+CHUNK_BYTES = 1 << 20  # what a streamed file is read in
+
+
+def _too_large(source: str, size: int, limit: int) -> InputFileError:
+    return InputFileError(
+        source,
+        f"is {size / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit (GMP_MAX_FILE_MB)",
+        expected="a smaller file, or a higher GMP_MAX_FILE_MB",
+    )
+
+
+def _open_regular(path: Path, source: str) -> BinaryIO:
+    """``path`` opened for reading, refused unless a regular file, also when it is swapped for a link or a
+    pipe after the check (opened without following links, without blocking, then checked again)."""
     check_entry(path, source)
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    if max(size, len(data)) > limit:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            check_entry(path, source)  # it became a link: refused with the same message
+        raise
+    handle = os.fdopen(descriptor, "rb")
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
         raise InputFileError(
             source,
-            f"is {max(size, len(data)) / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit (GMP_MAX_FILE_MB)",
-            expected="a smaller file, or a higher GMP_MAX_FILE_MB",
+            f"is {_kind(mode)}; a project folder may hold only regular files, so nothing of the project is read",
+            expected="a regular file",
         )
-    return data
+    return handle
+
+
+def read_chunks(path: Path, source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """The file's bytes in chunks of ``chunk_bytes``, refused before reading when it is larger than
+    ``GMP_MAX_FILE_MB``, or as soon as more than that was read (a file that grows)."""
+    limit = max_file_bytes()
+    with _open_regular(path, source) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise _too_large(source, size, limit)
+        read = 0
+        while chunk := handle.read(chunk_bytes):
+            read += len(chunk)
+            if read > limit:
+                raise _too_large(source, read, limit)
+            yield chunk
+
+
+def read_limited(path: Path, source: str) -> bytes:
+    """The file's bytes, refused (before reading) when it is larger than ``GMP_MAX_FILE_MB``."""
+    return b"".join(read_chunks(path, source, max_file_bytes() + 1))
+
+
+def sha256_of(path: Path, source: str) -> str:
+    """SHA-256 of the file, read in chunks under the same refusals as :func:`read_chunks`."""
+    digest = hashlib.sha256()
+    for chunk in read_chunks(path, source):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_xlsx_archive(data: bytes, source: str) -> None:

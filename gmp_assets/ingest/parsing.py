@@ -7,6 +7,7 @@ message starts with the offending value and says what was expected.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import math
 import re
@@ -97,7 +98,123 @@ def relative_name(path: Path, project_dir: Path) -> str:
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TEXT_EXPECTED = "UTF-8 (with or without BOM) or Windows-1252 text"
+
+
+class TextScan:
+    """What decoding a text file will do, learnt from its bytes fed in chunks of any size.
+
+    ``finish`` raises what :func:`decode_text` raises for the same bytes and otherwise returns the
+    codec to read the file with (``utf-8-sig`` or ``cp1252``) and the warnings; ``sha256`` and
+    ``blank`` (only whitespace) describe every byte fed. Memory stays that of one chunk.
+    """
+
+    def __init__(self, file: str, *, control_chars: bool = False) -> None:
+        self.file = file
+        self.control_chars = control_chars
+        self.size = 0
+        self.head = b""  # the first bytes (BOM detection)
+        self._checked = 0  # bytes past the checks below
+        self.blank = True
+        self._digest = hashlib.sha256()
+        self._nul = False
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._utf8_chars = 0
+        self._utf8_error: tuple[int, int] | None = None  # (file offset, byte)
+        self._utf8_control: tuple[int, str] | None = None  # (text offset, character)
+        self._cp1252_error: tuple[int, int] | None = None
+        self._byte_control: tuple[int, int] | None = None  # (file offset, byte): a control character in cp1252
+        self._text_blank = True  # as UTF-8
+        self._cp1252_blank = True
+        self.codec: str | None = None  # set by finish
+        self._final = False
+
+    @property
+    def text_blank(self) -> bool:
+        """Whether the decoded text is only whitespace (after ``finish``)."""
+        return self._cp1252_blank if self.codec == "cp1252" else self._text_blank
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        """Take the next bytes of the file (``final``: the last ones; an empty final chunk is fine)."""
+        self.size += len(chunk)
+        self._digest.update(chunk)
+        self._final = final
+        skip = 0
+        if len(self.head) < len(_UTF8_BOM):  # the first bytes wait until the BOM question can be answered
+            self.head += chunk
+            if len(self.head) < len(_UTF8_BOM) and not final:
+                return
+            chunk, self.head = self.head, self.head[: len(_UTF8_BOM)]
+            skip = len(_UTF8_BOM) if chunk.startswith(_UTF8_BOM) else 0  # the BOM is no text
+        base = self._checked
+        self._checked += len(chunk)
+        self.blank = self.blank and not chunk.strip()
+        self._nul = self._nul or b"\x00" in chunk
+        if self._cp1252_error is None:
+            try:
+                text = chunk.decode("cp1252")
+                self._cp1252_blank = self._cp1252_blank and not text.strip()
+            except UnicodeDecodeError as err:
+                self._cp1252_error = (base + err.start, chunk[err.start])
+        if self._byte_control is None and (match := _CONTROL_BYTES.search(chunk)):
+            self._byte_control = (base + match.start(), match.group()[0])
+        if self._utf8_error is None:
+            self._feed_utf8(chunk[skip:], base + skip, final)
+
+    def _feed_utf8(self, data: bytes, base: int, final: bool) -> None:
+        pending = self._utf8.getstate()[0]
+        try:
+            text = self._utf8.decode(data, final)
+        except UnicodeDecodeError as err:
+            self._utf8_error = (base - len(pending) + err.start, (pending + data)[err.start])
+            return
+        if self._utf8_control is None and (match := _CONTROL_CHARS.search(text)):
+            self._utf8_control = (self._utf8_chars + match.start(), match.group())
+        self._utf8_chars += len(text)
+        self._text_blank = self._text_blank and not text.strip()
+
+    def finish(self) -> tuple[str, list[str]]:
+        """The codec for the file and its warnings; ``InputFileError`` for a file that is not such text."""
+        if not self._final:
+            self.feed(b"", final=True)
+        file = self.file
+        if self.head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InputFileError(file, "is UTF-16 encoded; save it as UTF-8", expected=TEXT_EXPECTED)
+        if self._nul:
+            raise InputFileError(file, "is a binary file (contains NUL bytes)", expected=TEXT_EXPECTED)
+        warnings: list[str] = []
+        codec, control = "utf-8-sig", self._utf8_control
+        if self._utf8_error is not None:
+            offset, byte = self._utf8_error
+            if self.head.startswith(_UTF8_BOM):
+                raise InputFileError(
+                    file,
+                    f"starts with a UTF-8 byte-order mark but byte 0x{byte:02x} at offset {offset} is not valid UTF-8",
+                    expected=TEXT_EXPECTED,
+                )
+            if self._cp1252_error is not None:
+                where, bad = self._cp1252_error
+                raise InputFileError(
+                    file,
+                    f"is neither UTF-8 nor Windows-1252 (byte 0x{bad:02x} at offset {where})",
+                    expected=TEXT_EXPECTED,
+                )
+            warnings.append(f"{file}: not valid UTF-8 (byte 0x{byte:02x} at offset {offset}); decoded as Windows-1252")
+            codec = "cp1252"
+            control = None if self._byte_control is None else (self._byte_control[0], chr(self._byte_control[1]))
+        if not self.control_chars and control is not None:
+            raise InputFileError(
+                file,
+                f"contains the control character 0x{ord(control[1]):02x} at offset {control[0]}; not a text file",
+                expected=TEXT_EXPECTED,
+            )
+        self.codec = codec
+        return codec, warnings
 
 
 def decode_text(data: bytes, file: str, *, control_chars: bool = False) -> tuple[str, list[str]]:
@@ -107,41 +224,10 @@ def decode_text(data: bytes, file: str, *, control_chars: bool = False) -> tuple
     characters other than tab and line breaks mean "not a text file" unless ``control_chars``
     (P6 XER calendars use DEL as a separator).
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputFileError(file, "is UTF-16 encoded; save it as UTF-8", expected=TEXT_EXPECTED)
-    if b"\x00" in data:
-        raise InputFileError(file, "is a binary file (contains NUL bytes)", expected=TEXT_EXPECTED)
-    warnings: list[str] = []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as utf8_error:
-        if data.startswith(_UTF8_BOM):
-            offset = utf8_error.start + len(_UTF8_BOM)  # the decoder's offsets start after the BOM
-            raise InputFileError(
-                file,
-                f"starts with a UTF-8 byte-order mark but byte 0x{data[offset]:02x} "
-                f"at offset {offset} is not valid UTF-8",
-                expected=TEXT_EXPECTED,
-            ) from utf8_error
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError as cp_error:
-            raise InputFileError(
-                file,
-                f"is neither UTF-8 nor Windows-1252 (byte 0x{data[cp_error.start]:02x} at offset {cp_error.start})",
-                expected=TEXT_EXPECTED,
-            ) from cp_error
-        warnings.append(
-            f"{file}: not valid UTF-8 (byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start}); "
-            "decoded as Windows-1252"
-        )
-    if not control_chars and (match := _CONTROL_CHARS.search(text)):
-        raise InputFileError(
-            file,
-            f"contains the control character 0x{ord(match.group()):02x} at offset {match.start()}; not a text file",
-            expected=TEXT_EXPECTED,
-        )
-    return text, warnings
+    scan = TextScan(file, control_chars=control_chars)
+    scan.feed(data, final=True)
+    codec, warnings = scan.finish()
+    return data.decode(codec), warnings
 
 
 # --- headers ------------------------------------------------------------------------------

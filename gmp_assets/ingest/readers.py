@@ -7,11 +7,10 @@ raise ``InputFileError`` for a file that cannot be read at all. No database here
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
@@ -32,6 +31,7 @@ from gmp_assets.ingest.commitments import (
     Problem,
     commitment_numbers,
 )
+from gmp_assets.ingest.csvstream import csv_header, scan_csv
 from gmp_assets.ingest.guards import (
     BROKEN_XLSX_ERRORS,
     XLSX_EXPECTED,
@@ -87,7 +87,6 @@ __all__ = [
 PROJECT_TYPES = ("commercial", "residential", "mixed")
 PROJECT_STATUSES = ("active", "completed")
 MIN_SQUARE_FEET = 1000
-DELIMITERS = (",", ";", "\t", "|")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 NEGATIVE_ORIGINAL = "is negative; a deduction belongs in Approved Changes (which may be negative)"
 HEADER_SEARCH_ROWS = 20  # xlsx: title rows above the header are skipped, up to this many rows
@@ -321,44 +320,16 @@ def _column_error(
     )
 
 
-def _csv_records(text: str, delimiter: str, source: str) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the physical line each starts on (a quoted cell may span lines); blank lines skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    start = 1
-    try:
-        for cells in reader:
-            if any(not is_blank(c) for c in cells):
-                yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise InputFileError(source, f"is not valid CSV: {err}", line=reader.line_num, expected="a CSV file") from err
-
-
-def _csv_table(data: bytes, source: str, columns: tuple[Column, ...], warnings: list[str]) -> _Table:
-    """The header is the first non-blank line; the delimiter is the one that matches most columns."""
-    text, decode_warnings = decode_text(data, source)
-    warnings.extend(decode_warnings)
-    if not text.strip():
-        raise InputFileError(source, "is empty", expected="a header row and data rows")
-    candidates = []
-    for rank, delimiter in enumerate(DELIMITERS):
-        records = _csv_records(text, delimiter, source)
-        line, headers = next(records, (1, []))
-        match = match_header(headers, columns)
-        candidates.append(((match.ok, len(match.positions), -rank), line, headers, match, records, delimiter))
-    (ok, found, _), line, headers, match, records, delimiter = max(candidates, key=lambda c: c[0])
-    if not found:
-        names = ", ".join(f"'{c.label}'" for c in columns if c.required)
-        first_line = re.split(r"\r\n|\r|\n", text)[line - 1]
-        raise InputFileError(
-            source,
-            f"could not find the required columns ({names}); is the delimiter ','? The header reads {first_line[:200]!r}",
-            line=line,
-            expected="a header row with those columns, delimited by , ; tab or |",
-        )
-    if not ok:
-        raise _column_error(source, match, columns, line)
-    return _Table(headers, match, records, check_width=True, delimiter=delimiter)
+def _csv_table(path: Path, source: str, columns: tuple[Column, ...], warnings: list[str]) -> tuple[_Table, str]:
+    """The CSV's header and streamed records (``csvstream``), and the file's hash."""
+    file = scan_csv(path, source)
+    warnings.extend(file.warnings)
+    header = csv_header(file, columns)
+    if not header.match.ok:
+        header.records.close()
+        raise _column_error(source, header.match, columns, header.line)
+    table = _Table(header.headers, header.match, header.records, check_width=True, delimiter=header.delimiter)
+    return table, file.sha256
 
 
 def _xlsx_value(cell: Any) -> object:
@@ -423,15 +394,15 @@ def _read_table(
     """One table file of ``kind`` (its ``columns``, default the kind's); ``check`` adds the problems of a
     line that parsed cleanly (its typed values and line number)."""
     source = relative_name(path, project_dir)
-    data = read_limited(path, source)
     columns = columns or COLUMNS_BY_KIND[kind]
     warnings: list[str] = []
-    if not data.strip():
-        raise InputFileError(source, "is empty", expected="a header row and data rows")
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        table = _xlsx_table(data, source, kind, columns)
+        data = read_limited(path, source)
+        if not data.strip():
+            raise InputFileError(source, "is empty", expected="a header row and data rows")
+        table, source_hash = _xlsx_table(data, source, kind, columns), sha256_hex(data)
     else:
-        table = _csv_table(data, source, columns, warnings)
+        table, source_hash = _csv_table(path, source, columns, warnings)
     rows: list[dict] = []
     rejects: list[RejectedRow] = []
     seen: dict[tuple, int] = {}
@@ -478,7 +449,7 @@ def _read_table(
         summaries.add(rows[-1])
     if not rows and not rejects:
         raise InputFileError(source, "has a header but no data rows", expected="at least one data row")
-    return ParsedFile(source, kind, sha256_hex(data), rows, rejects, warnings)
+    return ParsedFile(source, kind, source_hash, rows, rejects, warnings)
 
 
 def read_gmp_breakdown(path: Path, project_dir: Path) -> ParsedFile:

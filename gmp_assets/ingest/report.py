@@ -25,7 +25,7 @@ class Reject:
 
     def line(self) -> str:
         """One line for the console: file, line and reason."""
-        return f"{self.source_file}, line {self.line_number}: {escaped(self.reason)}"
+        return f"{escaped(self.source_file)}, line {self.line_number}: {escaped(self.reason)}"
 
     def shown_values(self) -> str:
         """The row's cells as read, names and values escaped where they hold invisible or look-alike characters."""

@@ -1,4 +1,4 @@
-"""Primavera P6 XER schedule reader: one file = one data date, one schedule row per activity.
+"""Primavera P6 XER schedule reader: one file = one data date, one schedule row per activity (milestones left out).
 
 Tables are read with ``xerparser.parser`` (the tokenizer of xerparser); the rest works on its
 row dictionaries rather than on ``xerparser.Xer``, which refuses files for reasons that do not
@@ -32,6 +32,8 @@ XER_EXPECTED = "a Primavera P6 XER export (ERMHDR header, %T/%F/%R tables)"
 # Activity code types whose values name the trade of an activity.
 DIVISION_CODE_TYPE = re.compile(r"\b(?:div|division|divisions|trade|trades|csi)\b")
 _CODE_PREFIX = re.compile(r"[\d][\d .\-]*")
+# Start and finish milestones: points in time that carry no trade progress.
+MILESTONE_TYPES = frozenset({"TT_Mile", "TT_FinMile"})
 
 TaskRow = dict[str, str]
 
@@ -221,9 +223,13 @@ def read_xer_schedule(
     codes = division_codes(tables)
     rows: list[dict] = []
     rejects: list[RejectedRow] = []
+    milestones = 0
     for line, task in zip(lines, tasks):
         if exported and task.get("proj_id") not in exported:
             continue  # a task of a project the export did not include
+        if (task.get("task_type") or "").strip() in MILESTONE_TYPES:
+            milestones += 1
+            continue
         problems: list[tuple[str, str]] = []
         row = {"line_number": line, "data_date": data_date, "activity_id": _text(task.get("task_code"))}
         row["activity_name"] = _text(task.get("task_name")) or None
@@ -249,7 +255,12 @@ def read_xer_schedule(
             rejects.append(rejected(line, problems, dict(task)))
         else:
             rows.append(row)
-    skipped = len(tasks) - len(rows) - len(rejects)
+    if milestones:
+        warnings.append(
+            f"{source}: {milestones} milestone{'s' if milestones > 1 else ''} (TT_Mile, TT_FinMile) left out:"
+            " a milestone carries no trade progress"
+        )
+    skipped = len(tasks) - len(rows) - len(rejects) - milestones
     if skipped:
         warnings.append(f"{source}: {skipped} tasks of projects not exported in this file were skipped")
     return ParsedFile(source, "schedule", sha256_hex(data), rows, rejects, warnings)

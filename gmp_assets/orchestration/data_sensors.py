@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import dagster as dg
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from gmp_assets.catalog import PROJECTS, is_project_key, monthly_ranges, project_month_span, range_tags
+from gmp_assets.ingest.guards import sha256_of
 from gmp_assets.ingest.loader import loaded_hashes
-from gmp_assets.ingest.parsing import InputFileError, relative_name, sha256_hex
+from gmp_assets.ingest.parsing import InputFileError, relative_name
 from gmp_assets.ingest.readers import discover_project_files
 from gmp_assets.orchestration.tags import TRIGGER_TAG, executed_by_gmp
 from gmp_assets.resources import InboxResource, PostgresResource
@@ -19,21 +21,24 @@ MAX_PROJECTS_PER_TICK = 20
 
 
 def folder_fingerprint(folder: Path) -> str:
-    """Changes when any file in the folder is added, removed, resized or touched."""
+    """Changes when any entry but a folder (links, pipes included, never followed) is added, removed,
+    resized or touched, so the ingestion the change asks for loads it or says why not."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode):
+            digest.update(f"{path.relative_to(folder)}|{info.st_size}|{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
 def folder_hashes(folder: Path) -> dict[str, str] | None:
-    """SHA-256 of each contract file of a project folder, or None if the folder is not readable as one."""
+    """SHA-256 of each contract file of a project folder, read in chunks; None if the folder is not readable
+    as one, as the loader would refuse it (a link, not a regular file, over ``GMP_MAX_FILE_MB``)."""
     try:
         files = discover_project_files(folder)
+        return {(name := relative_name(p, folder)): sha256_of(p, name) for paths in files.values() for p in paths}
     except InputFileError:
         return None
-    return {relative_name(p, folder): sha256_hex(p.read_bytes()) for paths in files.values() for p in paths}
 
 
 def inbox_changes(folders: list[Path], seen: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -36,6 +36,15 @@ RIVAL_FLOOR = 75.0
 SPELLED_WORDS = 3
 # Ordinary words one edit away from a trade word: never corrected.
 COMMON_WORDS = frozenset({"planning", "plating", "pointing", "single"})
+# Word scorers. TOKEN_SORT (the default): the ratio of the sorted words of name and choice, so
+# words the choice lacks lower the score ("House 1 Finish" is not "Finishes"). A name holding all
+# of a choice's words and more scores as a full match only when every further word is generic or
+# a word of the same division ("Paint & Wallcovering", "Food Service Equipment"); otherwise
+# ("Finish Carpentry" for finishes, "Phase 1 Sitework") at most SUBSET_SCORE, below the threshold:
+# the division is offered first to the reviewer, not mapped. TOKEN_SET (fuzz.token_set_ratio)
+# rates any name holding a choice's words 100: kept to measure the two (bench/mapping_quality.py).
+TOKEN_SORT, TOKEN_SET = "token_sort", "token_set"
+SUBSET_SCORE = 80.0
 
 # Dropped everywhere: they say nothing about the trade.
 STOPWORDS = frozenset(
@@ -220,17 +229,20 @@ class _Query:
 class TradeMapper:
     """Maps raw division names to level-1 codes; build once, call many times."""
 
-    def __init__(self, taxonomy: Taxonomy | None = None, threshold: float = 85.0) -> None:
+    def __init__(self, taxonomy: Taxonomy | None = None, threshold: float = 85.0, scorer: str = TOKEN_SORT) -> None:
+        if scorer not in (TOKEN_SORT, TOKEN_SET):
+            raise ValueError(f"unknown word scorer {scorer!r}; expected {TOKEN_SORT!r} or {TOKEN_SET!r}")
         self.taxonomy = taxonomy or load_taxonomy()
         self.threshold = threshold
+        self.scorer = scorer
         self._division_names = {d.code: d.name for d in self.taxonomy.divisions}
         self._codes = tuple(self._division_names)
         self._choices = self._build_choices()
         self._full = [" ".join(c.tokens) for c in self._choices]
         # Word matching compares the name's specific words with a choice's words; a choice
         # made of generic words only ("Equipment", "Special Construction") must match whole.
-        # token_set_ratio of word sets that share no word is the ratio of the sorted words, so
-        # the costly scorer runs only on choices sharing a word (found through _by_word).
+        # Both word scorers of word sets that share no word are the ratio of the sorted words,
+        # so the costly scorer runs only on choices sharing a word (found through _by_word).
         self._sorted_words = [" ".join(sorted(set(c.tokens))) if c.content else "" for c in self._choices]
         self._by_word: dict[str, list[int]] = {}
         for i, choice in enumerate(self._choices):
@@ -239,6 +251,16 @@ class TradeMapper:
         code_index = {code: i for i, code in enumerate(self._codes)}
         self._choice_division = np.array([code_index.get(c.code or "", -1) for c in self._choices])
         self._trade_words = sorted({t for c in self._choices for t in c.content})
+        # Per division: the words of its choices, less those that alone name another division
+        # ("concrete" is in "Concrete Masonry Units" but names 03 itself).
+        alone: dict[str, set[str]] = {}
+        for choice in self._choices:
+            if len(choice.tokens) == 1 and choice.code is not None:
+                alone.setdefault(choice.tokens[0], set()).add(choice.code)
+        self._vocabulary: dict[str, frozenset[str]] = {}
+        for code in self._codes:
+            words = {t for c in self._choices if c.code == code for t in c.tokens}
+            self._vocabulary[code] = frozenset(w for w in words if alone.get(w, {code}) == {code}) | GENERIC_WORDS
         self._known = frozenset(self._trade_words).union(
             *(c.tokens for c in self._choices), STOPWORDS, GENERIC_WORDS, COMMON_WORDS
         )
@@ -358,12 +380,9 @@ class TradeMapper:
         """Per choice: the match score (0-100) and the whole-name similarity.
 
         Scorer: fuzz.ratio over the whole normalised name, or, when the name has a specific
-        (non-generic) word, fuzz.token_set_ratio over its words, whichever is higher.
-        token_set_ratio copes with word order and extra words ("Electrical Lighting Controls"
-        contains "lighting controls"). Not WRatio: its partial matching maps ambiguous names
-        with high confidence ("Site" -> "site improvements", "Equipment Rental" ->
-        "equipment"). Not token_sort_ratio: it leaves names with extra words for review
-        ("2nd Floor Electrical", "Paint & Wallcovering").
+        (non-generic) word, the word score (:meth:`_word_scores`), whichever is higher. Not
+        WRatio: its partial matching maps ambiguous names with high confidence ("Site" ->
+        "site improvements", "Equipment Rental" -> "equipment").
         """
         variants = [query.tokens] if query.fixed == query.tokens else [query.tokens, query.fixed]
         weights = np.array([1.0, query.penalty][: len(variants)])[:, None]
@@ -374,19 +393,28 @@ class TradeMapper:
         return np.maximum(whole, (self._word_scores(texts) * weights).max(axis=0)), whole
 
     def _word_scores(self, texts: list[str]) -> np.ndarray:
-        """fuzz.token_set_ratio of each text against every choice's words (0 for generic-only).
+        """Each text against every choice's words (0 for generic-only choices).
 
-        A single word gets no credit for being part of a longer choice: "Floor" is not
-        "Floor Covering", "Access" not "Access Control".
+        TOKEN_SORT: the ratio of the sorted distinct words; where the text holds all of the
+        choice's words and more, 100 if every further word is generic or of the choice's division,
+        else at least SUBSET_SCORE. TOKEN_SET: fuzz.token_set_ratio. A single word gets no credit
+        for being part of a longer choice: "Floor" is not "Floor Covering", "Access" not "Access
+        Control".
         """
         keys = [" ".join(sorted(set(text.split()))) for text in texts]
         scores = process.cdist(keys, self._sorted_words, scorer=fuzz.ratio)
         for row, text in enumerate(texts):
             if " " not in text:
                 continue
-            shared = {i for word in set(text.split()) for i in self._by_word.get(word, ())}
+            words = set(text.split())
+            shared = {i for word in words for i in self._by_word.get(word, ())}
             for i in shared:
-                scores[row, i] = fuzz.token_set_ratio(text, self._full[i])
+                choice = self._choices[i]
+                if self.scorer == TOKEN_SET:
+                    scores[row, i] = fuzz.token_set_ratio(text, self._full[i])
+                elif set(choice.tokens) < words:
+                    own = self._vocabulary.get(choice.code or "", GENERIC_WORDS)
+                    scores[row, i] = 100.0 if words <= own.union(choice.tokens) else max(scores[row, i], SUBSET_SCORE)
         return scores
 
     def _division_scores(self, score: np.ndarray) -> dict[str, float]:

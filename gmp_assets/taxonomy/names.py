@@ -81,15 +81,22 @@ def folds(text: str) -> tuple[Fold, ...]:
     return _fold(text)[1] if not text.isascii() else ()
 
 
+def _code(char: str) -> str:
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+
 def escaped(text: str) -> str:
     """``text`` with every character its key changes, and every unprintable one, as ``\\uXXXX``."""
     if text.isascii() and text.isprintable():
         return text
     changed = {f.char for f in folds(text)}
-    return "".join(
-        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if c in changed or not c.isprintable() else c
-        for c in text
-    )
+    return "".join(_code(c) if c in changed or not c.isprintable() else c for c in text)
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character (control codes, direction overrides, invisible
+    characters) as ``\\uXXXX``: what may be printed of a file's text on a terminal or in a log."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else _code(c) for c in text)
 
 
 def fold_note(text: str) -> str:

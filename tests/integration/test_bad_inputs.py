@@ -17,7 +17,7 @@ from gmp_assets import database
 from gmp_assets.ingest.loader import RAW_TABLES, load_project
 
 LARGE_CASE = "large_50mb"
-MAX_LARGE_RSS_MIB = 1536  # peak memory of a process reading the 50 MB case (it needs about 0.9 GiB today)
+MAX_LARGE_RSS_MIB = 1536  # peak memory of a process reading the 50 MB case (it needs about 0.55 GiB)
 CASES = case_dirs()
 
 
@@ -57,6 +57,7 @@ def test_a_wrong_expectation_is_reported(tmp_path):
         "empty_file": {"outcome": "loads"},
         "accounting_negatives": {"values": {"amount_cents": [123450, -1200, -1200, -750, 0]}},
         "missing_required_column": {"column": "Date"},
+        "xer_escape_codes_in_a_rejected_task": {"shown_contains": ["task_name=Roof\u001b[2J"]},
     }
     for name, change in wrong.items():
         shutil.copytree(CORPUS_DIR / name, corpus / name)
@@ -69,6 +70,7 @@ def test_a_wrong_expectation_is_reported(tmp_path):
     assert results["empty_file"].actual_outcome == "file_error"
     assert "amount_cents values" in results["accounting_negatives"].problems[0]
     assert "error column is 'Amount'" in results["missing_required_column"].problems[0]
+    assert results["xer_escape_codes_in_a_rejected_task"].problems == ["printed rejects lack 'task_name=Roof\\x1b[2J'"]
 
 
 def test_the_50mb_file_reads_completely_in_bounded_memory(tmp_path):

@@ -13,6 +13,9 @@ changes and generated files (xlsx built from a spec, a large CSV, links, pipes a
 - ``loads``: nothing rejected anywhere, ``loaded`` rows of ``file``, optional ``values`` and
   ``warnings_contain``.
 
+``shown_contains``: the rejects as printed (``gmp ingest``, ``gmp rejects list``) contain each text
+and no control character.
+
 In every outcome but ``file_error``, rows in = loaded + rejected and no line is counted twice.
 """
 
@@ -31,6 +34,7 @@ from pathlib import Path
 import openpyxl
 
 from gmp_assets.ingest.readers import InputFileError, ParsedFile, ProjectInfo, read_project_folder
+from gmp_assets.ingest.report import Reject
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
 BASE_DIR = "_base"
@@ -112,13 +116,20 @@ _LARGE_DIVISIONS = ("03 - Concrete", "05 - Metals", "09 - Finishes", "26 - Elect
 def write_large_direct_costs(path: Path, spec: dict) -> dict:
     """A direct-costs CSV of at least ``bytes`` bytes; every ``bad_every``-th data row has a bad amount.
 
+    ``description`` (with ``{n}`` for the row number) is each row's Description; ``tail``, a last line
+    written in ``tail_encoding`` (UTF-8 by default), whose first character outside ASCII (or control
+    character) is found at the byte and character offsets the expectation's ``{byte}`` and ``{char}``
+    in ``tail_expects`` (added to ``warnings_contain`` and ``message_contains``) are filled with.
+
     Returns the expectation it implies: rows loaded and the rejected (physical) line numbers.
     """
     rng = random.Random(spec.get("seed", 7))
     target, bad_every = int(spec["bytes"]), int(spec["bad_every"])
-    written, rows, bad_lines = len(LARGE_HEADER), 0, []
-    with path.open("w", encoding="utf-8", newline="") as out:
-        out.write(LARGE_HEADER)
+    description = spec.get("description", "Generated line {n} for the large-file case")
+    rows, bad_lines = 0, []
+    written, chars = len(LARGE_HEADER), len(LARGE_HEADER)
+    with path.open("wb") as out:
+        out.write(LARGE_HEADER.encode())
         while written < target:
             rows += 1
             line = rows + 1
@@ -129,11 +140,22 @@ def write_large_direct_costs(path: Path, spec: dict) -> dict:
             division = _LARGE_DIVISIONS[rows % len(_LARGE_DIVISIONS)]
             text = (
                 f"{day},{division},{division[:2]}-{rows % 900:03d},Vendor {rows % 313},Invoice,INV-{rows},"
-                f"Generated line {rows} for the large-file case,{('EAST', 'WEST', 'SHARED')[rows % 3]},{amount}\n"
+                f"{description.format(n=rows)},{('EAST', 'WEST', 'SHARED')[rows % 3]},{amount}\n"
             )
-            out.write(text)
-            written += len(text)
-    return {"loaded": rows - len(bad_lines), "rejected_lines": bad_lines}
+            data = text.encode()
+            out.write(data)
+            written, chars = written + len(data), chars + len(text)
+        expect: dict = {"loaded": rows - len(bad_lines), "rejected_lines": bad_lines}
+        if "tail" in spec:
+            tail = spec["tail"]
+            data = tail.encode(spec.get("tail_encoding", "utf-8"))
+            out.write(data)
+            at = next(i for i, c in enumerate(tail) if not c.isascii() or not c.isprintable())
+            offsets = {"byte": written + len(tail[:at].encode(spec.get("tail_encoding", "utf-8"))), "char": chars + at}
+            expect["loaded"] += 1
+            for key in ("warnings_contain", "message_contains"):
+                expect[key] = [text.format(**offsets) for text in spec.get("tail_expects", {}).get(key, [])]
+    return expect
 
 
 def _rewrite_member(path: Path, member: str, content: bytes) -> None:
@@ -303,6 +325,22 @@ def _check_values(expect: dict, case: ReadCase, target: ParsedFile) -> list[str]
     return problems + others
 
 
+def _check_shown(expect: dict, case: ReadCase, target: ParsedFile) -> list[str]:
+    """The rejects as printed: each ``shown_contains`` text there, no control character anywhere."""
+    if "shown_contains" not in expect:
+        return []
+    key = case.info.project_key if case.info else case.name
+    shown = "\n".join(
+        f"{r.line()} {r.shown_values()}"
+        for r in (
+            Reject(key, target.source_file, j.line_number, j.column, j.reason, j.raw_values) for j in target.rejects
+        )
+    )
+    problems = [f"printed rejects lack {text!r}" for text in expect["shown_contains"] if text not in shown]
+    controls = sorted({f"0x{ord(c):02x}" for c in shown if c != "\n" and not c.isprintable()})
+    return problems + ([f"printed rejects hold control characters {controls}"] if controls else [])
+
+
 def check(case: ReadCase) -> list[str]:
     """Every way the reader's answer differs from the case's expectation (empty: handled as expected)."""
     expect, actual = case.expect, outcome_of(case)
@@ -313,7 +351,12 @@ def check(case: ReadCase) -> list[str]:
     target = case.target
     if target is None:
         return [f"no file {expect['file']!r} among {[f.source_file for f in case.files]}"]
-    return _check_counts(expect, target) + _check_rejects(expect, target) + _check_values(expect, case, target)
+    return (
+        _check_counts(expect, target)
+        + _check_rejects(expect, target)
+        + _check_values(expect, case, target)
+        + _check_shown(expect, case, target)
+    )
 
 
 def result_of(case: ReadCase) -> CaseResult:

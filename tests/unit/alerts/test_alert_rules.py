@@ -90,6 +90,14 @@ def test_pending_mappings_over_the_threshold():
     assert kinds(over, Thresholds(pending_dollars=300_000)) == []
 
 
+def test_pending_names_are_shown_escaped_in_the_message():
+    names = ("Plumb\x1b[2Jing", "\u0421oncrete")  # an escape code; a Cyrillic look-alike letter
+    over = ProjectState("alpha", totals(900_000_000), pending_cents=25_000_000, pending_names=names)
+    (found,) = conditions(over, DEFAULT)
+    assert "('Plumb\\u001b[2Jing', '\\u0421oncrete')" in found.message
+    assert found.message.isprintable() and found.details["names"] == list(names)
+
+
 def test_model_changed_when_the_models_differ():
     old, new, adapter = ("gmp_forecaster_global", "2"), ("gmp_forecaster_global", "3"), ("gmp_adapter_alpha", "1")
     same = ProjectState("alpha", totals(900_000_000), models_before=frozenset({old}), models_after=frozenset({old}))

@@ -462,6 +462,28 @@ def make_project(folder: Path) -> Path:
     return folder
 
 
+def test_the_inbox_sensor_hashes_what_the_loader_reads_and_refuses_what_it_refuses(tmp_path, monkeypatch):
+    """Hashes in chunks equal the loader's; a link or an oversized file makes the folder unreadable for both."""
+    from gmp_assets.orchestration.data_sensors import folder_fingerprint, folder_hashes
+
+    folder = make_project(tmp_path / "P-001")
+    _, parsed = read_project_folder(folder)
+    assert folder_hashes(folder) == {f.source_file: f.source_hash for f in parsed}
+    assert folder_hashes(folder)["direct_costs.csv"] == hashlib.sha256(DC_CSV.encode()).hexdigest()
+    before = folder_fingerprint(folder)
+    (folder / "schedule").mkdir()
+    (folder / "schedule" / "2024-01-31.xer").symlink_to(tmp_path / "elsewhere.xer")  # dangling, never followed
+    assert folder_fingerprint(folder) != before  # the run it asks for says why the folder is refused
+    assert folder_hashes(folder) is None
+    with pytest.raises(InputFileError, match="is a symbolic link"):
+        read_project_folder(folder)
+    (folder / "schedule" / "2024-01-31.xer").unlink()
+    monkeypatch.setenv("GMP_MAX_FILE_MB", str(40 / 2**20))  # smaller than direct_costs.csv
+    assert folder_hashes(folder) is None
+    with pytest.raises(InputFileError, match="GMP_MAX_FILE_MB"):
+        read_project_folder(folder)
+
+
 def test_discover_required_files_and_xer_schedules(tmp_path):
     folder = make_project(tmp_path / "P-001")
     write(folder / "schedule" / "2024-02-29.xer", "ERMHDR")

@@ -13,6 +13,7 @@ from gmp_assets.ingest.parsing import MIN_DATE, InputFileError, latest_date
 from gmp_assets.ingest.xer import read_xer_schedule, task_division, task_percent_complete
 
 REAL_XER = Path("/work/shared/data/real/hs2_enabling_works_cost_loaded.xer")
+REAL_TASKS, REAL_MILESTONES = 3994, 1356  # TT_Mile and TT_FinMile tasks of the real file
 
 
 # --- the real file ----------------------------------------------------------------------------
@@ -39,10 +40,14 @@ def test_real_xer_reads_every_task(real):
     parsed = read_xer_schedule(path, project)
     assert parsed.kind == "schedule"
     assert parsed.source_file == f"schedule/{REAL_XER.name}"
-    assert parsed.warnings == []  # Windows-1252, P6's normal encoding
+    # Windows-1252, P6's normal encoding, is read without a word; the milestones are left out and counted
+    assert parsed.warnings == [
+        f"schedule/{REAL_XER.name}: {REAL_MILESTONES} milestones (TT_Mile, TT_FinMile) left out:"
+        " a milestone carries no trade progress"
+    ]
     # the only rejects are tasks with a target date outside the window (P6 placeholders such as 4637-11-24)
     assert parsed.rejects and all("is outside 1990-01-01 .. " in r.reason for r in parsed.rejects)
-    assert parsed.rows_in == len(parsed.rows) + len(parsed.rejects) == 3994
+    assert parsed.rows_in == len(parsed.rows) + len(parsed.rejects) == REAL_TASKS - REAL_MILESTONES
     assert {r["data_date"] for r in parsed.rows} == {date(2017, 9, 16)}
     assert all(0 <= r["percent_complete"] <= 100 for r in parsed.rows)
     assert any(0 < r["percent_complete"] < 100 for r in parsed.rows)
@@ -67,7 +72,7 @@ def test_real_xer_agrees_with_xerparser_objects(real):
     project, path = real
     parsed = read_xer_schedule(path, project)
     by_code = {r["activity_id"]: r for r in parsed.rows}
-    tasks = list(Xer.reader(path).tasks.values())
+    tasks = [t for t in Xer.reader(path).tasks.values() if t.type.name not in ("TT_Mile", "TT_FinMile")]
     outside = {t.task_code for t in tasks if _out_of_window(t)}
     assert {r.raw_values["task_code"].strip() for r in parsed.rejects} == outside
     assert len(tasks) == len(by_code) + len(outside)
@@ -81,7 +86,7 @@ def test_real_xer_agrees_with_xerparser_objects(real):
 
 def test_real_xer_trade_names_on_the_wbs_path_win(real):
     project, path = real
-    tasks = list(Xer.reader(path).tasks.values())
+    tasks = [t for t in Xer.reader(path).tasks.values() if t.type.name not in ("TT_Mile", "TT_FinMile")]
     # a WBS name two levels above some task's node: the walk must go up the path to find it
     target = next(t.wbs.parent.parent.name for t in tasks if t.wbs.parent and t.wbs.parent.parent)
     rows = read_xer_schedule(path, project, is_trade_name=lambda name: name == target).rows
@@ -269,6 +274,47 @@ def test_tasks_of_projects_not_exported_are_skipped_with_a_warning(tmp_path):
     parsed = read_xer_schedule(write_xer(tmp_path, xer_text(tables)), tmp_path)
     assert "Z900" not in {r["activity_id"] for r in parsed.rows}
     assert any("1 tasks" in w for w in parsed.warnings)
+
+
+HOUSE_TRADES = ("Masonry", "Carpentry", "Plumbing", "Ceiling", "Roofing", "Painting", "Windows", "Facade", "Garden")
+
+
+def five_houses() -> dict[str, list[dict]]:
+    """A building schedule like a P6 22.12 export: trade activities under House 1..5, milestones between."""
+    nodes = [wbs("1", "Five Houses", "", root=True)] + [wbs(str(10 + h), f"House {h}", "1") for h in range(1, 6)]
+    tasks = [task("1", "M0", "Project Start", "1", task_type="TT_Mile", target_drtn_hr_cnt="0")]
+    for h in range(1, 6):
+        for t, trade in enumerate(HOUSE_TRADES):
+            tasks.append(task(f"{h}{t:02d}", f"H{h}-{t:02d}", trade, str(10 + h)))
+        tasks.append(task(f"{h}99", f"H{h}-F", f"House {h} Finish", str(10 + h), task_type="TT_FinMile"))
+    tasks.append(task("2", "M9", "Project Finish", "1", task_type="TT_FinMile", target_drtn_hr_cnt="0"))
+    return {"PROJECT": SMALL["PROJECT"], "PROJWBS": nodes, "TASK": tasks}
+
+
+def test_milestones_are_left_out_and_counted(tmp_path):
+    from gmp_assets.taxonomy.mapping import TradeMapper
+
+    parsed = read_xer_schedule(write_xer(tmp_path, xer_text(five_houses())), tmp_path, TradeMapper().is_trade_name)
+    assert parsed.warnings == [
+        "schedule/2024-01-31.xer: 7 milestones (TT_Mile, TT_FinMile) left out: a milestone carries no trade progress"
+    ]
+    assert parsed.rejects == [] and parsed.rows_in == len(parsed.rows) == 5 * len(HOUSE_TRADES)
+    assert not any("Finish" in r["activity_name"] or "Start" in r["activity_name"] for r in parsed.rows)
+    # an activity named by a trade the mapper knows is that trade; otherwise its house (the review queue's)
+    known = {name: TradeMapper().is_trade_name(name) for name in HOUSE_TRADES}
+    assert {"Masonry", "Carpentry", "Plumbing", "Roofing", "Painting"} <= {n for n, ok in known.items() if ok}
+    for row in parsed.rows:
+        house = f"House {row['activity_id'][1]}"
+        assert row["division"] == (row["activity_name"] if known[row["activity_name"]] else house)
+
+
+def test_one_milestone_is_counted_in_the_singular(tmp_path):
+    tables = SMALL | {"TASK": SMALL["TASK"] + [task("900", "Z900", "Done", "14", task_type="TT_FinMile")]}
+    parsed = read_xer_schedule(write_xer(tmp_path, xer_text(tables)), tmp_path)
+    assert parsed.rows_in == 7 and "Z900" not in {r["activity_id"] for r in parsed.rows}
+    assert parsed.warnings == [
+        "schedule/2024-01-31.xer: 1 milestone (TT_Mile, TT_FinMile) left out: a milestone carries no trade progress"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -284,6 +284,15 @@ LABELLED: list[tuple[str, str | None]] = [
     ("Tenant Improvements", None),
     ("Interior Construction", None),
     ("Punch List", None),
+    # P6 names of a building schedule (WBS House 1..5, trade activities, milestones): milestones name no trade
+    ("House 1", None),
+    ("House 1 Finish", None),
+    ("House 5 Finish", None),
+    ("Project Start", None),
+    ("Project Finish", None),
+    ("Finish Milestone", None),
+    ("Substantial Completion", None),
+    ("Ceiling", "09"),
 ]
 
 
@@ -484,6 +493,32 @@ def test_is_trade_name(mapper: TradeMapper) -> None:
         "Single Option",
     ]:
         assert not mapper.is_trade_name(name), name
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("House 1 Finish", None),  # a milestone: "finish" among other words is not 09 Finishes
+        ("Project Finish", None),
+        ("Finish Carpentry", "06"),  # the name of a 06 trade, though it holds 09's word
+        ("Paint & Wallcovering", "09"),  # every word is 09's
+        ("Food Service Equipment", "11"),  # the further word is generic
+        ("Concrete & Masonry", None),  # "concrete" is 04's word too, but names 03 alone
+    ],
+)
+def test_a_name_holding_a_division_word_among_others(mapper: TradeMapper, name: str, code: str | None) -> None:
+    result = mapper.map_name(name)
+    assert result.canonical_code == code
+    if code is None:
+        assert result.method == PENDING and result.confidence < mapper.threshold / 100
+
+
+def test_the_token_set_scorer_rates_a_contained_word_a_full_match() -> None:
+    """The scorer kept for comparison shows what token_sort prevents: a milestone mapped with confidence 1."""
+    result = TradeMapper(scorer="token_set").map_name("House 1 Finish")
+    assert (result.canonical_code, result.method, result.confidence) == ("09", FUZZY, 1.0)
+    with pytest.raises(ValueError, match="unknown word scorer"):
+        TradeMapper(scorer="wratio")
 
 
 def test_threshold_is_respected() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gmp_assets.taxonomy.mapping import MANUAL, PENDING, TradeMapper
-from gmp_assets.taxonomy.names import escaped, fold_note, folds, name_key, shown_name, unescaped
+from gmp_assets.taxonomy.names import escaped, fold_note, folds, name_key, printable, shown_name, unescaped
 
 LOOK_ALIKES = [
     ("\u0421oncrete", "Concrete", "U+0421 CYRILLIC CAPITAL LETTER ES read as 'C' (look-alike)"),
@@ -66,3 +66,9 @@ def test_a_pending_look_alike_stays_pending_under_its_own_spelling(mapper):
     mappings = mapper.map_names(names)
     assert [m.raw_division_name for m in mappings] == names
     assert {m.method for m in mappings} == {PENDING}
+
+
+def test_printable_escapes_only_what_a_terminal_would_act_on():
+    assert printable("Caf\u00e9 \u2013 \u0421oncrete") == "Caf\u00e9 \u2013 \u0421oncrete"  # printable: as written
+    assert printable("a\x1b[2Jb\x07\x9b31m\u202eZ") == "a\\u001b[2Jb\\u0007\\u009b31m\\u202eZ"
+    assert printable("\U000e0041") == "\\U000e0041"
