@@ -56,14 +56,14 @@ def dbt_build(select: str, variables: dict | None = None, *extra: str) -> dict[s
 
 @pytest.fixture(scope="module")
 def built(pg) -> dict[str, dict[str, dict]]:
-    """The three projects loaded and built; each project build's dbt results by node name."""
+    """The three projects loaded and built; each project's dbt results (project and months builds) by node name."""
     with database.connect() as conn:
         world.load(conn)
     dbt_build(SHARED_SELECT)
     project_results = {}
     for key in world.PROJECTS:
         project_results[key] = dbt_build(PROJECT_SELECT, {"project_key": key}, "--threads", "1")
-        dbt_build(MONTHLY_SELECT, {"project_key": key, **MONTH_RANGE})
+        project_results[key] |= dbt_build(MONTHLY_SELECT, {"project_key": key, **MONTH_RANGE})
     return project_results
 
 
@@ -126,12 +126,13 @@ def test_prime_change_orders_are_reconciled_with_the_breakdown(built):
         assert prime_differences(conn, "CMT-B") == prime_differences(conn, "CMT-C") == []
 
 
-def test_the_as_of_unit_tests_and_data_tests_ran_in_the_project_build(built):
+def test_the_as_of_unit_tests_ran_in_the_projects_builds(built):
     results = built["CMT-A"]
     unit_tests = {
         "commitment_lines_as_of_executed_date_void_never",
         "change_orders_as_of_created_and_decision_dates",
         "change_order_division_defaults_to_commitment",
+        "canonical_budget_and_commitments_as_of_the_month",
     }
     assert unit_tests <= set(results) and all(results[name]["status"] == "pass" for name in unit_tests)
     assert results["int_trade_monthly_commitments"]["status"] == "success"
