@@ -25,7 +25,7 @@ from pathlib import Path
 import record
 
 from gmp_assets.demo import generate_portfolio, names
-from gmp_assets.taxonomy.mapping import AUTOMATIC_METHODS, PENDING, TOKEN_SET, TOKEN_SORT, TradeMapper
+from gmp_assets.taxonomy.mapping import AUTOMATIC_METHODS, PENDING, SORTED_WORDS, WORD_SET, TradeMapper
 
 CONFIDENT = 0.85
 REAL_XER = record.REPO_ROOT.parent / "shared" / "data" / "real" / "hs2_enabling_works_cost_loaded.xer"
@@ -95,7 +95,7 @@ def main() -> None:
         summaries = generate_portfolio(Path(tmp), n_projects=args.projects, seed=args.seed, as_of=date(2026, 10, 31))
     real = xer_names(args.xer) if args.xer.exists() else None
     by_scorer: dict[str, dict] = {}
-    for scorer in (TOKEN_SORT, TOKEN_SET):
+    for scorer in (SORTED_WORDS, WORD_SET):
         mapper = TradeMapper(scorer=scorer)
         figures: dict[str, dict] = {}
         if hand_made is not None:
@@ -106,7 +106,7 @@ def main() -> None:
         if real is not None:
             figures["real_xer"] = automatic(mapper, real)
         by_scorer[scorer] = figures
-    doc = {"scorer": TOKEN_SORT, **by_scorer[TOKEN_SORT], "compared": {TOKEN_SET: by_scorer[TOKEN_SET]}}
+    doc = {"scorer": SORTED_WORDS, **by_scorer[SORTED_WORDS], "compared": {WORD_SET: by_scorer[WORD_SET]}}
     print(json.dumps(doc, indent=2))
     real_data = f", and the WBS and activity names of {args.xer.name} (no labels)" if real is not None else ""
     record.write(

@@ -36,14 +36,15 @@ RIVAL_FLOOR = 75.0
 SPELLED_WORDS = 3
 # Ordinary words one edit away from a trade word: never corrected.
 COMMON_WORDS = frozenset({"planning", "plating", "pointing", "single"})
-# Word scorers. TOKEN_SORT (the default): the ratio of the sorted words of name and choice, so
+# Word scorers. SORTED_WORDS (the default): the ratio of the sorted words of name and choice, so
 # words the choice lacks lower the score ("House 1 Finish" is not "Finishes"). A name holding all
 # of a choice's words and more scores as a full match only when every further word is generic or
 # a word of the same division ("Paint & Wallcovering", "Food Service Equipment"); otherwise
 # ("Finish Carpentry" for finishes, "Phase 1 Sitework") at most SUBSET_SCORE, below the threshold:
-# the division is offered first to the reviewer, not mapped. TOKEN_SET (fuzz.token_set_ratio)
+# the division is offered first to the reviewer, not mapped. WORD_SET (fuzz.token_set_ratio)
 # rates any name holding a choice's words 100: kept to measure the two (bench/mapping_quality.py).
-TOKEN_SORT, TOKEN_SET = "token_sort", "token_set"
+SORTED_WORDS = "token_sort"
+WORD_SET = "token_set"  # fuzz.token_set_ratio (the scorer before token_sort)
 SUBSET_SCORE = 80.0
 
 # Dropped everywhere: they say nothing about the trade.
@@ -229,9 +230,9 @@ class _Query:
 class TradeMapper:
     """Maps raw division names to level-1 codes; build once, call many times."""
 
-    def __init__(self, taxonomy: Taxonomy | None = None, threshold: float = 85.0, scorer: str = TOKEN_SORT) -> None:
-        if scorer not in (TOKEN_SORT, TOKEN_SET):
-            raise ValueError(f"unknown word scorer {scorer!r}; expected {TOKEN_SORT!r} or {TOKEN_SET!r}")
+    def __init__(self, taxonomy: Taxonomy | None = None, threshold: float = 85.0, scorer: str = SORTED_WORDS) -> None:
+        if scorer not in (SORTED_WORDS, WORD_SET):
+            raise ValueError(f"unknown word scorer {scorer!r}; expected {SORTED_WORDS!r} or {WORD_SET!r}")
         self.taxonomy = taxonomy or load_taxonomy()
         self.threshold = threshold
         self.scorer = scorer
@@ -395,9 +396,9 @@ class TradeMapper:
     def _word_scores(self, texts: list[str]) -> np.ndarray:
         """Each text against every choice's words (0 for generic-only choices).
 
-        TOKEN_SORT: the ratio of the sorted distinct words; where the text holds all of the
+        SORTED_WORDS: the ratio of the sorted distinct words; where the text holds all of the
         choice's words and more, 100 if every further word is generic or of the choice's division,
-        else at least SUBSET_SCORE. TOKEN_SET: fuzz.token_set_ratio. A single word gets no credit
+        else at least SUBSET_SCORE. WORD_SET: fuzz.token_set_ratio. A single word gets no credit
         for being part of a longer choice: "Floor" is not "Floor Covering", "Access" not "Access
         Control".
         """
@@ -410,7 +411,7 @@ class TradeMapper:
             shared = {i for word in words for i in self._by_word.get(word, ())}
             for i in shared:
                 choice = self._choices[i]
-                if self.scorer == TOKEN_SET:
+                if self.scorer == WORD_SET:
                     scores[row, i] = fuzz.token_set_ratio(text, self._full[i])
                 elif set(choice.tokens) < words:
                     own = self._vocabulary.get(choice.code or "", GENERIC_WORDS)
