@@ -345,6 +345,11 @@ def blend(
     }
 
 
+def is_calibrated(method: str) -> bool:
+    """Whether a forecast's method is a calibration's (``blend:`` or ``formula:``)."""
+    return method.startswith((BLEND_PREFIX, FORMULA_PREFIX))
+
+
 def describe_method(method: str) -> str:
     """A person's reading of a ``blend:`` or ``formula:`` method ('' for another)."""
     if method.startswith(BLEND_PREFIX):
