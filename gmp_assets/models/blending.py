@@ -13,7 +13,9 @@ forecast a trade gets is made:
   best single method is one of its candidates); a band with fewer than ``min_weights`` samples takes
   the pooled weights (fitted on every band), and the others are shrunk toward them by
   ``shrinkage`` pseudo-samples; with too few samples overall the pooled weights are the best single
-  method's;
+  method's. Then the stack is kept only where its MAPE *out of fold* (weights fitted without the
+  sample's project group) is no worse than the best single component's on the same samples; else
+  that component carries the whole weight (``chosen``), so few projects do not buy an overfitted mix;
 - the interval is split-conformal: the band's quantiles of ``log(final / EAC)`` at
   ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` with the finite-sample correction (order
   statistics ``floor((n + 1) alpha / 2)`` and ``ceil((n + 1)(1 - alpha / 2))``), the residuals being
@@ -70,6 +72,7 @@ class BandFit:
     n: int  # samples of the band
     weights_from: str  # "band" or "pooled"
     interval_from: str  # "band", "pooled" or "default"
+    chosen: str = "stack"  # "stack" (the weights) or "single" (the best single component did better)
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,23 @@ def _cross_fit(
     return out
 
 
+def _choose(
+    weights: np.ndarray, stacked: np.ndarray, matrix: np.ndarray, final: np.ndarray, actual: np.ndarray, rows
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The stacked weights or the best single component on ``rows``, whichever has the lower MAPE there,
+    the stack scored out of fold (``stacked``); with each sample's EAC under the choice (at least the
+    cost to date, for the residuals) and ``"stack"`` or ``"single"``."""
+    clipped = np.maximum(matrix[rows], actual[rows, None])
+    stack = np.maximum(stacked[rows], actual[rows])
+    if not rows.any():
+        return weights, np.maximum(stacked, actual)[rows], "stack"
+    singles = np.abs(clipped / final[rows, None] - 1).mean(axis=0)
+    if np.abs(stack / final[rows] - 1).mean() <= singles.min():
+        return weights, stack, "stack"
+    best = int(np.argmin(singles))
+    return np.eye(matrix.shape[1])[best], clipped[:, best], "single"
+
+
 def fit_calibration(
     eacs: Mapping[str, np.ndarray],
     final,
@@ -261,8 +281,17 @@ def fit_calibration(
     matrix, final, actual, bands, groups = matrix[usable], final[usable], actual[usable], bands[usable], groups[usable]
 
     weights, pooled_weights = _band_weights(matrix, final, bands, settings)
-    blended = np.maximum(_cross_fit(matrix, final, bands, groups, settings), actual)
-    residuals = np.log(final / blended)
+    stacked = _cross_fit(matrix, final, bands, groups, settings)
+    everything = np.ones(len(final), dtype=bool)
+    pooled_weights, pooled_used, pooled_chosen = _choose(pooled_weights, stacked, matrix, final, actual, everything)
+    used, chosen = pooled_used.copy(), {}
+    for band in BANDS:
+        rows = bands == band
+        if rows.sum() >= settings.min_weights:
+            weights[band], used[rows], chosen[band] = _choose(weights[band], stacked, matrix, final, actual, rows)
+        else:
+            weights[band], chosen[band] = pooled_weights, pooled_chosen
+    residuals = np.log(final / used)
     z = NormalDist().inv_cdf(0.5 + settings.confidence / 2)
     pooled_bounds = conformal_bounds(residuals, settings.confidence)
     pooled_from = "pooled" if pooled_bounds else "default"
@@ -283,8 +312,9 @@ def fit_calibration(
             n=n,
             weights_from="band" if n >= settings.min_weights else "pooled",
             interval_from="band" if own else pooled_from,
+            chosen=chosen[band],
         )
-    pooled = BandFit(named(pooled_weights), *pooled_bounds, len(final), "pooled", pooled_from)
+    pooled = BandFit(named(pooled_weights), *pooled_bounds, len(final), "pooled", pooled_from, pooled_chosen)
     return Calibration(components, fits, pooled, settings.confidence, asdict(settings))
 
 
