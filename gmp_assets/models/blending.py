@@ -339,24 +339,26 @@ def blend(
     """Blended EAC, ETC and interval (int64 cents) and each sample's method label.
 
     A finished trade stays at its cost to date with a zero-width interval, as does an open trade
-    without a budget; every EAC and bound is at least the cost to date. A component's value that is
-    not a positive finite number reads as the larger of the budget and the cost to date.
+    without a budget; every EAC and bound is at least the cost to date. A component whose value is not
+    a positive finite number is left out of that sample's mix (the others' weights renormalised), and a
+    sample with none left reads the larger of the budget and the cost to date.
     """
     bac = np.asarray(bac_cents, dtype=np.float64)
     actual = np.asarray(actual_to_date_cents, dtype=np.int64)
     finished = np.asarray(trade_finished, dtype=bool) | (bac <= 0)
     bands = np.asarray(bands, dtype=object)
     plain = np.maximum(bac, actual)
-    values = {
-        c: np.where(np.isfinite(v := np.asarray(e, dtype=np.float64)) & (v > 0), v, plain) for c, e in eacs.items()
-    }
+    values = {c: np.asarray(e, dtype=np.float64) for c, e in eacs.items()}
+    valid = {c: np.isfinite(v) & (v > 0) for c, v in values.items()}
     point, low, high = np.zeros(len(bands)), np.zeros(len(bands)), np.zeros(len(bands))
     labels = np.empty(len(bands), dtype=object)
     for band in set(bands):
         rows = bands == band
         fit = calibration.band(str(band))
         weights = _usable_weights(fit, calibration.pooled, set(values))
-        point[rows] = sum(w * values[c][rows] for c, w in weights.items())
+        total = sum(w * np.where(valid[c][rows], values[c][rows], 0.0) for c, w in weights.items())
+        weight = sum(w * valid[c][rows] for c, w in weights.items())  # of the components with a value
+        point[rows] = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), plain[rows])
         low[rows], high[rows] = fit.lower, fit.upper
         only = next(iter(weights)) if len(weights) == 1 else None
         labels[rows] = f"{FORMULA_PREFIX}{only}" if only not in (None, MODEL) else f"{BLEND_PREFIX}{band}"

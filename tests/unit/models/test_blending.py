@@ -10,6 +10,7 @@ from gmp_assets.models.blending import (
     BANDS,
     MODEL,
     NOT_STARTED,
+    BandFit,
     BlendSettings,
     Calibration,
     blend,
@@ -172,7 +173,7 @@ def test_labels_missing_components_and_bad_values():
     calibration = fit_calibration(eacs, final, actual, bands, groups)
     only_cpi = Calibration(
         calibration.components,
-        {**calibration.bands, "25-50": type(calibration.pooled)({"cpi": 1.0}, -0.1, 0.1, 50, "band", "band")},
+        {**calibration.bands, "25-50": BandFit({"cpi": 1.0}, -0.1, 0.1, 50, "band", "band")},
         calibration.pooled,
         0.8,
     )
@@ -182,7 +183,11 @@ def test_labels_missing_components_and_bad_values():
         only_cpi, sample, np.full(n, 100), np.zeros(n), np.zeros(n, bool), np.array(["25-50"] * n, dtype=object)
     )
     assert list(out["labels"]) == ["formula:cpi"] * n
-    assert list(out["predicted_eac_cents"]) == [120, 100, 100, 120]  # not finite or not positive: the budget
+    assert list(out["predicted_eac_cents"]) == [120, 100, 100, 120]  # nothing valid left: the budget
+    half = BandFit({MODEL: 0.5, "cpi": 0.5}, -0.1, 0.1, 50, "band", "band")
+    halves = Calibration(calibration.components, {"25-50": half}, half, 0.8)
+    out = blend(halves, sample, np.full(n, 100), np.zeros(n), np.zeros(n, bool), ["25-50"] * n)
+    assert list(out["predicted_eac_cents"]) == [115, 110, 110, 115]  # a formula without a value: the model alone
     without = blend(
         only_cpi, {MODEL: np.full(n, 110.0)}, np.full(n, 100), np.zeros(n), np.zeros(n, bool), ["25-50"] * n
     )
