@@ -16,6 +16,7 @@ forecast a trade gets is made:
   method's. Then the stack is kept only where its MAPE *out of fold* (weights fitted without the
   sample's project group) is no worse than the best single component's on the same samples; else
   that component carries the whole weight (``chosen``), so few projects do not buy an overfitted mix;
+  with fewer than ``min_groups`` projects the model carries it (nothing else is weighed);
 - the interval is split-conformal: the band's quantiles of ``log(final / EAC)`` at
   ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` with the finite-sample correction (order
   statistics ``floor((n + 1) alpha / 2)`` and ``ceil((n + 1)(1 - alpha / 2))``), the residuals being
@@ -60,6 +61,7 @@ class BlendSettings:
     shrinkage: float = 20.0  # pseudo-samples pulling a band's weights toward the pooled ones
     min_interval: int = 30  # residuals a band needs for quantiles of its own
     inner_folds: int = 5  # project groups the residuals are cross-fitted over
+    min_groups: int = 4  # project groups needed to weigh anything but the model (fewer: the model alone)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class BandFit:
     n: int  # samples of the band
     weights_from: str  # "band" or "pooled"
     interval_from: str  # "band", "pooled" or "default"
-    chosen: str = "stack"  # "stack" (the weights) or "single" (the best single component did better)
+    chosen: str = (
+        "stack"  # "stack" (the weights), "single" (the best single component did better), "model" (few projects)
+    )
 
 
 @dataclass(frozen=True)
@@ -282,15 +286,20 @@ def fit_calibration(
 
     weights, pooled_weights = _band_weights(matrix, final, bands, settings)
     stacked = _cross_fit(matrix, final, bands, groups, settings)
-    everything = np.ones(len(final), dtype=bool)
-    pooled_weights, pooled_used, pooled_chosen = _choose(pooled_weights, stacked, matrix, final, actual, everything)
-    used, chosen = pooled_used.copy(), {}
-    for band in BANDS:
-        rows = bands == band
-        if rows.sum() >= settings.min_weights:
-            weights[band], used[rows], chosen[band] = _choose(weights[band], stacked, matrix, final, actual, rows)
-        else:
-            weights[band], chosen[band] = pooled_weights, pooled_chosen
+    if MODEL in components and len(set(map(str, groups))) < settings.min_groups:  # too few projects to weigh
+        pooled_weights, pooled_chosen = np.eye(len(components))[components.index(MODEL)], "model"
+        weights, chosen = dict.fromkeys(BANDS, pooled_weights), dict.fromkeys(BANDS, pooled_chosen)
+        used = np.maximum(matrix @ pooled_weights, actual)
+    else:
+        everything = np.ones(len(final), dtype=bool)
+        pooled_weights, used, pooled_chosen = _choose(pooled_weights, stacked, matrix, final, actual, everything)
+        chosen = {}
+        for band in BANDS:
+            rows = bands == band
+            if rows.sum() >= settings.min_weights:
+                weights[band], used[rows], chosen[band] = _choose(weights[band], stacked, matrix, final, actual, rows)
+            else:
+                weights[band], chosen[band] = pooled_weights, pooled_chosen
     residuals = np.log(final / used)
     z = NormalDist().inv_cdf(0.5 + settings.confidence / 2)
     pooled_bounds = conformal_bounds(residuals, settings.confidence)

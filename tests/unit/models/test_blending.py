@@ -222,7 +222,8 @@ def test_a_stack_that_does_worse_out_of_fold_gives_way_to_the_best_single_method
     x = np.where(groups == "a", 1000.0, 1100.0)
     y = np.where(groups == "a", 1100.0, 1000.0)
     bands = np.array(["50-75"] * (2 * n), dtype=object)
-    calibration = fit_calibration({MODEL: x, "cpi": y}, final, np.zeros(2 * n), bands, groups)
+    two = BlendSettings(min_groups=2)
+    calibration = fit_calibration({MODEL: x, "cpi": y}, final, np.zeros(2 * n), bands, groups, two)
     fit = calibration.band("50-75")
     assert fit.chosen == "single" and len(fit.weights) == 1 and fit.weights_from == "band"
     assert calibration.pooled.chosen == "single"
@@ -235,3 +236,14 @@ def test_a_stack_that_does_worse_out_of_fold_gives_way_to_the_best_single_method
     )
     assert mixed.band("25-50").chosen == "stack"
     assert mixed.band("25-50").weights == pytest.approx({MODEL: 0.5, "cpi": 0.5}, abs=0.02)
+
+
+def test_with_too_few_projects_the_model_alone_is_used_with_conformal_intervals():
+    eacs, final, actual, bands, groups, _ = portfolio(8, projects=3, trades=40)
+    calibration = fit_calibration(eacs, final, actual, bands, groups)
+    assert {tuple(calibration.band(b).weights.items()) for b in BANDS} == {((MODEL, 1.0),)}
+    assert calibration.pooled.weights == {MODEL: 1.0} and calibration.pooled.interval_from == "pooled"
+    residuals = np.log(final / np.maximum(eacs[MODEL], actual))
+    assert (calibration.pooled.lower, calibration.pooled.upper) == conformal_bounds(residuals, 0.8)
+    more = fit_calibration(eacs, final, actual, bands, groups, BlendSettings(min_groups=2))
+    assert any(more.band(b).weights != {MODEL: 1.0} for b in BANDS)  # the formulas are sharper mid-trade
