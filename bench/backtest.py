@@ -18,7 +18,7 @@ import record
 
 from gmp_assets import database, settings
 
-KEPT = ("stages", "project_totals", "promotion", "config", "seconds")
+KEPT = ("stages", "project_totals", "promotion", "config", "seconds", "blend_bands", "calibration")
 
 
 def describe_data() -> str:

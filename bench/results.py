@@ -44,6 +44,17 @@ def best_evm(methods: dict[str, dict]) -> str:
 # --- one renderer per measure: JSON figures -> (sentences, header, rows) ----------------------------------
 
 
+def _blend_cell(blend: dict | None) -> str:
+    """The blend's MAPE against the best formula's (every formula, commitment included) and its 80%
+    coverage of open trades; a dash for a report without the blend."""
+    if not blend:
+        return "–"
+    return (
+        f"{pct(blend['mape'], 2)} vs {pct(blend.get('best_formula_mape'), 2)} ({blend.get('best_formula')}),"
+        f" {pct(blend.get('coverage80_open'))}"
+    )
+
+
 def backtest_trades(doc: dict) -> tuple[list[str], Table]:
     header = [
         "stage",
@@ -55,6 +66,7 @@ def backtest_trades(doc: dict) -> tuple[list[str], Table]:
         "+ evidence",
         "80% coverage: all / open trades",
         "kept adapter vs global",
+        "blend (out of fold): MAPE vs best formula, open coverage",
         "n trades",
     ]
     rows = []
@@ -79,6 +91,7 @@ def backtest_trades(doc: dict) -> tuple[list[str], Table]:
                 pct(methods.get(REFERENCE_WITH_EVIDENCE, {}).get("mape"), 2),
                 f"{pct(model['coverage80'])} / {pct(model.get('coverage80_open'))}",
                 kept,
+                _blend_cell(methods.get("blend")),
                 str(model["n"]),
             ]
         )

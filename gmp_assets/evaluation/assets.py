@@ -8,11 +8,13 @@ from PIL import Image
 
 from gmp_assets import settings
 from gmp_assets.catalog import BACKTEST_KEY, FEATURE_ROWS, GLOBAL_MODEL_KEY, Outcome
+from gmp_assets.evaluation import blend_scoring
 from gmp_assets.evaluation.backtest import (
     COVERAGE_TARGET,
     REFERENCES,
     BacktestConfig,
     BacktestReport,
+    blend_shortfalls,
     coverage_misses,
     open_coverage,
     run_backtest,
@@ -53,6 +55,9 @@ CHECKS = {
     "beats_evm_formulas": "The model's MAPE is below the best formula's (EVM or commitment) at every stage (warning).",
     "adapters_beat_global": "Where kept adapters forecast, their MAPE is below the global model's on the same"
     " trades at every stage (warning).",
+    "blend_holds": "The blend (what forecasts use with the champion's calibration), scored out of fold: MAPE no"
+    f" worse than the best formula's at every stage, 80% coverage of open trades {COVERAGE_TARGET[0]:.0%}-"
+    f"{COVERAGE_TARGET[1]:.0%} (warning).",
 }
 
 
@@ -125,6 +130,8 @@ def backtest_report(
         )
         mlflow_lib.log_dict(body, "backtest.json")
         mlflow_lib.log_image(Image.open(io.BytesIO(png)), "fan_chart.png")
+        if report.calibration is not None:  # the challenger's blend: forecasts use it once it is champion
+            mlflow.record_calibration(GLOBAL_MODEL, challenger, report.calibration)
     return dg.MaterializeResult(
         check_results=_goal_checks(report, body["stages"]),
         metadata={
@@ -134,6 +141,7 @@ def backtest_report(
             Outcome.DECISION: decision.reason,
             **scores,
             "metrics": dg.MetadataValue.md(report.markdown()),
+            "calibration_bands": dg.MetadataValue.md(blend_scoring.band_markdown(report.blend_bands)),
             "fan_chart": dg.MetadataValue.md(markdown_image(png, "fan chart")),
             "json": dg.MetadataValue.path(str(backtest_json_path())),
             "fan_chart_png": dg.MetadataValue.path(str(chart)),
@@ -158,6 +166,7 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
     """The forecasting goals as warnings in the UI: interval coverage on open trades, the formulas beaten, and
     kept adapters better than the global model (``stages``: the report's stages as JSON, for the metadata)."""
     misses, behind = coverage_misses(report.stages), stages_behind_evm(report.stages)
+    blend_short = blend_shortfalls(report.stages)
     adapters_behind = stages_behind_global(report.stages)
     coverage = {f"{stage}%": c for stage, c in open_coverage(report.stages).items()}
     model = {f"{stage}%": methods["adapter"] for stage, methods in stages.items()}
@@ -198,6 +207,12 @@ def _goal_checks(report: BacktestReport, stages: dict[str, dict[str, dict]]) -> 
                 "behind": dg.MetadataValue.json({f"{s}%": line for s, line in adapters_behind.items()}),
                 "kept_gain": _per_stage(model, ("kept_n", "kept_gain", "kept_gain_ci90", "kept_gain_by_project")),
             },
+        ),
+        dg.AssetCheckResult(
+            check_name="blend_holds",
+            passed=not blend_short,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"short": dg.MetadataValue.json({f"{s}%": line for s, line in blend_short.items()})},
         ),
     ]
 

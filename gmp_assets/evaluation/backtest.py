@@ -19,6 +19,11 @@ of M from the project's canonical rows dated <= M only:
   not kept, the method gives the global forecast (counted as ``adapter_fallback``).
 - ``evm_*``: the EVM formulas on the same samples, EV from the dataset's percent complete
   (reported, else budget spent) and the planned percent from the taxonomy's typical curve.
+- ``blend``: the ``adapter`` method's forecast and every formula of ``formula_estimates`` weighed
+  per stage band of the trade, with split-conformal 80 % intervals (``models.blending``), each
+  fold's projects forecast by a calibration fitted on the other folds' predictions only
+  (``evaluation.blend_scoring``); the calibration fitted on all of them is the report's
+  ``calibration``, the one production uses with the champion.
 
 - ``reference_project_ratio`` (not a method: it reads the future): each unfinished trade's BAC
   times its project's true final cost ratio (sum of final costs / sum of BAC over the scored
@@ -60,6 +65,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from gmp_assets.evaluation import blend_scoring
 from gmp_assets.features.compute import month_of, trade_final_costs, trade_finished_as_of
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
@@ -68,6 +74,7 @@ from gmp_assets.features.typicals import feature_rows_with_typicals, portfolio_t
 from gmp_assets.forecasting.pipeline import CONFIDENCE, forecast_trades
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
+from gmp_assets.models.blending import BlendSettings, dataset_bands
 from gmp_assets.models.formulas import formula_estimates
 from gmp_assets.models.network import evidence_noise
 from gmp_assets.models.samples import split_last_months, vocabularies
@@ -88,7 +95,9 @@ EVM_METHODS = {
 }
 REFERENCE, REFERENCE_WITH_EVIDENCE = "reference_project_ratio", "reference_ratio_and_evidence"
 REFERENCES = (REFERENCE, REFERENCE_WITH_EVIDENCE)  # they read the future: not methods
-METHODS = (*MODEL_METHODS, *EVM_METHODS, *REFERENCES)
+BLEND = blend_scoring.BLEND  # the model and the formulas weighed per stage band, scored out of fold
+INTERVAL_METHODS = (*MODEL_METHODS, BLEND)
+METHODS = (*MODEL_METHODS, BLEND, *EVM_METHODS, *REFERENCES)
 KEPT, NOT_KEPT, NO_DATA = "kept", "not_kept", "no_data"
 
 
@@ -105,6 +114,7 @@ class BacktestConfig:
     adapter_holdout_months: int = 3
     fan_trades: int = 6
     seed: int = 42
+    blend: BlendSettings = BlendSettings()
 
 
 def stage_key(stage: float) -> str:
@@ -144,6 +154,8 @@ class BacktestReport:
     predictions: pd.DataFrame = field(repr=False)
     seconds: float
     config: dict
+    calibration: dict | None = None  # the blend production uses (``blending.Calibration.to_dict``)
+    blend_bands: list[dict] = field(default_factory=list)  # ``blend_scoring.band_rows``
 
     def to_dict(self, **extra) -> dict:
         """JSON-ready (NaN -> None), with ``extra`` entries; ``predictions`` left out."""
@@ -155,6 +167,8 @@ class BacktestReport:
             "adapters": self.adapters,
             "seconds": self.seconds,
             "config": self.config,
+            "calibration": self.calibration,
+            "blend_bands": self.blend_bands,
         }
         return _plain(body | extra)
 
@@ -174,6 +188,8 @@ class BacktestReport:
                 lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
         outcomes = pd.Series([a["outcome"] for a in self.adapters], dtype=object).value_counts()
         lines.append("")
+        if self.blend_bands:
+            lines += [blend_scoring.band_markdown(self.blend_bands), "", self.blend_line(), ""]
         kept = "; ".join(
             f"{stage}%: {_pct(m['adapter']['kept_mape'])} vs {_pct(m['adapter']['kept_global_mape'])} (n={m['adapter']['kept_n']})"
             for stage, m in self.stages.items()
@@ -223,6 +239,19 @@ class BacktestReport:
                 cells = [_pct(m[key]) for key in ("mape", "median_ape", "coverage80", "mean_width")]
                 lines.append(f"| {stage}% | {method} | {' | '.join(cells)} | {m['n']} |")
         return "\n".join(lines)
+
+    def blend_line(self) -> str:
+        """Per stage: the blend's MAPE (out of fold) against the model's and the best formula's, and its
+        80 % coverage of open trades."""
+        parts = []
+        for stage, methods in self.stages.items():
+            m, best = methods[BLEND], methods[BLEND].get("best_formula")
+            formula = f"formula {best} {_pct(methods[BLEND]['best_formula_mape'])}" if best else "no formula"
+            parts.append(
+                f"{stage}%: blend {_pct(m['mape'])} vs model {_pct(methods['adapter']['mape'])} vs {formula},"
+                f" 80% coverage (open trades) {_pct(m['coverage80_open'])}"
+            )
+        return "Blend per stage (out of fold): " + "; ".join(parts) + "."
 
     def summary(self) -> str:
         """One line: model MAPE vs the best formula at each of the first two stages, and coverage."""
@@ -288,6 +317,26 @@ def coverage_misses(
     """Stage -> :func:`open_coverage`, where it falls outside ``target``."""
     low, high = target
     return {stage: c for stage, c in open_coverage(stages).items() if c is not None and not low <= c <= high}
+
+
+def blend_shortfalls(
+    stages: dict[str, dict[str, dict]], target: tuple[float, float] = COVERAGE_TARGET
+) -> dict[str, str]:
+    """Stage -> a line saying so, where the blend's MAPE is above the best formula's or its 80 % coverage
+    of open trades falls outside ``target``."""
+    low, high = target
+    short = {}
+    for stage, methods in stages.items():
+        m = methods[BLEND]
+        problems = []
+        if m.get("best_formula") and m["mape"] > m["best_formula_mape"]:
+            problems.append(f"blend {_pct(m['mape'])} vs {m['best_formula']} {_pct(m['best_formula_mape'])}")
+        coverage = m["coverage80_open"]
+        if coverage is not None and not math.isnan(coverage) and not low <= coverage <= high:
+            problems.append(f"80% coverage {_pct(coverage)}")
+        if problems:
+            short[stage] = "; ".join(problems)
+    return short
 
 
 def best_evm(methods: dict[str, dict]) -> tuple[str, float]:
@@ -356,12 +405,13 @@ def run_backtest(
                 frame, adapter = _forecast_stage(
                     model, vocabulary, canonical, projects, trades, typicals_taxonomy(typical), group, config, tuner
                 )
-                rows.append(frame.assign(stage=stage_key(stage)))
+                rows.append(frame.assign(stage=stage_key(stage), fold=fold))
                 adapters.append(
                     {"project_key": project, "stage": stage_key(stage), "as_of_month": str(month)[:7], **adapter}
                 )
 
     predictions = _with_references(pd.concat(rows, ignore_index=True))
+    predictions, calibration = blend_scoring.with_blend(predictions, config.blend)
     stages = {stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
     return BacktestReport(
         stages=stages,
@@ -374,6 +424,8 @@ def run_backtest(
         predictions=predictions,
         seconds=round(time.perf_counter() - started, 1),
         config=asdict(config),
+        calibration=calibration.to_dict(),
+        blend_bands=blend_scoring.band_rows(predictions, calibration),
     )
 
 
@@ -508,6 +560,9 @@ def _forecast_stage(
     estimates = formula_estimates(current, taxonomy)
     for name, key in EVM_METHODS.items():
         frame[f"{name}_eac"] = estimates[key]
+    for key, values in estimates.items():  # every formula, for the blend
+        frame[blend_scoring.FORMULA_COLUMN.format(key)] = values
+    frame["band"] = dataset_bands(current, taxonomy)
     return frame, record
 
 
@@ -559,7 +614,7 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     open_ = ~frame["trade_finished"].to_numpy(dtype=bool)
     out = {}
     for method in METHODS:
-        has_interval = method in MODEL_METHODS
+        has_interval = method in INTERVAL_METHODS
         lower = frame[f"{method}_lower"].to_numpy() if has_interval else None
         upper = frame[f"{method}_upper"].to_numpy() if has_interval else None
         out[method] = _scores(actual, frame[f"{method}_eac"].to_numpy(), lower, upper) | {
@@ -592,6 +647,7 @@ def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
         "gain_over_best_evm_ci90": metrics.mape_gain_interval(actual, model, evm, SURE),
         "gain_over_best_evm_by_project": metrics.per_group(metrics.mape_gain, projects, actual, model, evm),
     }
+    out[BLEND] |= blend_scoring.stage_extras(frame)
     for name in REFERENCES:  # how far below the formula knowing the future gets
         out[name]["gain_over_best_evm"] = metrics.mape_gain(actual, frame[f"{name}_eac"].to_numpy(), evm)
     return out
@@ -603,7 +659,7 @@ def project_totals_frame(frame: pd.DataFrame) -> pd.DataFrame:
     columns = [
         "actual_final_cents",
         *(f"{m}_eac" for m in METHODS),
-        *(f"{m}_{bound}" for m in MODEL_METHODS for bound in ("lower", "upper")),
+        *(f"{m}_{bound}" for m in INTERVAL_METHODS for bound in ("lower", "upper")),
     ]
     return frame.groupby("project_key", sort=True)[columns].sum().reset_index()
 
@@ -614,7 +670,7 @@ def project_total_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     actual = totals["actual_final_cents"].to_numpy(dtype=np.float64)
     out = {}
     for method in (m for m in METHODS if m not in REFERENCES):
-        bounds = (totals[f"{method}_lower"], totals[f"{method}_upper"]) if method in MODEL_METHODS else (None, None)
+        bounds = (totals[f"{method}_lower"], totals[f"{method}_upper"]) if method in INTERVAL_METHODS else (None, None)
         out[method] = _scores(actual, totals[f"{method}_eac"].to_numpy(dtype=np.float64), *bounds) | {"n": len(totals)}
     return out
 

@@ -18,8 +18,9 @@ from gmp_assets.features.typicals import completed_portfolio, portfolio_typicals
 from gmp_assets.forecasting.expectations import check_forecasts, forecast_suite
 from gmp_assets.forecasting.pipeline import forecast_rows
 from gmp_assets.forecasting.store import eac_over_gmp, forecast_date, totals_as_of, withdraw_stale, write_forecasts
+from gmp_assets.models.blending import Calibration
 from gmp_assets.models.plots import forecast_fan_png, markdown_image
-from gmp_assets.models.registry import GLOBAL_MODEL, MlflowResource, adapter_model_name
+from gmp_assets.models.registry import GLOBAL_MODEL, LoadedModel, MlflowResource, adapter_model_name
 from gmp_assets.resources import PostgresResource
 
 
@@ -54,6 +55,19 @@ def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
         return pd.DataFrame(cur.fetchall(), columns=["canonical_code", "east_share", "west_share"])
 
 
+def champion_calibration(mlflow: MlflowResource, champion: LoadedModel | None, report) -> Calibration | None:
+    """The champion's calibration (recorded by its backtest), or None: without one, or with one that cannot
+    be read (said through ``report``), forecasts are the ladder's."""
+    if champion is None:
+        return None
+    try:
+        body = mlflow.load_calibration(champion.name, champion.version)
+        return Calibration.from_dict(body) if body is not None else None
+    except (ValueError, KeyError, TypeError) as exc:
+        report(f"{champion.name} version {champion.version}: calibration not used ({exc}); forecasts are the model's")
+        return None
+
+
 @dg.asset(
     key=FORECASTS_KEY,
     deps=[FEATURE_ROWS, GLOBAL_MODEL_KEY, ADAPTER_KEY],
@@ -64,7 +78,8 @@ def _east_west(conn, project_key: str, month: str) -> pd.DataFrame:
     retry_policy=DB_RETRY,
     check_specs=[forecast_suite.spec()],
     description="Per project x trade x month: predicted EAC and ETC (integer cents), 80% interval, east/west split,"
-    " the model (name, version) and the fallback path that produced it. A forecast as of month M reads only data"
+    " the model (name, version) and the fallback path that produced it (with the champion's calibration, the"
+    " model weighed with the formulas per stage band: method blend:<band> or formula:<name>). A forecast as of month M reads only data"
     " dated on or before M; a new forecast supersedes the old one and history is kept.",
 )
 def project_forecasts(
@@ -72,6 +87,7 @@ def project_forecasts(
 ) -> dg.MaterializeResult:
     refusals: list[str] = []  # model versions refused at loading (models/artifact_safety.py) and what serves instead
     champion = mlflow.load_forecaster(GLOBAL_MODEL, on_refusal=refusals.append)
+    calibration = champion_calibration(mlflow, champion, refusals.append)
     summary, written_total, withdrawn_total = [], 0, 0
     ranges = monthly_ranges(list(context.partition_keys))
     with postgres.connect() as conn:
@@ -94,7 +110,8 @@ def project_forecasts(
                     adapter,
                     pd.Timestamp(planned_finish),
                     _east_west(conn, project_key, month),
-                    typicals_taxonomy(typical),
+                    calibration=calibration,
+                    taxonomy=typicals_taxonomy(typical),
                 )
                 written, _ = write_forecasts(conn, project_key, forecast_date(month), rows)
                 written_total += written
@@ -104,6 +121,7 @@ def project_forecasts(
         "forecasts_written": written_total,
         "stale_forecasts_withdrawn": withdrawn_total,
         "global_model_version": champion.version if champion else "none",
+        "calibration": "per stage band (the champion's backtest)" if calibration else "none: the model's forecasts",
     }
     for message in refusals:
         context.log.warning(message)

@@ -5,6 +5,11 @@ models' distributions with the project's earned-value evidence (``inference.ladd
 and the forecast rules (``inference.forecast_from_distribution``). The forecast asset calls it
 through :func:`forecast_rows`, and the backtest (``evaluation.backtest``) calls it for every held-out
 project and stage, so what the backtest scores is what production serves.
+
+With a calibration (``models.blending``: fitted by the backtest, recorded with the champion) the
+pipeline's forecast is then weighed with the formulas of ``models.formulas`` per stage band and
+its interval is the band's conformal one (:func:`calibrated_values`); without one, the forecast is
+the ladder's.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from gmp_assets.forecasting.inference import (
     ladder_distribution,
     split_east_west,
 )
-from gmp_assets.forecasting.serving import recorded_model, row_method
+from gmp_assets.forecasting.serving import NOT_MODELLED, recorded_model, row_method
 from gmp_assets.models import fallback
+from gmp_assets.models.blending import MODEL, Calibration, blend, dataset_bands
+from gmp_assets.models.formulas import formula_estimates
 from gmp_assets.models.registry import LoadedModel
-from gmp_assets.taxonomy.trades import Taxonomy
+from gmp_assets.taxonomy.trades import Taxonomy, load_taxonomy
 
 CONFIDENCE = 0.8
 
@@ -42,6 +49,7 @@ class TradeForecasts:
     confidence_lower_cents: np.ndarray
     confidence_upper_cents: np.ndarray
     confidence: float
+    blend_methods: np.ndarray | None = None  # with a calibration: each sample's blend or formula label
 
     def values(self) -> dict[str, np.ndarray]:
         """The cents columns of a forecast row, by their table names."""
@@ -59,12 +67,15 @@ def forecast_trades(
     adapter: Forecaster | None = None,
     taxonomy: Taxonomy | None = None,
     confidence: float = CONFIDENCE,
+    calibration: Calibration | None = None,
 ) -> TradeForecasts:
     """Forecasts of one project's trades at one month (``ds``: all its trades' samples at that month).
 
     ``base`` is the global model with its vocabularies (None: every trade gets the heuristic), and
     ``adapter`` the project's kept adapter, used from ``fallback.ADAPTER_MIN_MONTHS`` of data on.
-    ``taxonomy`` gives the heuristic its typical curves (default: the seed's).
+    ``taxonomy`` gives the heuristic and the formulas their typical curves (default: the seed's).
+    ``calibration``: the forecast weighed with the formulas (:func:`calibrated_values`; its
+    confidence replaces ``confidence``); ``mean`` and ``std`` stay the ladder's distribution.
     """
     if base is None:
         methods = np.full(len(ds), fallback.HEURISTIC, dtype=object)
@@ -73,7 +84,25 @@ def forecast_trades(
         methods = fallback.methods_for(ds, base[1], with_adapter)
     mean, std = ladder_distribution(ds, methods, base, adapter, taxonomy)
     values = forecast_from_distribution(mean, std, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, confidence)
-    return TradeForecasts(ladder_methods=methods, mean=mean, std=std, confidence=confidence, **values)
+    if calibration is None:
+        return TradeForecasts(ladder_methods=methods, mean=mean, std=std, confidence=confidence, **values)
+    values, labels = calibrated_values(ds, values["predicted_eac_cents"], calibration, taxonomy)
+    return TradeForecasts(methods, mean, std, **values, confidence=calibration.confidence, blend_methods=labels)
+
+
+def calibrated_values(
+    ds: SequenceDataset, model_eac_cents, calibration: Calibration, taxonomy: Taxonomy | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(the cents columns, each sample's method label) of ``blending.blend``: the model's EAC and every
+    formula of ``formula_estimates`` weighed by the calibration's band of each sample
+    (``blending.dataset_bands``)."""
+    taxonomy = taxonomy or load_taxonomy()
+    eacs = {MODEL: np.asarray(model_eac_cents, dtype=np.float64)} | formula_estimates(ds, taxonomy)
+    out = blend(
+        calibration, eacs, ds.bac_cents, ds.actual_to_date_cents, ds.trade_finished, dataset_bands(ds, taxonomy)
+    )
+    labels = out.pop("labels")
+    return out, labels
 
 
 def _forecaster(loaded: LoadedModel | None) -> Forecaster | None:
@@ -90,13 +119,19 @@ def forecast_rows(
     adapter: LoadedModel | None,
     planned_finish: pd.Timestamp,
     east_west: pd.DataFrame,
+    calibration: Calibration | None = None,
     taxonomy: Taxonomy | None = None,
 ) -> list[dict]:
     """Forecast rows (``ml.project_forecasts`` columns) for one project's trades at one month: the
     forecasts of :func:`forecast_trades`, each with the method and model it records, its horizon to
     the planned finish and its east/west split (``east_west``: the month's shares per trade).
-    ``taxonomy``: the trades' typical curves (``features.typicals``; default: the seed's)."""
-    forecasts = forecast_trades(ds, _forecaster(champion), _forecaster(adapter), taxonomy)
+    ``taxonomy``: the trades' typical curves (``features.typicals``; default: the seed's).
+
+    With a ``calibration`` (the champion's) an open budgeted trade's method is its blend label
+    (``blend:<band>`` or ``formula:<name>``) and its model the ladder's, whose calibration it is."""
+    forecasts = forecast_trades(
+        ds, _forecaster(champion), _forecaster(adapter), taxonomy, CONFIDENCE, calibration=calibration
+    )
     values = forecasts.values()
     shares = east_west.set_index("canonical_code").reindex(ds.canonical_codes).fillna(0.5)
     east, west = split_east_west(forecasts.predicted_eac_cents, shares["east_share"], shares["west_share"])
@@ -104,6 +139,8 @@ def forecast_rows(
     for i in range(len(ds)):
         method = row_method(forecasts.ladder_methods[i], bool(ds.trade_finished[i]), int(ds.bac_cents[i]))
         name, version = recorded_model(method, _identity(champion), _identity(adapter))
+        if forecasts.blend_methods is not None and method not in NOT_MODELLED:
+            method = str(forecasts.blend_methods[i])
         month = pd.Timestamp(ds.as_of_month[i])
         rows.append(
             {

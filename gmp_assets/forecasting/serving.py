@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from gmp_assets.models import fallback
+from gmp_assets.models.blending import is_calibrated
 
 FINISHED = "finished"  # a finished trade's method: its EAC is its actual cost
 NO_BUDGET = "no_budget"  # an open trade without a budget: nothing to scale a forecast by, EAC = cost to date
@@ -61,12 +62,21 @@ def renewal_reason(
     months_of_data: int,
     global_model: ModelId | None,
     adapter: ModelId | None,
+    calibrated: bool | None = None,
 ) -> str | None:
     """Why a project's current forecasts at a month must be made again (``recorded``: model name,
     version and method of each trade's forecast), or None when every open trade's forecast already
-    comes from the model that serves it now (``serving_model``), or there is none to renew yet."""
+    comes from the model that serves it now (``serving_model``), or there is none to renew yet.
+    ``calibrated`` (None: not looked at): whether the champion has a calibration now, so forecasts made
+    without one (or with one it no longer has) are renewed too."""
     serving = serving_model(months_of_data, global_model, adapter)
     stale = sorted({(name, version) for name, version, method in recorded if method not in NOT_MODELLED} - {serving})
+    if not stale and calibrated is not None:
+        methods = {method for _, _, method in recorded if method not in NOT_MODELLED}
+        if calibrated and any(not is_calibrated(m) for m in methods):
+            return "forecasts made without the global champion's calibration, which it has now"
+        if not calibrated and any(is_calibrated(m) for m in methods):
+            return "forecasts made with a calibration that the global champion does not have"
     if not stale:
         return None
     made_by = ", ".join(f"{name} version {version}" for name, version in stale)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import psycopg2.extensions
 
 from gmp_assets.forecasting.store import EXPORT_COLUMNS, current_forecasts, forecast_date
+from gmp_assets.models.blending import describe_method
 
 METHOD_REASONS = {
     "adapter": "12 months of data or more and a kept project adapter: the project's fine-tuned model",
@@ -153,7 +154,7 @@ def trade_forecasts(conn: psycopg2.extensions.connection, project_key: str, as_o
     for row in rows:
         record = {c: _plain(v) for c, v in zip(EXPORT_COLUMNS, row)}
         record["canonical_name"] = names.get(record["canonical_code"], "")
-        record["method_reason"] = METHOD_REASONS.get(record["method"], "")
+        record["method_reason"] = METHOD_REASONS.get(record["method"]) or describe_method(record["method"])
         result.append(record)
     return result
 

@@ -34,6 +34,10 @@ CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 DEMOTED_TAG = "demoted_by_hand"  # on a version a person took out of service: no automatic promotion brings it back
 EXPERIMENT = "gmp_forecaster"
 VOCABULARY_ARTIFACT = "vocabulary.json"
+# The blend a backtest fitted for a version (models/blending.py): a JSON artifact of the backtest's run,
+# which the version's tags name, with the SHA-256 of its text.
+CALIBRATION_ARTIFACT = "calibration.json"
+CALIBRATION_RUN_TAG, CALIBRATION_DIGEST_TAG = "calibration_run_id", "calibration_sha256"
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +259,40 @@ class MlflowResource(ConfigurableResource):
             return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")
         except (MlflowException, OSError):
             return None
+
+    def record_calibration(self, name: str, version: str, body: dict) -> str:
+        """Log ``body`` as ``CALIBRATION_ARTIFACT`` in the active run and name it, with its SHA-256, on
+        ``version`` of ``name`` (replacing a calibration recorded before). Returns the run id."""
+        import hashlib
+
+        mlflow = self._setup()
+        text = json.dumps(body, indent=2, sort_keys=True, allow_nan=False)
+        mlflow.log_text(text, CALIBRATION_ARTIFACT)
+        run_id = mlflow.active_run().info.run_id
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        self.tag_version(name, version, {CALIBRATION_RUN_TAG: run_id, CALIBRATION_DIGEST_TAG: digest})
+        return run_id
+
+    def load_calibration(self, name: str, version: str) -> dict | None:
+        """The calibration recorded on ``version`` of ``name`` (:meth:`record_calibration`), None if it has
+        none; raises ValueError when the artifact is missing or its text is not the one recorded."""
+        import hashlib
+
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        tags = self.version_tags(name, version)
+        run_id = tags.get(CALIBRATION_RUN_TAG)
+        if not run_id:
+            return None
+        self._setup()
+        try:
+            text = mlflow.artifacts.load_text(f"runs:/{run_id}/{CALIBRATION_ARTIFACT}")
+        except (MlflowException, OSError) as exc:
+            raise ValueError(f"run {run_id} has no readable {CALIBRATION_ARTIFACT}") from exc
+        if hashlib.sha256(text.encode()).hexdigest() != tags.get(CALIBRATION_DIGEST_TAG):
+            raise ValueError(f"{CALIBRATION_ARTIFACT} of run {run_id} is not the one recorded on the version")
+        return json.loads(text)
 
     def load_forecaster(
         self, name: str, alias: str = CHAMPION, on_refusal: Callable[[str], None] | None = None

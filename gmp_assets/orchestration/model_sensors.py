@@ -18,6 +18,7 @@ from gmp_assets.forecasting.store import forecast_date, recorded_models
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
 from gmp_assets.models.registry import (
     ADAPTER_MODEL_PREFIX,
+    CALIBRATION_RUN_TAG,
     CHAMPION,
     GLOBAL_MODEL,
     MlflowResource,
@@ -132,6 +133,7 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
         change: a renewal run for the same reason, queued, running, done or failed, is not asked for again."""
         version = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
         global_model = (GLOBAL_MODEL, version) if version else None
+        calibrated = bool(version) and CALIBRATION_RUN_TAG in mlflow.version_tags(GLOBAL_MODEL, version)
         requests, waiting = [], []
         # months of data at a project's last forecast month: its newest feature rows' (a month without
         # feature rows has no forecasts, and renewal_reason asks nothing of it)
@@ -146,6 +148,7 @@ def build_model_change_forecast_sensor(forecast_job) -> dg.SensorDefinition:
                     months.get(key, 0),
                     global_model,
                     (name, adapter_version) if adapter_version else None,
+                    calibrated,
                 )
                 if reason is None:
                     continue

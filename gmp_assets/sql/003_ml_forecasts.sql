@@ -32,14 +32,17 @@ CREATE TABLE IF NOT EXISTS ml.project_forecasts (
     CHECK (eac_east_cents + eac_west_cents = predicted_eac_cents)
 );
 -- The methods (forecasting/serving.py): the ladder's four, a finished trade's, an open trade's without a
--- budget. Replaced only when a method is missing from it (a database whose constraint lists fewer).
+-- budget, and a calibrated champion's (models/blending.py): `blend:<stage band>` where the model and the
+-- formulas are weighed, `formula:<name>` where one formula carries the band's whole weight. Replaced only
+-- when a method is missing from it (a database whose constraint lists fewer).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'project_forecasts_method_check'
-                   AND conrelid = 'ml.project_forecasts'::regclass AND pg_get_constraintdef(oid) LIKE '%no_budget%') THEN
+                   AND conrelid = 'ml.project_forecasts'::regclass AND pg_get_constraintdef(oid) LIKE '%blend:%') THEN
         ALTER TABLE ml.project_forecasts DROP CONSTRAINT IF EXISTS project_forecasts_method_check;
         ALTER TABLE ml.project_forecasts ADD CONSTRAINT project_forecasts_method_check
-            CHECK (method IN ('adapter', 'global', 'global_cold_start', 'heuristic', 'finished', 'no_budget'));
+            CHECK (method IN ('adapter', 'global', 'global_cold_start', 'heuristic', 'finished', 'no_budget')
+                   OR method ~ '^blend:[a-z0-9_-]+$' OR method ~ '^formula:[a-z0-9_]+$');
     END IF;
 END $$;
 CREATE UNIQUE INDEX IF NOT EXISTS project_forecasts_one_current

@@ -615,7 +615,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         )
         assert backtest.success
         checks = {e.check_name: e for e in backtest.get_asset_check_evaluations()}
-        assert set(checks) == {"interval_coverage", "beats_evm_formulas", "adapters_beat_global"}
+        assert set(checks) == {"interval_coverage", "beats_evm_formulas", "adapters_beat_global", "blend_holds"}
         assert all(e.severity.value == "WARN" for e in checks.values())
         gains = checks["beats_evm_formulas"].metadata["gain_over_best_evm"].value
         scored = {
@@ -678,8 +678,45 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         assert registry.version_for(GLOBAL_MODEL, CHAMPION) == (challenger["version"] if promoted else champion)
         tags = registry.version_tags(GLOBAL_MODEL, challenger["version"])
         assert float(tags[SCORE_TAG]) == pytest.approx(ours)
+        _check_the_recorded_calibration(registry, challenger["version"], run.run_id, body, stages, checks)
     finally:
         registry.promote(GLOBAL_MODEL, champion, "test: restore the session's champion")
+
+
+def _check_the_recorded_calibration(registry, version: str, run_id: str, body: dict, stages: dict, checks: dict):
+    """The backtest recorded its blend on the challenger (an artifact of its MLflow run, named by the
+    version's tags) and scored it at every stage; with the version as champion, forecasts are blended."""
+    from gmp_assets import database
+    from gmp_assets.features.store import inference_sequences
+    from gmp_assets.forecasting.assets import _east_west, champion_calibration
+    from gmp_assets.forecasting.pipeline import forecast_rows
+    from gmp_assets.models.blending import BANDS, is_calibrated
+    from gmp_assets.models.registry import CALIBRATION_RUN_TAG, GLOBAL_MODEL
+
+    assert registry.version_tags(GLOBAL_MODEL, version)[CALIBRATION_RUN_TAG] == run_id
+    recorded = registry.load_calibration(GLOBAL_MODEL, version)
+    assert recorded == body["calibration"] and set(recorded["bands"]) == set(BANDS)
+    assert [row["band"] for row in body["blend_bands"]] == list(BANDS)
+    for methods in stages.values():  # scored next to the model and the formulas, out of fold
+        assert methods["blend"]["n"] == methods["adapter"]["n"] and methods["blend"]["best_formula"]
+        assert methods["blend"]["coverage80_open"] is not None
+    short = checks["blend_holds"].metadata["short"].value
+    assert checks["blend_holds"].passed == (not short)
+    registry.promote(GLOBAL_MODEL, version, "test: the calibrated challenger")  # the caller restores the champion
+    champion, refusals = registry.load_forecaster(GLOBAL_MODEL), []
+    calibration = champion_calibration(registry, champion, refusals.append)
+    assert calibration is not None and not refusals
+    key, month = _active_project_and_month()
+    with database.connect() as conn:
+        ds = inference_sequences(conn, key, month)
+        ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M"))
+        rows = pd.DataFrame(
+            forecast_rows(
+                ds, champion, None, pd.Timestamp("2030-01-01"), _east_west(conn, key, month), calibration=calibration
+            )
+        )
+    open_ = ~rows["method"].isin(["finished", "no_budget"])
+    assert open_.any() and rows["method"][open_].map(is_calibrated).all()
 
 
 def test_a_champion_adapter_that_no_longer_beats_the_global_model_is_retired(trained, registry):

@@ -182,3 +182,49 @@ def test_a_version_whose_digest_tag_was_rewritten_to_match_a_pickle_is_still_ref
     registry.tag_version(name, new, {safety.DIGEST_TAG: safety.digest_tag_value(digests)})
     assert "model/extra.pkl is a pickle file" in _refusal(registry, name, new)
     assert not (tmp_path / "unpickled").exists()
+
+
+def test_a_calibration_recorded_on_a_version_is_what_its_forecasts_use(registry, tmp_path):
+    """The backtest records its calibration in its run and names it on the version; forecasts with the
+    version as champion blend by it. Without one, or with an artifact changed behind the registry's back,
+    forecasts are the model's."""
+    import json
+
+    from gmp_assets.forecasting.assets import champion_calibration
+    from gmp_assets.models.blending import BANDS, BandFit, Calibration
+    from gmp_assets.models.registry import CALIBRATION_ARTIFACT, CALIBRATION_DIGEST_TAG, CALIBRATION_RUN_TAG
+
+    name = "forecaster_calibrated"
+    version, _ = _log(registry, name, seed=7)
+    champion = registry.load_forecaster(name)
+    reports: list[str] = []
+    assert champion_calibration(registry, champion, reports.append) is None and not reports
+    assert champion_calibration(registry, None, reports.append) is None
+    fit = BandFit({"model": 0.6, "cpi": 0.4}, -0.12, 0.18, 50, "band", "band")
+    calibration = Calibration(("model", "cpi"), {band: fit for band in BANDS}, fit, 0.8)
+    with registry.start_run("backtest", tags={"gmp.kind": "backtest"}) as run:
+        assert registry.record_calibration(name, version, calibration.to_dict()) == run.info.run_id
+    tags = registry.version_tags(name, version)
+    assert tags[CALIBRATION_RUN_TAG] == run.info.run_id and len(tags[CALIBRATION_DIGEST_TAG]) == 64
+    assert champion_calibration(registry, champion, reports.append) == calibration and not reports
+
+    east_west = pd.DataFrame(columns=["canonical_code", "east_share", "west_share"])
+    plain = pd.DataFrame(forecast_rows(DS, champion, None, pd.Timestamp("2026-12-01"), east_west))
+    blended = pd.DataFrame(
+        forecast_rows(DS, champion, None, pd.Timestamp("2026-12-01"), east_west, calibration=calibration)
+    )
+    open_ = ~plain["method"].isin(["finished", "no_budget"])
+    assert open_.any() and blended["method"][open_].str.startswith("blend:").all()
+    assert (blended["method"][~open_] == plain["method"][~open_]).all()
+    assert (blended[["model_name", "model_version"]] == plain[["model_name", "model_version"]]).all().all()
+    assert (blended["predicted_eac_cents"] != plain["predicted_eac_cents"])[open_].any()
+    assert (blended["confidence_lower_cents"] <= blended["predicted_eac_cents"]).all()
+    assert (blended["predicted_eac_cents"] <= blended["confidence_upper_cents"]).all()
+
+    changed = calibration.to_dict()
+    changed["bands"]["0-25"]["upper"] = 5.0
+    planted = tmp_path / CALIBRATION_ARTIFACT
+    planted.write_text(json.dumps(changed, indent=2, sort_keys=True))
+    registry.client().log_artifact(run.info.run_id, str(planted))
+    assert champion_calibration(registry, champion, reports.append) is None
+    assert f"{name} version {version}: calibration not used" in reports[0] and "not the one recorded" in reports[0]

@@ -18,8 +18,10 @@ import pytest
 from matplotlib.image import imread
 from support.synthetic import scaled_after, trade_rows
 
+from gmp_assets.evaluation import blend_scoring
 from gmp_assets.evaluation.backtest import (
     EVM_METHODS,
+    INTERVAL_METHODS,
     METHODS,
     REFERENCE,
     REFERENCE_WITH_EVIDENCE,
@@ -37,6 +39,7 @@ from gmp_assets.evaluation.backtest import (
 )
 from gmp_assets.models import fallback
 from gmp_assets.models.adapters import AdapterConfig
+from gmp_assets.models.blending import BANDS, BandFit, Calibration
 from gmp_assets.models.plots import fan_chart_png, forecast_fan_png, markdown_image
 from gmp_assets.models.training import TrainConfig
 
@@ -123,7 +126,7 @@ def test_report_shape_keys_and_equal_samples_per_stage(report):
         assert {m["n"] for m in methods.values()} == {len(rows)} == {3 * len(TRADES)}  # every trade of p1..p3
         for name, m in methods.items():
             assert {"mape", "median_ape", "coverage80", "n"} <= set(m)
-            assert (m["coverage80"] is None) == (m["coverage80_open"] is None) == (name not in ("global", "adapter"))
+            assert (m["coverage80"] is None) == (m["coverage80_open"] is None) == (name not in INTERVAL_METHODS)
             assert m["mape"] >= 0 and m["median_ape"] >= 0
     assert set(report.predictions.project_key) == {"p1", "p2", "p3"}  # the active project is never scored
 
@@ -139,12 +142,43 @@ def test_stage_metrics_recompute_from_predictions(report):
     assert report.stages["50"]["global"]["coverage80"] == pytest.approx(inside.mean())
     assert report.stages["50"]["global"]["coverage80_open"] == pytest.approx(inside[~rows.trade_finished].mean())
     # consistency rules: bounds around the point, nothing below the cost to date, finished = actual
-    for method in ("global", "adapter"):
+    for method in INTERVAL_METHODS:
         assert (rows[f"{method}_lower"] <= rows[f"{method}_eac"]).all()
         assert (rows[f"{method}_eac"] <= rows[f"{method}_upper"]).all()
         assert (rows[f"{method}_lower"] >= rows.actual_to_date_cents).all()
     finished = rows[rows.trade_finished]
     assert len(finished) and (finished.global_eac == finished.actual_to_date_cents).all()
+    assert (finished.blend_eac == finished.actual_to_date_cents).all()
+    assert (finished.blend_lower == finished.blend_upper).all()
+
+
+def test_the_blend_is_scored_out_of_fold_and_production_gets_the_fit_on_every_sample(report):
+    """Each fold's samples are blended by a calibration fitted without that fold's projects; the report's
+    calibration is the one fitted on all the predictions, and every sample has a band and every formula."""
+    predictions = report.predictions
+    assert set(predictions["band"]) <= set(BANDS) and set(predictions["fold"]) == {0, 1, 2}
+    assert {"formula_naive_eac", "formula_cpi_eac", "formula_remaining_at_budget_eac"} <= set(predictions.columns)
+    assert (predictions["formula_cpi_eac"] == predictions["evm_cpi_eac"]).all()
+    for fold in (0, 1, 2):
+        held = predictions[predictions.fold == fold]
+        assert held.project_key.nunique() == 1  # one project per fold in this portfolio
+        calibration = blend_scoring.fit_on(predictions[predictions.fold != fold], CONFIG.blend)
+        again = blend_scoring.apply_to(held, calibration)
+        assert again["predicted_eac_cents"].tolist() == held["blend_eac"].tolist()
+        assert again["confidence_upper_cents"].tolist() == held["blend_upper"].tolist()
+    assert report.calibration == blend_scoring.fit_on(predictions, CONFIG.blend).to_dict()
+    assert [row["band"] for row in report.blend_bands] == list(BANDS)
+    assert sum(row["n"] for row in report.blend_bands) == (~predictions.trade_finished).sum()
+    for stage, methods in report.stages.items():
+        blend = methods["blend"]
+        assert blend["best_formula"] in blend_scoring.formula_keys(predictions)
+        rows = predictions[predictions.stage == stage]
+        assert blend["best_formula_mape"] == pytest.approx(
+            min(_ape(rows, f"formula_{key}").mean() for key in blend_scoring.formula_keys(rows))
+        )
+        assert blend["gain_over_best_formula"] == pytest.approx(1 - blend["mape"] / blend["best_formula_mape"])
+    text = report.markdown()
+    assert "Blend per stage band" in text and "Blend per stage (out of fold): 25%: blend" in text
 
 
 def _ape(rows: pd.DataFrame, method: str) -> np.ndarray:
@@ -202,8 +236,8 @@ def test_project_totals_sum_the_trades_and_score_each_project(report):
         for method, m in methods.items():
             eac = per_project[f"{method}_eac"].sum().to_numpy(dtype=float)
             assert m["n"] == 3 and m["mape"] == pytest.approx(np.mean(np.abs(eac / actual - 1)))
-            assert (m["coverage80"] is None) == (method not in ("global", "adapter"))
-        for method in ("global", "adapter"):
+            assert (m["coverage80"] is None) == (method not in INTERVAL_METHODS)
+        for method in INTERVAL_METHODS:
             lower, upper = (per_project[f"{method}_{b}"].sum().to_numpy(dtype=float) for b in ("lower", "upper"))
             assert methods[method]["coverage80"] == pytest.approx(np.mean((lower <= actual) & (actual <= upper)))
             assert methods[method]["mean_width"] == pytest.approx(np.mean((upper - lower) / actual))
@@ -350,10 +384,14 @@ def test_stage_forecasts_ignore_later_data_of_the_project(portfolio, report):
     canonical, projects = portfolio
     changed = scaled_after(canonical, "p1", "2022-06-01", 1.5)  # p1 after its 50% month costs 50% more
     again = backtest(changed, projects, replace(CONFIG, stages=(0.5,)))
+    # the blend is left out: fitted on the other projects' predictions (here of one stage only, from fold
+    # models that learn p1's whole history by design), it reads p1's rows only through the columns compared
     columns = [
-        c for c in report.predictions if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith(REFERENCES)
+        c
+        for c in report.predictions
+        if c.endswith(("_eac", "_lower", "_upper")) and not c.startswith((*REFERENCES, "blend"))
     ]
-    columns += ["evidence_y", "evidence_variance", "scatter_variance"]
+    columns += ["evidence_y", "evidence_variance", "scatter_variance", "band"]
     before = report.predictions.query("stage == '50' and project_key == 'p1'").reset_index(drop=True)
     after = again.predictions.query("project_key == 'p1'").reset_index(drop=True)
     pd.testing.assert_frame_equal(after[columns], before[columns])
@@ -376,7 +414,9 @@ def test_to_json_shape_and_text(report):
     table = report.markdown()
     # a row per stage and method, the how-sure table's header and a row per stage, then the project totals'
     # header and a row per stage and method but the references
-    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 + 1 + 3 * (len(METHODS) - len(REFERENCES))
+    # and the blend's table: its header and a row per band
+    assert table.count("\n| ") == 3 * len(METHODS) + 1 + 3 + 1 + 3 * (len(METHODS) - len(REFERENCES)) + 1 + len(BANDS)
+    assert body["calibration"]["bands"].keys() == set(BANDS) and len(body["blend_bands"]) == len(BANDS)
     assert "evm_cpi_spi" in table and REFERENCE_WITH_EVIDENCE in table
     assert body["stages"]["50"]["adapter"]["coverage80_open_ci90"] == pytest.approx(
         list(report.stages["50"]["adapter"]["coverage80_open_ci90"])
@@ -521,3 +561,27 @@ def test_the_backtest_forecasts_what_the_forecast_asset_serves(portfolio):
     assert served["predicted_eac_cents"].tolist() == scored["global_eac"].tolist()
     assert served["confidence_lower_cents"].tolist() == scored["global_lower"].tolist()
     assert served["confidence_upper_cents"].tolist() == scored["global_upper"].tolist()
+
+    # with a calibration, production blends the same forecast and formulas as the backtest does
+    fit = BandFit({"model": 0.5, "cpi": 0.3, "remaining_at_budget": 0.2}, -0.1, 0.15, 40, "band", "band")
+    calibration = Calibration(("model", "cpi", "remaining_at_budget"), {b: fit for b in BANDS}, fit, 0.8)
+    calibrated = pd.DataFrame(
+        forecast_rows(
+            current,
+            champion,
+            None,
+            pd.Timestamp("2023-06-01"),
+            pd.DataFrame(columns=["canonical_code", "east_share", "west_share"]),
+            calibration=calibration,
+            taxonomy=_taxonomy(TRADES),
+        )
+    ).set_index("canonical_code")
+    expected = blend_scoring.apply_to(scored.assign(adapter_eac=scored["global_eac"]), calibration)
+    assert calibrated["predicted_eac_cents"].tolist() == expected["predicted_eac_cents"].tolist()
+    assert calibrated["confidence_lower_cents"].tolist() == expected["confidence_lower_cents"].tolist()
+    assert calibrated["confidence_upper_cents"].tolist() == expected["confidence_upper_cents"].tolist()
+    open_ = ~scored["trade_finished"].to_numpy(dtype=bool)
+    assert open_.any() and (calibrated["method"][open_] == "blend:" + scored["band"][open_]).all()
+    assert (calibrated["method"][~open_] == "finished").all()
+    assert (calibrated["model_name"][open_] == "gmp_forecaster_global").all()
+    assert (calibrated["predicted_eac_cents"] != served["predicted_eac_cents"])[open_].any()

@@ -115,3 +115,18 @@ def test_a_row_without_a_budget_is_not_the_models_and_renews_nothing():
     assert row_method(fallback.GLOBAL, finished=True, bac_cents=0) == FINISHED
     unbudgeted = [(*FINISHED_MODEL, NO_BUDGET)] * 2 + [(*FINISHED_MODEL, FINISHED)]
     assert renewal_reason(unbudgeted, 14, GLOBAL, ADAPTER) is None
+
+
+def test_a_calibration_gained_or_lost_by_the_champion_renews_forecasts():
+    blended = [(*GLOBAL, "blend:25-50"), (*GLOBAL, "formula:cpi"), (*FINISHED_MODEL, FINISHED)]
+    assert renewal_reason(blended, 8, GLOBAL, None, calibrated=True) is None
+    assert renewal_reason(_rows(GLOBAL, fallback.GLOBAL), 8, GLOBAL, None, calibrated=False) is None
+    assert renewal_reason(_rows(GLOBAL, fallback.GLOBAL), 8, GLOBAL, None) is None  # not looked at
+    gained = renewal_reason(_rows(GLOBAL, fallback.GLOBAL), 8, GLOBAL, None, calibrated=True)
+    assert gained == "forecasts made without the global champion's calibration, which it has now"
+    lost = renewal_reason(blended, 8, GLOBAL, None, calibrated=False)
+    assert lost == "forecasts made with a calibration that the global champion does not have"
+    finished_only = [(*FINISHED_MODEL, FINISHED)]
+    assert renewal_reason(finished_only, 8, GLOBAL, None, calibrated=True) is None
+    newer = renewal_reason(blended, 8, ("gmp_forecaster_global", "3"), None, calibrated=True)
+    assert newer.startswith("forecasts made by gmp_forecaster_global version 2;")  # a new champion first
