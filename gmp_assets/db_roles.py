@@ -9,7 +9,7 @@ roles, databases, the ``gmp_admin`` functions.
 
 Passwords: the embedded server's are random, kept in ``GMP_STATE_DIR/pg-passwords.json`` (mode 0600);
 an external server's are derived from ``GMP_DATABASE_URL``'s password (HMAC-SHA256), so every
-container given that URL agrees on them; ``GMP_<ROLE>_PASSWORD`` (e.g. ``GMP_PIPELINE_PASSWORD``) sets one.
+container given that URL agrees on them; a variable (``password_variable``) sets one explicitly.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DAGSTER_ROLE = "gmp_dagster"
 HUB_ROLE = "gmp_hub"
 LOGIN_ROLES = (PIPELINE_ROLE, MLFLOW_ROLE, DAGSTER_ROLE, HUB_ROLE)
 GROUP_ROLES = ("gmp_reader", "gmp_reviewer")
-PASSWORDS_FILE = "pg-passwords.json"
+LOGINS_FILE = "pg-passwords.json"
 ADMIN_SQL_DIR = settings.SQL_DIR / "admin"
 
 # Every connection authenticates with a password: local socket and TCP alike.
@@ -47,7 +47,7 @@ host    all   all   ::1/128        scram-sha-256
 
 
 def passwords_path() -> Path:
-    return settings.state_dir() / PASSWORDS_FILE
+    return settings.state_dir() / LOGINS_FILE
 
 
 def embedded_passwords() -> dict[str, str]:
@@ -73,9 +73,15 @@ def derived_password(admin_password: str, role: str) -> str:
     return hmac.new(admin_password.encode(), f"gmp-role:{role}".encode(), hashlib.sha256).hexdigest()
 
 
+def password_variable(role: str) -> str:
+    """The variable that sets ``role``'s password: ``GMP_HUB_PASSWORD``, ``GMP_PG_PIPELINE_PASSWORD``,
+    ``GMP_PG_MLFLOW_PASSWORD``, ``GMP_PG_DAGSTER_PASSWORD``."""
+    return "GMP_HUB_PASSWORD" if role == HUB_ROLE else f"GMP_PG_{role.removeprefix('gmp_').upper()}_PASSWORD"
+
+
 def role_password(role: str) -> str:
     """The password ``role`` logs in with (see the module's docstring for where it comes from)."""
-    override = os.environ.get(f"GMP_{role.removeprefix('gmp_').upper()}_PASSWORD")
+    override = os.environ.get(password_variable(role))
     if override:
         return override
     external = settings.external_database_url()
@@ -124,16 +130,19 @@ def missing_roles_message(missing: list[str]) -> str:
         + "; ".join(f"CREATE ROLE {r} LOGIN PASSWORD '...'" for r in missing if r in LOGIN_ROLES)
         + "; CREATE ROLE gmp_reader NOLOGIN; CREATE ROLE gmp_reviewer NOLOGIN;"
         " CREATE DATABASE gmp OWNER gmp_pipeline; CREATE DATABASE gmp_dagster OWNER gmp_dagster;"
-        " CREATE DATABASE gmp_mlflow OWNER gmp_mlflow — then set GMP_PIPELINE_PASSWORD, GMP_DAGSTER_PASSWORD,"
-        " GMP_MLFLOW_PASSWORD and GMP_HUB_PASSWORD (deploy/README.md, threat model)."
+        " CREATE DATABASE gmp_mlflow OWNER gmp_mlflow — then set GMP_PG_PIPELINE_PASSWORD, GMP_PG_DAGSTER_PASSWORD,"
+        " GMP_PG_MLFLOW_PASSWORD and GMP_HUB_PASSWORD to their passwords (deploy/README.md, threat model)."
     )
 
 
 def ensure_roles(cur) -> None:
-    """Create or correct the platform's roles (as the administrator): login roles with their passwords
-    and no attribute beyond LOGIN; ``RuntimeError`` naming what to create where the role may not."""
-    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(LOGIN_ROLES + GROUP_ROLES),))
-    present = {row[0] for row in cur.fetchall()}
+    """Create or correct the platform's roles (as the administrator): login roles with no attribute
+    beyond LOGIN, and their passwords where this process knows them for sure (the embedded server's
+    file, a password variable, or a role just made a login role: other containers of an external
+    server may hold an explicit variable this one lacks); ``RuntimeError`` naming what to create
+    where the administrator's role may not create roles."""
+    cur.execute("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY(%s)", (list(LOGIN_ROLES + GROUP_ROLES),))
+    present = dict(cur.fetchall())
     if not can_manage_roles(cur):
         missing = [r for r in LOGIN_ROLES + GROUP_ROLES if r not in present]
         if missing:
@@ -142,14 +151,14 @@ def ensure_roles(cur) -> None:
     for role in GROUP_ROLES:
         if role not in present:
             cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    sure = not settings.external_database_url()
     for role in LOGIN_ROLES:
         verb = "ALTER" if role in present else "CREATE"
         inherit = "NOINHERIT" if role == HUB_ROLE else "INHERIT"
-        cur.execute(
-            sql.SQL(
-                verb + " ROLE {} LOGIN " + inherit + " NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB PASSWORD {}"
-            ).format(sql.Identifier(role), sql.Literal(role_password(role)))
-        )
+        statement = verb + " ROLE {} LOGIN " + inherit + " NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB"
+        if sure or os.environ.get(password_variable(role)) or not present.get(role):
+            statement += " PASSWORD {}"
+        cur.execute(sql.SQL(statement).format(sql.Identifier(role), sql.Literal(role_password(role))))
 
 
 # Run as the administrator in the Dagster or MLflow database: its role owns every object in ``public``.
