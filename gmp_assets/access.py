@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 import psycopg2.extensions
+from psycopg2 import sql
 
 OWNER_ROLE_PREFIX = "gmp_owner_"
 READER_ROLE = "gmp_reader"
@@ -117,6 +118,19 @@ def grant(conn: psycopg2.extensions.connection, role: str, owner: str, *, login:
         group = _ensure_owner_role(cur, owner)
         cur.execute("SELECT gmp_admin.set_membership(%s, %s, true)", (group, role))
         return Grant(role, owner, group, _project_count(cur, owner))
+
+
+def set_password(admin_conn: psycopg2.extensions.connection, role: str, password: str) -> None:
+    """Give login ``role`` a password (scram-sha-256); run as the administrator. Only for roles a person
+    may be granted owners with (``validate_role``, and no attribute beyond LOGIN)."""
+    role = validate_role(role)
+    if len(password) < 12:
+        raise ValueError("the password must have at least 12 characters")
+    with admin_conn.cursor() as cur:
+        cur.execute("SELECT gmp_admin.is_plain_role(%s)", (role,))
+        if not cur.fetchone()[0]:
+            raise ValueError(f"role {role!r} does not exist or is not one owners are granted to")
+        cur.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
 def revoke(conn: psycopg2.extensions.connection, role: str, owner: str) -> bool:

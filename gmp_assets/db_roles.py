@@ -98,6 +98,11 @@ def with_login(url: PgUrl, user: str, password: str, database: str | None = None
     return new.with_database(database) if database else new
 
 
+def redacted(url: PgUrl) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and logs)."""
+    return with_login(url, url.user, "***" if url.password else "").url.replace("%2A%2A%2A", "***")
+
+
 def secure_state_dir(path: Path, server_uid: int, server_gid: int) -> None:
     """The state directory readable by its user only (0700); when root runs the embedded server as
     another user, the server's group may traverse it (0710) to reach the data directory."""

@@ -221,3 +221,26 @@ def test_a_reader_cannot_connect_as_another_owner_or_become_it(pg, owners):
     with connect_as(pg, "lp_owner_a") as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cur.execute("SET ROLE lp_owner_b")
+
+
+def test_grant_from_the_command_line_sets_a_login_password(pg, owners):
+    from click.testing import CliRunner
+
+    from gmp_assets.cli import main
+
+    owner, keys = owners["lp_owner_a"]
+    password = secrets.token_urlsafe(16)
+    result = CliRunner().invoke(
+        main, ["access", "grant", "lp_cli_login", owner, "--login", "--password-stdin"], input=password + "\n"
+    )
+    try:
+        assert result.exit_code == 0, result.output
+        conn = psycopg2.connect(pg.url, user="lp_cli_login", password=password)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT project_key FROM raw.projects")
+            assert {k for (k,) in cur.fetchall()} == keys
+        conn.close()
+        refused = CliRunner().invoke(main, ["access", "grant", "postgres", owner, "--password-stdin"], input=password)
+        assert refused.exit_code != 0 and "every project" in refused.output
+    finally:
+        admin_execute("DROP ROLE IF EXISTS lp_cli_login")
