@@ -158,7 +158,7 @@ def ensure_databases(admin: PgUrl) -> None:
                 elif manage and existing[name] != owner:
                     cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident, role))
                 if manage:
-                    cur.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(ident))
+                    cur.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(ident))
             if manage:
                 main_db = sql.Identifier(admin.database)
                 cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO gmp_reader, gmp_hub").format(main_db))

@@ -347,7 +347,8 @@ def test_no_escape_hatches(pg, world):
     with database.connect(pg) as conn:
         other_group = access.owner_role_of(conn, world["roles"]["iso_owner_1"][0])
     execute("ANALYZE raw.projects")
-    assert query("SELECT count(*) FROM pg_stats WHERE schemaname = 'raw' AND tablename = 'projects'")[0][0] > 0
+    stats = "SELECT count(*) FROM pg_stats WHERE schemaname = 'raw' AND tablename = 'projects'"
+    assert admin_execute(stats)[0][0] > 0  # the pipeline, held to row-level security too, sees none either
     with connect_as(pg, role) as conn, conn.cursor() as cur:
         for target in ("gmp_pipeline", other_group, "postgres"):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
@@ -387,7 +388,8 @@ def test_revoke_removes_access(pg, world):
         with database.connect(pg) as conn:
             assert access.revoke(conn, role, first) is True
             assert not [g for g in access.list_grants(conn) if g.role == role]
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        # no owner left: not a reader any more, so it may not even connect to the database
+        with pytest.raises((psycopg2.errors.InsufficientPrivilege, psycopg2.OperationalError)):
             keys()
     finally:
         admin_execute(f"DROP ROLE {role}")
