@@ -378,9 +378,15 @@ def view_probes(main, roles: dict[str, str], by_owner: dict[str, list[str]]) -> 
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind = 'v' AND n.nspname IN ('raw', 'taxonomy', 'analytics', 'ml') ORDER BY 1"
     )
+    from gmp_assets import database
+
+    def grant(verb: str) -> None:
+        with database.connect(main) as conn, conn.cursor() as cur:
+            for view, _, _ in views:
+                cur.execute(f"{verb} SELECT ON {view} {'TO' if verb == 'GRANT' else 'FROM'} {', '.join(roles)}")
+
     checks = {}
-    for view, _, _ in views:
-        query(f"GRANT SELECT ON {view} TO {', '.join(roles)}")
+    grant("GRANT")
     try:
         for role, owner in roles.items():
             conn = login(main, role)
@@ -395,8 +401,7 @@ def view_probes(main, roles: dict[str, str], by_owner: dict[str, list[str]]) -> 
             finally:
                 conn.close()
     finally:
-        for view, _, _ in views:
-            query(f"REVOKE SELECT ON {view} FROM {', '.join(roles)}")
+        grant("REVOKE")
     return checks
 
 
