@@ -80,16 +80,22 @@ def clone_projects(conn, count: int) -> list[str]:
 
 
 def remove_clones(conn) -> None:
+    from gmp_assets import database
+
     with conn.cursor() as cur:
         for table in (*CLONED, "raw.projects"):
             cur.execute(f"DELETE FROM {table} WHERE project_key LIKE %s", (PREFIX + "%",))
         cur.execute("DELETE FROM access.api_tokens WHERE role_name = %s", (ROLE,))
         cur.execute("SELECT role_name FROM access.owner_roles WHERE owner = %s", (OWNER,))
-        for (group,) in cur.fetchall():
-            cur.execute(f'DROP ROLE IF EXISTS "{group}"')
+        groups = [group for (group,) in cur.fetchall()]
         cur.execute("DELETE FROM access.owner_roles WHERE owner = %s", (OWNER,))
-        cur.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
     conn.commit()
+    with (
+        database.connect(database.admin_url(start=False)) as admin,
+        admin.cursor() as cur,
+    ):  # roles: the administrator's
+        for role in (*groups, ROLE):
+            cur.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def timed(url: str, token: str, count: int) -> dict:

@@ -13,7 +13,11 @@ rows added to one project), then counts:
 - faults: a raw ingestion killed (SIGKILL) mid-write, and one whose database server restarts
   mid-write (as in tests/integration/test_faults.py); recovered: afterwards its raw tables equal a clean run's;
 - isolation: cross-owner SELECT (every project table), UPDATE, DELETE, INSERT, TRUNCATE, COPY and
-  role/setting escapes as login roles granted one owner each; denied: zero rows or a permission error.
+  role/setting escapes as login roles granted one owner each; denied: zero rows or a permission error;
+- access probes (passed/failed by kind): connecting as ``postgres`` without its password, as another
+  owner's role without its password, as MLflow's and Dagster's roles to the other databases, the
+  server's authentication rules; every view of the data schemas as each owner's role (only its rows);
+  the forecast hub's API with each owner's token (only its projects, 401 without a valid token).
 
 Prints the figures as JSON and writes them to bench/results/reliability.json.
 """
@@ -35,6 +39,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the fault and isolation helpers live in tests/
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # as pytest finds them (tests/support)
 
 import psycopg2  # noqa: E402
 import psycopg2.errors  # noqa: E402
@@ -48,9 +53,15 @@ def bad_inputs() -> dict:
     from tests.support.bad_inputs import run_bad_input_corpus
 
     results = run_bad_input_corpus()
+    by_kind: dict[str, dict[str, int]] = {}
+    for r in results:
+        kind = by_kind.setdefault(r.expected_outcome, {"tried": 0, "handled": 0})
+        kind["tried"] += 1
+        kind["handled"] += r.handled_as_expected
     return {
         "cases_tried": len(results),
         "handled_as_expected": sum(r.handled_as_expected for r in results),
+        "by_expected_outcome": dict(sorted(by_kind.items())),
         "not_handled": {r.name: r.problems for r in results if not r.handled_as_expected},
     }
 
@@ -292,7 +303,7 @@ def isolation(main) -> dict:
     outcomes, own_rows_visible = [], {}
     for role, owner in roles.items():
         other = next(o for o in owners if o != owner)
-        conn = psycopg2.connect(main.url, user=role)
+        conn = login(main, role)
         try:
             with conn.cursor() as cur:  # the control: the role does see its own rows, so zero rows means something
                 cur.execute("SELECT count(*) FROM raw.direct_costs")
@@ -311,6 +322,163 @@ def isolation(main) -> dict:
         "not_denied": {name: outcome for name, outcome in outcomes if outcome != "denied"},
         "own_direct_cost_rows_visible": own_rows_visible,
         "tables_unchanged": table_checksums() == before,
+    }
+
+
+def login(main, role: str):
+    """A connection as ``role``, given a probe password by the administrator first (scram everywhere)."""
+    from support.pg_logins import PROBE_PASSWORD, admin_execute
+
+    admin_execute(f'ALTER ROLE "{role}" LOGIN PASSWORD %s', (PROBE_PASSWORD,))
+    return psycopg2.connect(main.url, user=role, password=PROBE_PASSWORD)
+
+
+def refused(url: str) -> bool:
+    try:
+        psycopg2.connect(url).close()
+    except psycopg2.OperationalError:
+        return True
+    return False
+
+
+def connection_probes(main, roles: dict[str, str]) -> dict[str, bool]:
+    """Connections that must be refused (True: refused), and the authentication rules (True: all scram)."""
+    from support.pg_logins import admin_execute
+
+    from gmp_assets import database, db_roles, settings
+
+    admin = database.admin_url(start=False)
+    mlflow, dagster = (db_roles.with_login(main, r, db_roles.role_password(r)) for r in ("gmp_mlflow", "gmp_dagster"))
+    other = list(roles)[1]
+    checks = {
+        "postgres without password": refused(db_roles.with_login(admin, "postgres", "").url),
+        "postgres with a wrong password": refused(db_roles.with_login(admin, "postgres", "guess").url),
+        "another owner's role without its password": refused(db_roles.with_login(main, other, "").url),
+        "another owner's role, wrong password": refused(db_roles.with_login(main, other, "guess").url),
+        "gmp_mlflow to the main database": refused(mlflow.url),
+        "gmp_mlflow to the Dagster database": refused(mlflow.with_database(settings.DAGSTER_DATABASE).url),
+        "gmp_dagster to the main database": refused(dagster.url),
+        "gmp_dagster to the MLflow database": refused(dagster.with_database(settings.MLFLOW_DATABASE).url),
+    }
+    methods = {m for (m,) in admin_execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules")}
+    checks["socket and TCP rules all scram-sha-256"] = methods == {"scram-sha-256"}
+    ((superuser, bypass),) = admin_execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'gmp_pipeline'")
+    checks["gmp_pipeline neither superuser nor BYPASSRLS"] = not superuser and not bypass
+    return checks
+
+
+def view_probes(main, roles: dict[str, str], by_owner: dict[str, list[str]]) -> dict[str, bool]:
+    """Every view of the data schemas, granted to the owners' roles: True where a role sees only its
+    projects' rows (views with a project_key) or the view runs with the reader's rights (the others)."""
+    from tests.conftest import query
+
+    views = query(
+        "SELECT c.oid::regclass::text, coalesce('security_invoker=true' = ANY(c.reloptions), false),"
+        " EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'project_key')"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'v' AND n.nspname IN ('raw', 'taxonomy', 'analytics', 'ml') ORDER BY 1"
+    )
+    from gmp_assets import database
+
+    def grant(verb: str) -> None:
+        with database.connect(main) as conn, conn.cursor() as cur:
+            for view, _, _ in views:
+                cur.execute(f"{verb} SELECT ON {view} {'TO' if verb == 'GRANT' else 'FROM'} {', '.join(roles)}")
+
+    checks = {}
+    grant("GRANT")
+    try:
+        for role, owner in roles.items():
+            conn = login(main, role)
+            try:
+                with conn.cursor() as cur:
+                    for view, invoker, keyed in views:
+                        if keyed:
+                            cur.execute(f"SELECT DISTINCT project_key FROM {view}")
+                            checks[f"{role}: {view}"] = {k for (k,) in cur.fetchall()} <= set(by_owner[owner])
+                        else:
+                            checks[f"{role}: {view}"] = invoker
+            finally:
+                conn.close()
+    finally:
+        grant("REVOKE")
+    return checks
+
+
+def hub_probes(main, roles: dict[str, str], by_owner: dict[str, list[str]]) -> dict[str, bool]:
+    """The forecast hub served on a free port: each owner's token reads its projects only."""
+    import threading
+
+    import requests
+    import uvicorn
+    from support.hub_world import free_port
+
+    from gmp_assets import database
+    from gmp_assets.hub.app import create_app
+    from gmp_assets.hub.auth import hub_url
+    from gmp_assets.hub.tokens import create_token
+
+    with database.connect(main) as conn:
+        tokens = {role: create_token(conn, role)[1] for role in roles}
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(hub_url(main.url)), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.1)
+    base = f"http://127.0.0.1:{port}/api"
+
+    def get(path: str, token: str | None) -> requests.Response:
+        return requests.get(base + path, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=60)
+
+    checks = {"no token: 401": get("/projects", None).status_code == 401}
+    checks["a made-up token: 401"] = get("/projects", "gmp_" + "x" * 40).status_code == 401
+    try:
+        for role, owner in roles.items():
+            other = next(o for o in by_owner if o != owner)
+            listed = get("/projects", tokens[role])
+            keys = {p["project_key"] for p in listed.json()} if listed.status_code == 200 else None
+            # the portfolio lists projects with canonical rows: some of the role's, none of another's
+            checks[f"{role}: /projects lists its projects only"] = bool(keys) and keys <= set(by_owner[owner])
+            for key in by_owner[other]:
+                for path in (f"/projects/{key}", f"/projects/{key}/forecasts"):
+                    response = get(path, tokens[role])
+                    checks[f"{role}: {path}"] = response.status_code in (403, 404) or response.json() == []
+            alerts = get("/alerts", tokens[role])
+            seen = {a.get("project_key") for a in alerts.json()} if alerts.status_code == 200 else {None, "?"}
+            checks[f"{role}: /alerts of its projects only"] = seen <= set(by_owner[owner]) | {None}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    return checks
+
+
+def access_probes(main) -> dict:
+    """Passed/failed counts of the connection, view and hub probes, by kind, with the failures named."""
+    from gmp_assets import access, database
+    from tests.conftest import query
+
+    by_owner: dict[str, list[str]] = {}
+    for key, owner in query("SELECT project_key, owner FROM raw.projects ORDER BY 1"):
+        by_owner.setdefault(owner, []).append(key)
+    roles = dict(zip(("bench_probe_a", "bench_probe_b"), sorted(by_owner)[:2]))
+    with database.connect(main) as conn:
+        for role, owner in roles.items():
+            access.grant(conn, role, owner, login=True)
+    kinds = {
+        "connections": connection_probes(main, roles),
+        "views": view_probes(main, roles, by_owner),
+        "hub_api": hub_probes(main, roles, by_owner),
+    }
+    return {
+        kind: {
+            "passed": sum(checks.values()),
+            "failed": len(checks) - sum(checks.values()),
+            "failures": [name for name, ok in checks.items() if not ok],
+        }
+        for kind, checks in kinds.items()
     }
 
 
@@ -357,6 +525,7 @@ def main() -> None:
             "bad_rows_project": project_with_bad_rows,
         }
         results["isolation"] = isolation(main_url)
+        results["access_probes"] = access_probes(main_url)
         results["setup"] = {
             "projects": args.projects,
             "seed": args.seed,

@@ -288,6 +288,23 @@ def reliability(doc: dict) -> tuple[list[str], Table]:
             f" {visible} cost rows; tables unchanged: {'yes' if iso['tables_unchanged'] else 'no'})",
         ],
     ]
+    for outcome, counts in doc["bad_inputs"].get("by_expected_outcome", {}).items():
+        table.append(
+            [f"bad-input cases expecting {outcome}: tried / handled", f"{counts['tried']} / {counts['handled']}"]
+        )
+    labels = {
+        "connections": "connections (postgres or another owner without password, MLflow/Dagster to other databases)",
+        "views": "views of raw/taxonomy/analytics/ml, as each owner's role",
+        "hub_api": "forecast hub API, with each owner's token",
+    }
+    for kind, counts in doc.get("access_probes", {}).items():
+        failures = f" (failed: {', '.join(counts['failures'])})" if counts["failures"] else ""
+        table.append(
+            [
+                f"access probes: {labels.get(kind, kind)}: passed / failed",
+                f"{counts['passed']} / {counts['failed']}{failures}",
+            ]
+        )
     return [], table
 
 

@@ -1,16 +1,17 @@
 """Which database roles may read which owner's projects (row-level security, sql/002).
 
-Each owner organisation (``raw.projects.owner``) has a NOLOGIN group role ``gmp_owner_<slug>_<hash>``,
-member of ``gmp_reader`` (USAGE/SELECT on the project tables) and recorded in ``access.owner_roles``.
-Granting an owner to a role makes the role a member of that group role; the policies then let the
-role see exactly the projects of the owners it is granted. Run these as the pipeline role (it needs
-CREATEROLE, or superuser), in the caller's transaction.
+Each owner organisation (``raw.projects.owner``) has a NOLOGIN group role ``gmp_owner_<24 random hex>``
+(the name tells nothing of the owner: every role may read pg_roles), member of ``gmp_reader``
+(USAGE/SELECT on the project tables) and recorded in ``access.owner_roles``. Granting an owner to a
+role makes the role a member of that group role; the policies then let the role see exactly the
+projects of the owners it is granted. Run these as the pipeline role, in the caller's transaction:
+roles are created and granted through the administrator's ``gmp_admin`` functions (sql/admin).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 
 import psycopg2.extensions
@@ -34,12 +35,17 @@ class Grant:
     project_count: int
 
 
-def owner_role_name(owner: str) -> str:
-    """The owner's group role: ``gmp_owner_`` + a slug of the name + 8 hex digits of its SHA-256
-    (distinct owners never share a role, and the name stays a plain identifier under 64 bytes)."""
-    slug = re.sub(r"[^a-z0-9]+", "_", owner.lower()).strip("_")[:40].rstrip("_")
-    digest = hashlib.sha256(owner.encode()).hexdigest()[:8]
-    return f"{OWNER_ROLE_PREFIX}{slug + '_' if slug else ''}{digest}"
+def new_owner_role_name() -> str:
+    """A fresh owner group role name: ``gmp_owner_`` + 24 random hex digits (no trace of the owner's name)."""
+    return OWNER_ROLE_PREFIX + secrets.token_hex(12)
+
+
+def owner_role_of(conn: psycopg2.extensions.connection, owner: str) -> str | None:
+    """The group role recorded for ``owner`` (None if none is)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT role_name FROM access.owner_roles WHERE owner = %s", (owner,))
+        row = cur.fetchone()
+        return row[0] if row else None
 
 
 def validate_role(role: str) -> str:
@@ -71,10 +77,9 @@ def _role_exists(cur, role: str) -> bool:
 def _ensure_owner_role(cur, owner: str) -> str:
     cur.execute("SELECT role_name FROM access.owner_roles WHERE owner = %s", (owner,))
     row = cur.fetchone()
-    group = row[0] if row else owner_role_name(owner)
+    group = row[0] if row else new_owner_role_name()
     if not _role_exists(cur, group):
-        cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group)))
-        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_ROLE), sql.Identifier(group)))
+        cur.execute("SELECT gmp_admin.ensure_role(%s, false)", (group,))
     if not row:
         cur.execute("INSERT INTO access.owner_roles (role_name, owner) VALUES (%s, %s)", (group, owner))
     return group
@@ -88,7 +93,7 @@ def _ensure_grantee(cur, role: str, login: bool) -> None:
     )
     row = cur.fetchone()
     if row is None:
-        cur.execute(sql.SQL("CREATE ROLE {} " + ("LOGIN" if login else "NOLOGIN")).format(sql.Identifier(role)))
+        cur.execute("SELECT gmp_admin.ensure_role(%s, %s)", (role, login))
     elif row[0]:
         raise ValueError(f"role {role!r} sees every project already (superuser, BYPASSRLS or gmp_pipeline member)")
 
@@ -111,8 +116,21 @@ def grant(conn: psycopg2.extensions.connection, role: str, owner: str, *, login:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-access'))")
         _ensure_grantee(cur, role, login)
         group = _ensure_owner_role(cur, owner)
-        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(role)))
+        cur.execute("SELECT gmp_admin.set_membership(%s, %s, true)", (group, role))
         return Grant(role, owner, group, _project_count(cur, owner))
+
+
+def set_password(admin_conn: psycopg2.extensions.connection, role: str, password: str) -> None:
+    """Give login ``role`` a password (scram-sha-256); run as the administrator. Only for roles a person
+    may be granted owners with (``validate_role``, and no attribute beyond LOGIN)."""
+    role = validate_role(role)
+    if len(password) < 12:
+        raise ValueError("the password must have at least 12 characters")
+    with admin_conn.cursor() as cur:
+        cur.execute("SELECT gmp_admin.is_plain_role(%s)", (role,))
+        if not cur.fetchone()[0]:
+            raise ValueError(f"role {role!r} does not exist or is not one owners are granted to")
+        cur.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
 def revoke(conn: psycopg2.extensions.connection, role: str, owner: str) -> bool:
@@ -132,7 +150,7 @@ def revoke(conn: psycopg2.extensions.connection, role: str, owner: str) -> bool:
         row = cur.fetchone()
         if row is None:
             return False
-        cur.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(row[0]), sql.Identifier(role)))
+        cur.execute("SELECT gmp_admin.set_membership(%s, %s, false)", (row[0], role))
         return True
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from gmp_assets import database, settings
+from gmp_assets import database, db_roles, settings
 from gmp_assets.exports import write_csv
 
 
@@ -36,7 +36,7 @@ def db() -> None:
 def db_start() -> None:
     """Start the embedded server and create the databases and schemas."""
     url = database.prepare(start=True)
-    click.echo(f"PostgreSQL ready: {url.url}")
+    click.echo(f"PostgreSQL ready: {db_roles.redacted(url)} (gmp db url prints it whole)")
 
 
 @db.command("stop")
@@ -60,7 +60,7 @@ def db_status() -> None:
 
 @db.command("url")
 def db_url() -> None:
-    """Print the main database URL."""
+    """Print the main database URL (as gmp_pipeline, with its password)."""
     click.echo(database.main_url(start=False).url)
 
 
@@ -559,7 +559,10 @@ def access() -> None:
 @click.argument("owner")
 @click.option("--login", is_flag=True, help="Create ROLE as a login role if it does not exist.")
 @click.option("--reviewer", is_flag=True, help="Also let ROLE confirm trade mappings (in the hub's review queue).")
-def access_grant(role: str, owner: str, login: bool, reviewer: bool) -> None:
+@click.option(
+    "--password-stdin", is_flag=True, help="Read ROLE's login password from standard input (set as the administrator)."
+)
+def access_grant(role: str, owner: str, login: bool, reviewer: bool, password_stdin: bool) -> None:
     """Let database ROLE read the projects of OWNER (raw.projects.owner, exactly)."""
     from gmp_assets import access as access_control
     from gmp_assets.hub.tokens import grant_reviewer
@@ -570,6 +573,9 @@ def access_grant(role: str, owner: str, login: bool, reviewer: bool) -> None:
             granted = access_control.grant(conn, role, owner, login=login)
             if reviewer:
                 grant_reviewer(conn, role)
+        if password_stdin:
+            with database.connect(database.admin_url(start=False)) as conn:
+                access_control.set_password(conn, role, click.get_text_stream("stdin").readline().rstrip("\n"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{granted.role} may read {granted.project_count} project(s) of {granted.owner!r}")
@@ -829,7 +835,9 @@ def demo(ctx: click.Context, n_projects: int, seed: int, no_ui: bool, port: int)
     if not summary.backtested:
         progress("backtest: completed projects at 25/50/75% elapsed, model vs the formulas")
     ctx.invoke(backtest, json_file=settings.state_dir() / "backtest-summary.json", reuse=summary.backtested)
-    click.echo(f"\nData: PostgreSQL {database.main_url(start=False).url} (schemas raw, taxonomy, analytics, ml)")
+    click.echo(
+        f"\nData: PostgreSQL {db_roles.redacted(database.main_url(start=False))} (schemas raw, taxonomy, analytics, ml)"
+    )
     click.echo(
         "Forecasts: gmp forecasts export --out forecasts.csv (--totals: per project)   |   review queue:"
         " gmp mappings list --pending"

@@ -1,7 +1,8 @@
 """The PostgreSQL server: embedded (pgserver) by default, external through ``GMP_DATABASE_URL``.
 
 One server holds three databases: the platform's own (schemas ``raw``, ``taxonomy``,
-``analytics``, ``ml``), the Dagster instance's storage and MLflow's tracking store.
+``analytics``, ``ml``), the Dagster instance's storage and MLflow's tracking store, each owned by its
+login role (gmp_assets/db_roles.py); the administrator only sets up roles, databases and schema.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
-from gmp_assets import settings
+from gmp_assets import db_roles, settings
 from gmp_assets.settings import PgUrl
 
 
@@ -37,7 +39,8 @@ def embedded_status() -> dict | None:
 
 
 def start_embedded() -> PgUrl:
-    """Start the embedded server if needed (it keeps running after this process exits)."""
+    """Start the embedded server if needed (it keeps running after this process exits); the
+    administrator's URL. Every connection needs a password (scram-sha-256)."""
     import pgserver
     from pgserver.postgres_server import PostgresServer
 
@@ -49,7 +52,32 @@ def start_embedded() -> PgUrl:
     status = embedded_status()
     if status is None:
         raise RuntimeError(f"the embedded PostgreSQL server in {pgdata_dir()} did not start; see its log file there")
-    return settings.socket_url(status["socket_dir"], settings.MAIN_DATABASE, port=status["port"])
+    admin = _embedded_admin_url(status)
+    _require_passwords(status["pgdata"], admin)
+    return admin
+
+
+def _embedded_admin_url(status: dict) -> PgUrl:
+    url = settings.socket_url(status["socket_dir"], settings.MAIN_DATABASE, port=status["port"])
+    return db_roles.with_login(url, db_roles.ADMIN_ROLE, db_roles.embedded_passwords()[db_roles.ADMIN_ROLE])
+
+
+def _require_passwords(pgdata: Path, admin: PgUrl) -> None:
+    """Give ``postgres`` its password, then make the server require passwords (a server initialised
+    trusting local connections is converted on its first start); the state directory private."""
+    server = (pgdata / "postmaster.pid").stat()  # written by the server: its user and group
+    db_roles.secure_state_dir(settings.state_dir(), server.st_uid, server.st_gid)
+    if (pgdata / "pg_hba.conf").read_text() != db_roles.HBA_RULES:
+        trusted = db_roles.with_login(admin, db_roles.ADMIN_ROLE, "", "postgres")
+        conn = psycopg2.connect(trusted.url)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("ALTER ROLE postgres PASSWORD %s", (admin.password,))
+                db_roles.write_hba(pgdata)
+                cur.execute("SELECT pg_reload_conf()")
+        finally:
+            conn.close()
 
 
 def stop_embedded(timeout: float = 30.0) -> bool:
@@ -69,8 +97,9 @@ def stop_embedded(timeout: float = 30.0) -> bool:
     return True
 
 
-def main_url(start: bool = True) -> PgUrl:
-    """URL of the platform's main database (external, or the embedded server started on demand)."""
+def admin_url(start: bool = True) -> PgUrl:
+    """URL of the main database as the administrator (``GMP_DATABASE_URL``, or the embedded server's
+    ``postgres``, started on demand): for setting up roles, databases and the schema only."""
     external = settings.external_database_url()
     if external:
         return PgUrl(external)
@@ -79,19 +108,25 @@ def main_url(start: bool = True) -> PgUrl:
     status = embedded_status()
     if status is None:
         raise RuntimeError("the embedded PostgreSQL server is not running: run `gmp db start`")
-    return settings.socket_url(status["socket_dir"], settings.MAIN_DATABASE, port=status["port"])
+    return _embedded_admin_url(status)
+
+
+def main_url(start: bool = True) -> PgUrl:
+    """URL of the platform's main database as the pipeline role (gmp_pipeline)."""
+    role = db_roles.PIPELINE_ROLE
+    return db_roles.with_login(admin_url(start=start), role, db_roles.role_password(role))
 
 
 def dagster_url(main: PgUrl) -> PgUrl:
-    return (
-        PgUrl(os.environ["GMP_DAGSTER_DATABASE_URL"])
-        if os.environ.get("GMP_DAGSTER_DATABASE_URL")
-        else main.with_database(settings.DAGSTER_DATABASE)
-    )
+    if os.environ.get("GMP_DAGSTER_DATABASE_URL"):
+        return PgUrl(os.environ["GMP_DAGSTER_DATABASE_URL"])
+    role = db_roles.DAGSTER_ROLE
+    return db_roles.with_login(main, role, db_roles.role_password(role), settings.DAGSTER_DATABASE)
 
 
 def mlflow_url(main: PgUrl) -> PgUrl:
-    return main.with_database(settings.MLFLOW_DATABASE)
+    role = db_roles.MLFLOW_ROLE
+    return db_roles.with_login(main, role, db_roles.role_password(role), settings.MLFLOW_DATABASE)
 
 
 def mlflow_tracking_uri(main: PgUrl) -> str:
@@ -101,25 +136,54 @@ def mlflow_tracking_uri(main: PgUrl) -> str:
     )
 
 
-def ensure_databases(main: PgUrl) -> None:
-    """Create the main, Dagster and MLflow databases if they are missing."""
-    wanted = {main.database, dagster_url(main).database, mlflow_url(main).database}
-    conn = psycopg2.connect(main.with_database("postgres").url)
+def ensure_databases(admin: PgUrl) -> None:
+    """Create the main, Dagster and MLflow databases if they are missing, each owned by its role and
+    open (CONNECT) to its role only; the main one also to the readers and the hub."""
+    owners = {
+        admin.database: db_roles.PIPELINE_ROLE,
+        dagster_url(admin).database: db_roles.DAGSTER_ROLE,
+        mlflow_url(admin).database: db_roles.MLFLOW_ROLE,
+    }
+    conn = psycopg2.connect(admin.with_database("postgres").url)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT datname FROM pg_database")
-            existing = {row[0] for row in cur.fetchall()}
-            for name in sorted(wanted - existing):
-                cur.execute(f'CREATE DATABASE "{name}"')
+            manage = db_roles.can_manage_roles(cur)
+            cur.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database")
+            existing = dict(cur.fetchall())
+            for name, owner in sorted(owners.items()):
+                ident, role = sql.Identifier(name), sql.Identifier(owner)
+                if name not in existing:
+                    cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(ident, role))
+                elif manage and existing[name] != owner:
+                    cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident, role))
+                if manage:
+                    cur.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(ident))
+            if manage:
+                main_db = sql.Identifier(admin.database)
+                cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO gmp_reader, gmp_hub").format(main_db))
     finally:
         conn.close()
+    for name, owner in owners.items():
+        if manage and owner != db_roles.PIPELINE_ROLE:  # the main database's: sql/admin/000_roles.sql
+            with connect(admin.with_database(name)) as conn, conn.cursor() as cur:
+                cur.execute(db_roles.ADOPT_PUBLIC_SQL, {"owner": owner})
 
 
-def apply_schema(main: PgUrl) -> None:
-    """Run the DDL files (idempotent) in order, in one transaction, then protect every project table."""
-    with connect(main) as conn, conn.cursor() as cur:
+def apply_schema(admin: PgUrl) -> None:
+    """Run the DDL files (idempotent) in order, in one transaction, then protect every project table.
+
+    The administrator's part (sql/admin: the role functions, ownership) runs first where the URL's role
+    may manage roles; the DDL files then run as gmp_pipeline, which owns what they create."""
+    with connect(admin) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(4711)")
+        if db_roles.can_manage_roles(cur):
+            for path in sorted(db_roles.ADMIN_SQL_DIR.glob("*.sql")):
+                cur.execute(path.read_text())
+        cur.execute("SELECT current_user = %s, pg_has_role(%s, 'MEMBER')", (db_roles.PIPELINE_ROLE,) * 2)
+        is_pipeline, may_become = cur.fetchone()
+        if not is_pipeline and may_become:
+            cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(db_roles.PIPELINE_ROLE)))
         for path in sorted(settings.SQL_DIR.glob("*.sql")):
             cur.execute(path.read_text())
         cur.execute("SELECT access.protect_project_tables()")  # row-level security on every project table
@@ -154,9 +218,18 @@ def runtime_env(main: PgUrl) -> dict[str, str]:
 
 
 def prepare(start: bool = True) -> PgUrl:
-    """Make the server, databases and schema ready and export the runtime environment."""
-    main = main_url(start=start)
-    ensure_databases(main)
-    apply_schema(main)
+    """Make the server, roles, databases and schema ready (as the administrator) and export the runtime
+    environment; returns the pipeline's URL."""
+    admin = admin_url(start=start)
+    conn = psycopg2.connect(admin.with_database("postgres").url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(4712)")
+            db_roles.ensure_roles(cur)
+    finally:
+        conn.close()
+    ensure_databases(admin)
+    apply_schema(admin)
+    main = main_url(start=False)
     os.environ.update(runtime_env(main))
     return main

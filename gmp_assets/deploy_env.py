@@ -30,6 +30,7 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("GMP_VIEWER_USER", "viewer", "Dagster UI, read-only: http://127.0.0.1:3001"),
     ("GMP_VIEWER_PASSWORD", None, "its password (for you: the proxy only gets the hash below)"),
     ("GMP_HUB_PASSWORD", None, "the forecast hub's database login (gmp_hub); people use hub tokens"),
+    ("GMP_PG_MLFLOW_PASSWORD", None, "MLflow's database login (gmp_mlflow: its own database only)"),
 )
 HASHED = {"GMP_PROXY_PASSWORD": "GMP_PROXY_PASSWORD_HASH", "GMP_VIEWER_PASSWORD": "GMP_VIEWER_PASSWORD_HASH"}
 

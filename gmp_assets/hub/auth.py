@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.errors
@@ -19,7 +18,9 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.pool import ThreadedConnectionPool
 
+from gmp_assets import db_roles
 from gmp_assets.hub.tokens import HUB_ROLE, REVIEWER_ROLE, token_hash
+from gmp_assets.settings import PgUrl
 
 COOKIE = "gmp_hub_token"
 STATEMENT_TIMEOUT = "15s"
@@ -45,13 +46,11 @@ class Caller:
 
 
 def hub_url(main_url: str) -> str:
-    """``GMP_HUB_DATABASE_URL`` if set, else the main database's URL with the user ``gmp_hub``
-    (the embedded server trusts its local socket; an external server needs the former, with a password)."""
+    """``GMP_HUB_DATABASE_URL`` if set, else the main database's URL with the user ``gmp_hub`` and its
+    password (gmp_assets/db_roles.py: generated for the embedded server, ``GMP_HUB_PASSWORD`` or derived)."""
     if os.environ.get("GMP_HUB_DATABASE_URL"):
         return os.environ["GMP_HUB_DATABASE_URL"]
-    parts = urlsplit(main_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{HUB_ROLE}@{host}"))
+    return db_roles.with_login(PgUrl(main_url), HUB_ROLE, db_roles.role_password(HUB_ROLE)).url
 
 
 def bearer_token(authorization: str | None, cookie: str | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -27,12 +26,7 @@ def serve(host: str, port: int) -> None:
     from gmp_assets.hub.app import create_app
     from gmp_assets.hub.auth import hub_url
 
-    main = database.prepare(start=True)
-    if os.environ.get("GMP_HUB_PASSWORD"):  # an external server: gmp_hub logs in with a password
-        from psycopg2 import sql
-
-        with database.connect(main) as conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("ALTER ROLE gmp_hub PASSWORD {}").format(sql.Literal(os.environ["GMP_HUB_PASSWORD"])))
+    main = database.prepare(start=True)  # sets gmp_hub's password (gmp_assets/db_roles.py)
     app = create_app(hub_url(main.url))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(

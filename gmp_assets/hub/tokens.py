@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg2.extensions
-from psycopg2 import sql
 
 from gmp_assets.access import READER_ROLE, validate_role
 
@@ -51,7 +50,7 @@ def _check_role(cur, role: str) -> None:
     )
     row = cur.fetchone()
     if row is None:
-        cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        cur.execute("SELECT gmp_admin.ensure_role(%s, false)", (role,))
     elif row[0]:
         raise ValueError(
             f"role {role!r} sees every project (superuser, BYPASSRLS or gmp_pipeline member): no token for it"
@@ -67,9 +66,9 @@ def create_token(conn: psycopg2.extensions.connection, role: str) -> tuple[int, 
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('gmp-access'))")
         _check_role(cur, role)
-        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(HUB_ROLE)))
+        cur.execute("SELECT gmp_admin.set_membership(%s, %s, true)", (role, HUB_ROLE))
         # the schemas and tables readers may select; row-level security shows only the owners granted
-        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_ROLE), sql.Identifier(role)))
+        cur.execute("SELECT gmp_admin.set_membership(%s, %s, true)", (READER_ROLE, role))
         cur.execute(
             "INSERT INTO access.api_tokens (role_name, token_sha256) VALUES (%s, %s) RETURNING token_id",
             (role, token_hash(token)),
@@ -99,4 +98,4 @@ def grant_reviewer(conn: psycopg2.extensions.connection, role: str) -> None:
     """Let ``role`` confirm trade mappings of the projects it may read (membership of gmp_reviewer)."""
     role = validate_role(role)
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(REVIEWER_ROLE), sql.Identifier(role)))
+        cur.execute("SELECT gmp_admin.set_membership(%s, %s, true)", (REVIEWER_ROLE, role))

@@ -2,19 +2,18 @@
 -- Idempotent: runs on every start, after 001. gmp_assets/access.py grants and revokes owners.
 --
 -- Roles (cluster-wide, NOLOGIN):
---   gmp_pipeline      members see every row (ingestion, dbt, Dagster). The role running this file joins it;
---                     superusers bypass row-level security anyway (the embedded server's `postgres`).
+--   gmp_pipeline      the pipeline's login role (gmp_assets/db_roles.py: not superuser, no BYPASSRLS), owner of
+--                     the schemas; it and its members see every row through the policies (ingestion, dbt, Dagster).
 --   gmp_reader        holds USAGE on the data schemas and SELECT on the project tables; never UPDATE/DELETE.
---   gmp_owner_<slug>  one per owner organisation, member of gmp_reader; login roles are granted it.
+--   gmp_owner_<hex>   one per owner organisation (010: no owner name in it), member of gmp_reader; login roles are granted it.
 -- access.owner_roles maps each gmp_owner_* role to its owner name (raw.projects.owner).
 --
 -- Policies, all named gmp_isolation and FORCE'd (a non-superuser pipeline owning the tables is held to them too):
 --   access.owner_roles  the mappings of the roles the current role inherits from;
 --   raw.projects        projects whose owner is in those mappings;
 --   every other table with a project_key (access.enable_project_rls): project_key in the visible raw.projects.
--- Views run with their owner's rights and dbt recreates them without options, so owner roles get no
--- privilege on the analytics staging/intermediate views; access.enable_project_rls on a view makes it
--- security_invoker for views that are not rebuilt by dbt. Functions created by the pipeline are not
+-- dbt's staging/intermediate views are made security_invoker by a post-hook (dbt_project.yml) and granted
+-- to no reader; access.enable_project_rls on a view makes it security_invoker for views not built by dbt. Functions created by the pipeline are not
 -- executable by PUBLIC (default privileges below), so a SECURITY DEFINER function cannot leak by accident.
 
 CREATE SCHEMA IF NOT EXISTS access;

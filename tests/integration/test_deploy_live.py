@@ -69,7 +69,9 @@ def mlflow_server(pg, tmp_path_factory):
     values = deploy_env.generate()
     user, password = values["GMP_MLFLOW_USER"], values["GMP_MLFLOW_PASSWORD"]
     port = _free_port()
-    server = pg.dbt_env()
+    from gmp_assets import database
+
+    server = database.mlflow_url(pg).dbt_env()  # MLflow's own role (gmp_mlflow)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GMP_MLFLOW", "PG"))}
     env |= {
         "MLFLOW_AUTH_CONFIG_PATH": str(ROOT / "deploy" / "mlflow" / "basic_auth.ini"),
@@ -124,8 +126,10 @@ def test_mlflow_refuses_anonymous_and_wrong_credentials_and_serves_the_admin(mlf
 def test_mlflow_keeps_its_users_in_postgresql_hashed(mlflow_server, pg):
     import psycopg2
 
+    from gmp_assets import database
+
     _, user, password = mlflow_server
-    with psycopg2.connect(pg.with_database("gmp_mlflow").url) as conn, conn.cursor() as cur:
+    with psycopg2.connect(database.mlflow_url(pg).url) as conn, conn.cursor() as cur:
         cur.execute("SELECT username, password_hash, is_admin FROM users")
         users = {name: (hashed, admin) for name, hashed, admin in cur.fetchall()}
     assert users[user][1] is True and password not in users[user][0]

@@ -11,6 +11,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 from support.hub_world import ROLE_A, ROLE_B, query
+from support.pg_logins import admin_execute
 
 from gmp_assets import database
 from gmp_assets.forecasting.store import EXPORT_COLUMNS, export_csv
@@ -132,7 +133,7 @@ def test_a_token_of_a_dropped_role_gets_a_clear_401(hub, pg):
         _, token = create_token(conn, "hub_dropped_role")
     assert hub.call("/api/projects", token).body == []  # a role with no owner granted reads nothing
     assert hub.call("/api/alerts", token).status == 200
-    query("DROP ROLE hub_dropped_role")
+    admin_execute("DROP ROLE hub_dropped_role")
     refused = hub.call("/api/projects", token)
     assert refused.status == 401
     assert "no longer exists" in refused.body["error"]
@@ -142,12 +143,12 @@ def test_a_role_that_came_to_bypass_row_level_security_is_refused(hub, pg):
     with database.connect(pg) as conn:
         _, token = create_token(conn, "hub_escalated_role")
     assert hub.call("/api/projects", token).status == 200
-    query("ALTER ROLE hub_escalated_role BYPASSRLS")
+    admin_execute("ALTER ROLE hub_escalated_role BYPASSRLS")
     try:
         refused = hub.call("/api/projects", token)
         assert refused.status == 403 and "sees every project" in refused.body["error"]
     finally:
-        query("DROP ROLE hub_escalated_role")
+        admin_execute("DROP ROLE hub_escalated_role")
 
 
 @pytest.mark.parametrize(
@@ -459,4 +460,4 @@ def test_grant_reviewer_from_the_command_line(hub):
     result = CliRunner().invoke(main, ["access", "grant", "hub_cli_reviewer", owner, "--reviewer"])
     assert result.exit_code == 0, result.output
     assert query("SELECT pg_has_role('hub_cli_reviewer', 'gmp_reviewer', 'USAGE')") == [(True,)]
-    query("DROP ROLE hub_cli_reviewer")
+    admin_execute("DROP ROLE hub_cli_reviewer")

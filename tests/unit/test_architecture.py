@@ -9,7 +9,7 @@ import gmp_assets
 
 PACKAGE = Path(gmp_assets.__file__).parent
 # The ground floor: shared vocabulary and infrastructure every stage may use.
-GROUND = {"catalog", "checks", "exports", "settings", "database", "access", "resources", "storage"}
+GROUND = {"catalog", "checks", "exports", "settings", "database", "db_roles", "access", "resources", "storage"}
 # Stages in import order: each may import the ground floor, itself and the stages before it.
 ORDER = [
     "demo",

@@ -49,7 +49,8 @@ def test_tokens_are_random_and_only_their_hash_is_kept():
 
 def test_hub_url_swaps_the_user(monkeypatch):
     monkeypatch.delenv("GMP_HUB_DATABASE_URL", raising=False)
-    assert hub_url("postgresql://postgres@/gmp?host=/tmp/s") == "postgresql://gmp_hub@/gmp?host=/tmp/s"
-    assert hub_url("postgresql://gmp:secret@db:5432/gmp") == "postgresql://gmp_hub@db:5432/gmp"
+    monkeypatch.setenv("GMP_HUB_PASSWORD", "pw")
+    assert hub_url("postgresql://postgres@/gmp?host=/tmp/s") == "postgresql://gmp_hub:pw@/gmp?host=/tmp/s"
+    assert hub_url("postgresql://gmp:secret@db:5432/gmp") == "postgresql://gmp_hub:pw@db:5432/gmp"
     monkeypatch.setenv("GMP_HUB_DATABASE_URL", "postgresql://gmp_hub:pw@db/gmp")
     assert hub_url("postgresql://gmp:secret@db:5432/gmp") == "postgresql://gmp_hub:pw@db/gmp"
