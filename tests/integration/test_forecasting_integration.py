@@ -596,6 +596,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
     """A challenger trained with another recipe stays a challenger until the backtest, which replays both
     recipes on the same data and promotes the challenger only if it scores lower."""
     from gmp_assets.definitions import defs
+    from gmp_assets.evaluation.backtest import EVM_METHODS
     from gmp_assets.models.promotion import SCORE_TAG
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
     from gmp_assets.orchestration.runner import _materialization_metadata
@@ -627,7 +628,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         assert set(gains) == {"25%", "50%", "75%"}
         for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
             assert (
-                gain["best_evm"].startswith("evm_") and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
+                gain["best_evm"] in EVM_METHODS and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
             )
             assert set(gain["gain_over_best_evm_by_project"]) == scored  # each completed project's own gain
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
