@@ -13,7 +13,9 @@ from pathlib import Path
 import dagster as dg
 
 from gmp_assets import database, settings
+from gmp_assets.canonical.assets import canonical_project_models
 from gmp_assets.catalog import (
+    CANONICAL_PROJECTS,
     GLOBAL_MODEL_KEY,
     MANUAL_TRADE_MAPPINGS,
     PROJECTS,
@@ -25,12 +27,17 @@ from gmp_assets.catalog import (
     project_month_span,
     range_tags,
 )
+from gmp_assets.ingest.assets import raw_project_files
+from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
 from gmp_assets.orchestration import jobs
+from gmp_assets.orchestration.batches import contiguous_batches, month_batches, months_range_tags, project_range_tags
 from gmp_assets.orchestration.console import gmp_console_logger
+from gmp_assets.orchestration.data_sensors import folder_hashes
 from gmp_assets.orchestration.restore import roll_back
 from gmp_assets.orchestration.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
+from gmp_assets.taxonomy.assets import project_trade_mapping
 
 
 def cli_tags() -> dict[str, str]:
@@ -101,6 +108,7 @@ class ProjectOutcome:
     quality: float | None = None
     warnings: list[str] = field(default_factory=list)  # what reading the files noticed (encoding, XER)
     run_ids: list[str] = field(default_factory=list)
+    unchanged: bool = False  # its files were loaded as they are: nothing ran
 
 
 MAX_FAILURE_CHARS = 1000
@@ -152,7 +160,13 @@ def ingest_inbox(
     defs: dg.Definitions, inbox: Path, progress: Callable[[str], None] = print, only: set[str] | None = None
 ) -> list[ProjectOutcome]:
     """Register every project folder (or those in ``only``) as a partition and materialize them with
-    ``defs`` (the code location, ``gmp_assets.definitions.defs``)."""
+    ``defs`` (the code location, ``gmp_assets.definitions.defs``).
+
+    Each changed project's raw load is its own run (one transaction: a bad project fails alone); the
+    canonical models of all the loaded projects are then built in batches (``batches``: one run and
+    one ``dbt build`` for many projects), a failed batch rebuilt project by project so that only its
+    bad projects fail and are rolled back. A project whose files are loaded as they are is skipped.
+    """
     os.environ["GMP_INBOX_DIR"] = str(inbox.resolve())
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
@@ -173,38 +187,142 @@ def ingest_inbox(
         raise RuntimeError(f"{jobs.canonical_shared_job.name} failed: {_failure_message(shared)} (run {shared.run_id})")
 
     ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
-    months_job = defs.resolve_job_def(jobs.project_months_job.name)
+    raw_keys = [*raw_project_files.keys, *project_trade_mapping.keys]
+    loaded: dict[str, ProjectOutcome] = {}
     for index, key in enumerate(keys, start=1):
         outcome = ProjectOutcome(key)
         outcomes.append(outcome)
-        progress(f"[{index}/{len(keys)}] {key}: ingest, map trades, project models")
-        result = execute(ingest_job, instance, partition_key=key)
+        if is_unchanged(instance, key, inbox / key):
+            outcome.unchanged = outcome.ok = True
+            with database.connect() as conn:
+                span = project_month_span(conn, key)
+            outcome.months = len(month_keys_between(*span)) if span else 0
+            _counts(outcome)
+            progress(f"[{index}/{len(keys)}] {key}: unchanged, nothing to do")
+            continue
+        progress(f"[{index}/{len(keys)}] {key}: ingest, map trades")
+        result = execute(ingest_job, instance, partition_key=key, asset_selection=raw_keys)
         outcome.run_ids.append(result.run_id)
         if not result.success:
-            outcome.error = _failure_message(result)
-            progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
-            outcome.in_database = roll_back(defs, key, instance, execute)
-            _counts(outcome)
+            _fail(defs, instance, outcome, _failure_message(result), progress)
             continue
         outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
-        with database.connect() as conn:
-            span = project_month_span(conn, key)
-        if span is not None:
-            progress(f"[{index}/{len(keys)}] {key}: canonical months {span[0]} .. {span[1]}")
-            result = execute(months_job, instance, tags=range_tags(key, span))
-            outcome.run_ids.append(result.run_id)
-            if not result.success:
-                outcome.error = _failure_message(result)
-                progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
-                outcome.in_database = roll_back(defs, key, instance, execute)
-                _counts(outcome)
+        loaded[key] = outcome
+
+    built = _build_batches(defs, instance, loaded, progress)
+    for key, outcome in loaded.items():
+        if key not in built:
+            progress(f"{key}: project models and months on their own")
+            error = _build_one(defs, instance, outcome)
+            if error is not None:
+                _fail(defs, instance, outcome, error, progress)
                 continue
-            outcome.months = len(month_keys_between(*span))
         with database.connect() as conn:
             discard_previous(conn, key)  # loaded whole
         _counts(outcome)
         outcome.ok = True
     return outcomes
+
+
+def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path) -> bool:
+    """Whether the project's files are loaded as they are and its canonical models were built after
+    its last load and its last confirmed mapping, the load whole: a run of it would change nothing."""
+    hashes = folder_hashes(folder)
+    if not hashes or not instance.has_dynamic_partition(PROJECTS, project_key):
+        return False
+    with database.connect() as conn, conn.cursor() as cur:
+        if loaded_hashes(conn, project_key) != hashes:
+            return False
+        cur.execute("SELECT EXISTS (SELECT FROM raw.previous_load_marks WHERE project_key = %s)", (project_key,))
+        if cur.fetchone()[0]:
+            return False
+
+    def latest(key: dg.AssetKey) -> int:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[project_key]), limit=1
+        ).records
+        return records[0].storage_id if records else 0
+
+    built = latest(CANONICAL_PROJECTS)
+    return built > 0 and built > max(latest(RAW_KEYS["source_files"]), latest(MANUAL_TRADE_MAPPINGS))
+
+
+def _fail(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    outcome: ProjectOutcome,
+    error: str,
+    progress: Callable[[str], None],
+) -> None:
+    """The project's load failed with ``error``: roll it back and say what the database holds of it."""
+    outcome.error = error
+    progress(f"{outcome.project_key}: FAILED: {error}")
+    outcome.in_database = roll_back(defs, outcome.project_key, instance, execute)
+    _counts(outcome)
+
+
+def _build_batches(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    loaded: dict[str, ProjectOutcome],
+    progress: Callable[[str], None],
+) -> set[str]:
+    """Build the loaded projects' canonical models and months in batches; the projects whose batches
+    all succeeded (the others are built on their own)."""
+    if not loaded:
+        return set()
+    order = instance.get_dynamic_partitions(PROJECTS)
+    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
+    months_job = defs.resolve_job_def(jobs.project_months_job.name)
+    modelled: list[str] = []
+    for batch in contiguous_batches(order, loaded, limit=settings.batch_size()):
+        progress(f"project models of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
+        result = execute(
+            ingest_job, instance, tags=project_range_tags(batch), asset_selection=list(canonical_project_models.keys)
+        )
+        for key in batch:
+            loaded[key].run_ids.append(result.run_id)
+        if result.success:
+            modelled += batch
+        else:
+            progress(f"project models of {batch[0]} .. {batch[-1]}: FAILED: {_failure_message(result)}")
+    spans: dict[str, tuple[str, str]] = {}
+    built = set(modelled)
+    with database.connect() as conn:
+        for key in modelled:
+            span = project_month_span(conn, key)
+            if span is not None:
+                spans[key] = span
+    for batch, span in month_batches(order, spans, limit=settings.batch_size()):
+        progress(f"canonical months {span[0]} .. {span[1]} of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
+        result = execute(months_job, instance, tags=months_range_tags(batch, span))
+        for key in batch:
+            loaded[key].run_ids.append(result.run_id)
+            loaded[key].months = len(month_keys_between(*span))
+        if not result.success:
+            progress(f"canonical months of {batch[0]} .. {batch[-1]}: FAILED: {_failure_message(result)}")
+            built -= set(batch)
+    return built
+
+
+def _build_one(defs: dg.Definitions, instance: dg.DagsterInstance, outcome: ProjectOutcome) -> str | None:
+    """Build one project's canonical models and months in runs of its own; the error, None when built."""
+    key = outcome.project_key
+    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
+    result = execute(ingest_job, instance, partition_key=key, asset_selection=list(canonical_project_models.keys))
+    outcome.run_ids.append(result.run_id)
+    if not result.success:
+        return _failure_message(result)
+    with database.connect() as conn:
+        span = project_month_span(conn, key)
+    if span is None:
+        return None
+    result = execute(defs.resolve_job_def(jobs.project_months_job.name), instance, tags=range_tags(key, span))
+    outcome.run_ids.append(result.run_id)
+    if not result.success:
+        return _failure_message(result)
+    outcome.months = len(month_keys_between(*span))
+    return None
 
 
 @dataclass

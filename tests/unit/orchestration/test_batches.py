@@ -1,0 +1,66 @@
+"""Which projects share a canonical build run, and the partition ranges that select them."""
+
+import dagster as dg
+import pytest
+
+from gmp_assets.catalog import project_month_partitions, project_partitions
+from gmp_assets.orchestration.batches import contiguous_batches, month_batches, months_range_tags, project_range_tags
+
+ORDER = ["p1", "p2", "p3", "p4", "p5", "p6"]
+
+
+def test_batches_are_contiguous_stretches_of_the_partition_order():
+    assert contiguous_batches(ORDER, ["p5", "p1", "p2", "p4"]) == [["p1", "p2"], ["p4", "p5"]]
+    assert contiguous_batches(ORDER, ORDER) == [ORDER]
+    assert contiguous_batches(ORDER, []) == []
+    assert contiguous_batches(ORDER, ["p2", "unknown"]) == [["p2"]]
+
+
+def test_a_batch_holds_at_most_the_limit():
+    assert contiguous_batches(ORDER, ORDER, limit=4) == [["p1", "p2", "p3", "p4"], ["p5", "p6"]]
+    assert contiguous_batches(ORDER, ["p1", "p2", "p4"], limit=1) == [["p1"], ["p2"], ["p4"]]
+
+
+def test_months_batches_share_one_span_and_stay_contiguous():
+    spans = {
+        "p1": ("2024-01-01", "2024-06-01"),
+        "p2": ("2024-01-01", "2024-06-01"),
+        "p3": ("2023-05-01", "2024-06-01"),
+        "p4": ("2024-01-01", "2024-06-01"),
+    }
+    assert month_batches(ORDER, spans) == [
+        (["p1", "p2"], ("2024-01-01", "2024-06-01")),
+        (["p3"], ("2023-05-01", "2024-06-01")),
+        (["p4"], ("2024-01-01", "2024-06-01")),
+    ]
+    one_month = {key: ("2024-07-01", "2024-07-01") for key in ORDER}
+    assert month_batches(ORDER, one_month, limit=3) == [
+        (["p1", "p2", "p3"], ("2024-07-01", "2024-07-01")),
+        (["p4", "p5", "p6"], ("2024-07-01", "2024-07-01")),
+    ]
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("projects", ORDER)
+        yield instance
+
+
+def _selected(partitions_def, tags, instance) -> set[str]:
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    key_range = dg.PartitionKeyRange(tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG])
+    with partition_loading_context(dynamic_partitions_store=instance):
+        return set(partitions_def.get_partition_keys_in_range(key_range))
+
+
+def test_the_range_tags_select_exactly_the_batch(instance):
+    """What Dagster reads from the tags: the batch's projects, and for the months exactly each batch
+    project's span (a rectangle), no other project's partition."""
+    assert _selected(project_partitions, project_range_tags(["p2", "p3", "p4"]), instance) == {"p2", "p3", "p4"}
+    months = _selected(
+        project_month_partitions, months_range_tags(["p3", "p4"], ("2024-01-01", "2024-03-01")), instance
+    )
+    assert months == {f"{m}|{p}" for m in ("2024-01-01", "2024-02-01", "2024-03-01") for p in ("p3", "p4")}
