@@ -10,11 +10,15 @@
     {%- if value is none -%}{{ return(none) }}{%- endif -%}
     {%- set keys = [value] if value is string else value -%}
     {%- if keys is not iterable or keys is mapping or keys | length == 0 -%}
-        {{ exceptions.raise_compiler_error("var project_key must be a project key or a non-empty list of them, got: " ~ value) }}
+        {{ exceptions.raise_compiler_error(
+            "var project_key must be a project key or a non-empty list of them, got: " ~ value
+        ) }}
     {%- endif -%}
     {%- for key in keys -%}
         {%- if not modules.re.fullmatch('[A-Za-z0-9_-]{1,40}', key | string) -%}
-            {{ exceptions.raise_compiler_error("var project_key must be 1-40 characters of A-Z a-z 0-9 _ -, got: " ~ key) }}
+            {{ exceptions.raise_compiler_error(
+                "var project_key must be 1-40 characters of A-Z a-z 0-9 _ -, got: " ~ key
+            ) }}
         {%- endif -%}
     {%- endfor -%}
     {{- return(keys | map('string') | list) -}}

@@ -8,7 +8,7 @@ partitions a range is a rectangle, so the projects of one months run also share 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gmp_assets.catalog import project_month_key
 
@@ -64,3 +64,16 @@ def months_range_tags(batch: Sequence[str], span: Span) -> dict[str, str]:
         ASSET_PARTITION_RANGE_START_TAG: project_month_key(batch[0], span[0]),
         ASSET_PARTITION_RANGE_END_TAG: project_month_key(batch[-1], span[1]),
     }
+
+
+def bisected(batch: Sequence[str], build: Callable[[Sequence[str]], str | None]) -> dict[str, str]:
+    """``build`` the batch (its error, or None when it succeeds); when it fails, each half again, down to
+    single projects: the error of each project that fails on its own (a bad project costs its batch
+    about two builds per halving, and the others still build together)."""
+    error = build(batch)
+    if error is None:
+        return {}
+    if len(batch) == 1:
+        return {batch[0]: error}
+    half = len(batch) // 2
+    return {**bisected(batch[:half], build), **bisected(batch[half:], build)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,13 @@ from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
 from gmp_assets.orchestration import jobs
-from gmp_assets.orchestration.batches import contiguous_batches, month_batches, months_range_tags, project_range_tags
+from gmp_assets.orchestration.batches import (
+    bisected,
+    contiguous_batches,
+    month_batches,
+    months_range_tags,
+    project_range_tags,
+)
 from gmp_assets.orchestration.console import gmp_console_logger
 from gmp_assets.orchestration.data_sensors import folder_hashes
 from gmp_assets.orchestration.restore import roll_back
@@ -209,14 +215,11 @@ def ingest_inbox(
         outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
         loaded[key] = outcome
 
-    built = _build_batches(defs, instance, loaded, progress)
+    errors = _build_batches(defs, instance, loaded, progress)
     for key, outcome in loaded.items():
-        if key not in built:
-            progress(f"{key}: project models and months on their own")
-            error = _build_one(defs, instance, outcome)
-            if error is not None:
-                _fail(defs, instance, outcome, error, progress)
-                continue
+        if key in errors:
+            _fail(defs, instance, outcome, errors[key], progress)
+            continue
         with database.connect() as conn:
             discard_previous(conn, key)  # loaded whole
         _counts(outcome)
@@ -266,63 +269,51 @@ def _build_batches(
     instance: dg.DagsterInstance,
     loaded: dict[str, ProjectOutcome],
     progress: Callable[[str], None],
-) -> set[str]:
-    """Build the loaded projects' canonical models and months in batches; the projects whose batches
-    all succeeded (the others are built on their own)."""
+) -> dict[str, str]:
+    """Build the loaded projects' canonical models, then their months, in batches (a failed batch split
+    until its bad projects fail on their own); the error of each project that failed."""
     if not loaded:
-        return set()
+        return {}
     order = instance.get_dynamic_partitions(PROJECTS)
     ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
     months_job = defs.resolve_job_def(jobs.project_months_job.name)
-    modelled: list[str] = []
-    for batch in contiguous_batches(order, loaded, limit=settings.batch_size()):
-        progress(f"project models of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
-        result = execute(
-            ingest_job, instance, tags=project_range_tags(batch), asset_selection=list(canonical_project_models.keys)
-        )
+
+    def run(what: str, batch: Sequence[str], job: dg.JobDefinition, tags: dict[str, str], **kwargs) -> str | None:
+        progress(f"{what} of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
+        result = execute(job, instance, tags=tags, **kwargs)
         for key in batch:
             loaded[key].run_ids.append(result.run_id)
         if result.success:
-            modelled += batch
-        else:
-            progress(f"project models of {batch[0]} .. {batch[-1]}: FAILED: {_failure_message(result)}")
+            return None
+        error = _failure_message(result)
+        progress(f"{what} of {batch[0]} .. {batch[-1]}: FAILED{' (split)' if len(batch) > 1 else ''}: {error}")
+        return error
+
+    def models(batch: Sequence[str]) -> str | None:
+        return run(
+            "project models",
+            batch,
+            ingest_job,
+            project_range_tags(batch),
+            asset_selection=list(canonical_project_models.keys),
+        )
+
+    errors: dict[str, str] = {}
+    for batch in contiguous_batches(order, loaded, limit=settings.batch_size()):
+        errors.update(bisected(batch, models))
     spans: dict[str, tuple[str, str]] = {}
-    built = set(modelled)
     with database.connect() as conn:
-        for key in modelled:
-            span = project_month_span(conn, key)
+        for key in loaded:
+            span = None if key in errors else project_month_span(conn, key)
             if span is not None:
                 spans[key] = span
+                loaded[key].months = len(month_keys_between(*span))
     for batch, span in month_batches(order, spans, limit=settings.batch_size()):
-        progress(f"canonical months {span[0]} .. {span[1]} of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
-        result = execute(months_job, instance, tags=months_range_tags(batch, span))
-        for key in batch:
-            loaded[key].run_ids.append(result.run_id)
-            loaded[key].months = len(month_keys_between(*span))
-        if not result.success:
-            progress(f"canonical months of {batch[0]} .. {batch[-1]}: FAILED: {_failure_message(result)}")
-            built -= set(batch)
-    return built
-
-
-def _build_one(defs: dg.Definitions, instance: dg.DagsterInstance, outcome: ProjectOutcome) -> str | None:
-    """Build one project's canonical models and months in runs of its own; the error, None when built."""
-    key = outcome.project_key
-    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
-    result = execute(ingest_job, instance, partition_key=key, asset_selection=list(canonical_project_models.keys))
-    outcome.run_ids.append(result.run_id)
-    if not result.success:
-        return _failure_message(result)
-    with database.connect() as conn:
-        span = project_month_span(conn, key)
-    if span is None:
-        return None
-    result = execute(defs.resolve_job_def(jobs.project_months_job.name), instance, tags=range_tags(key, span))
-    outcome.run_ids.append(result.run_id)
-    if not result.success:
-        return _failure_message(result)
-    outcome.months = len(month_keys_between(*span))
-    return None
+        months = f"canonical months {span[0]} .. {span[1]}"
+        errors.update(
+            bisected(batch, lambda part, m=months, s=span: run(m, part, months_job, months_range_tags(part, s)))
+        )
+    return errors
 
 
 @dataclass

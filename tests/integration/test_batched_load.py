@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from gmp_assets import database
 from tests.integration.test_whole_load import FAILING_GMP, GOOD_GMP, _project, state
 
 GOOD = ["batch_a", "batch_b", "batch_d"]
@@ -24,8 +25,11 @@ def _dbt_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
 
 
 def test_a_batch_builds_once_fails_alone_and_skips_what_did_not_change(instance, tmp_path):
+    from gmp_assets.canonical.assets import canonical_project_models
+    from gmp_assets.catalog import project_month_span, range_tags
     from gmp_assets.definitions import defs
-    from gmp_assets.orchestration.runner import _build_one, ingest_inbox
+    from gmp_assets.orchestration import jobs
+    from gmp_assets.orchestration.runner import ingest_inbox
 
     inbox = tmp_path / "inbox"
     for index, key in enumerate(GOOD):
@@ -39,12 +43,14 @@ def test_a_batch_builds_once_fails_alone_and_skips_what_did_not_change(instance,
     assert not bad.ok and "east_share" in bad.error
     assert bad.in_database.startswith("the load was rolled back: nothing of this project is in the database")
     assert all(count == 0 for count, _ in state(BAD).values())
-    # the good projects' project models and months came from shared runs (a batch, then the good ones'
-    # batches after the bad one was taken out), each a single dbt build over several projects
-    shared_runs = set.intersection(*(set(outcomes[key].run_ids[1:]) for key in GOOD))
-    assert shared_runs
-    assert any("project models of 4 project(s)" in line for line in lines)
-    assert any(f"{BAD}: FAILED" in line for line in lines)
+    # the project models of all four in one run; their months in one run that failed, then split in
+    # halves until the bad project failed on its own
+    shared_runs = set.intersection(*(set(outcomes[key].run_ids[1:]) for key in (*GOOD, BAD)))
+    assert len(shared_runs) == 2
+    assert any(line.startswith("project models of 4 project(s)") for line in lines)
+    assert any(line.startswith("canonical months") and "FAILED (split)" in line for line in lines)
+    assert any(line.startswith(f"{BAD}: FAILED") and "east_share" in line for line in lines)
+    assert len(outcomes[BAD].run_ids) <= 1 + 1 + 3  # its raw load, the models batch, a months run per halving
     for key in GOOD:
         assert state(key)["analytics.canonical_cost_features"][0] > 0
         assert state(key)["ml.feature_rows"][0] > 0
@@ -52,8 +58,14 @@ def test_a_batch_builds_once_fails_alone_and_skips_what_did_not_change(instance,
     batched = {key: state(key) for key in GOOD}
 
     # what the batch computed is what a project's own build computes
+    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
+    months_job = defs.resolve_job_def(jobs.project_months_job.name)
     for key in GOOD:
-        assert _build_one(defs, instance, outcomes[key]) is None
+        keys = list(canonical_project_models.keys)
+        assert ingest_job.execute_in_process(instance=instance, partition_key=key, asset_selection=keys).success
+        with database.connect() as conn:
+            span = project_month_span(conn, key)
+        assert months_job.execute_in_process(instance=instance, tags=range_tags(key, span)).success
     assert {key: state(key) for key in GOOD} == batched
 
     # again: the good projects' files are loaded as they are: nothing runs for them

@@ -4,7 +4,13 @@ import dagster as dg
 import pytest
 
 from gmp_assets.catalog import project_month_partitions, project_partitions
-from gmp_assets.orchestration.batches import contiguous_batches, month_batches, months_range_tags, project_range_tags
+from gmp_assets.orchestration.batches import (
+    bisected,
+    contiguous_batches,
+    month_batches,
+    months_range_tags,
+    project_range_tags,
+)
 
 ORDER = ["p1", "p2", "p3", "p4", "p5", "p6"]
 
@@ -64,3 +70,17 @@ def test_the_range_tags_select_exactly_the_batch(instance):
         project_month_partitions, months_range_tags(["p3", "p4"], ("2024-01-01", "2024-03-01")), instance
     )
     assert months == {f"{m}|{p}" for m in ("2024-01-01", "2024-02-01", "2024-03-01") for p in ("p3", "p4")}
+
+
+def test_a_failed_batch_is_split_until_its_bad_projects_fail_alone():
+    built: list[list[str]] = []
+
+    def build(batch):
+        built.append(list(batch))
+        bad = [key for key in batch if key in {"p2", "p5"}]
+        return f"bad: {', '.join(bad)}" if bad else None
+
+    assert bisected(ORDER, build) == {"p2": "bad: p2", "p5": "bad: p5"}
+    halves = [["p1", "p2", "p3"], ["p1"], ["p2", "p3"], ["p2"], ["p3"]]
+    assert built == [ORDER, *halves, *[[f"p{int(k[1]) + 3}" for k in half] for half in halves]]
+    assert bisected(["p1", "p3"], build) == {} and built[-1] == ["p1", "p3"]
