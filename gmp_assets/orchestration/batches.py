@@ -8,7 +8,9 @@ partitions a range is a rectangle, so the projects of one months run also share 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from gmp_assets.catalog import project_month_key
 
@@ -77,3 +79,21 @@ def bisected(batch: Sequence[str], build: Callable[[Sequence[str]], str | None])
         return {batch[0]: error}
     half = len(batch) // 2
     return {**bisected(batch[:half], build), **bisected(batch[half:], build)}
+
+
+BUILD_TAG = "gmp/canonical_build"  # on a batch's runs: the fingerprint of the code that built it
+
+
+def build_fingerprint(dbt_project_dir: Path, *versions: str) -> str:
+    """A fingerprint of what builds the canonical tables: the dbt project's files (models, macros,
+    seeds, tests, its config) and ``versions`` (e.g. the feature schema's); a project built under
+    another fingerprint is built again even when its files did not change."""
+    digest = hashlib.sha256()
+    paths = [dbt_project_dir / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        paths += (p for p in (dbt_project_dir / folder).rglob("*") if p.is_file())
+    for path in sorted(paths):
+        digest.update(f"{path.relative_to(dbt_project_dir)}\n".encode())
+        digest.update(path.read_bytes())
+    digest.update("|".join(versions).encode())
+    return digest.hexdigest()[:16]

@@ -27,13 +27,16 @@ from gmp_assets.catalog import (
     project_month_span,
     range_tags,
 )
+from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
 from gmp_assets.orchestration import jobs
 from gmp_assets.orchestration.batches import (
+    BUILD_TAG,
     bisected,
+    build_fingerprint,
     contiguous_batches,
     month_batches,
     months_range_tags,
@@ -228,8 +231,9 @@ def ingest_inbox(
 
 
 def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path) -> bool:
-    """Whether the project's files are loaded as they are and its canonical models were built after
-    its last load and its last confirmed mapping, the load whole: a run of it would change nothing."""
+    """Whether the project's files are loaded as they are, the load whole, and its canonical models were
+    built after its last load and its last confirmed mapping by the code there is now (``canonical_build``):
+    a run of it would change nothing."""
     hashes = folder_hashes(folder)
     if not hashes or not instance.has_dynamic_partition(PROJECTS, project_key):
         return False
@@ -246,8 +250,18 @@ def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path) -
         ).records
         return records[0].storage_id if records else 0
 
-    built = latest(CANONICAL_PROJECTS)
-    return built > 0 and built > max(latest(RAW_KEYS["source_files"]), latest(MANUAL_TRADE_MAPPINGS))
+    built = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CANONICAL_PROJECTS, asset_partitions=[project_key]), limit=1
+    ).records
+    if not built or built[0].storage_id <= max(latest(RAW_KEYS["source_files"]), latest(MANUAL_TRADE_MAPPINGS)):
+        return False
+    run = instance.get_run_by_id(built[0].run_id)
+    return run is not None and run.tags.get(BUILD_TAG) == canonical_build()
+
+
+def canonical_build() -> str:
+    """The fingerprint of the code that builds the canonical tables and feature rows (``BUILD_TAG``)."""
+    return build_fingerprint(settings.DBT_PROJECT_DIR, FEATURE_SCHEMA_VERSION)
 
 
 def _fail(
@@ -278,9 +292,11 @@ def _build_batches(
     ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
     months_job = defs.resolve_job_def(jobs.project_months_job.name)
 
+    build = {BUILD_TAG: canonical_build()}
+
     def run(what: str, batch: Sequence[str], job: dg.JobDefinition, tags: dict[str, str], **kwargs) -> str | None:
         progress(f"{what} of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
-        result = execute(job, instance, tags=tags, **kwargs)
+        result = execute(job, instance, tags={**tags, **build}, **kwargs)
         for key in batch:
             loaded[key].run_ids.append(result.run_id)
         if result.success:

@@ -6,6 +6,7 @@ import pytest
 from gmp_assets.catalog import project_month_partitions, project_partitions
 from gmp_assets.orchestration.batches import (
     bisected,
+    build_fingerprint,
     contiguous_batches,
     month_batches,
     months_range_tags,
@@ -84,3 +85,17 @@ def test_a_failed_batch_is_split_until_its_bad_projects_fail_alone():
     halves = [["p1", "p2", "p3"], ["p1"], ["p2", "p3"], ["p2"], ["p3"]]
     assert built == [ORDER, *halves, *[[f"p{int(k[1]) + 3}" for k in half] for half in halves]]
     assert bisected(["p1", "p3"], build) == {} and built[-1] == ["p1", "p3"]
+
+
+def test_the_build_fingerprint_follows_the_dbt_project_and_the_versions(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "macros").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    (tmp_path / "models" / "a.sql").write_text("select 1")
+    (tmp_path / "target").mkdir()
+    first = build_fingerprint(tmp_path, "v1")
+    (tmp_path / "target" / "manifest.json").write_text("{}")  # build output: not the code
+    assert build_fingerprint(tmp_path, "v1") == first
+    assert build_fingerprint(tmp_path, "v2") != first
+    (tmp_path / "macros" / "m.sql").write_text("{% macro m() %}{% endmacro %}")
+    assert build_fingerprint(tmp_path, "v1") != first
