@@ -173,8 +173,8 @@ def ingest_inbox(
 
     Each changed project's raw load is its own run (one transaction: a bad project fails alone); the
     canonical models of all the loaded projects are then built in batches (``batches``: one run and
-    one ``dbt build`` for many projects), a failed batch rebuilt project by project so that only its
-    bad projects fail and are rolled back. A project whose files are loaded as they are is skipped.
+    one ``dbt build`` for many projects), a failed batch split in halves until its bad projects fail
+    alone and are rolled back. A project that a run would not change (``is_unchanged``) is skipped.
     """
     os.environ["GMP_INBOX_DIR"] = str(inbox.resolve())
     instance = dg.DagsterInstance.get()
