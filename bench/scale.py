@@ -32,20 +32,20 @@ from pathlib import Path
 import record
 
 STAGES = ("ingest", "dbt", "features", "training", "adapters", "forecasts", "backtest")
-STEP_STAGES = {
+STEP_STAGES = {  # step key (the op's name; ``ml__`` for the assets keyed ml/...) -> stage
     "raw_project_files": "ingest",
     "project_trade_mapping": "ingest",
     "canonical_shared_models": "dbt",
     "canonical_project_models": "dbt",
     "canonical_monthly_models": "dbt",
-    "canonical_cost_features_gx": "dbt",
-    "feature_rows": "features",
-    "training_dataset": "training",
-    "global_model": "training",
-    "project_adapter": "adapters",
-    "project_forecasts": "forecasts",
-    "alerts": "forecasts",
-    "backtest_report": "backtest",
+    "analytics__canonical_cost_features_gx_canonical_cost_features": "dbt",
+    "ml__feature_rows": "features",
+    "ml__training_dataset": "training",
+    "ml__global_model": "training",
+    "ml__project_adapter": "adapters",
+    "ml__project_forecasts": "forecasts",
+    "ml__alerts": "forecasts",
+    "ml__backtest_report": "backtest",
 }
 PHASES = ("first_load", "monthly_update", "corrected_file")
 SEED = 29

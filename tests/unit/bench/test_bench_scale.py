@@ -76,3 +76,12 @@ def test_the_page_shows_each_size_and_phase(tmp_path):
     assert table[1][:4] == ["10", "first load", "61", "10"] and table[1][-1] == "10 / 0"
     assert table[2][1] == "corrected file" and table[2][-1] == "1 / 9" and table[1][7] == "0"
     assert "under 600 s" in notes[0]
+
+
+def test_every_timed_step_is_a_step_of_the_code_location():
+    from gmp_assets.definitions import defs
+
+    ops = {a.node_def.name for a in defs.assets if hasattr(a, "node_def")}
+    ops |= {c.node_def.name for c in defs.asset_checks or []}
+    assert set(scale.STEP_STAGES) <= ops
+    assert set(scale.STEP_STAGES.values()) == set(scale.STAGES)
