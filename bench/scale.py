@@ -160,7 +160,7 @@ def one_size(n_projects: int, models: bool) -> dict:
     return {"projects": n_projects, "phases": phases}
 
 
-def plot(sizes: list[dict], path: Path) -> Path | None:
+def plot(sizes: list[dict], path: Path, models: bool = True) -> Path | None:
     """Wall time of each phase against the number of projects (None without matplotlib)."""
     try:
         import matplotlib
@@ -175,7 +175,7 @@ def plot(sizes: list[dict], path: Path) -> Path | None:
         ax.plot(xs, [s["phases"][phase]["wall_s"] / 60 for s in sizes], marker="o", label=phase.replace("_", " "))
     ax.set_xlabel("projects in the portfolio")
     ax.set_ylabel("minutes (gmp run)")
-    ax.set_title("gmp run: time against portfolio size")
+    ax.set_title("gmp run: time against portfolio size" + ("" if models else " (ingest to features)"))
     ax.grid(alpha=0.3)
     ax.legend()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +213,7 @@ def main() -> None:
     )
     figures = {"goals_at_50_projects": GOALS, "models": not args.no_models, "sizes": sizes}
     print(f"written: {record.write(args.out, figures, data)}")
-    image = plot(sizes, args.plot)
+    image = plot(sizes, args.plot, models=not args.no_models)
     if image is not None:
         print(f"plot: {image}")
 
