@@ -397,6 +397,33 @@ def hub_latency(doc: dict) -> tuple[list[str], Table]:
     return [f"Warm, sequential requests with a bearer token; the goal is p95 under {doc['goal_p95_ms']} ms."], rows
 
 
+def scale(doc: dict) -> tuple[list[str], Table]:
+    stages = ("ingest", "dbt", "features", "training", "adapters", "forecasts", "backtest")
+    rows = [["projects", "phase", "wall s", *(f"{s} s" for s in stages), "other s", "runs", "loaded / unchanged"]]
+    for size in doc["sizes"]:
+        for phase, figures in size["phases"].items():
+            rows.append(
+                [
+                    str(size["projects"]),
+                    phase.replace("_", " "),
+                    f"{figures['wall_s']:.0f}",
+                    *(f"{figures['stages_s'].get(s, 0):.0f}" for s in stages),
+                    f"{figures['other_s'] + figures['stages_s'].get('other_steps', 0):.0f}",
+                    str(figures["runs"]),
+                    f"{figures['projects_loaded']} / {figures['projects_unchanged']}",
+                ]
+            )
+    goals = doc["goals_at_50_projects"]
+    notes = [
+        "Stage times are the Dagster steps' durations summed (steps of one run overlap nothing here: `gmp`"
+        " runs in-process); other = run start-up, the runner's own queries and unnamed steps. Goals at 50 projects:"
+        f" first load under {goals['first_load_s']} s, a monthly update under {goals['monthly_update_s']} s,"
+        f" one corrected file under {goals['corrected_file_s']} s, ingest under"
+        f" {goals['ingest_per_project_s']} s per project. Plot: [img/scale.png](img/scale.png)."
+    ]
+    return notes, rows
+
+
 DEMO_STATE = "`GMP_DEMO_NO_UI=1 make demo` (the platform database it leaves)"
 
 
@@ -410,6 +437,7 @@ class Measure:
 
 
 MEASURES = (
+    Measure("scale.json", "Portfolio scale", ".venv/bin/python bench/scale.py", scale),
     Measure(
         "hub_latency.json", "Forecast hub latency", ".venv/bin/python bench/hub_latency.py", hub_latency, DEMO_STATE
     ),

@@ -130,6 +130,8 @@ def _print_outcomes(outcomes) -> None:
             f"{o.project_key:<14} {'ok' if o.ok else 'FAILED':<7} {o.rows_in:>8} {o.rows_loaded:>8} "
             f"{o.rows_rejected:>8} {o.trades_mapped:>6} {o.pending:>7} {o.months:>6} {quality:>7}"
         )
+        if o.unchanged:
+            click.echo("  unchanged: its files are loaded as they are; nothing ran")
         if o.error:
             click.echo(f"  reason: {printable(o.error)}")
         if o.in_database:

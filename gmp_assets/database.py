@@ -204,7 +204,7 @@ def runtime_env(main: PgUrl) -> dict[str, str]:
     """Environment variables the Dagster instance, dbt and the code location read."""
     state = settings.state_dir()
     return {
-        "DAGSTER_HOME": str(settings.DAGSTER_HOME),
+        "DAGSTER_HOME": str(settings.dagster_home()),
         "GMP_DATABASE_URL_RESOLVED": main.url,
         "GMP_DAGSTER_PG_URL": dagster_url(main).url,
         "GMP_DAGSTER_STORAGE_DIR": str(state / "dagster" / "storage"),

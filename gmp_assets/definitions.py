@@ -28,6 +28,7 @@ from gmp_assets.orchestration.alert_sensors import (
     run_recovery_sensor,
 )
 from gmp_assets.orchestration.data_sensors import build_forecast_sensor, build_inbox_sensor, build_months_sensor
+from gmp_assets.orchestration.executors import pipeline_executor
 from gmp_assets.orchestration.model_sensors import (
     build_data_volume_sensor,
     build_drift_sensor,
@@ -76,6 +77,7 @@ defs = dg.Definitions(
     ],
     asset_checks=[canonical_cost_features_gx],
     jobs=jobs.JOBS,
+    executor=pipeline_executor(),
     schedules=build_schedules(jobs.weekly_retraining_job, jobs.adapter_job, jobs.forecast_job),
     sensors=[
         build_inbox_sensor(jobs.project_ingest_job, jobs.canonical_shared_job, canonical_shared_models.keys),

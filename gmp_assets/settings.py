@@ -9,6 +9,7 @@ embedded one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -112,3 +113,53 @@ def max_file_bytes() -> int:
     if megabytes <= 0:
         raise ValueError(f"GMP_MAX_FILE_MB must be positive; got {text!r}")
     return int(megabytes * 1024 * 1024)
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number; got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1; got {text!r}")
+    return value
+
+
+def workers() -> int:
+    """Processes the pipeline runs at once: ``GMP_WORKERS``, by default the machine's cores. It sizes the
+    Dagster instance's run concurrency and the multiprocess executor's steps (``orchestration.scaling``)."""
+    return _positive_int("GMP_WORKERS", os.cpu_count() or 1)
+
+
+def batch_size() -> int:
+    """The most projects one canonical build takes (one Dagster run, one ``dbt build``):
+    ``GMP_BATCH_PROJECTS``, 100 by default."""
+    return _positive_int("GMP_BATCH_PROJECTS", 100)
+
+
+_MAX_RUNS = re.compile(r"^(\s*max_concurrent_runs:[ \t]*)-?\d+[ \t]*$", re.MULTILINE)
+
+
+def dagster_yaml(template: str, runs: int) -> str:
+    """The Dagster instance's config ``template`` (``dagster_home/dagster.yaml``) with at most ``runs``
+    runs in progress at once."""
+    if len(_MAX_RUNS.findall(template)) != 1:
+        raise ValueError("the instance config must set concurrency.runs.max_concurrent_runs exactly once")
+    return _MAX_RUNS.sub(rf"\g<1>{runs}", template)
+
+
+def dagster_home() -> Path:
+    """The Dagster instance's home: ``dagster_home/dagster.yaml`` of the repository with its run
+    concurrency at ``workers()``, written under the state directory (rewritten when it changes)."""
+    home = state_dir() / "dagster_home"
+    target = home / "dagster.yaml"
+    text = dagster_yaml((DAGSTER_HOME / "dagster.yaml").read_text(), workers())
+    if not target.exists() or target.read_text() != text:
+        home.mkdir(parents=True, exist_ok=True)
+        partial = home / f".dagster.yaml.{os.getpid()}"
+        partial.write_text(text)
+        partial.replace(target)
+    return home

@@ -1,14 +1,36 @@
 {#-
   Scope of an incremental rebuild, from the vars `project_key`, `month_start` and `month_end`
   (ISO dates; each is truncated to its month; both bounds are inclusive). Unset vars do not restrict.
+  `project_key` is one key, or a list of keys (a batch of projects built in one run).
 -#}
 
-{% macro scope_project_key() -%}
-    {%- set key = var('project_key', none) -%}
-    {%- if key is not none and not modules.re.fullmatch('[A-Za-z0-9_-]{1,40}', key | string) -%}
-        {{ exceptions.raise_compiler_error("var project_key must be 1-40 characters of A-Z a-z 0-9 _ -, got: " ~ key) }}
+{#- The scoped project keys (a list, each checked), or none when the var is unset. -#}
+{% macro scope_project_keys() -%}
+    {%- set value = var('project_key', none) -%}
+    {%- if value is none -%}{{ return(none) }}{%- endif -%}
+    {%- set keys = [value] if value is string else value -%}
+    {%- if keys is not iterable or keys is mapping or keys | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "var project_key must be a project key or a non-empty list of them, got: " ~ value
+        ) }}
     {%- endif -%}
-    {{- return(none if key is none else key | string) -}}
+    {%- for key in keys -%}
+        {%- if not modules.re.fullmatch('[A-Za-z0-9_-]{1,40}', key | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "var project_key must be 1-40 characters of A-Z a-z 0-9 _ -, got: " ~ key
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(keys | map('string') | list) -}}
+{%- endmacro %}
+
+{#- The one scoped project key, or none when the var is unset; an error when it lists several. -#}
+{% macro scope_project_key() -%}
+    {%- set keys = scope_project_keys() -%}
+    {%- if keys is not none and keys | length > 1 -%}
+        {{ exceptions.raise_compiler_error("var project_key lists several projects; use scope_project_keys()") }}
+    {%- endif -%}
+    {{- return(none if keys is none else keys[0]) -}}
 {%- endmacro %}
 
 {% macro scope_month(name) -%}
@@ -24,9 +46,11 @@
 {#- SQL predicate selecting the rows in the vars' scope (`true` when no var is set). -#}
 {% macro scope_predicate(project_column='project_key', month_column=none) -%}
     {%- set conditions = [] -%}
-    {%- set key = scope_project_key() -%}
-    {%- if key is not none -%}
-        {%- do conditions.append(project_column ~ " = '" ~ key ~ "'") -%}
+    {%- set keys = scope_project_keys() -%}
+    {%- if keys is not none and keys | length == 1 -%}
+        {%- do conditions.append(project_column ~ " = '" ~ keys[0] ~ "'") -%}
+    {%- elif keys is not none -%}
+        {%- do conditions.append(project_column ~ " in ('" ~ keys | join("', '") ~ "')") -%}
     {%- endif -%}
     {%- if month_column is not none -%}
         {%- set first = scope_month('month_start') -%}

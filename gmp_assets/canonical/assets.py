@@ -2,9 +2,10 @@
 
 - shared (unpartitioned): the CSI taxonomy seed and ``canonical_trades``;
 - per project: staging and intermediate views and the ``projects`` and ``project_trade_mappings``
-  marts, built with ``--vars {project_key}`` so only that project's rows are rebuilt;
+  marts, built for all the run's projects at once (single-run backfills) with ``--vars
+  {project_key: [...]}`` so only their rows are rebuilt;
 - per project x month: ``canonical_cost_features`` (incremental, delete+insert on its unique key),
-  built once per project for the run's month range (single-run backfills).
+  built once for the run's projects and month range (single-run backfills).
 """
 
 import json
@@ -48,31 +49,44 @@ def canonical_shared_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     dagster_dbt_translator=translator,
     project=dbt_project,
     partitions_def=project_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool="dbt",
 )
 def canonical_project_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """One project's staging views and project-level marts.
+    """The run's projects' staging views and project-level marts, in one dbt build.
 
     One dbt thread: dbt replaces a view by renaming the old one and dropping it with ``cascade``,
     which takes locks on the views built on it; two staging views replaced at once (the raw cost
     and budget lines) deadlocked in PostgreSQL over the intermediate views built on both.
     """
-    project_key = validate_project_key(context.partition_key)
-    args = ["build", "--threads", "1", "--vars", json.dumps({"project_key": project_key})]
+    variables = {"project_key": project_key_var(list(context.partition_keys))}
+    context.log.info(f"dbt build the project models with vars {variables}")
+    args = ["build", "--threads", "1", "--vars", json.dumps(variables)]
     yield from dbt.cli(args, context=context).stream()
 
 
-def monthly_vars(partition_keys: list[str]) -> dict[str, str]:
-    """dbt vars for a run's ``month|project`` keys: the month range, and the project when there is one.
+def project_key_var(project_keys: list[str]) -> str | list[str]:
+    """dbt var ``project_key`` for a run's projects: the key itself for one (as a single project's run
+    always passed it), the sorted list for several."""
+    keys = sorted({validate_project_key(key) for key in project_keys})
+    if not keys:
+        raise ValueError("a project build needs at least one project key")
+    return keys[0] if len(keys) == 1 else keys
 
-    A run spanning several projects rebuilds every project's rows in the month range: a superset
-    of the partitions, still correct because the model deletes and inserts on its unique key.
+
+def monthly_vars(partition_keys: list[str]) -> dict[str, str | list[str]]:
+    """dbt vars for a run's ``month|project`` keys: the month range and the run's projects.
+
+    A run spanning projects with different month ranges rebuilds each of them over the union of the
+    ranges: a superset of the partitions, still correct because the model deletes and inserts on its
+    unique key.
     """
     ranges = monthly_ranges(partition_keys)
-    variables = {"month_start": min(r[0] for r in ranges.values()), "month_end": max(r[1] for r in ranges.values())}
-    if len(ranges) == 1:
-        variables["project_key"] = next(iter(ranges))
-    return variables
+    return {
+        "month_start": min(r[0] for r in ranges.values()),
+        "month_end": max(r[1] for r in ranges.values()),
+        "project_key": project_key_var(list(ranges)),
+    }
 
 
 @dbt_assets(

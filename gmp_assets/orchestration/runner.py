@@ -6,15 +6,17 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from gmp_assets import database, settings
+from gmp_assets.canonical.assets import canonical_project_models
 from gmp_assets.canonical.reconciliation import prime_differences
 from gmp_assets.catalog import (
+    CANONICAL_PROJECTS,
     GLOBAL_MODEL_KEY,
     MANUAL_TRADE_MAPPINGS,
     PROJECTS,
@@ -26,12 +28,26 @@ from gmp_assets.catalog import (
     project_month_span,
     range_tags,
 )
+from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
+from gmp_assets.ingest.assets import raw_project_files
+from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
 from gmp_assets.orchestration import jobs
+from gmp_assets.orchestration.batches import (
+    BUILD_TAG,
+    bisected,
+    build_fingerprint,
+    contiguous_batches,
+    month_batches,
+    months_range_tags,
+    project_range_tags,
+)
 from gmp_assets.orchestration.console import gmp_console_logger
+from gmp_assets.orchestration.data_sensors import folder_hashes
 from gmp_assets.orchestration.restore import roll_back
 from gmp_assets.orchestration.tags import CLI_TRIGGER, HOST_TAG, PID_TAG, TRIGGER_TAG, executed_by_gmp
+from gmp_assets.taxonomy.assets import project_trade_mapping
 
 
 def cli_tags() -> dict[str, str]:
@@ -102,6 +118,7 @@ class ProjectOutcome:
     quality: float | None = None
     warnings: list[str] = field(default_factory=list)  # what reading the files noticed; PRIME vs breakdown
     run_ids: list[str] = field(default_factory=list)
+    unchanged: bool = False  # its files were loaded as they are: nothing ran
 
 
 MAX_FAILURE_CHARS = 1000
@@ -153,7 +170,13 @@ def ingest_inbox(
     defs: dg.Definitions, inbox: Path, progress: Callable[[str], None] = print, only: set[str] | None = None
 ) -> list[ProjectOutcome]:
     """Register every project folder (or those in ``only``) as a partition and materialize them with
-    ``defs`` (the code location, ``gmp_assets.definitions.defs``)."""
+    ``defs`` (the code location, ``gmp_assets.definitions.defs``).
+
+    Each changed project's raw load is its own run (one transaction: a bad project fails alone); the
+    canonical models of all the loaded projects are then built in batches (``batches``: one run and
+    one ``dbt build`` for many projects), a failed batch split in halves until its bad projects fail
+    alone and are rolled back. A project that a run would not change (``is_unchanged``) is skipped.
+    """
     os.environ["GMP_INBOX_DIR"] = str(inbox.resolve())
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
@@ -174,39 +197,141 @@ def ingest_inbox(
         raise RuntimeError(f"{jobs.canonical_shared_job.name} failed: {_failure_message(shared)} (run {shared.run_id})")
 
     ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
-    months_job = defs.resolve_job_def(jobs.project_months_job.name)
+    raw_keys = [*raw_project_files.keys, *project_trade_mapping.keys]
+    loaded: dict[str, ProjectOutcome] = {}
     for index, key in enumerate(keys, start=1):
         outcome = ProjectOutcome(key)
         outcomes.append(outcome)
-        progress(f"[{index}/{len(keys)}] {key}: ingest, map trades, project models")
-        result = execute(ingest_job, instance, partition_key=key)
+        if is_unchanged(instance, key, inbox / key):
+            outcome.unchanged = outcome.ok = True
+            with database.connect() as conn:
+                span = project_month_span(conn, key)
+            outcome.months = len(month_keys_between(*span)) if span else 0
+            _counts(outcome)
+            progress(f"[{index}/{len(keys)}] {key}: unchanged, nothing to do")
+            continue
+        progress(f"[{index}/{len(keys)}] {key}: ingest, map trades")
+        result = execute(ingest_job, instance, partition_key=key, asset_selection=raw_keys)
         outcome.run_ids.append(result.run_id)
         if not result.success:
-            outcome.error = _failure_message(result)
-            progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
-            outcome.in_database = roll_back(defs, key, instance, execute)
-            _counts(outcome)
+            _fail(defs, instance, outcome, _failure_message(result), progress)
             continue
         outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
-        with database.connect() as conn:
-            span = project_month_span(conn, key)
-        if span is not None:
-            progress(f"[{index}/{len(keys)}] {key}: canonical months {span[0]} .. {span[1]}")
-            result = execute(months_job, instance, tags=range_tags(key, span))
-            outcome.run_ids.append(result.run_id)
-            if not result.success:
-                outcome.error = _failure_message(result)
-                progress(f"[{index}/{len(keys)}] {key}: FAILED: {outcome.error}")
-                outcome.in_database = roll_back(defs, key, instance, execute)
-                _counts(outcome)
-                continue
-            outcome.months = len(month_keys_between(*span))
+        loaded[key] = outcome
+
+    errors = _build_batches(defs, instance, loaded, progress)
+    for key, outcome in loaded.items():
+        if key in errors:
+            _fail(defs, instance, outcome, errors[key], progress)
+            continue
         with database.connect() as conn:
             discard_previous(conn, key)  # loaded whole
             outcome.warnings += [d.line() for d in prime_differences(conn, key)]
         _counts(outcome)
         outcome.ok = True
     return outcomes
+
+
+def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path) -> bool:
+    """Whether the project's files are loaded as they are, the load whole, and its canonical models were
+    built after its last load and its last confirmed mapping by the code there is now (``canonical_build``):
+    a run of it would change nothing."""
+    hashes = folder_hashes(folder)
+    if not hashes or not instance.has_dynamic_partition(PROJECTS, project_key):
+        return False
+    with database.connect() as conn, conn.cursor() as cur:
+        if loaded_hashes(conn, project_key) != hashes:
+            return False
+        cur.execute("SELECT EXISTS (SELECT FROM raw.previous_load_marks WHERE project_key = %s)", (project_key,))
+        if cur.fetchone()[0]:
+            return False
+
+    def latest(key: dg.AssetKey) -> int:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[project_key]), limit=1
+        ).records
+        return records[0].storage_id if records else 0
+
+    built = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CANONICAL_PROJECTS, asset_partitions=[project_key]), limit=1
+    ).records
+    if not built or built[0].storage_id <= max(latest(RAW_KEYS["source_files"]), latest(MANUAL_TRADE_MAPPINGS)):
+        return False
+    run = instance.get_run_by_id(built[0].run_id)
+    return run is not None and run.tags.get(BUILD_TAG) == canonical_build()
+
+
+def canonical_build() -> str:
+    """The fingerprint of the code that builds the canonical tables and feature rows (``BUILD_TAG``)."""
+    return build_fingerprint(settings.DBT_PROJECT_DIR, FEATURE_SCHEMA_VERSION)
+
+
+def _fail(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    outcome: ProjectOutcome,
+    error: str,
+    progress: Callable[[str], None],
+) -> None:
+    """The project's load failed with ``error``: roll it back and say what the database holds of it."""
+    outcome.error = error
+    progress(f"{outcome.project_key}: FAILED: {error}")
+    outcome.in_database = roll_back(defs, outcome.project_key, instance, execute)
+    _counts(outcome)
+
+
+def _build_batches(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    loaded: dict[str, ProjectOutcome],
+    progress: Callable[[str], None],
+) -> dict[str, str]:
+    """Build the loaded projects' canonical models, then their months, in batches (a failed batch split
+    until its bad projects fail on their own); the error of each project that failed."""
+    if not loaded:
+        return {}
+    order = instance.get_dynamic_partitions(PROJECTS)
+    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
+    months_job = defs.resolve_job_def(jobs.project_months_job.name)
+
+    build = {BUILD_TAG: canonical_build()}
+
+    def run(what: str, batch: Sequence[str], job: dg.JobDefinition, tags: dict[str, str], **kwargs) -> str | None:
+        progress(f"{what} of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
+        result = execute(job, instance, tags={**tags, **build}, **kwargs)
+        for key in batch:
+            loaded[key].run_ids.append(result.run_id)
+        if result.success:
+            return None
+        error = _failure_message(result)
+        progress(f"{what} of {batch[0]} .. {batch[-1]}: FAILED{' (split)' if len(batch) > 1 else ''}: {error}")
+        return error
+
+    def models(batch: Sequence[str]) -> str | None:
+        return run(
+            "project models",
+            batch,
+            ingest_job,
+            project_range_tags(batch),
+            asset_selection=list(canonical_project_models.keys),
+        )
+
+    errors: dict[str, str] = {}
+    for batch in contiguous_batches(order, loaded, limit=settings.batch_size()):
+        errors.update(bisected(batch, models))
+    spans: dict[str, tuple[str, str]] = {}
+    with database.connect() as conn:
+        for key in loaded:
+            span = None if key in errors else project_month_span(conn, key)
+            if span is not None:
+                spans[key] = span
+                loaded[key].months = len(month_keys_between(*span))
+    for batch, span in month_batches(order, spans, limit=settings.batch_size()):
+        months = f"canonical months {span[0]} .. {span[1]}"
+        errors.update(
+            bisected(batch, lambda part, m=months, s=span: run(m, part, months_job, months_range_tags(part, s)))
+        )
+    return errors
 
 
 @dataclass

@@ -71,7 +71,7 @@ def test_monthly_vars_one_project_and_many():
         "project_key": "alpha",
     }
     both = monthly_vars(["2024-03-01|alpha", "2023-12-01|beta"])
-    assert both == {"month_start": "2023-12-01", "month_end": "2024-03-01"}
+    assert both == {"month_start": "2023-12-01", "month_end": "2024-03-01", "project_key": ["alpha", "beta"]}
     with pytest.raises(ValueError):
         monthly_vars(["2024-03-01|bad'key"])
 

@@ -1,0 +1,99 @@
+"""How `gmp` batches the canonical builds of the projects a run loaded: which projects share one
+Dagster run (and so one ``dbt build``), and the run tags that select them.
+
+A Dagster run selects its partitions as one key range. On the project partitions (dynamic, in the
+order they were added) a batch is therefore a contiguous stretch of that order; on the project x month
+partitions a range is a rectangle, so the projects of one months run also share their month range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from gmp_assets.catalog import project_month_key
+
+Span = tuple[str, str]  # first and last month (YYYY-MM-01), inclusive
+
+
+def contiguous_batches(order: Sequence[str], selected: Iterable[str], limit: int | None = None) -> list[list[str]]:
+    """The ``selected`` keys cut into stretches that are contiguous in ``order`` (the partitions' order),
+    each at most ``limit`` long; keys not in ``order`` are left out."""
+    chosen = set(selected)
+    batches: list[list[str]] = []
+    current: list[str] = []
+    for key in order:
+        if key in chosen and (limit is None or len(current) < limit):
+            current.append(key)
+            continue
+        if current:
+            batches.append(current)
+        current = [key] if key in chosen else []
+    if current:
+        batches.append(current)
+    return batches
+
+
+def month_batches(
+    order: Sequence[str], spans: dict[str, Span], limit: int | None = None
+) -> list[tuple[list[str], Span]]:
+    """The projects of ``spans`` in months runs: projects with the same span, contiguous in ``order``,
+    share a run (each at most ``limit`` projects); in the order of their first project."""
+    by_span: dict[Span, list[str]] = {}
+    for key, span in spans.items():
+        by_span.setdefault(span, []).append(key)
+    batches = [
+        (batch, span) for span, keys in by_span.items() for batch in contiguous_batches(order, keys, limit=limit)
+    ]
+    position = {key: index for index, key in enumerate(order)}
+    return sorted(batches, key=lambda item: position[item[0][0]])
+
+
+def project_range_tags(batch: Sequence[str]) -> dict[str, str]:
+    """Run tags that select a contiguous batch of project partitions as one range (a single-run backfill)."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    return {ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]}
+
+
+def months_range_tags(batch: Sequence[str], span: Span) -> dict[str, str]:
+    """Run tags that select the months ``span`` of a contiguous batch of projects (a rectangle of the
+    project x month partitions)."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: project_month_key(batch[0], span[0]),
+        ASSET_PARTITION_RANGE_END_TAG: project_month_key(batch[-1], span[1]),
+    }
+
+
+def bisected(batch: Sequence[str], build: Callable[[Sequence[str]], str | None]) -> dict[str, str]:
+    """``build`` the batch (its error, or None when it succeeds); when it fails, each half again, down to
+    single projects: the error of each project that fails on its own (a bad project costs its batch
+    about two builds per halving, and the others still build together)."""
+    error = build(batch)
+    if error is None:
+        return {}
+    if len(batch) == 1:
+        return {batch[0]: error}
+    half = len(batch) // 2
+    return {**bisected(batch[:half], build), **bisected(batch[half:], build)}
+
+
+BUILD_TAG = "gmp/canonical_build"  # on a batch's runs: the fingerprint of the code that built it
+
+
+def build_fingerprint(dbt_project_dir: Path, *versions: str) -> str:
+    """A fingerprint of what builds the canonical tables: the dbt project's files (models, macros,
+    seeds, tests, its config) and ``versions`` (e.g. the feature schema's); a project built under
+    another fingerprint is built again even when its files did not change."""
+    digest = hashlib.sha256()
+    paths = [dbt_project_dir / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        paths += (p for p in (dbt_project_dir / folder).rglob("*") if p.is_file())
+    for path in sorted(paths):
+        digest.update(f"{path.relative_to(dbt_project_dir)}\n".encode())
+        digest.update(path.read_bytes())
+    digest.update("|".join(versions).encode())
+    return digest.hexdigest()[:16]
