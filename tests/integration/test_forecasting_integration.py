@@ -627,9 +627,7 @@ def test_backtest_decides_whether_a_new_recipe_replaces_the_champion(trained, re
         }
         assert set(gains) == {"25%", "50%", "75%"}
         for gain in gains.values():  # how sure: the model's gain over the best formula, inside its 90% interval
-            assert (
-                gain["best_evm"] in EVM_METHODS and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
-            )
+            assert gain["best_evm"] in EVM_METHODS and gain["gain_over_best_evm_ci90"][0] <= gain["gain_over_best_evm"]
             assert set(gain["gain_over_best_evm_by_project"]) == scored  # each completed project's own gain
         assert set(checks["interval_coverage"].metadata["coverage80_open_ci90"].value) == set(gains)
         references = checks["beats_evm_formulas"].metadata["references_gain_over_best_evm"].value
