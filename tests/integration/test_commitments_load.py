@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 import pytest
+from support.pg_logins import admin_execute, connect_as
 
 from gmp_assets import access, database
 from gmp_assets.ingest.loader import RAW_TABLES, load_project
@@ -217,8 +218,7 @@ def test_owners_see_only_their_own_commitments_and_change_orders(inbox, pg):
     try:
         for role, owner in roles.items():
             mine = "c30-owner-a" if owner.endswith("A") else "c30-owner-b"
-            conn = psycopg2.connect(pg.url, user=role)
-            try:
+            with connect_as(pg, role) as conn:
                 with conn.cursor() as cur:
                     for table in ("raw.commitments", "raw.change_orders", "raw.rejected_rows", "raw.source_files"):
                         cur.execute(
@@ -229,13 +229,12 @@ def test_owners_see_only_their_own_commitments_and_change_orders(inbox, pg):
                     assert cur.fetchone()[0] == (3 if mine == "c30-owner-a" else 0)
                     with pytest.raises(psycopg2.Error):
                         cur.execute("DELETE FROM raw.change_orders")
-            finally:
-                conn.close()
     finally:
-        with database.connect(pg) as conn, conn.cursor() as cur:
+        with database.connect(pg) as conn:
             for role, owner in roles.items():
                 access.revoke(conn, role, owner)
-                cur.execute(f"DROP ROLE IF EXISTS {role}")
+        for role in roles:
+            admin_execute(f"DROP ROLE IF EXISTS {role}")
 
 
 def test_the_ingest_asset_loads_both_files_maps_their_divisions_and_passes_gx(inbox, pg):
