@@ -8,9 +8,12 @@ Real stack: the embedded PostgreSQL, the real Dagster instance and real dbt buil
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from gmp_assets import database
 from tests.integration.test_whole_load import FAILING_GMP, GOOD_GMP, _project, state
+
+pytestmark = pytest.mark.usefixtures("forget_new_projects")  # the projects it makes go afterwards
 
 GOOD = ["batch_a", "batch_b", "batch_d"]
 BAD = "batch_c"

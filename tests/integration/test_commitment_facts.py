@@ -22,6 +22,8 @@ from gmp_assets.catalog import PROJECTS
 from gmp_assets.resources import PostgresResource, dbt_executable
 from tests.conftest import query
 
+pytestmark = pytest.mark.usefixtures("forget_new_projects")  # the projects it makes go afterwards
+
 MONTH_RANGE = {"month_start": world.MONTHS[0], "month_end": world.MONTHS[-1]}
 COMMITMENT_COLUMNS = [
     "committed_original_cents",

@@ -21,6 +21,8 @@ from gmp_assets.models.formulas import formula_estimates
 from gmp_assets.taxonomy.trades import load_taxonomy
 from tests.integration.test_commitment_facts import MONTH_RANGE, dbt_build
 
+pytestmark = pytest.mark.usefixtures("forget_new_projects")  # the projects it makes go afterwards
+
 KEY = "CMT-A"
 M = "2024-03-31"  # lines and change orders dated in April to July come after it
 

@@ -18,6 +18,8 @@ from gmp_assets.ingest.loader import RAW_TABLES, load_project
 from gmp_assets.ingest.readers import read_project_folder
 from gmp_assets.ingest.rollback import restore_previous
 
+pytestmark = pytest.mark.usefixtures("forget_new_projects")  # the projects it makes go afterwards
+
 BASE = Path(__file__).resolve().parents[1] / "data" / "bad_inputs" / "_base"
 PROJECT_TABLES = (
     "raw.projects",

@@ -4,6 +4,10 @@
 import csv
 import io
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("forget_new_projects")  # the projects it makes go afterwards
+
 ROW = {
     "horizon_months": 3,
     "model_name": "probe",

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.cleanup import remove_projects
 
 from gmp_assets import database
 from tests.conftest import AS_OF
@@ -32,35 +33,6 @@ def rename(folder: Path, inbox: Path) -> str:
     doc["project_key"] = key
     meta.write_text(json.dumps(doc))
     return key
-
-
-def remove_projects(keys: list[str], instance) -> None:
-    """Delete the projects' rows from every table with a ``project_key`` and their Dagster partitions."""
-    from gmp_assets.catalog import PROJECTS
-
-    with database.connect() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT table_schema, table_name FROM information_schema.columns c JOIN information_schema.tables t"
-            " USING (table_schema, table_name) WHERE c.column_name = 'project_key' AND t.table_type = 'BASE TABLE'"
-            " AND table_schema NOT IN ('pg_catalog', 'information_schema')"
-        )
-        left = list(cur.fetchall())
-        for _ in range(len(left) + 1):  # tables referenced by others go once their referrers are empty
-            failed = []
-            for schema, table in left:
-                cur.execute("SAVEPOINT drop_rows")
-                try:
-                    cur.execute(f'DELETE FROM "{schema}"."{table}" WHERE project_key = ANY(%s)', (keys,))
-                    cur.execute("RELEASE SAVEPOINT drop_rows")
-                except Exception:  # noqa: BLE001 - a foreign key: retried after the referrers
-                    cur.execute("ROLLBACK TO SAVEPOINT drop_rows")
-                    failed.append((schema, table))
-            if not failed:
-                break
-            left = failed
-    for key in keys:
-        if instance.has_dynamic_partition(PROJECTS, key):
-            instance.delete_dynamic_partition(PROJECTS, key)
 
 
 @pytest.fixture(scope="module")

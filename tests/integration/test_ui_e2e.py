@@ -302,7 +302,7 @@ def test_asset_lineage_shows_the_assets(browser, dagster_ui):
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, group), "the ingest group in the asset lineage")
     assert not any(name in _graph_text(browser) for name in RAW_ASSETS)
     _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, group).click() or True, "a click on the ingest group")
-    for _ in range(3):  # the expanded group is drawn large: zoom out to bring all of the graph into view
+    for _ in range(5):  # the expanded group is drawn large: zoom out to bring all of the graph into view
         _click(browser, "//button[.//div[@aria-label='zoom_out']]", "the zoom-out button")
     expected = (*RAW_ASSETS, "canonical", "features", "training", "forecasting", "monitoring", "taxonomy")
     _wait(browser, lambda d: all(name in _graph_text(d) for name in expected), "the ingest assets and other groups")
