@@ -178,31 +178,39 @@ def build_benchmarks() -> None:
 MAPPING_TABLES = ("taxonomy.confirmed_mappings", "taxonomy.trade_mappings")
 
 
+def _rows(table: str) -> list[dict]:
+    """A table's rows as JSON objects, to put back with :func:`_put_back`."""
+    return [row for (row,) in query(f"SELECT to_jsonb(t) FROM {table} t")]
+
+
+def _put_back(table: str, rows: list[dict]) -> None:
+    """Replace a table's rows with ``rows`` (from :func:`_rows`)."""
+    query(f"DELETE FROM {table}")
+    for row in rows:
+        query(f"INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, %s)).*", (json.dumps(row),))
+
+
 @contextmanager
 def kept_apart():
     """The demo projects' forecasts, alerts, mappings and backtest results put back as they were once the
     hub's tests, which write their own, are done (the other test modules read the demo state)."""
     ((last_id,),) = query("SELECT coalesce(max(forecast_id), 0) FROM ml.project_forecasts")
     current = [forecast_id for (forecast_id,) in query("SELECT forecast_id FROM ml.project_forecasts WHERE is_current")]
-    alerts = [row for (row,) in query("SELECT to_jsonb(a) FROM ml.alerts a")]
+    alerts = _rows("ml.alerts")
     query("DELETE FROM ml.alerts")  # the hub's tests make the alerts they read
-    mappings = {table: [row for (row,) in query(f"SELECT to_jsonb(t) FROM {table} t")] for table in MAPPING_TABLES}
+    mappings = {table: _rows(table) for table in MAPPING_TABLES}
     try:
         yield
     finally:
         for table, rows in mappings.items():  # review probes and confirmations made through the hub
-            query(f"DELETE FROM {table}")
-            for row in rows:
-                query(f"INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, %s)).*", (json.dumps(row),))
+            _put_back(table, rows)
         query("UPDATE ml.project_forecasts SET is_current = false WHERE forecast_id > %s", (last_id,))
         query(
             "UPDATE ml.project_forecasts SET is_current = true, superseded_by = NULL WHERE forecast_id = ANY(%s)",
             (current,),
         )
         query("DELETE FROM ml.project_forecasts WHERE forecast_id > %s", (last_id,))
-        query("DELETE FROM ml.alerts")
-        for row in alerts:
-            query("INSERT INTO ml.alerts SELECT (jsonb_populate_record(NULL::ml.alerts, %s)).*", (json.dumps(row),))
+        _put_back("ml.alerts", alerts)
         query("DELETE FROM ml.backtest_results WHERE run_id LIKE 'hubtest-%%'")
 
 
