@@ -395,14 +395,14 @@ def run_backtest(
     rows, folds, adapters = [], [], []
     held_ds = ds.subset(np.isin(ds.project_keys, completed))
     for fold, (held_out, _, _) in enumerate(leave_projects_out(held_ds, config.n_folds)):
-        model, vocabulary, info = _train_fold(ds, held_out, completed, train_config, config, fold)
+        model, vocabulary, info = train_fold(ds, held_out, completed, train_config, config, fold)
         folds.append(info)
         tuner = AdapterTuner(model, *vocabulary, adapter_config)
         for stage, target in targets.items():
             scored = target[target.project_key.isin(held_out)]
             for (project, month), group in scored.groupby(["project_key", "as_of_month"], sort=True):
                 typical = portfolio_typicals(canonical, projects, trades, month, exclude=(project,))
-                frame, adapter = _forecast_stage(
+                frame, adapter = forecast_stage(
                     model, vocabulary, canonical, projects, trades, typicals_taxonomy(typical), group, config, tuner
                 )
                 rows.append(frame.assign(stage=stage_key(stage), fold=fold))
@@ -410,9 +410,9 @@ def run_backtest(
                     {"project_key": project, "stage": stage_key(stage), "as_of_month": str(month)[:7], **adapter}
                 )
 
-    predictions = _with_references(pd.concat(rows, ignore_index=True))
+    predictions = with_references(pd.concat(rows, ignore_index=True))
     predictions, calibration = blend_scoring.with_blend(predictions, config.blend)
-    stages = {stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
+    stages = {stage_key(s): stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages}
     return BacktestReport(
         stages=stages,
         project_totals={
@@ -447,7 +447,7 @@ def stage_targets(ds: SequenceDataset, stage: float, completed: list[str]) -> pd
 _taxonomy = typicals_taxonomy  # the level-1 taxonomy of a trades frame (typical progress curves)
 
 
-def _train_fold(
+def train_fold(
     ds: SequenceDataset,
     held_out: tuple[str, ...],
     completed: list[str],
@@ -514,7 +514,7 @@ def _fit_adapter(tuner: AdapterTuner, known: SequenceDataset, config: BacktestCo
     }
 
 
-def _forecast_stage(
+def forecast_stage(
     model,
     vocabulary: tuple[Vocabulary, Vocabulary],
     canonical: pd.DataFrame,
@@ -579,7 +579,7 @@ def ratio_and_evidence(log_ratio, evidence_y, evidence_variance, scatter_varianc
     return log_ratio + weight * (np.where(usable, evidence_y, 0.0) - log_ratio)
 
 
-def _with_references(predictions: pd.DataFrame) -> pd.DataFrame:
+def with_references(predictions: pd.DataFrame) -> pd.DataFrame:
     """Adds ``REFERENCES``' EACs (see the module docstring) to the stage samples."""
     keys = [predictions["stage"].to_numpy(), predictions["project_key"].to_numpy()]
     final = predictions["actual_final_cents"].to_numpy(dtype=np.float64)
@@ -609,7 +609,7 @@ def _with_references(predictions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
+def stage_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     actual = frame["actual_final_cents"].to_numpy()
     open_ = ~frame["trade_finished"].to_numpy(dtype=bool)
     out = {}

@@ -4,7 +4,7 @@ The training portfolio's backtest (``backtest.run_backtest``) gives the blend ca
 its out-of-fold predictions (what production serves with its champion); a global model trained on
 every project of that portfolio (one whole project held for early stopping) then forecasts the other
 portfolio's completed projects at the backtest's stages, as of each stage month from their rows dated
-on or before it, through the backtest's stage machinery (``_forecast_stage``: production ladder,
+on or before it, through the backtest's stage machinery (``forecast_stage``: production ladder,
 adapter, formulas). The other portfolio's projects are unknown to the model (cold start). The
 portfolio typicals come from the training portfolio's projects completed before the stage month.
 
@@ -25,13 +25,13 @@ from gmp_assets.evaluation.backtest import (
     EVM_METHODS,
     BacktestConfig,
     BacktestReport,
-    _forecast_stage,
-    _stage_metrics,
-    _train_fold,
-    _with_references,
+    forecast_stage,
     run_backtest,
     stage_key,
+    stage_metrics,
     stage_targets,
+    train_fold,
+    with_references,
 )
 from gmp_assets.features.compute import trade_final_costs
 from gmp_assets.features.sequences import build_sequences
@@ -104,7 +104,7 @@ def run_transfer(train: Frames, target: Frames, config: BacktestConfig = Backtes
     calibration = Calibration.from_dict(training.calibration)
 
     train_ds = _dataset(train_canonical, train_projects, trades, config.window)
-    model, vocabulary, _ = _train_fold(
+    model, vocabulary, _ = train_fold(
         train_ds,
         (),
         _completed(train_projects, train_ds.project_keys),
@@ -123,11 +123,11 @@ def run_transfer(train: Frames, target: Frames, config: BacktestConfig = Backtes
         scored = stage_targets(target_ds, stage, completed)
         for (_, month), group in scored.groupby(["project_key", "as_of_month"], sort=True):
             taxonomy = typicals_taxonomy(portfolio_typicals(train_canonical, train_projects, trades, month))
-            frame, _ = _forecast_stage(
+            frame, _ = forecast_stage(
                 model, vocabulary, target_canonical, target_projects, trades, taxonomy, group, config, tuner
             )
             rows.append(frame.assign(stage=stage_key(stage), fold=0))
-    predictions = _with_references(pd.concat(rows, ignore_index=True))
+    predictions = with_references(pd.concat(rows, ignore_index=True))
     blended = blend_scoring.apply_to(predictions, calibration)
     finished = predictions["trade_finished"].to_numpy(dtype=bool)
     predictions = predictions.assign(
@@ -144,7 +144,7 @@ def run_transfer(train: Frames, target: Frames, config: BacktestConfig = Backtes
         pooled=pooled,
         best_formula=best,
         best_formula_mape=pooled[best]["mape"],
-        stages={stage_key(s): _stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages},
+        stages={stage_key(s): stage_metrics(predictions[predictions.stage == stage_key(s)]) for s in config.stages},
         training=training,
         predictions=predictions,
     )

@@ -162,14 +162,25 @@ def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_g
     from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
 
     when = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
-    before = {
-        r.partition_key: r.tags["gmp/refresh_reason"] for r in _schedule_tick("daily_adapter_refresh", instance, when)
-    }
+    months = _months_of_data()
+    active = {k for k in _active() if months.get(k, 0) >= GLOBAL_MIN_MONTHS}  # with fewer, no adapter is fitted
+    # the active projects' data predate their adapters (earlier tests may have touched them): only the
+    # new champion can make their adapters stale; shifted back exactly afterwards
+    age = "interval '100 years'"
+    query(
+        f"UPDATE ml.feature_rows SET computed_at = computed_at - {age} WHERE project_key = ANY(%s) RETURNING 1",
+        (sorted(active),),
+    )
     champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
     client = registry.client()
     trained_once = client.get_model_version(GLOBAL_MODEL, champion)
-    newer = client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version
+    newer = None
     try:
+        before = {
+            r.partition_key: r.tags["gmp/refresh_reason"]
+            for r in _schedule_tick("daily_adapter_refresh", instance, when)
+        }
+        newer = client.create_model_version(GLOBAL_MODEL, trained_once.source, run_id=trained_once.run_id).version
         registry.set_alias(GLOBAL_MODEL, CHAMPION, newer)
         after = {
             r.partition_key: r.tags["gmp/refresh_reason"]
@@ -177,9 +188,12 @@ def test_daily_adapter_refresh_refits_the_active_projects_adapters_after_a_new_g
         }
     finally:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
-        client.delete_model_version(GLOBAL_MODEL, newer)
-    months = _months_of_data()
-    active = {k for k in _active() if months.get(k, 0) >= GLOBAL_MIN_MONTHS}  # with fewer, no adapter is fitted
+        if newer:
+            client.delete_model_version(GLOBAL_MODEL, newer)
+        query(
+            f"UPDATE ml.feature_rows SET computed_at = computed_at + {age} WHERE project_key = ANY(%s) RETURNING 1",
+            (sorted(active),),
+        )
     assert all(not reason.startswith("fine-tuned from") for reason in before.values())
     assert set(after) == set(before) | active  # completed projects' adapters are not forecast: no refit for them
     assert {k: r for k, r in after.items() if k not in before} == {

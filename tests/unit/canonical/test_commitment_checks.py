@@ -19,6 +19,8 @@ def test_a_difference_over_one_dollar_is_reported_with_both_figures():
         "division 09: PRIME change orders approved -$5.00 vs GMP breakdown Approved Changes $123,456.78"
         " (difference -$123,461.78)"
     )
+    whole = PrimeDifference(None, breakdown_cents=1_000_00, prime_cents=0).line()
+    assert whole.startswith("all divisions (names await review") and whole.endswith("(difference -$1,000.00)")
 
 
 def test_full_refresh_only_when_an_existing_table_has_other_columns():

@@ -27,7 +27,6 @@ from gmp_assets.evaluation.backtest import (
     REFERENCE_WITH_EVIDENCE,
     REFERENCES,
     BacktestConfig,
-    _with_references,
     coverage_misses,
     how_sure,
     ratio_and_evidence,
@@ -36,6 +35,7 @@ from gmp_assets.evaluation.backtest import (
     stages_behind_evm,
     stages_behind_global,
     totals_line,
+    with_references,
 )
 from gmp_assets.models import fallback
 from gmp_assets.models.adapters import AdapterConfig
@@ -285,7 +285,7 @@ def test_references_on_hand_made_samples():
             "scatter_variance": 0.01,
         }
     )
-    out = _with_references(frame)
+    out = with_references(frame)
     ratio, open_ratio = 6000 / 5000, 4900 / 4000
     np.testing.assert_allclose(out[f"{REFERENCE}_eac"], [1100, 2000 * ratio, 1200, 1000 * ratio])
     with_evidence = np.exp(0.5 * np.log(open_ratio) + 0.5 * np.log(1.25))  # equal precisions
@@ -293,11 +293,11 @@ def test_references_on_hand_made_samples():
         out[f"{REFERENCE_WITH_EVIDENCE}_eac"], [1100, 2000 * with_evidence, 1225, 1000 * open_ratio]
     )  # 26: 1225 above its AC
     frame.loc[2, "actual_to_date_cents"] = 1300.0  # spent more than either reference's EAC
-    assert (_with_references(frame).loc[2, [f"{REFERENCE}_eac", f"{REFERENCE_WITH_EVIDENCE}_eac"]] == 1300.0).all()
+    assert (with_references(frame).loc[2, [f"{REFERENCE}_eac", f"{REFERENCE_WITH_EVIDENCE}_eac"]] == 1300.0).all()
 
 
 def test_reference_with_evidence_in_the_backtest(report):
-    """On the backtest's samples the second reference is what ``_with_references`` gives from the fold's
+    """On the backtest's samples the second reference is what ``with_references`` gives from the fold's
     measurements. This portfolio is too small for a band of evidence (30 samples), so every open trade
     carries none and gets its open trades' true ratio; the report scores both references against the
     best EVM formula and the summary names them."""
@@ -514,7 +514,7 @@ def test_goal_checks_flag_stages_outside_the_coverage_target_or_behind_an_evm_fo
 def test_the_backtest_forecasts_what_the_forecast_asset_serves(portfolio):
     """Both call forecasting.pipeline.forecast_trades: on the same samples and model, the backtest's
     forecasts of a stage are the forecast rows the asset would write, to the cent."""
-    from gmp_assets.evaluation.backtest import _forecast_stage, _taxonomy, stage_targets
+    from gmp_assets.evaluation.backtest import _taxonomy, forecast_stage, stage_targets
     from gmp_assets.features.compute import compute_feature_rows, trade_final_costs
     from gmp_assets.features.sequences import build_sequences
     from gmp_assets.forecasting.pipeline import forecast_rows
@@ -532,7 +532,7 @@ def test_the_backtest_forecasts_what_the_forecast_asset_serves(portfolio):
     targets = stage_targets(ds, 0.5, ["p1", "p2", "p3"])
     target = targets[targets.project_key == "p2"].reset_index(drop=True)
     tuner = AdapterTuner(model, project_vocabulary, trade_vocabulary, CONFIG.adapter)
-    frame, _ = _forecast_stage(
+    frame, _ = forecast_stage(
         model,
         (project_vocabulary, trade_vocabulary),
         canonical,
