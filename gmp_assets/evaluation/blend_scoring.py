@@ -66,6 +66,19 @@ def apply_to(frame: pd.DataFrame, calibration: Calibration) -> dict[str, np.ndar
     )
 
 
+def blend_columns(frame: pd.DataFrame, calibration: Calibration) -> dict[str, np.ndarray]:
+    """``blend_eac``, ``blend_lower``, ``blend_upper`` and ``blend_method`` of the frame's samples under
+    ``calibration`` (a finished trade's method is ``finished``)."""
+    out = apply_to(frame, calibration)
+    finished = frame["trade_finished"].to_numpy(dtype=bool)
+    return {
+        f"{BLEND}_eac": out["predicted_eac_cents"],
+        f"{BLEND}_lower": out["confidence_lower_cents"],
+        f"{BLEND}_upper": out["confidence_upper_cents"],
+        f"{BLEND}_method": np.where(finished, "finished", out["labels"]),
+    }
+
+
 def with_blend(
     predictions: pd.DataFrame,
     settings: BlendSettings = BlendSettings(),  # noqa: B008 - frozen
@@ -73,20 +86,14 @@ def with_blend(
     """(``predictions`` with ``blend_eac``, ``blend_lower``, ``blend_upper`` and ``blend_method`` out of
     fold, the calibration fitted on all of them). With one fold the blend is scored in sample."""
     folds = predictions["fold"].to_numpy()
-    columns = {name: np.zeros(len(predictions), dtype=np.int64) for name in ("eac", "lower", "upper")}
-    labels = np.empty(len(predictions), dtype=object)
+    columns = {f"{BLEND}_{name}": np.zeros(len(predictions), dtype=np.int64) for name in ("eac", "lower", "upper")}
+    columns[f"{BLEND}_method"] = np.empty(len(predictions), dtype=object)
     for fold in np.unique(folds):
         test = folds == fold
         train = predictions[~test] if (~test).any() else predictions
-        out = apply_to(predictions[test], fit_on(train, settings))
-        columns["eac"][test] = out["predicted_eac_cents"]
-        columns["lower"][test] = out["confidence_lower_cents"]
-        columns["upper"][test] = out["confidence_upper_cents"]
-        labels[test] = np.where(predictions["trade_finished"].to_numpy(dtype=bool)[test], "finished", out["labels"])
-    blended = predictions.assign(
-        **{f"{BLEND}_{name}": values for name, values in columns.items()}, **{f"{BLEND}_method": labels}
-    )
-    return blended, fit_on(predictions, settings)
+        for name, values in blend_columns(predictions[test], fit_on(train, settings)).items():
+            columns[name][test] = values
+    return predictions.assign(**columns), fit_on(predictions, settings)
 
 
 def best_formula(frame: pd.DataFrame) -> tuple[str | None, float]:

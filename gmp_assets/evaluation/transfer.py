@@ -128,16 +128,7 @@ def run_transfer(train: Frames, target: Frames, config: BacktestConfig = Backtes
             )
             rows.append(frame.assign(stage=stage_key(stage), fold=0))
     predictions = with_references(pd.concat(rows, ignore_index=True))
-    blended = blend_scoring.apply_to(predictions, calibration)
-    finished = predictions["trade_finished"].to_numpy(dtype=bool)
-    predictions = predictions.assign(
-        **{
-            f"{BLEND}_eac": blended["predicted_eac_cents"],
-            f"{BLEND}_lower": blended["confidence_lower_cents"],
-            f"{BLEND}_upper": blended["confidence_upper_cents"],
-            f"{BLEND}_method": np.where(finished, "finished", blended["labels"]),
-        }
-    )
+    predictions = predictions.assign(**blend_scoring.blend_columns(predictions, calibration))
     pooled = pooled_scores(predictions)
     best = min(EVM_METHODS, key=lambda m: pooled[m]["mape"])
     return TransferReport(
