@@ -130,7 +130,7 @@ def _positive_int(name: str, default: int) -> int:
 
 def workers() -> int:
     """Processes the pipeline runs at once: ``GMP_WORKERS``, by default the machine's cores. It sizes the
-    Dagster instance's run concurrency and the multiprocess executor's steps (``orchestration.scaling``)."""
+    Dagster instance's run concurrency and the multiprocess executor's steps (``orchestration.executors``)."""
     return _positive_int("GMP_WORKERS", os.cpu_count() or 1)
 
 

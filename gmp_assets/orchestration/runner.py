@@ -198,11 +198,12 @@ def ingest_inbox(
 
     ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
     raw_keys = [*raw_project_files.keys, *project_trade_mapping.keys]
+    build = canonical_build()  # reads every file of the dbt project: once per run, not per project
     loaded: dict[str, ProjectOutcome] = {}
     for index, key in enumerate(keys, start=1):
         outcome = ProjectOutcome(key)
         outcomes.append(outcome)
-        if is_unchanged(instance, key, inbox / key):
+        if is_unchanged(instance, key, inbox / key, build):
             outcome.unchanged = outcome.ok = True
             with database.connect() as conn:
                 span = project_month_span(conn, key)
@@ -219,7 +220,7 @@ def ingest_inbox(
         outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
         loaded[key] = outcome
 
-    errors = _build_batches(defs, instance, loaded, progress)
+    errors = _build_batches(defs, instance, loaded, build, progress)
     for key, outcome in loaded.items():
         if key in errors:
             _fail(defs, instance, outcome, errors[key], progress)
@@ -232,10 +233,10 @@ def ingest_inbox(
     return outcomes
 
 
-def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path) -> bool:
+def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path, build: str) -> bool:
     """Whether the project's files are loaded as they are, the load whole, and its canonical models were
-    built after its last load and its last confirmed mapping by the code there is now (``canonical_build``):
-    a run of it would change nothing."""
+    built after its last load and its last confirmed mapping by the code there is now (``build``, the
+    ``canonical_build`` fingerprint): a run of it would change nothing."""
     hashes = folder_hashes(folder)
     if not hashes or not instance.has_dynamic_partition(PROJECTS, project_key):
         return False
@@ -246,19 +247,18 @@ def is_unchanged(instance: dg.DagsterInstance, project_key: str, folder: Path) -
         if cur.fetchone()[0]:
             return False
 
-    def latest(key: dg.AssetKey) -> int:
+    def latest(key: dg.AssetKey):
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=[project_key]), limit=1
         ).records
-        return records[0].storage_id if records else 0
+        return records[0] if records else None
 
-    built = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=CANONICAL_PROJECTS, asset_partitions=[project_key]), limit=1
-    ).records
-    if not built or built[0].storage_id <= max(latest(RAW_KEYS["source_files"]), latest(MANUAL_TRADE_MAPPINGS)):
+    built = latest(CANONICAL_PROJECTS)
+    inputs = [latest(RAW_KEYS["source_files"]), latest(MANUAL_TRADE_MAPPINGS)]
+    if built is None or built.storage_id <= max((r.storage_id for r in inputs if r), default=0):
         return False
-    run = instance.get_run_by_id(built[0].run_id)
-    return run is not None and run.tags.get(BUILD_TAG) == canonical_build()
+    run = instance.get_run_by_id(built.run_id)
+    return run is not None and run.tags.get(BUILD_TAG) == build
 
 
 def canonical_build() -> str:
@@ -284,6 +284,7 @@ def _build_batches(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     loaded: dict[str, ProjectOutcome],
+    build: str,
     progress: Callable[[str], None],
 ) -> dict[str, str]:
     """Build the loaded projects' canonical models, then their months, in batches (a failed batch split
@@ -294,11 +295,9 @@ def _build_batches(
     ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
     months_job = defs.resolve_job_def(jobs.project_months_job.name)
 
-    build = {BUILD_TAG: canonical_build()}
-
     def run(what: str, batch: Sequence[str], job: dg.JobDefinition, tags: dict[str, str], **kwargs) -> str | None:
         progress(f"{what} of {len(batch)} project(s): {batch[0]} .. {batch[-1]}")
-        result = execute(job, instance, tags={**tags, **build}, **kwargs)
+        result = execute(job, instance, tags={**tags, BUILD_TAG: build}, **kwargs)
         for key in batch:
             loaded[key].run_ids.append(result.run_id)
         if result.success:
