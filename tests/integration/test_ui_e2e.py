@@ -262,23 +262,22 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def _wait(driver, condition: Callable, what: str, timeout: float = UI_TIMEOUT):
-    """CONDITION's first truthy value; on timeout a screenshot ``<what>-timeout.png`` and a failure."""
+def _wait_quietly(driver, condition: Callable, timeout: float):
+    """CONDITION's first truthy value within TIMEOUT seconds; None when it stays falsy."""
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.5, ignored_exceptions=FLAKY_CLICKS).until(condition)
     except TimeoutException:
+        return None
+
+
+def _wait(driver, condition: Callable, what: str, timeout: float = UI_TIMEOUT):
+    """CONDITION's first truthy value; on timeout a screenshot ``<what>-timeout.png`` and a failure."""
+    value = _wait_quietly(driver, condition, timeout)
+    if value is None:
         name = re.sub(r"\W+", "-", what).strip("-")
         driver.save_screenshot(str(ARTIFACTS / f"{name}-timeout.png"))
         pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (screenshot test-artifacts/{name}-timeout.png)")
-
-
-def _wait_quietly(driver, condition: Callable, timeout: float) -> bool:
-    """Whether CONDITION turns truthy within TIMEOUT seconds (no screenshot, no failure)."""
-    try:
-        WebDriverWait(driver, timeout, poll_frequency=0.5, ignored_exceptions=FLAKY_CLICKS).until(condition)
-    except TimeoutException:
-        return False
-    return True
+    return value
 
 
 def _click(driver, xpath: str, what: str) -> None:
