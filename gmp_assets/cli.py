@@ -164,8 +164,11 @@ def _print_models(summary) -> None:
     from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
     from gmp_assets.taxonomy.names import printable
 
-    role = "champion" if summary.promoted else "challenger, not promoted"
-    click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
+    if summary.trained or summary.backtested:
+        role = "champion" if summary.promoted else "challenger, not promoted"
+        click.echo(f"global model: version {summary.global_version} ({role}: {summary.decision})")
+    else:
+        click.echo(f"global model: nothing trained ({summary.decision})")
     waiting = {k: m for k, m in summary.adapters_kept.items() if m < ADAPTER_MIN_MONTHS}
     click.echo(f"adapters kept: {', '.join(k for k in summary.adapters_kept if k not in waiting) or 'none'}")
     if waiting:
@@ -246,9 +249,7 @@ def _mlflow():
     from gmp_assets.models.registry import MlflowResource
 
     database.prepare(start=True)
-    return MlflowResource(
-        tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
-    )
+    return MlflowResource.from_env()
 
 
 @main.command("backtest")

@@ -1,6 +1,8 @@
 """Training assets: the cross-project dataset, the global model and per-project adapters (MLflow)."""
 
 import dataclasses
+import functools
+from collections.abc import Callable
 
 import dagster as dg
 import numpy as np
@@ -20,7 +22,7 @@ from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.splits import TemporalSplitter
 from gmp_assets.features.store import MIN_QUALITY, inference_sequences, training_sequences
 from gmp_assets.models import evidence, registry
-from gmp_assets.models.adapters import AdapterConfig, AdapterResult, eac_mape, fine_tune_adapter
+from gmp_assets.models.adapters import AdapterConfig, AdapterResult, AdapterTuner, eac_mape
 from gmp_assets.models.fallback import ADAPTER_MIN_MONTHS
 from gmp_assets.models.lineage import DATA_THROUGH_ARTIFACT, months_through
 from gmp_assets.models.network import evidence_noise, model_inputs, predict, to_eac
@@ -181,41 +183,55 @@ def global_model(
     key=ADAPTER_KEY,
     deps=[GLOBAL_MODEL_KEY],
     partitions_def=project_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="training",
     kinds={"tensorflow", "mlflow"},
     description="Per-project adapter: the champion global model with its adapter block and head fine-tuned on the"
     " project's own recent finished trades (Adam 1e-4); kept only if it beats the global model on the project's"
-    " held-out months, registered as gmp_forecaster_project_<key>.",
+    " held-out months, registered as gmp_forecaster_project_<key>. A run over many projects loads the champion"
+    " once and fine-tunes each project in turn (its own metadata per partition).",
 )
-def project_adapter(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource
-) -> dg.MaterializeResult:
-    project_key = validate_project_key(context.partition_key)
+def project_adapter(context: dg.AssetExecutionContext, postgres: PostgresResource, mlflow: MlflowResource) -> None:
     champion = mlflow.load_forecaster(GLOBAL_MODEL)
     if champion is None:
         raise dg.Failure("no champion global model yet: materialize ml/global_model first")
+    # one compiled fine-tuning step for the run's projects, built at the first that fine-tunes
+    tuner = functools.cache(lambda: AdapterTuner(champion.model, champion.projects, champion.trades, AdapterConfig()))
+    for key in context.partition_keys:
+        project_key = validate_project_key(key)
+        metadata = adapt_project(project_key, champion, tuner, context.run.run_id, postgres, mlflow)
+        context.add_asset_metadata(metadata, partition_key=project_key)
+
+
+def adapt_project(
+    project_key: str,
+    champion: LoadedModel,
+    tuner: Callable[[], AdapterTuner],
+    run_id: str,
+    postgres: PostgresResource,
+    mlflow: MlflowResource,
+) -> dict:
+    """Fine-tune (or not: nothing new, nothing to learn from) one project's adapter from the champion
+    global model with ``tuner()`` (the run's ``AdapterTuner`` of the champion, ``AdapterConfig()``); the
+    materialization metadata of its partition (``Outcome`` keys among them)."""
     with postgres.connect() as conn:
         project = training_sequences(conn, label_every_month=True, project_keys=[project_key])
     labelled = project.subset(project.labelled)
     if not len(labelled):
-        return dg.MaterializeResult(
-            metadata={
-                Outcome.KEPT: False,
-                "global_version": champion.version,
-                "reason": "no finished trades to learn from yet",
-            }
-        )
+        return {
+            Outcome.KEPT: False,
+            "global_version": champion.version,
+            "reason": "no finished trades to learn from yet",
+        }
     months = int(project.months_of_data.max())
     name = adapter_model_name(project_key)
     adapter_config = AdapterConfig()
     params = adapter_params(champion.version, adapter_config, labelled)
     latest = mlflow.latest_run({"gmp.kind": "adapter", "gmp.project": project_key})
     if latest is not None and not changed_params(latest.params, params, params):
-        return dg.MaterializeResult(
-            metadata=_same_as_latest(mlflow, name, latest, champion.version) | {Outcome.MONTHS_OF_DATA: months}
-        )
+        return _same_as_latest(mlflow, name, latest, champion.version) | {Outcome.MONTHS_OF_DATA: months}
     train, holdout = split_last_months(labelled, ADAPTER_HOLDOUT_MONTHS)
-    result = fine_tune_adapter(champion.model, train, holdout, champion.projects, champion.trades, adapter_config)
+    result = tuner().fit(train, holdout)
     metadata = {
         Outcome.KEPT: result.kept,
         "global_mape": result.global_mape,
@@ -225,9 +241,7 @@ def project_adapter(
         Outcome.MONTHS_OF_DATA: months,
     }
     if np.isnan(result.adapter_mape):  # nothing fine-tuned: no earlier samples to learn from, or none to judge
-        return dg.MaterializeResult(
-            metadata=metadata | {"reason": "too few months of finished trades to fit and judge an adapter"}
-        )
+        return metadata | {"reason": "too few months of finished trades to fit and judge an adapter"}
     # every fine-tune is an MLflow run (tag gmp.kept); only a kept adapter logs and registers its model
     tags = {"gmp.kind": "adapter", "gmp.project": project_key, "gmp.kept": str(result.kept).lower()}
     with mlflow.start_run(f"adapter_{project_key}", tags=tags) as run:
@@ -237,14 +251,14 @@ def project_adapter(
             {
                 "project_key": project_key,
                 **params,
-                "dataset_id": f"training_sequences[{project_key}]@{context.run.run_id}",
+                "dataset_id": f"training_sequences[{project_key}]@{run_id}",
                 "train_samples": result.n_train,
                 "holdout_samples": len(result.judged),
             }
         )
         mlflow.log_samples(
             f"ml/project_adapter[{project_key}]",
-            context.run.run_id,
+            run_id,
             {
                 "training": (f"adapter_{project_key}_training", result.learnt),
                 "validation": (f"adapter_{project_key}_holdout", result.judged),
@@ -253,7 +267,7 @@ def project_adapter(
         mlflow_lib.log_metrics({"global_mape": result.global_mape, "adapter_mape": result.adapter_mape})
         metadata["mlflow_run_id"] = run.info.run_id
         if not result.kept:
-            return dg.MaterializeResult(metadata=metadata | _without_new_adapter(mlflow, name, result))
+            return metadata | _without_new_adapter(mlflow, name, result)
         # decided inside the run: if deciding fails, the run fails and the next adapter run fits again
         decision = _adapter_decision(postgres, project_key, result, mlflow.load_forecaster(name), champion)
         version = mlflow.log_forecaster(
@@ -277,7 +291,7 @@ def project_adapter(
         Outcome.DECISION: decision.reason,
         "reason": reason,
     }
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 def adapter_params(global_version: str, config: AdapterConfig, labelled: SequenceDataset) -> dict[str, object]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,6 +85,13 @@ class MlflowResource(ConfigurableResource):
     tracking_uri: str
     artifact_root: str
     experiment: str = EXPERIMENT
+
+    @classmethod
+    def from_env(cls) -> MlflowResource:
+        """The platform's store, from the environment that ``database.prepare`` exports."""
+        return cls(
+            tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
+        )
 
     def _setup(self):
         import mlflow

@@ -6,7 +6,8 @@ trained on other data or with another recipe than a run today would use (``TRAIN
 recipe params and the training dataset's hash). Otherwise, if that version waits for its backtest
 (a drift-triggered retraining: ``training_job`` has no backtest), the run only backtests it, which
 promotes it if it beats the champion; if it was backtested already, nothing is left to do. So the
-schedule registers no new version in a week without new data or a new recipe.
+schedule registers no new version in a week without new data or a new recipe. `gmp run` follows
+the same plan (``plan_now``), so a run on an unchanged portfolio trains nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from gmp_assets.models.promotion import RECIPE_PARAMS, changed_params
+from gmp_assets.models.promotion import RECIPE_PARAMS, SCORE_TAG, changed_params
 
 TRAINED_FROM = (*RECIPE_PARAMS, "dataset_hash")
 
@@ -57,4 +58,22 @@ def weekly_plan(
         "skip",
         f"version {newest} was trained on today's data and lost its backtest to the"
         f" champion (version {champion}): retraining would give the same model",
+    )
+
+
+def plan_now(conn, mlflow) -> WeeklyPlan:
+    """The plan for the training data in the database (``conn``) and the recipe of now, against the
+    registry's newest global version (``mlflow``: a ``models.registry.MlflowResource``)."""
+    from gmp_assets.features.store import MIN_QUALITY, training_sequences
+    from gmp_assets.models.assets import TrainingConfig, training_params
+    from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
+
+    ds = training_sequences(conn, min_quality=MIN_QUALITY)
+    newest = mlflow.version_for(GLOBAL_MODEL, CHALLENGER)
+    return weekly_plan(
+        newest,
+        mlflow.run_params(GLOBAL_MODEL, newest) if newest else {},
+        training_params(ds, TrainingConfig().train_config()),
+        mlflow.version_for(GLOBAL_MODEL, CHAMPION),
+        bool(newest) and SCORE_TAG in mlflow.version_tags(GLOBAL_MODEL, newest),
     )

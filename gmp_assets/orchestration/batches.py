@@ -3,7 +3,7 @@ Dagster run (and so one ``dbt build``), and the run tags that select them.
 
 A Dagster run selects its partitions as one key range. On the project partitions (dynamic, in the
 order they were added) a batch is therefore a contiguous stretch of that order; on the project x month
-partitions a range is a rectangle, so the projects of one months run also share their month range.
+partitions a range is a rectangle: a months run covers the union of its projects' month spans.
 """
 
 from __future__ import annotations
@@ -38,8 +38,26 @@ def contiguous_batches(order: Sequence[str], selected: Iterable[str], limit: int
 def month_batches(
     order: Sequence[str], spans: dict[str, Span], limit: int | None = None
 ) -> list[tuple[list[str], Span]]:
-    """The projects of ``spans`` in months runs: projects with the same span, contiguous in ``order``,
-    share a run (each at most ``limit`` projects); in the order of their first project."""
+    """The projects of ``spans`` in months runs: contiguous stretches of ``order`` (each at most ``limit``
+    projects), each run over the union of its projects' spans (first month to last), in partition order.
+
+    A run selects a rectangle of project x month partitions, and projects rarely share a span: one run per
+    span would cost one run and one dbt start-up per project. A project's months outside its own span are
+    in the rectangle but hold no rows: its canonical and feature rows come from its own month spine, and
+    the rebuild of those months deletes nothing but rows of months it no longer has."""
+    batches = []
+    for batch in contiguous_batches(order, spans, limit=limit):
+        firsts, lasts = zip(*(spans[key] for key in batch), strict=True)
+        batches.append((batch, (min(firsts), max(lasts))))
+    return batches
+
+
+def same_span_batches(
+    order: Sequence[str], spans: dict[str, Span], limit: int | None = None
+) -> list[tuple[list[str], Span]]:
+    """The projects of ``spans`` in runs that select exactly their spans: projects with the same span,
+    contiguous in ``order`` (each at most ``limit``), in the order of their first project. For the
+    forecasts of the current month, which the active projects mostly share."""
     by_span: dict[Span, list[str]] = {}
     for key, span in spans.items():
         by_span.setdefault(span, []).append(key)

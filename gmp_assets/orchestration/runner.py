@@ -26,13 +26,14 @@ from gmp_assets.catalog import (
     is_project_key,
     month_keys_between,
     project_month_span,
-    range_tags,
 )
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
+from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
+from gmp_assets.monitoring.retraining import plan_now
 from gmp_assets.orchestration import jobs
 from gmp_assets.orchestration.batches import (
     BUILD_TAG,
@@ -42,6 +43,7 @@ from gmp_assets.orchestration.batches import (
     month_batches,
     months_range_tags,
     project_range_tags,
+    same_span_batches,
 )
 from gmp_assets.orchestration.console import gmp_console_logger
 from gmp_assets.orchestration.data_sensors import folder_hashes
@@ -339,6 +341,7 @@ class ModelOutcome:
     promoted: bool = False
     decision: str = ""  # why the new global version is (not) the champion
     backtested: bool = False  # the backtest ran to decide the promotion
+    trained: bool = False  # a new global version was trained (none when nothing new: ``decision`` says why)
     adapters_kept: dict[str, int] = field(default_factory=dict)  # project -> its months of data
     forecasts: dict[str, str] = field(default_factory=dict)  # project -> forecast month
     warnings: list[str] = field(default_factory=list)  # what the forecasts' check found, to review
@@ -355,22 +358,41 @@ def _run(job, instance, progress, label: str, **kwargs) -> dg.ExecuteInProcessRe
 def run_models(
     defs: dg.Definitions, outcomes: list[ProjectOutcome], progress: Callable[[str], None] = print
 ) -> ModelOutcome:
-    """Train the global model, fine-tune adapters and forecast the latest month of every active project.
+    """Forecast the latest month of every active project of ``outcomes`` that loaded, training the global
+    model when there is something new to learn from.
 
-    A new global version that is not the first one stays the challenger until the backtest (run here,
-    before adapters and forecasts) shows that its recipe beats the champion's.
+    With a champion in use, the projects' adapters and forecasts are renewed with it first, so new files
+    are forecast without waiting for training. Then a new global version is trained when the data or the
+    recipe changed since the newest one (``monitoring.retraining.weekly_plan``: an unchanged portfolio
+    trains nothing). A version that is not the first stays the challenger until the backtest shows that
+    its recipe beats the champion's; when it becomes the champion, the adapters and forecasts follow it.
+    Adapters and forecasts go in batches of projects (``_adapter_batches``, ``_forecast_batches``).
     """
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
     summary = ModelOutcome()
-    progress("training: dataset + global model (MLflow)")
-    training = _run(defs.resolve_job_def(jobs.training_job.name), instance, progress, "training")
-    if not training.success:
-        summary.errors.append(f"training failed (run {training.run_id})")
+    ok = [o.project_key for o in outcomes if o.ok]
+    mlflow = MlflowResource.from_env()
+    in_use = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
+    if in_use is not None:
+        progress(f"adapters and forecasts with the models in use (global version {in_use})")
+        _renew(defs, instance, ok, summary, progress)
+    with database.connect() as conn:
+        plan = plan_now(conn, mlflow)
+    summary.global_version, summary.decision = mlflow.version_for(GLOBAL_MODEL, CHALLENGER), plan.reason
+    if plan.action == "skip":
+        progress(f"training: nothing new ({plan.reason})")
         return summary
-    model = training.output_for_node(GLOBAL_MODEL_KEY.to_python_identifier())
-    summary.global_version, summary.promoted = model["version"], model["promoted"]
-    summary.decision = _materialization_metadata(training, Outcome.DECISION) or ""
+    if plan.action == "train":
+        progress(f"training: dataset + global model (MLflow): {plan.reason}")
+        training = _run(defs.resolve_job_def(jobs.training_job.name), instance, progress, "training")
+        if not training.success:
+            summary.errors.append(f"training failed (run {training.run_id})")
+            return summary
+        model = training.output_for_node(GLOBAL_MODEL_KEY.to_python_identifier())
+        summary.global_version, summary.promoted = model["version"], model["promoted"]
+        summary.trained = True
+        summary.decision = _materialization_metadata(training, Outcome.DECISION) or ""
     if not summary.promoted:
         progress(f"backtest: does global version {summary.global_version} beat the champion?")
         backtest = _run(defs.resolve_job_def(jobs.backtest_job.name), instance, progress, "backtest")
@@ -380,33 +402,90 @@ def run_models(
         summary.backtested = True
         summary.promoted = bool(_materialization_metadata(backtest, Outcome.PROMOTED))
         summary.decision = _materialization_metadata(backtest, Outcome.DECISION)
-    ok = [o.project_key for o in outcomes if o.ok]
-    with database.connect() as conn:
-        lasts = active_last_months(conn, ok)
-    adapter_job, forecast_job = (
-        defs.resolve_job_def(jobs.adapter_job.name),
-        defs.resolve_job_def(jobs.forecast_job.name),
-    )
-    for index, key in enumerate(ok, start=1):
-        progress(f"[{index}/{len(ok)}] {key}: adapter")
-        result = _run(adapter_job, instance, progress, f"{key} adapter", partition_key=key)
-        # a new adapter kept, or the champion adapter still beating the global model when the new one does not
-        if result.success and (
-            _materialization_metadata(result, Outcome.KEPT)
-            or _materialization_metadata(result, Outcome.CHAMPION_ADAPTER)
-        ):
-            summary.adapters_kept[key] = _materialization_metadata(result, Outcome.MONTHS_OF_DATA)
-        if key not in lasts:
-            continue
-        last = lasts[key]
-        progress(f"[{index}/{len(ok)}] {key}: forecast as of {last}")
-        result = _run(forecast_job, instance, progress, f"{key} forecast", tags=range_tags(key, (last, last)))
-        if result.success:
-            summary.forecasts[key] = last
-            summary.warnings += _check_findings(result)
-        else:
-            summary.errors.append(f"{key}: forecast failed (run {result.run_id})")
+    if summary.promoted:
+        progress(f"adapters and forecasts with the new champion (global version {summary.global_version})")
+        summary.adapters_kept, summary.forecasts, summary.warnings = {}, {}, []
+        _renew(defs, instance, ok, summary, progress)
     return summary
+
+
+def _renew(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    project_keys: list[str],
+    summary: ModelOutcome,
+    progress: Callable[[str], None],
+) -> None:
+    """The projects' adapters fine-tuned from the champion, then the active ones forecast."""
+    with database.connect() as conn:
+        lasts = active_last_months(conn, project_keys)
+    _adapter_batches(defs, instance, project_keys, summary, progress)
+    _forecast_batches(defs, instance, lasts, summary, progress)
+
+
+def _batch_label(batch: Sequence[str]) -> str:
+    return batch[0] if len(batch) == 1 else f"{batch[0]} .. {batch[-1]} ({len(batch)} projects)"
+
+
+def _adapter_batches(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    project_keys: list[str],
+    summary: ModelOutcome,
+    progress: Callable[[str], None],
+) -> None:
+    """Fine-tune the adapters of ``project_keys``: contiguous stretches of the project partitions in one run
+    each (the champion loaded once per run), a failed run split until the projects that fail do so alone."""
+    adapter_job = defs.resolve_job_def(jobs.adapter_job.name)
+
+    def adapt(batch: Sequence[str]) -> str | None:
+        label = _batch_label(batch)
+        progress(f"adapters of {label}")
+        result = _run(adapter_job, instance, progress, f"{label} adapters", tags=project_range_tags(batch))
+        if not result.success:
+            return f"adapter failed (run {result.run_id})"
+        for event in result.get_asset_materialization_events():
+            metadata = event.materialization.metadata
+            # a new adapter kept, or the champion adapter still beating the global model when the new one does not
+            if (Outcome.KEPT in metadata and metadata[Outcome.KEPT].value) or Outcome.CHAMPION_ADAPTER in metadata:
+                months = metadata.get(Outcome.MONTHS_OF_DATA)
+                summary.adapters_kept[event.partition] = months.value if months is not None else None
+        return None
+
+    order = instance.get_dynamic_partitions(PROJECTS)
+    for batch in contiguous_batches(order, project_keys, limit=settings.batch_size()):
+        errors = bisected(batch, adapt)
+        summary.errors += [f"{key}: {error}" for key, error in errors.items()]
+
+
+def _forecast_batches(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    lasts: dict[str, str],
+    summary: ModelOutcome,
+    progress: Callable[[str], None],
+) -> None:
+    """Forecast each project of ``lasts`` as of its last month: the projects that share that month in one
+    run (a failed run split until the projects that fail do so on their own)."""
+    forecast_job = defs.resolve_job_def(jobs.forecast_job.name)
+    order = instance.get_dynamic_partitions(PROJECTS)
+    spans = {key: (last, last) for key, last in lasts.items()}
+
+    def forecast(batch: Sequence[str], month: str) -> str | None:
+        label = _batch_label(batch)
+        progress(f"forecast of {label} as of {month}")
+        result = _run(
+            forecast_job, instance, progress, f"{label} forecast", tags=months_range_tags(batch, (month, month))
+        )
+        if not result.success:
+            return f"forecast failed (run {result.run_id})"
+        summary.warnings += _check_findings(result)
+        summary.forecasts.update(dict.fromkeys(batch, month))
+        return None
+
+    for batch, (month, _) in same_span_batches(order, spans, limit=settings.batch_size()):
+        errors = bisected(batch, lambda part, m=month: forecast(part, m))
+        summary.errors += [f"{key}: {error}" for key, error in errors.items()]
 
 
 def _check_findings(result: dg.ExecuteInProcessResult) -> list[str]:

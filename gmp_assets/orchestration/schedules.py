@@ -6,11 +6,10 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from gmp_assets.catalog import BACKTEST_KEY, active_last_months, range_tags
 from gmp_assets.features.store import MIN_QUALITY, training_sequences
-from gmp_assets.models.assets import TrainingConfig, project_adapter, training_params
+from gmp_assets.models.assets import project_adapter
 from gmp_assets.models.fallback import GLOBAL_MIN_MONTHS
-from gmp_assets.models.promotion import SCORE_TAG
-from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
-from gmp_assets.monitoring.retraining import WeeklyPlan, weekly_plan
+from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL, MlflowResource
+from gmp_assets.monitoring.retraining import WeeklyPlan, plan_now
 from gmp_assets.orchestration.tags import TRIGGER_TAG
 from gmp_assets.resources import PostgresResource
 
@@ -79,17 +78,9 @@ def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDe
         the champion), when the data or the recipe changed since the newest global version; only the
         backtest when that version, trained on today's data, was not backtested yet (``retraining``)."""
         with postgres.connect() as conn:
-            ds = training_sequences(conn, min_quality=MIN_QUALITY)
-        if not len(ds):
-            return dg.SkipReason("no training-eligible project has feature rows yet")
-        newest = mlflow.version_for(GLOBAL_MODEL, CHALLENGER)
-        plan = weekly_plan(
-            newest,
-            mlflow.run_params(GLOBAL_MODEL, newest) if newest else {},
-            training_params(ds, TrainingConfig().train_config()),
-            mlflow.version_for(GLOBAL_MODEL, CHAMPION),
-            bool(newest) and SCORE_TAG in mlflow.version_tags(GLOBAL_MODEL, newest),
-        )
+            if not len(training_sequences(conn, min_quality=MIN_QUALITY)):
+                return dg.SkipReason("no training-eligible project has feature rows yet")
+            plan = plan_now(conn, mlflow)
         return weekly_request(plan, context.scheduled_execution_time.date().isoformat())
 
     @dg.schedule(

@@ -206,18 +206,21 @@ def test_the_summary_tells_kept_adapters_the_forecasts_do_not_use_yet(capsys):
         ModelOutcome(
             global_version="1",
             promoted=True,
+            trained=True,
             decision="first model",
             adapters_kept={"P-2025-003": 16, "delta": ADAPTER_MIN_MONTHS - 5, "bravo": ADAPTER_MIN_MONTHS},
         )
     )
     lines = capsys.readouterr().out.splitlines()
+    assert "global model: version 1 (champion: first model)" in lines
     assert "adapters kept: P-2025-003, bravo" in lines
     assert (
         f"adapters kept, not used before {ADAPTER_MIN_MONTHS} months of data (the global model forecasts until"
         f" then): delta ({ADAPTER_MIN_MONTHS - 5} months)"
     ) in lines
-    _print_models(ModelOutcome(global_version="2", decision="same recipe"))
-    assert "adapters kept: none" in capsys.readouterr().out.splitlines()
+    _print_models(ModelOutcome(global_version="2", decision="same data, same recipe"))
+    lines = capsys.readouterr().out.splitlines()
+    assert "global model: nothing trained (same data, same recipe)" in lines and "adapters kept: none" in lines
 
 
 def test_a_projects_total_reads_against_its_gmp():

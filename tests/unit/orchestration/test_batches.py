@@ -11,6 +11,7 @@ from gmp_assets.orchestration.batches import (
     month_batches,
     months_range_tags,
     project_range_tags,
+    same_span_batches,
 )
 
 ORDER = ["p1", "p2", "p3", "p4", "p5", "p6"]
@@ -28,22 +29,42 @@ def test_a_batch_holds_at_most_the_limit():
     assert contiguous_batches(ORDER, ["p1", "p2", "p4"], limit=1) == [["p1"], ["p2"], ["p4"]]
 
 
-def test_months_batches_share_one_span_and_stay_contiguous():
+def test_months_batches_cover_the_union_of_their_projects_spans_and_stay_contiguous():
     spans = {
         "p1": ("2024-01-01", "2024-06-01"),
-        "p2": ("2024-01-01", "2024-06-01"),
-        "p3": ("2023-05-01", "2024-06-01"),
-        "p4": ("2024-01-01", "2024-06-01"),
+        "p2": ("2024-02-01", "2024-09-01"),
+        "p3": ("2023-05-01", "2024-03-01"),
+        "p5": ("2024-01-01", "2024-06-01"),
     }
     assert month_batches(ORDER, spans) == [
-        (["p1", "p2"], ("2024-01-01", "2024-06-01")),
-        (["p3"], ("2023-05-01", "2024-06-01")),
-        (["p4"], ("2024-01-01", "2024-06-01")),
+        (["p1", "p2", "p3"], ("2023-05-01", "2024-09-01")),
+        (["p5"], ("2024-01-01", "2024-06-01")),
     ]
     one_month = {key: ("2024-07-01", "2024-07-01") for key in ORDER}
     assert month_batches(ORDER, one_month, limit=3) == [
         (["p1", "p2", "p3"], ("2024-07-01", "2024-07-01")),
         (["p4", "p5", "p6"], ("2024-07-01", "2024-07-01")),
+    ]
+    assert month_batches(ORDER, {}) == []
+
+
+def test_same_span_batches_select_exactly_each_projects_span():
+    spans = {
+        "p1": ("2024-06-01", "2024-06-01"),
+        "p2": ("2024-06-01", "2024-06-01"),
+        "p3": ("2024-05-01", "2024-05-01"),
+        "p4": ("2024-06-01", "2024-06-01"),
+        "p6": ("2024-06-01", "2024-06-01"),
+    }
+    assert same_span_batches(ORDER, spans) == [
+        (["p1", "p2"], ("2024-06-01", "2024-06-01")),
+        (["p3"], ("2024-05-01", "2024-05-01")),
+        (["p4"], ("2024-06-01", "2024-06-01")),
+        (["p6"], ("2024-06-01", "2024-06-01")),
+    ]
+    assert same_span_batches(ORDER, {k: spans[k] for k in ("p1", "p2")}, limit=1) == [
+        (["p1"], ("2024-06-01", "2024-06-01")),
+        (["p2"], ("2024-06-01", "2024-06-01")),
     ]
 
 
