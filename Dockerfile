@@ -1,7 +1,8 @@
 # The code location image: gmp_assets + dbt project; also runs the webserver, the daemon and MLflow.
 FROM python:3.11-slim
 
-ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 DAGSTER_HOME=/opt/gmp/dagster_home GMP_STATE_DIR=/var/lib/gmp
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 DAGSTER_HOME=/opt/gmp/dagster_home GMP_STATE_DIR=/var/lib/gmp \
+    DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true
 WORKDIR /opt/gmp
 
 COPY pyproject.toml requirements.lock README.md ./

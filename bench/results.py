@@ -518,6 +518,24 @@ def scale(doc: dict) -> tuple[list[str], Table]:
     return notes, rows
 
 
+def same_forecasts(doc: dict) -> tuple[list[str], Table]:
+    rows = [
+        ["code before", "code after", "current forecast rows before / after", "projects", "rows that differ"],
+        [
+            doc["before_code"],
+            doc["after_code"],
+            f"{doc['rows_before']} / {doc['rows_after']}",
+            ", ".join(doc["projects"]),
+            str(doc["n_differences"]),
+        ],
+    ]
+    notes = [
+        f"Compared per {', '.join(doc['per'])}: {', '.join(doc['compared'])} (integer cents and names, exactly)."
+        + ("" if not doc["differences"] else " Differences: " + "; ".join(doc["differences"]))
+    ]
+    return notes, rows
+
+
 DEMO_STATE = "`GMP_DEMO_NO_UI=1 make demo` (the platform database it leaves)"
 
 
@@ -532,6 +550,12 @@ class Measure:
 
 MEASURES = (
     Measure("scale.json", "Portfolio scale", ".venv/bin/python bench/scale.py", scale),
+    Measure(
+        "same_forecasts.json",
+        "Same forecasts before and after a change that should not alter them",
+        ".venv/bin/python bench/same_forecasts.py BEFORE AFTER --before-code REV --after-code REV",
+        same_forecasts,
+    ),
     Measure(
         "hub_latency.json", "Forecast hub latency", ".venv/bin/python bench/hub_latency.py", hub_latency, DEMO_STATE
     ),

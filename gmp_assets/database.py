@@ -205,6 +205,10 @@ def runtime_env(main: PgUrl) -> dict[str, str]:
     state = settings.state_dir()
     return {
         "DAGSTER_HOME": str(settings.dagster_home()),
+        # A run over many partitions records one "planned" event per asset, not one per partition (a
+        # months run of 50 projects plans thousands); the cost: a failed run's partitions show as not
+        # materialized rather than failed (the run, its failure alert and `gmp`'s roll-back say it).
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
         "GMP_DATABASE_URL_RESOLVED": main.url,
         "GMP_DAGSTER_PG_URL": dagster_url(main).url,
         "GMP_DAGSTER_STORAGE_DIR": str(state / "dagster" / "storage"),

@@ -103,6 +103,4 @@ def trained(ingested):
 def registry(trained):
     from gmp_assets.models.registry import MlflowResource
 
-    return MlflowResource(
-        tracking_uri=os.environ["GMP_MLFLOW_TRACKING_URI"], artifact_root=os.environ["GMP_MLFLOW_ARTIFACT_ROOT"]
-    )
+    return MlflowResource.from_env()

@@ -35,20 +35,46 @@ def contiguous_batches(order: Sequence[str], selected: Iterable[str], limit: int
     return batches
 
 
+# A months run's start (the run, a dbt start-up) costs about as much as recording this many project-month
+# partitions outside their projects' spans (two assets each): a project joins a months batch while the
+# empty partitions it adds stay below it, else it starts the next batch.
+MAX_EMPTY_PARTITIONS = 250
+
+
+def months_between(first: str, last: str) -> int:
+    """Months from ``first`` to ``last`` (YYYY-MM-01), both included."""
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+
+
 def month_batches(
-    order: Sequence[str], spans: dict[str, Span], limit: int | None = None
+    order: Sequence[str], spans: dict[str, Span], limit: int | None = None, max_empty: int = MAX_EMPTY_PARTITIONS
 ) -> list[tuple[list[str], Span]]:
     """The projects of ``spans`` in months runs: contiguous stretches of ``order`` (each at most ``limit``
     projects), each run over the union of its projects' spans (first month to last), in partition order.
 
-    A run selects a rectangle of project x month partitions, and projects rarely share a span: one run per
-    span would cost one run and one dbt start-up per project. A project's months outside its own span are
-    in the rectangle but hold no rows: its canonical and feature rows come from its own month spine, and
-    the rebuild of those months deletes nothing but rows of months it no longer has."""
-    batches = []
-    for batch in contiguous_batches(order, spans, limit=limit):
-        firsts, lasts = zip(*(spans[key] for key in batch), strict=True)
-        batches.append((batch, (min(firsts), max(lasts))))
+    A run selects a rectangle of project x month partitions, and projects rarely share a span: one run
+    per span would cost a run and a dbt start-up per project. A project's months outside its own span
+    are in the rectangle but hold no rows (its canonical and feature rows come from its own month spine,
+    and the rebuild of those months deletes nothing but rows of months it no longer has); Dagster still
+    records them, so a project joins the batch before it only while the partitions that adds beyond its
+    own months stay under ``max_empty``."""
+    batches: list[tuple[list[str], Span]] = []
+    for stretch in contiguous_batches(order, spans, limit=limit):
+        batch: list[str] = []
+        first = last = ""
+        for key in stretch:
+            own_first, own_last = spans[key]
+            if batch:
+                union = (min(first, own_first), max(last, own_last))
+                added = (len(batch) + 1) * months_between(*union) - len(batch) * months_between(first, last)
+                if added - months_between(own_first, own_last) <= max_empty:
+                    batch.append(key)
+                    first, last = union
+                    continue
+                batches.append((batch, (first, last)))
+            batch, first, last = [key], own_first, own_last
+        if batch:
+            batches.append((batch, (first, last)))
     return batches
 
 

@@ -822,3 +822,35 @@ def test_a_global_version_taken_out_of_service_by_hand_is_not_promoted_back_by_t
     finally:
         registry.set_alias(GLOBAL_MODEL, CHAMPION, champion)
         client.delete_model_version(GLOBAL_MODEL, other)
+
+
+def test_a_run_with_nothing_new_to_learn_trains_nothing_and_renews_the_forecasts(
+    trained, ingested, registry, instance, monkeypatch
+):
+    """`gmp run` follows the weekly plan (``monitoring.retraining``, tested there): when it says nothing new
+    to learn from, no training run and no new version; the adapters and the forecasts of the active
+    projects are renewed with the models in use, first, as they are whatever the plan."""
+    import dagster as dg
+
+    from gmp_assets import database
+    from gmp_assets.catalog import active_last_months
+    from gmp_assets.definitions import defs
+    from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
+    from gmp_assets.monitoring.retraining import WeeklyPlan
+    from gmp_assets.orchestration import runner
+
+    versions = (registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER))
+    trainings = instance.get_runs_count(dg.RunsFilter(job_name="training_job"))
+    plan = WeeklyPlan("skip", "the champion was trained on today's data with today's recipe")
+    monkeypatch.setattr(runner, "plan_now", lambda conn, mlflow: plan)
+    lines: list[str] = []
+    summary = runner.run_models(defs, list(ingested.values()), progress=lines.append)
+
+    assert summary.errors == [] and not summary.trained and not summary.backtested and not summary.promoted
+    assert summary.decision == plan.reason and f"training: nothing new ({plan.reason})" in lines
+    assert instance.get_runs_count(dg.RunsFilter(job_name="training_job")) == trainings
+    assert (registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER)) == versions
+    assert lines[0] == f"adapters and forecasts with the models in use (global version {versions[0]})"
+    with database.connect() as conn:
+        assert summary.forecasts == active_last_months(conn, [k for k, o in ingested.items() if o.ok])
+    assert summary.forecasts

@@ -9,6 +9,7 @@ from gmp_assets.orchestration.batches import (
     build_fingerprint,
     contiguous_batches,
     month_batches,
+    months_between,
     months_range_tags,
     project_range_tags,
     same_span_batches,
@@ -46,6 +47,27 @@ def test_months_batches_cover_the_union_of_their_projects_spans_and_stay_contigu
         (["p4", "p5", "p6"], ("2024-07-01", "2024-07-01")),
     ]
     assert month_batches(ORDER, {}) == []
+
+
+def test_a_project_joins_a_months_batch_only_while_the_empty_partitions_it_adds_stay_under_the_bound():
+    assert months_between("2023-11-01", "2024-02-01") == 4 and months_between("2024-03-01", "2024-03-01") == 1
+    spans = {
+        "p1": ("2024-01-01", "2024-12-01"),  # 12 months
+        "p2": ("2024-01-01", "2024-10-01"),  # 2 empty months in the rectangle
+        "p3": ("2020-01-01", "2024-12-01"),  # 2 x 48 empty months for p1 and p2
+        "p4": ("2020-03-01", "2024-12-01"),  # 2 empty months
+    }
+    assert month_batches(ORDER, spans, max_empty=10) == [
+        (["p1", "p2"], ("2024-01-01", "2024-12-01")),
+        (["p3", "p4"], ("2020-01-01", "2024-12-01")),
+    ]
+    assert month_batches(ORDER, spans, max_empty=96) == [(["p1", "p2", "p3", "p4"], ("2020-01-01", "2024-12-01"))]
+    assert month_batches(ORDER, spans, max_empty=0) == [
+        (["p1"], spans["p1"]),
+        (["p2"], spans["p2"]),
+        (["p3"], spans["p3"]),
+        (["p4"], spans["p4"]),
+    ]
 
 
 def test_same_span_batches_select_exactly_each_projects_span():
