@@ -35,13 +35,18 @@ def test_copy_over_rewrites_only_the_files_that_differ(tmp_path):
     assert (inbox / "a" / "same.csv").stat().st_mtime_ns == before
 
 
-def test_the_corrected_file_changes_one_amount_of_the_first_csv_project(tmp_path):
+def test_the_corrected_file_changes_one_amount_of_the_first_active_csv_project(tmp_path):
     (tmp_path / "a_xlsx").mkdir()
     (tmp_path / "a_xlsx" / "direct_costs.xlsx").write_bytes(b"")
-    (tmp_path / "b").mkdir()
+    for key in ("a_done", "b"):
+        (tmp_path / key).mkdir()
+        (tmp_path / key / "direct_costs.csv").write_text(
+            "Date,Division,Amount\n2025-01-03,03 - Concrete,\n2025-01-04,03 - Concrete,1250.50\n"
+        )
     path = tmp_path / "b" / "direct_costs.csv"
-    path.write_text("Date,Division,Amount\n2025-01-03,03 - Concrete,\n2025-01-04,03 - Concrete,1250.50\n")
-    assert scale.corrected_cost_file(tmp_path) == "b"
+    before = (tmp_path / "a_done" / "direct_costs.csv").read_text()
+    assert scale.corrected_cost_file(tmp_path, among={"a_xlsx", "b"}) == "b"
+    assert (tmp_path / "a_done" / "direct_costs.csv").read_text() == before  # not active: left alone
     rows = list(csv.reader(path.open()))
     assert rows == [
         ["Date", "Division", "Amount"],
@@ -72,10 +77,26 @@ def test_the_page_shows_each_size_and_phase(tmp_path):
             }
         ],
     }
+    doc["sizes"][0]["phases"]["corrected_file"] |= {
+        "stages_s": {"ingest": 1.0, "backtest": 20.0},
+        "to_forecasts_s": 41.4,
+        "corrected_forecasts_renewed_s": 30.2,
+    }
     notes, table = results.scale(doc)
-    assert table[1][:4] == ["10", "first load", "61", "10"] and table[1][-1] == "10 / 0"
-    assert table[2][1] == "corrected file" and table[2][-1] == "1 / 9" and table[1][7] == "0"
-    assert "under 600 s" in notes[0]
+    header = table[0]
+    first, corrected = (dict(zip(header, row, strict=True)) for row in table[1:])
+    assert (first["projects"], first["phase"], first["wall s"], first["without backtest s"]) == (
+        "10",
+        "first load",
+        "61",
+        "61",
+    )
+    assert first["forecasts renewed s"] == "–" and first["ingest s / project"] == "2.0"
+    assert first["dbt s"] == "12" and first["backtest s"] == "0" and first["loaded / unchanged"] == "10 / 0"
+    assert corrected["phase"] == "corrected file" and corrected["loaded / unchanged"] == "1 / 9"
+    assert corrected["without backtest s"] == "41" and corrected["forecasts renewed s"] == "30"
+    assert corrected["ingest s / project"] == "20.0" and corrected["backtest s"] == "20"
+    assert "under 600 s" in notes[0] and "renewed under 60 s" in notes[0]
 
 
 def test_every_timed_step_is_a_step_of_the_code_location():
