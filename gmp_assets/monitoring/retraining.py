@@ -61,19 +61,18 @@ def weekly_plan(
     )
 
 
-def plan_now(conn, mlflow) -> WeeklyPlan:
-    """The plan for the training data in the database (``conn``) and the recipe of now, against the
-    registry's newest global version (``mlflow``: a ``models.registry.MlflowResource``)."""
-    from gmp_assets.features.store import MIN_QUALITY, training_sequences
+def plan_now(training_data, mlflow) -> WeeklyPlan:
+    """The plan for ``training_data`` (the training-eligible sequences now in the database:
+    ``features.store.training_sequences``) and the recipe of now, against the registry's newest global
+    version (``mlflow``: a ``models.registry.MlflowResource``)."""
     from gmp_assets.models.assets import TrainingConfig, training_params
     from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL
 
-    ds = training_sequences(conn, min_quality=MIN_QUALITY)
     newest = mlflow.version_for(GLOBAL_MODEL, CHALLENGER)
     return weekly_plan(
         newest,
         mlflow.run_params(GLOBAL_MODEL, newest) if newest else {},
-        training_params(ds, TrainingConfig().train_config()),
+        training_params(training_data, TrainingConfig().train_config()),
         mlflow.version_for(GLOBAL_MODEL, CHAMPION),
         bool(newest) and SCORE_TAG in mlflow.version_tags(GLOBAL_MODEL, newest),
     )

@@ -28,6 +28,7 @@ from gmp_assets.catalog import (
     project_month_span,
 )
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
+from gmp_assets.features.store import MIN_QUALITY, training_sequences
 from gmp_assets.ingest.assets import raw_project_files
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
@@ -378,7 +379,7 @@ def run_models(
         progress(f"adapters and forecasts with the models in use (global version {in_use})")
         _renew(defs, instance, ok, summary, progress)
     with database.connect() as conn:
-        plan = plan_now(conn, mlflow)
+        plan = plan_now(training_sequences(conn, min_quality=MIN_QUALITY), mlflow)
     summary.global_version, summary.decision = mlflow.version_for(GLOBAL_MODEL, CHALLENGER), plan.reason
     if plan.action == "skip":
         progress(f"training: nothing new ({plan.reason})")
@@ -452,10 +453,8 @@ def _adapter_batches(
                 summary.adapters_kept[event.partition] = months.value if months is not None else None
         return None
 
-    order = instance.get_dynamic_partitions(PROJECTS)
-    for batch in contiguous_batches(order, project_keys, limit=settings.batch_size()):
-        errors = bisected(batch, adapt)
-        summary.errors += [f"{key}: {error}" for key, error in errors.items()]
+    batches = contiguous_batches(instance.get_dynamic_partitions(PROJECTS), project_keys, limit=settings.batch_size())
+    summary.errors += _bisected_errors(batches, adapt)
 
 
 def _forecast_batches(
@@ -484,8 +483,12 @@ def _forecast_batches(
         return None
 
     for batch, (month, _) in same_span_batches(order, spans, limit=settings.batch_size()):
-        errors = bisected(batch, lambda part, m=month: forecast(part, m))
-        summary.errors += [f"{key}: {error}" for key, error in errors.items()]
+        summary.errors += _bisected_errors([batch], lambda part, m=month: forecast(part, m))
+
+
+def _bisected_errors(batches: list[list[str]], build: Callable[[Sequence[str]], str | None]) -> list[str]:
+    """``build`` each batch, split while it fails (``bisected``): "project: error" of each project that failed."""
+    return [f"{key}: {error}" for batch in batches for key, error in bisected(batch, build).items()]
 
 
 def _check_findings(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -78,9 +78,10 @@ def build_schedules(weekly_job, adapter_job, forecast_job) -> list[dg.ScheduleDe
         the champion), when the data or the recipe changed since the newest global version; only the
         backtest when that version, trained on today's data, was not backtested yet (``retraining``)."""
         with postgres.connect() as conn:
-            if not len(training_sequences(conn, min_quality=MIN_QUALITY)):
-                return dg.SkipReason("no training-eligible project has feature rows yet")
-            plan = plan_now(conn, mlflow)
+            ds = training_sequences(conn, min_quality=MIN_QUALITY)
+        if not len(ds):
+            return dg.SkipReason("no training-eligible project has feature rows yet")
+        plan = plan_now(ds, mlflow)
         return weekly_request(plan, context.scheduled_execution_time.date().isoformat())
 
     @dg.schedule(

@@ -842,7 +842,7 @@ def test_a_run_with_nothing_new_to_learn_trains_nothing_and_renews_the_forecasts
     versions = (registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER))
     trainings = instance.get_runs_count(dg.RunsFilter(job_name="training_job"))
     plan = WeeklyPlan("skip", "the champion was trained on today's data with today's recipe")
-    monkeypatch.setattr(runner, "plan_now", lambda conn, mlflow: plan)
+    monkeypatch.setattr(runner, "plan_now", lambda training_data, mlflow: plan)
     lines: list[str] = []
     summary = runner.run_models(defs, list(ingested.values()), progress=lines.append)
 
