@@ -211,9 +211,9 @@ def _total_line(total: dict) -> str:
 @main.command("run")
 @click.option("--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 def run(inbox: Path) -> None:
-    """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features, adapters and forecasts with
-    the models in use, then training when the data or the recipe changed (a new global version replaces the
-    champion only if its backtest beats it; the adapters and forecasts then follow it)."""
+    """The whole pipeline for INBOX as Dagster runs: ingest, canonical, features; training when the data or
+    the recipe changed (a new global version replaces the champion only if its backtest beats it), the active
+    projects forecast with the models in use before it; then the adapters and forecasts from the champion."""
     from gmp_assets.definitions import defs
     from gmp_assets.orchestration.runner import ingest_inbox, run_models
 

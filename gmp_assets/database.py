@@ -200,6 +200,9 @@ def connect(url: PgUrl | None = None) -> Iterator[psycopg2.extensions.connection
         conn.close()
 
 
+DAGSTER_EVENT_BATCH_SIZE = "1000"  # also in the Dockerfile
+
+
 def runtime_env(main: PgUrl) -> dict[str, str]:
     """Environment variables the Dagster instance, dbt and the code location read."""
     state = settings.state_dir()
@@ -209,6 +212,9 @@ def runtime_env(main: PgUrl) -> dict[str, str]:
         # months run of 50 projects plans thousands); the cost: a failed run's partitions show as not
         # materialized rather than failed (the run, its failure alert and `gmp`'s roll-back say it).
         "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+        # ... and writes the materializations of a run's partitions in batches, one insert per 1,000
+        # instead of a transaction each (a months run of 25 projects: 80 s -> 16 s).
+        "DAGSTER_EVENT_BATCH_SIZE": DAGSTER_EVENT_BATCH_SIZE,
         "GMP_DATABASE_URL_RESOLVED": main.url,
         "GMP_DAGSTER_PG_URL": dagster_url(main).url,
         "GMP_DAGSTER_STORAGE_DIR": str(state / "dagster" / "storage"),

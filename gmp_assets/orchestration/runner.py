@@ -34,7 +34,7 @@ from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
 from gmp_assets.models.registry import CHALLENGER, CHAMPION, GLOBAL_MODEL, MlflowResource
-from gmp_assets.monitoring.retraining import plan_now
+from gmp_assets.monitoring.retraining import WeeklyPlan, plan_now
 from gmp_assets.orchestration import jobs
 from gmp_assets.orchestration.batches import (
     BUILD_TAG,
@@ -362,12 +362,13 @@ def run_models(
     """Forecast the latest month of every active project of ``outcomes`` that loaded, training the global
     model when there is something new to learn from.
 
-    With a champion in use, the projects' adapters and forecasts are renewed with it first, so new files
-    are forecast without waiting for training. Then a new global version is trained when the data or the
-    recipe changed since the newest one (``monitoring.retraining.weekly_plan``: an unchanged portfolio
-    trains nothing). A version that is not the first stays the challenger until the backtest shows that
-    its recipe beats the champion's; when it becomes the champion, the adapters and forecasts follow it.
-    Adapters and forecasts go in batches of projects (``_adapter_batches``, ``_forecast_batches``).
+    A new global version is trained when the data or the recipe changed since the newest one
+    (``monitoring.retraining.plan_now``: an unchanged portfolio trains nothing). A version that is not
+    the first stays the challenger until the backtest shows that its recipe beats the champion's. With a
+    champion in use and training to do, the active projects are forecast with the models in use first,
+    so new files are forecast without waiting for training. Then the adapters are fine-tuned once, from
+    the champion as training left it, and the active projects forecast with them. Adapters and forecasts
+    go in batches of projects (``_adapter_batches``, ``_forecast_batches``).
     """
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
@@ -375,39 +376,61 @@ def run_models(
     ok = [o.project_key for o in outcomes if o.ok]
     mlflow = MlflowResource.from_env()
     in_use = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
-    if in_use is not None:
-        progress(f"adapters and forecasts with the models in use (global version {in_use})")
-        _renew(defs, instance, ok, summary, progress)
     with database.connect() as conn:
         plan = plan_now(training_sequences(conn, min_quality=MIN_QUALITY), mlflow)
     summary.global_version, summary.decision = mlflow.version_for(GLOBAL_MODEL, CHALLENGER), plan.reason
     if plan.action == "skip":
         progress(f"training: nothing new ({plan.reason})")
+    else:
+        if in_use is not None:
+            progress(f"forecasts with the models in use (global version {in_use}), before training")
+            _forecast_batches(defs, instance, _last_months(ok), summary, progress)
+        _train_and_decide(defs, instance, plan, summary, progress)
+    champion = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
+    if champion is None:
         return summary
+    how = "the new champion" if summary.promoted else "the models in use"
+    progress(f"adapters and forecasts with {how} (global version {champion})")
+    summary.forecasts, summary.warnings = {}, []
+    _renew(defs, instance, ok, summary, progress)
+    return summary
+
+
+def _train_and_decide(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    plan: WeeklyPlan,
+    summary: ModelOutcome,
+    progress: Callable[[str], None],
+) -> None:
+    """Train a new global version when ``plan`` says so, then backtest it against the champion unless it
+    became the champion (the first); what happened goes in ``summary``."""
     if plan.action == "train":
         progress(f"training: dataset + global model (MLflow): {plan.reason}")
         training = _run(defs.resolve_job_def(jobs.training_job.name), instance, progress, "training")
         if not training.success:
             summary.errors.append(f"training failed (run {training.run_id})")
-            return summary
+            return
         model = training.output_for_node(GLOBAL_MODEL_KEY.to_python_identifier())
         summary.global_version, summary.promoted = model["version"], model["promoted"]
         summary.trained = True
         summary.decision = _materialization_metadata(training, Outcome.DECISION) or ""
-    if not summary.promoted:
-        progress(f"backtest: does global version {summary.global_version} beat the champion?")
-        backtest = _run(defs.resolve_job_def(jobs.backtest_job.name), instance, progress, "backtest")
-        if not backtest.success:
-            summary.errors.append(f"backtest failed (run {backtest.run_id})")
-            return summary
-        summary.backtested = True
-        summary.promoted = bool(_materialization_metadata(backtest, Outcome.PROMOTED))
-        summary.decision = _materialization_metadata(backtest, Outcome.DECISION)
     if summary.promoted:
-        progress(f"adapters and forecasts with the new champion (global version {summary.global_version})")
-        summary.adapters_kept, summary.forecasts, summary.warnings = {}, {}, []
-        _renew(defs, instance, ok, summary, progress)
-    return summary
+        return
+    progress(f"backtest: does global version {summary.global_version} beat the champion?")
+    backtest = _run(defs.resolve_job_def(jobs.backtest_job.name), instance, progress, "backtest")
+    if not backtest.success:
+        summary.errors.append(f"backtest failed (run {backtest.run_id})")
+        return
+    summary.backtested = True
+    summary.promoted = bool(_materialization_metadata(backtest, Outcome.PROMOTED))
+    summary.decision = _materialization_metadata(backtest, Outcome.DECISION)
+
+
+def _last_months(project_keys: list[str]) -> dict[str, str]:
+    """The active projects of ``project_keys`` and their last months."""
+    with database.connect() as conn:
+        return active_last_months(conn, project_keys)
 
 
 def _renew(
@@ -418,10 +441,8 @@ def _renew(
     progress: Callable[[str], None],
 ) -> None:
     """The projects' adapters fine-tuned from the champion, then the active ones forecast."""
-    with database.connect() as conn:
-        lasts = active_last_months(conn, project_keys)
     _adapter_batches(defs, instance, project_keys, summary, progress)
-    _forecast_batches(defs, instance, lasts, summary, progress)
+    _forecast_batches(defs, instance, _last_months(project_keys), summary, progress)
 
 
 def _batch_label(batch: Sequence[str]) -> str:

@@ -180,10 +180,12 @@ def test_adapter_metadata_and_summary_say_whether_forecasts_use_the_adapter(trai
     months = dict(query("SELECT project_key, max(months_of_data) FROM ml.feature_rows GROUP BY project_key"))
     assert trained.adapters_kept
     for key, kept_months in trained.adapters_kept.items():
-        (record,) = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=ADAPTER_KEY, asset_partitions=[key]), limit=1
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=ADAPTER_KEY, asset_partitions=[key]), limit=50
         ).records
-        metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        # the latest fine-tune (a later run on unchanged data reports "nothing new" without fitting)
+        fits = [r.asset_materialization.metadata for r in records if "kept" in r.asset_materialization.metadata]
+        metadata = {k: v.value for k, v in fits[0].items()}
         assert metadata["kept"] and metadata["months_of_data"] == kept_months == months[key]
         if metadata["promoted_to_champion"]:
             assert ("forecasts use it" in metadata["reason"]) == (kept_months >= ADAPTER_MIN_MONTHS)
@@ -828,8 +830,8 @@ def test_a_run_with_nothing_new_to_learn_trains_nothing_and_renews_the_forecasts
     trained, ingested, registry, instance, monkeypatch
 ):
     """`gmp run` follows the weekly plan (``monitoring.retraining``, tested there): when it says nothing new
-    to learn from, no training run and no new version; the adapters and the forecasts of the active
-    projects are renewed with the models in use, first, as they are whatever the plan."""
+    to learn from, no training run, no backtest and no new version; the adapters and the forecasts of the
+    active projects are renewed once, with the models in use."""
     import dagster as dg
 
     from gmp_assets import database
@@ -850,7 +852,44 @@ def test_a_run_with_nothing_new_to_learn_trains_nothing_and_renews_the_forecasts
     assert summary.decision == plan.reason and f"training: nothing new ({plan.reason})" in lines
     assert instance.get_runs_count(dg.RunsFilter(job_name="training_job")) == trainings
     assert (registry.version_for(GLOBAL_MODEL, CHAMPION), registry.version_for(GLOBAL_MODEL, CHALLENGER)) == versions
-    assert lines[0] == f"adapters and forecasts with the models in use (global version {versions[0]})"
+    assert lines[:2] == [
+        f"training: nothing new ({plan.reason})",
+        f"adapters and forecasts with the models in use (global version {versions[0]})",
+    ]
+    assert not any("before training" in line for line in lines)
     with database.connect() as conn:
         assert summary.forecasts == active_last_months(conn, [k for k, o in ingested.items() if o.ok])
     assert summary.forecasts
+
+
+def test_with_training_to_do_a_run_forecasts_first_and_fits_the_adapters_once_after_training(
+    trained, ingested, registry, instance, monkeypatch
+):
+    """With a champion in use and training to do, the active projects are forecast with the models in
+    use before training, and the adapters are fine-tuned once, after it (then the forecasts again)."""
+    from gmp_assets import database
+    from gmp_assets.catalog import active_last_months
+    from gmp_assets.definitions import defs
+    from gmp_assets.models.registry import CHAMPION, GLOBAL_MODEL
+    from gmp_assets.monitoring.retraining import WeeklyPlan
+    from gmp_assets.orchestration import runner
+
+    champion = registry.version_for(GLOBAL_MODEL, CHAMPION)
+    lines: list[str] = []
+    monkeypatch.setattr(runner, "plan_now", lambda training_data, mlflow: WeeklyPlan("train", "new data"))
+    # training itself is tested above; here it only marks when it would run
+    monkeypatch.setattr(runner, "_train_and_decide", lambda *args: lines.append("TRAINING"))
+    summary = runner.run_models(defs, list(ingested.values()), progress=lines.append)
+
+    assert summary.errors == []
+    training = lines.index("TRAINING")
+    before, after = lines[:training], lines[training + 1 :]
+    assert before[0] == f"forecasts with the models in use (global version {champion}), before training"
+    assert not any(line.startswith("adapters of ") for line in before)
+    assert any(line.startswith("forecast of ") for line in before)
+    assert after[0] == f"adapters and forecasts with the models in use (global version {champion})"
+    assert any(line.startswith("adapters of ") for line in after) and any(
+        line.startswith("forecast of ") for line in after
+    )
+    with database.connect() as conn:
+        assert summary.forecasts == active_last_months(conn, [k for k, o in ingested.items() if o.ok])

@@ -121,3 +121,15 @@ def test_the_deployment_readme_documents_every_variable(compose, code_location):
     variables |= {storage.S3_BUCKET_VAR, storage.S3_PREFIX_VAR, *storage.S3_ENDPOINT_VARS}
     assert variables - documented == set()
     assert _triggers_in_code() <= set(re.findall(r"`(\w+)`", readme))
+
+
+def test_the_image_sets_the_dagster_event_settings_gmp_sets():
+    """The runs of the image (daemon, code server, Kubernetes jobs) record partitions as `gmp`'s own runs do."""
+    from gmp_assets import database
+
+    env = database.runtime_env(database.PgUrl("postgresql://gmp@localhost:5432/gmp"))
+    dagster_settings = {k: v for k, v in env.items() if k.startswith("DAGSTER_") and k != "DAGSTER_HOME"}
+    assert {"DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"} <= set(dagster_settings)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for name, value in dagster_settings.items():
+        assert re.search(rf"\b{name}={re.escape(value)}\b", dockerfile), name
