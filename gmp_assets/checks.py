@@ -66,6 +66,8 @@ class GxSuite:
     expectations: Callable[[], list]
     blocking: bool
     description: str
+    # every key of the ``project_keys`` parameter has rows (GX: the column's distinct values contain them)
+    rows_for_every_project: bool = False
 
     def spec(self) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(self.name, asset=self.asset_key, blocking=self.blocking, description=self.description)
@@ -77,7 +79,17 @@ class GxSuite:
         with conn.cursor() as cur:
             cur.execute(self.query, params)
             frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-        success, metadata = run_expectations(self.name, frame, self.expectations())
+        expectations = self.expectations()
+        if self.rows_for_every_project:
+            import great_expectations as gx
+
+            keys = sorted(params["project_keys"])
+            expectations.append(
+                gx.expectations.ExpectColumnDistinctValuesToContainSet(column="project_key", value_set=keys)
+            )
+        success, metadata = run_expectations(self.name, frame, expectations)
+        if self.rows_for_every_project:
+            metadata["projects_without_rows"] = sorted(set(params["project_keys"]) - set(frame["project_key"]))
         return dg.AssetCheckResult(
             asset_key=self.asset_key,
             check_name=self.name,
@@ -95,6 +107,7 @@ class SuiteGroup:
     def specs(self) -> list[dg.AssetCheckSpec]:
         return [s.spec() for s in self.suites]
 
-    def evaluate(self, conn: psycopg2.extensions.connection, project_key: str) -> Iterator[dg.AssetCheckResult]:
+    def evaluate(self, conn: psycopg2.extensions.connection, project_keys: list[str]) -> Iterator[dg.AssetCheckResult]:
+        """Each suite once over the rows of ``project_keys`` (one run's projects)."""
         for suite in self.suites:
-            yield suite.evaluate(conn, project_key=project_key)
+            yield suite.evaluate(conn, project_keys=sorted(project_keys))

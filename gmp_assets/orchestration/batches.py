@@ -117,13 +117,27 @@ def bisected(batch: Sequence[str], build: Callable[[Sequence[str]], str | None])
     """``build`` the batch (its error, or None when it succeeds); when it fails, each half again, down to
     single projects: the error of each project that fails on its own (a bad project costs its batch
     about two builds per halving, and the others still build together)."""
-    error = build(batch)
+    return isolated(batch, lambda part: (build(part), {}))
+
+
+def isolated(
+    batch: Sequence[str], build: Callable[[Sequence[str]], tuple[str | None, dict[str, str]]]
+) -> dict[str, str]:
+    """``build`` a contiguous batch: its error (None when it succeeds) and the projects it names as
+    failed, with theirs. Those fail, and the stretches of the batch between them are built again; a
+    failure that names none of the batch is split in halves, down to single projects. The error of each
+    project that fails."""
+    error, named = build(batch)
     if error is None:
         return {}
+    named = {key: named[key] for key in batch if key in named}
+    if named:
+        stretches = contiguous_batches(batch, [key for key in batch if key not in named])
+        return {**named, **{k: v for part in stretches for k, v in isolated(part, build).items()}}
     if len(batch) == 1:
         return {batch[0]: error}
     half = len(batch) // 2
-    return {**bisected(batch[:half], build), **bisected(batch[half:], build)}
+    return {**isolated(batch[:half], build), **isolated(batch[half:], build)}
 
 
 BUILD_TAG = "gmp/canonical_build"  # on a batch's runs: the fingerprint of the code that built it

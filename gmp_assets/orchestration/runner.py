@@ -29,7 +29,7 @@ from gmp_assets.catalog import (
 )
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
 from gmp_assets.features.store import MIN_QUALITY, training_sequences
-from gmp_assets.ingest.assets import raw_project_files
+from gmp_assets.ingest.assets import FAILED_PROJECTS, raw_project_files
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
 from gmp_assets.ingest.rollback import discard_previous
@@ -41,6 +41,7 @@ from gmp_assets.orchestration.batches import (
     bisected,
     build_fingerprint,
     contiguous_batches,
+    isolated,
     month_batches,
     months_range_tags,
     project_range_tags,
@@ -175,10 +176,11 @@ def ingest_inbox(
     """Register every project folder (or those in ``only``) as a partition and materialize them with
     ``defs`` (the code location, ``gmp_assets.definitions.defs``).
 
-    Each changed project's raw load is its own run (one transaction: a bad project fails alone); the
-    canonical models of all the loaded projects are then built in batches (``batches``: one run and
-    one ``dbt build`` for many projects), a failed batch split in halves until its bad projects fail
-    alone and are rolled back. A project that a run would not change (``is_unchanged``) is skipped.
+    The changed projects' raw loads go in batches (``_load_batches``: one run for many projects, each
+    loaded in its own transaction: a project whose files cannot be loaded fails alone); the canonical
+    models of all the loaded projects are then built in batches (``batches``: one run and one ``dbt
+    build`` for many projects), a failed batch split in halves until its bad projects fail alone and are
+    rolled back. A project that a run would not change (``is_unchanged``) is skipped.
     """
     os.environ["GMP_INBOX_DIR"] = str(inbox.resolve())
     instance = dg.DagsterInstance.get()
@@ -199,10 +201,8 @@ def ingest_inbox(
     if not shared.success:
         raise RuntimeError(f"{jobs.canonical_shared_job.name} failed: {_failure_message(shared)} (run {shared.run_id})")
 
-    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
-    raw_keys = [*raw_project_files.keys, *project_trade_mapping.keys]
     build = canonical_build()  # reads every file of the dbt project: once per run, not per project
-    loaded: dict[str, ProjectOutcome] = {}
+    changed: dict[str, ProjectOutcome] = {}
     for index, key in enumerate(keys, start=1):
         outcome = ProjectOutcome(key)
         outcomes.append(outcome)
@@ -214,15 +214,15 @@ def ingest_inbox(
             _counts(outcome)
             progress(f"[{index}/{len(keys)}] {key}: unchanged, nothing to do")
             continue
-        progress(f"[{index}/{len(keys)}] {key}: ingest, map trades")
-        result = execute(ingest_job, instance, partition_key=key, asset_selection=raw_keys)
-        outcome.run_ids.append(result.run_id)
-        if not result.success:
-            _fail(defs, instance, outcome, _failure_message(result), progress)
-            continue
-        outcome.warnings = _materialization_metadata(result, Outcome.WARNINGS, RAW_KEYS["source_files"]) or []
-        loaded[key] = outcome
+        changed[key] = outcome
 
+    raw_errors = _load_batches(defs, instance, changed, progress)
+    loaded: dict[str, ProjectOutcome] = {}
+    for key, outcome in changed.items():
+        if key in raw_errors:
+            _fail(defs, instance, outcome, raw_errors[key], progress)
+        else:
+            loaded[key] = outcome
     errors = _build_batches(defs, instance, loaded, build, progress)
     for key, outcome in loaded.items():
         if key in errors:
@@ -281,6 +281,50 @@ def _fail(
     progress(f"{outcome.project_key}: FAILED: {error}")
     outcome.in_database = roll_back(defs, outcome.project_key, instance, execute)
     _counts(outcome)
+
+
+def _load_batches(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    changed: dict[str, ProjectOutcome],
+    progress: Callable[[str], None],
+) -> dict[str, str]:
+    """Load the changed projects' files and map their trades, a run per batch (each project in its own
+    transaction); the error of each project that failed. A run that fails names the projects whose files
+    could not be loaded (``ingest.assets.FAILED_PROJECTS``): they fail with their file, line and column,
+    and the others go again (their loads landed: nothing is written again); a failure that names no
+    project splits the batch (``batches.isolated``)."""
+    ingest_job = defs.resolve_job_def(jobs.project_ingest_job.name)
+    raw_keys = [*raw_project_files.keys, *project_trade_mapping.keys]
+
+    def load(batch: Sequence[str]) -> tuple[str | None, dict[str, str]]:
+        progress(f"raw loads and trade mappings of {_batch_label(batch)}")
+        result = execute(ingest_job, instance, tags=project_range_tags(batch), asset_selection=raw_keys)
+        for key in batch:
+            changed[key].run_ids.append(result.run_id)
+        if result.success:
+            for event in result.get_asset_materialization_events():
+                if event.asset_key == RAW_KEYS["source_files"] and event.partition in changed:
+                    warnings = event.materialization.metadata.get(Outcome.WARNINGS)
+                    changed[event.partition].warnings = list(warnings.value) if warnings is not None else []
+            return None, {}
+        return _failure_message(result), _failed_projects(result)
+
+    order = instance.get_dynamic_partitions(PROJECTS)
+    errors: dict[str, str] = {}
+    for batch in contiguous_batches(order, changed, limit=settings.batch_size()):
+        errors.update(isolated(batch, load))
+    return errors
+
+
+def _failed_projects(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """The projects a failed step names as failed (metadata ``FAILED_PROJECTS``), with their errors."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.user_failure_data:
+            named = event.step_failure_data.user_failure_data.metadata.get(FAILED_PROJECTS)
+            if named is not None:
+                return dict(named.value)
+    return {}
 
 
 def _build_batches(

@@ -71,14 +71,26 @@ WHERE d.project_key = %(p)s
         ),
     ],
     partitions_def=project_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=DB_RETRY,
 )
 def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresResource):
-    """Map every division name of the project and score the project's data quality."""
-    project_key = validate_project_key(context.partition_key)
+    """Map every division name of the run's projects and score each project's data quality."""
+    mapper = TradeMapper()
+    for project_key in context.partition_keys:
+        mapping, quality = _map_project(postgres, mapper, validate_project_key(project_key))
+        context.add_asset_metadata(mapping, asset_key=TRADE_MAPPINGS, partition_key=project_key)
+        context.add_asset_metadata(quality, asset_key=PROJECT_QUALITY, partition_key=project_key)
+    yield dg.MaterializeResult(asset_key=TRADE_MAPPINGS)
+    yield dg.MaterializeResult(asset_key=PROJECT_QUALITY)
+
+
+def _map_project(postgres: PostgresResource, mapper: TradeMapper, project_key: str) -> tuple[dict, dict]:
+    """Map the project's division names and score its data quality (one transaction); the metadata of
+    its trade mappings and of its quality score."""
     with postgres.connect() as conn:
         names = store.raw_division_names(conn, project_key)
-        mappings = TradeMapper().map_names(names, confirmed=store.confirmed_mappings(conn, project_key))
+        mappings = mapper.map_names(names, confirmed=store.confirmed_mappings(conn, project_key))
         store.replace_mappings(conn, project_key, mappings)
         with conn.cursor() as cur:
             cur.execute(_QUALITY_SQL, {"p": project_key})
@@ -115,19 +127,15 @@ def project_trade_mapping(context: dg.AssetExecutionContext, postgres: PostgresR
             for m in pending
         ]
     )
-    yield dg.MaterializeResult(
-        asset_key=TRADE_MAPPINGS,
-        metadata={
+    return (
+        {
             "distinct_names": len(mappings),
             "mapped": mapped,
             "pending_review": len(pending),
             **{f"method_{k}": v for k, v in sorted(methods.items())},
             "review_queue": dg.MetadataValue.md(review_queue if pending else "Nothing to review."),
         },
-    )
-    yield dg.MaterializeResult(
-        asset_key=PROJECT_QUALITY,
-        metadata={
+        {
             "quality_score": dg.MetadataValue.float(score),
             **{k: float(v) for k, v in details["components"].items()},
         },

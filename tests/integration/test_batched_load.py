@@ -49,6 +49,8 @@ def test_a_batch_builds_once_fails_alone_and_skips_what_did_not_change(instance,
     assert all(count == 0 for count, _ in state(BAD).values())
     # the project models of all four in one run; their months in one run that failed, then split in
     # halves until the bad project failed on its own
+    assert len({outcomes[key].run_ids[0] for key in (*GOOD, BAD)}) == 1  # the raw loads: one run
+    assert "raw loads and trade mappings of batch_a .. batch_d (4 projects)" in lines
     shared_runs = set.intersection(*(set(outcomes[key].run_ids[1:]) for key in (*GOOD, BAD)))
     assert len(shared_runs) == 2
     assert any(line.startswith("project models of 4 project(s)") for line in lines)

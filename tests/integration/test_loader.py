@@ -144,3 +144,57 @@ def test_the_ingest_asset_logs_read_warnings_and_puts_them_in_its_metadata(inbox
     message = failure.step_failure_data.error.message
     assert "file 'project.json', column 'owner'" in message
     assert "'Globex' differs from the stored owner 'Acme'" in message
+
+
+def test_a_run_over_several_projects_loads_each_alone_and_names_the_one_that_failed(inbox, pg):
+    """One ingest run over a range of projects: each project in its own transaction. A project whose file
+    cannot be read changes nothing and fails the run, named with its file; the others are loaded, and the
+    run again (the file fixed) writes nothing for them."""
+    from gmp_assets.catalog import PROJECTS, RAW_KEYS
+    from gmp_assets.ingest.assets import FAILED_PROJECTS, raw_project_files
+    from gmp_assets.orchestration.batches import project_range_tags
+    from gmp_assets.resources import InboxResource, PostgresResource
+
+    keys = ["range-a", "range-b", "range-c"]
+    folders = [project_folder(inbox, key) for key in keys]
+    good_breakdown = (folders[1] / "gmp_breakdown.csv").read_bytes()
+    (folders[1] / "gmp_breakdown.csv").write_text("Division,Description\n03 - Concrete,slab\n")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PROJECTS, keys)
+    resources = {"postgres": PostgresResource(url=pg.url), "inbox": InboxResource(path=str(inbox))}
+
+    def materialize() -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [raw_project_files],
+            instance=instance,
+            resources=resources,
+            tags=project_range_tags(keys),
+            raise_on_error=False,
+        )
+
+    failed = materialize()
+    assert not failed.success
+    (failure,) = [e.step_failure_data.user_failure_data for e in failed.all_events if e.is_step_failure]
+    named = failure.metadata[FAILED_PROJECTS].value
+    assert list(named) == ["range-b"] and "missing required column 'Original Amount'" in named["range-b"]
+    assert failure.metadata["file"].value == "gmp_breakdown.csv"
+    assert not any(stored("range-b").values())
+    loaded = {key: stored(key) for key in ("range-a", "range-c")}
+    assert all(rows["raw.gmp_breakdown"] and rows["raw.source_files"] for rows in loaded.values())
+
+    (folders[1] / "gmp_breakdown.csv").write_bytes(good_breakdown)
+    again = materialize()
+    assert again.success
+    assert {key: stored(key) for key in ("range-a", "range-c")} == loaded  # nothing written again
+    sources = {
+        e.partition: e.materialization.metadata
+        for e in again.get_asset_materialization_events()
+        if e.asset_key == RAW_KEYS["source_files"]
+    }
+    assert {key: (m["project_key"].value, m["changed"].value) for key, m in sources.items()} == {
+        "range-a": ("range-a", False),
+        "range-b": ("range-b", True),
+        "range-c": ("range-c", False),
+    }
+    checks = list(again.get_asset_check_evaluations())
+    assert checks and all(c.passed and c.metadata["project_keys"].value == keys for c in checks)

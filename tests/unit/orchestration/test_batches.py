@@ -8,6 +8,7 @@ from gmp_assets.orchestration.batches import (
     bisected,
     build_fingerprint,
     contiguous_batches,
+    isolated,
     month_batches,
     months_between,
     months_range_tags,
@@ -128,6 +129,31 @@ def test_a_failed_batch_is_split_until_its_bad_projects_fail_alone():
     halves = [["p1", "p2", "p3"], ["p1"], ["p2", "p3"], ["p2"], ["p3"]]
     assert built == [ORDER, *halves, *[[f"p{int(k[1]) + 3}" for k in half] for half in halves]]
     assert bisected(["p1", "p3"], build) == {} and built[-1] == ["p1", "p3"]
+
+
+def test_a_batch_that_names_its_failed_projects_builds_the_stretches_between_them_again():
+    built: list[list[str]] = []
+
+    def build(batch):
+        built.append(list(batch))
+        bad = {key: f"{key}: unreadable file" for key in batch if key in {"p2", "p5"}}
+        return ("; ".join(bad.values()) or None), bad
+
+    assert isolated(ORDER, build) == {"p2": "p2: unreadable file", "p5": "p5: unreadable file"}
+    assert built == [ORDER, ["p1"], ["p3", "p4"], ["p6"]]  # each a contiguous range of the partitions
+
+
+def test_a_failure_that_names_no_project_of_the_batch_splits_it():
+    built: list[list[str]] = []
+
+    def build(batch):
+        built.append(list(batch))
+        if "p3" in batch:
+            return "database gone", {"elsewhere": "not in this batch"}
+        return None, {}
+
+    assert isolated(["p1", "p2", "p3", "p4"], build) == {"p3": "database gone"}
+    assert built == [["p1", "p2", "p3", "p4"], ["p1", "p2"], ["p3", "p4"], ["p3"], ["p4"]]
 
 
 def test_the_build_fingerprint_follows_the_dbt_project_and_the_versions(tmp_path):
