@@ -226,7 +226,10 @@ def main() -> None:
     if args.one is not None:
         print(json.dumps(one_size(args.one, models=not args.no_models)))
         return
-    sizes = []
+    kept = []
+    if args.add and args.out.exists():
+        kept = json.loads(args.out.read_text())["sizes"]
+    sizes: list[dict] = []
     for n in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix=f"gmp-scale-{n}-") as state:
             env = {**os.environ, "GMP_STATE_DIR": state}
@@ -234,18 +237,17 @@ def main() -> None:
             command = [sys.executable, __file__, "--one", str(n), *(["--no-models"] if args.no_models else [])]
             child = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True)
             sizes.append(json.loads(child.stdout.strip().splitlines()[-1]))
-    if args.add and args.out.exists():
-        done = {s["projects"] for s in sizes}
-        kept = [s for s in json.loads(args.out.read_text())["sizes"] if s["projects"] not in done]
-        sizes = sorted([*kept, *sizes], key=lambda s: s["projects"])
-    data = (
-        f"demo portfolios (seed {SEED}) of {', '.join(str(s['projects']) for s in sizes)} projects as of {AS_OF},"
-        f" then one month later, then one corrected cost file"
-        + ("; ingest, dbt and features only (--no-models)" if args.no_models else "")
-        + (f". {args.note}" if args.note else "")
-    )
-    figures = {"goals_at_50_projects": GOALS, "models": not args.no_models, "sizes": sizes}
-    print(f"written: {record.write(args.out, figures, data)}")
+        done = {s["projects"] for s in sizes}  # written after each size: a later size that fails loses nothing
+        sizes_now = sorted([*(s for s in kept if s["projects"] not in done), *sizes], key=lambda s: s["projects"])
+        data = (
+            f"demo portfolios (seed {SEED}) of {', '.join(str(s['projects']) for s in sizes_now)} projects as of"
+            f" {AS_OF}, then one month later, then one corrected cost file"
+            + ("; ingest, dbt and features only (--no-models)" if args.no_models else "")
+            + (f". {args.note}" if args.note else "")
+        )
+        figures = {"goals_at_50_projects": GOALS, "models": not args.no_models, "sizes": sizes_now}
+        print(f"written: {record.write(args.out, figures, data)}")
+    sizes = sizes_now
     image = plot(sizes, args.plot, models=not args.no_models)
     if image is not None:
         print(f"plot: {image}")

@@ -143,6 +143,23 @@ def active_last_months(conn: psycopg2.extensions.connection, project_keys: list[
     return {key: span[1] for key, span in spans.items() if span is not None}
 
 
+def run_projects(tags: dict[str, str], order: list[str]) -> list[str]:
+    """The projects a project x month run selects, from its tags: one partition (``dagster/partition``) or
+    a range (a rectangle: the projects from the range's first to its last, in partition ``order``)."""
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+        PARTITION_NAME_TAG,
+    )
+
+    if ASSET_PARTITION_RANGE_START_TAG in tags:
+        first, last = (tags[t].split("|")[-1] for t in (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG))
+        return order[order.index(first) : order.index(last) + 1]
+    if PARTITION_NAME_TAG in tags:
+        return [validate_project_key(tags[PARTITION_NAME_TAG].split("|")[-1])]
+    raise ValueError("not a run of project x month partitions: no partition tags")
+
+
 def range_tags(project_key: str, span: tuple[str, str]) -> dict[str, str]:
     """Run tags that select the project's months as one partition range (a single-run backfill)."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG

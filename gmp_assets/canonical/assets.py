@@ -18,7 +18,14 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from gmp_assets.canonical.expectations import canonical_features_suite
 from gmp_assets.canonical.project import dbt_project, ensure_manifest
 from gmp_assets.canonical.schema_refresh import documented_columns, needs_full_refresh, table_columns
-from gmp_assets.catalog import monthly_ranges, project_month_partitions, project_partitions, validate_project_key
+from gmp_assets.catalog import (
+    PROJECTS,
+    monthly_ranges,
+    project_month_partitions,
+    project_partitions,
+    run_projects,
+    validate_project_key,
+)
 from gmp_assets.resources import PostgresResource
 
 SHARED_SELECT = "csi_taxonomy canonical_trades"
@@ -122,13 +129,16 @@ def canonical_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
     name=canonical_features_suite.name,
     blocking=True,
     description=canonical_features_suite.description,
-    partitions_def=project_month_partitions,
 )
 def canonical_cost_features_gx(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
     """GX suite over the run's projects' canonical monthly rows, all their months (blocking: they feed the
-    model); another project's rows cannot fail it. (A partitioned asset check: a Dagster preview feature.)"""
-    projects = sorted(monthly_ranges(list(context.partition_keys)))
+    model); another project's rows cannot fail it.
+
+    One result per run, not per partition: Dagster records a partitioned check's planned execution once
+    per partition, each with the run's whole partition set, which grows with the square of a run's
+    project-months (a months run of 100 projects: over 1 GB, refused by PostgreSQL)."""
+    projects = run_projects(context.run.tags, context.instance.get_dynamic_partitions(PROJECTS))
     with postgres.connect() as conn:
         return canonical_features_suite.evaluate(conn, project_keys=projects)

@@ -168,3 +168,16 @@ def test_the_build_fingerprint_follows_the_dbt_project_and_the_versions(tmp_path
     assert build_fingerprint(tmp_path, "v2") != first
     (tmp_path / "macros" / "m.sql").write_text("{% macro m() %}{% endmacro %}")
     assert build_fingerprint(tmp_path, "v1") != first
+
+
+def test_the_projects_of_a_months_run_come_from_its_partition_tags():
+    from gmp_assets.catalog import run_projects
+
+    assert run_projects(months_range_tags(["p2", "p3", "p4"], ("2024-01-01", "2024-06-01")), ORDER) == [
+        "p2",
+        "p3",
+        "p4",
+    ]
+    assert run_projects({"dagster/partition": "2024-03-01|p5"}, ORDER) == ["p5"]
+    with pytest.raises(ValueError, match="no partition tags"):
+        run_projects({}, ORDER)
