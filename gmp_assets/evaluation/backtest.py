@@ -70,7 +70,7 @@ from gmp_assets.features.compute import month_of, trade_final_costs, trade_finis
 from gmp_assets.features.dataset import SequenceDataset, Vocabulary
 from gmp_assets.features.sequences import build_sequences
 from gmp_assets.features.splits import leave_projects_out, stage_samples
-from gmp_assets.features.typicals import feature_rows_with_typicals, portfolio_typicals, typicals_taxonomy
+from gmp_assets.features.typicals import PortfolioTypicals, feature_rows_with_typicals, typicals_taxonomy
 from gmp_assets.forecasting.pipeline import CONFIDENCE, forecast_trades
 from gmp_assets.models import evidence, fallback, metrics
 from gmp_assets.models.adapters import AdapterConfig, AdapterTuner
@@ -379,8 +379,9 @@ def run_backtest(
     canonical = canonical.assign(
         project_key=canonical["project_key"].astype(str), canonical_code=canonical["canonical_code"].astype(str)
     )
+    typicals = PortfolioTypicals(canonical, projects, trades)  # every stage of every project reads it
     ds = build_sequences(
-        feature_rows_with_typicals(canonical, projects, trades),
+        feature_rows_with_typicals(canonical, projects, trades, typicals=typicals),
         trade_final_costs(canonical, projects),
         window=config.window,
     )
@@ -401,9 +402,18 @@ def run_backtest(
         for stage, target in targets.items():
             scored = target[target.project_key.isin(held_out)]
             for (project, month), group in scored.groupby(["project_key", "as_of_month"], sort=True):
-                typical = portfolio_typicals(canonical, projects, trades, month, exclude=(project,))
+                typical = typicals.as_of(month, exclude=(project,))
                 frame, adapter = forecast_stage(
-                    model, vocabulary, canonical, projects, trades, typicals_taxonomy(typical), group, config, tuner
+                    model,
+                    vocabulary,
+                    canonical,
+                    projects,
+                    trades,
+                    typicals_taxonomy(typical),
+                    group,
+                    config,
+                    tuner,
+                    typicals=typicals,
                 )
                 rows.append(frame.assign(stage=stage_key(stage), fold=fold))
                 adapters.append(
@@ -483,9 +493,17 @@ def train_fold(
 
 
 def stage_view(
-    canonical: pd.DataFrame, projects: pd.DataFrame, trades: pd.DataFrame, project_key: str, month, window: int
+    canonical: pd.DataFrame,
+    projects: pd.DataFrame,
+    trades: pd.DataFrame,
+    project_key: str,
+    month,
+    window: int,
+    typicals: PortfolioTypicals | None = None,
 ) -> tuple[SequenceDataset, SequenceDataset]:
-    """What was known of one project at ``month``, from its canonical rows dated <= ``month`` only.
+    """What was known of one project at ``month``, from its canonical rows dated <= ``month`` only
+    (the typicals, ``canonical``'s :class:`PortfolioTypicals` when given, read only projects that
+    ended before it).
 
     Returns (the latest sample of each trade as of ``month``, with ``trade_finished`` as known
     then; the project's samples dated before ``month`` of trades finished by ``month``, labelled
@@ -493,7 +511,7 @@ def stage_view(
     """
     months = pd.to_datetime(canonical["month_start"]).to_numpy().astype("datetime64[M]")
     rows = canonical[(canonical["project_key"].astype(str) == project_key) & (months <= month_of(month))]
-    features = feature_rows_with_typicals(rows, projects, trades, portfolio=canonical)
+    features = feature_rows_with_typicals(rows, projects, trades, portfolio=canonical, typicals=typicals)
     finished = trade_finished_as_of(rows)
     current = build_sequences(features, finished.assign(label_every_month=False), window, as_of=str(month))
     known = build_sequences(features, finished.assign(label_every_month=True), window)
@@ -524,10 +542,12 @@ def forecast_stage(
     target: pd.DataFrame,
     config: BacktestConfig,
     tuner: AdapterTuner,
+    typicals: PortfolioTypicals | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Every method's forecast of the ``target`` samples: one project's trades at one stage month."""
+    """Every method's forecast of the ``target`` samples: one project's trades at one stage month.
+    ``typicals``: ``canonical``'s :class:`PortfolioTypicals`, when the caller has it."""
     project, month = target["project_key"].iloc[0], target["as_of_month"].iloc[0]
-    current, known = stage_view(canonical, projects, trades, project, month, config.window)
+    current, known = stage_view(canonical, projects, trades, project, month, config.window, typicals)
     current = current.subset(np.isin(current.canonical_codes, target["canonical_code"].to_numpy()))
     adapter, record = _fit_adapter(tuner, known, config)
 

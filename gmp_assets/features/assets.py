@@ -14,7 +14,7 @@ from gmp_assets.catalog import (
 )
 from gmp_assets.features import store
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
-from gmp_assets.features.typicals import completed_portfolio, feature_rows_with_typicals
+from gmp_assets.features.typicals import PortfolioTypicals, completed_portfolio, feature_rows_with_typicals
 from gmp_assets.resources import PostgresResource
 
 
@@ -35,13 +35,14 @@ def feature_rows(context: dg.AssetExecutionContext, postgres: PostgresResource) 
     written, per_project = 0, {}
     with postgres.connect() as conn:
         projects, portfolio, trades = completed_portfolio(conn)
+    typicals = PortfolioTypicals(portfolio, projects, trades)  # once for the run's projects
     for project_key, (first, last) in monthly_ranges(list(context.partition_keys)).items():
         with postgres.connect() as conn:
             canonical = store.load_canonical(conn, [project_key], until_month=last)
             if canonical.empty:
                 context.log.warning(f"{project_key}: no canonical rows up to {last}")
                 continue
-            rows = feature_rows_with_typicals(canonical, projects, trades, portfolio)
+            rows = feature_rows_with_typicals(canonical, projects, trades, typicals=typicals)
             months = pd.to_datetime(rows["month_start"]).dt.strftime("%Y-%m-%d")
             rows = rows[(months >= first) & (months <= last)]
             written += store.replace_feature_rows(conn, project_key, first, last, rows)

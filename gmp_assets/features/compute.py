@@ -19,6 +19,8 @@ with a non-zero monthly cost (the project's first month when there was none).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -233,12 +235,31 @@ def _raw_values(frame: pd.DataFrame, project: pd.DataFrame) -> Columns:
 
 def compute_feature_rows(canonical: pd.DataFrame, projects: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
     """One row per canonical row, sorted by (project, trade, month), with ``TABLE_COLUMNS``."""
+    return compute_feature_rows_by_month(canonical, projects, [(None, trades)])
+
+
+def compute_feature_rows_by_month(
+    canonical: pd.DataFrame, projects: pd.DataFrame, trades_from: Sequence[tuple[int | None, pd.DataFrame]]
+) -> pd.DataFrame:
+    """:func:`compute_feature_rows` where the trades' typical values change over time: ``trades_from``
+    holds (first month, trades) in increasing month order (months as int64 months since 1970-01, the
+    first None or at most the earliest row's), and a row of month M reads the trades of the last entry
+    starting at or before M. Every row is computed once; the typical values enter only the row's own
+    typical columns and expected progress."""
     frame = _prepare(canonical)
     project_columns = ["project_key", "planned_duration_months", "project_type", "total_bac_cents"]
     project = _static_lookup(frame, projects[project_columns], "project_key", "project_key", "projects")
     trade_columns = ["code", "typical_gmp_share", "typical_start_share", "typical_finish_share"]
-    trade = _static_lookup(frame, trades[trade_columns], "canonical_code", "code", "taxonomy trades")
-    trade = trade.astype("float64")
+    months = frame["month"].to_numpy().astype("datetime64[M]").astype("int64")
+    trade = None
+    for first, trades in trades_from:
+        looked_up = _static_lookup(frame, trades[trade_columns], "canonical_code", "code", "taxonomy trades")
+        looked_up = looked_up.astype("float64")
+        if trade is None:
+            trade = looked_up
+        else:
+            later = months >= first
+            trade = trade.mask(pd.Series(later, index=trade.index), looked_up)
 
     costs = _cost_features(frame)
     columns = {

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gmp_assets.features import store
-from gmp_assets.features.compute import compute_feature_rows, month_of
+from gmp_assets.features.compute import compute_feature_rows, compute_feature_rows_by_month, month_of
 from gmp_assets.taxonomy.trades import Taxonomy, Trade
 
 PRIOR_PROJECTS = 3.0
@@ -114,6 +114,40 @@ def _shrunk(observations: pd.DataFrame, trades: pd.DataFrame, prior_projects: fl
     return out
 
 
+class PortfolioTypicals:
+    """The typicals of one portfolio as of any month: its completed projects' last months and trade
+    observations computed once, each set of projects' shrunk typicals once (many projects and months
+    read the same set)."""
+
+    def __init__(
+        self,
+        portfolio: pd.DataFrame,
+        projects: pd.DataFrame,
+        trades: pd.DataFrame,
+        prior_projects: float = PRIOR_PROJECTS,
+    ) -> None:
+        self.ends = completed_ends(portfolio, projects)
+        done = portfolio["project_key"].astype(str).isin(set(self.ends.index))
+        self.observations = trade_observations(portfolio[done], projects)
+        self.trades = trades
+        self.prior_projects = prior_projects
+        self._shrunk: dict[tuple[str, ...], pd.DataFrame] = {}
+
+    def before(self, month: int, exclude: Collection[str] = ()) -> pd.DataFrame:
+        """``trades`` with ``TYPICAL_COLUMNS`` from the completed projects whose data end before
+        ``month`` (int64 months since 1970-01), ``exclude`` left out."""
+        others = self.ends.drop(index=list(map(str, exclude)), errors="ignore")
+        known = tuple(others.index[others.to_numpy() < month])
+        if known not in self._shrunk:
+            chosen = self.observations[self.observations["project_key"].isin(known)]
+            self._shrunk[known] = _shrunk(chosen, self.trades, self.prior_projects)
+        return self._shrunk[known].copy()
+
+    def as_of(self, as_of, exclude: Collection[str] = ()) -> pd.DataFrame:
+        """:meth:`before` the month of the date ``as_of``: the typicals a forecast as of it reads."""
+        return self.before(int(month_of(as_of).astype("int64")), exclude)
+
+
 def portfolio_typicals(
     canonical: pd.DataFrame,
     projects: pd.DataFrame,
@@ -124,11 +158,7 @@ def portfolio_typicals(
 ) -> pd.DataFrame:
     """``trades`` (the taxonomy's level-1 rows) with ``TYPICAL_COLUMNS`` from the completed projects
     whose data end before ``as_of``'s month, ``exclude`` left out; other columns unchanged."""
-    ends = completed_ends(canonical, projects)
-    cut = int(month_of(as_of).astype("int64"))
-    keys = [k for k, end in ends.items() if end < cut and k not in set(map(str, exclude))]
-    rows = canonical[canonical["project_key"].astype(str).isin(keys)]
-    return _shrunk(trade_observations(rows, projects), trades, prior_projects)
+    return PortfolioTypicals(canonical, projects, trades, prior_projects).as_of(as_of, exclude)
 
 
 def typicals_taxonomy(trades: pd.DataFrame) -> Taxonomy:
@@ -156,27 +186,24 @@ def feature_rows_with_typicals(
     trades: pd.DataFrame,
     portfolio: pd.DataFrame | None = None,
     prior_projects: float = PRIOR_PROJECTS,
+    typicals: PortfolioTypicals | None = None,
 ) -> pd.DataFrame:
     """``compute_feature_rows`` where each row of month M reads the typicals as of M, from the
-    completed projects of ``portfolio`` (default: ``canonical``) other than its own project."""
-    portfolio = canonical if portfolio is None else portfolio
-    ends = completed_ends(portfolio, projects)
-    observations = trade_observations(portfolio[portfolio["project_key"].astype(str).isin(set(ends.index))], projects)
+    completed projects of ``portfolio`` (default: ``canonical``) other than its own project.
+    ``typicals``, when given, is that portfolio's :class:`PortfolioTypicals` (``portfolio`` and
+    ``prior_projects`` then unused): a caller that computes many projects' rows builds it once."""
+    if typicals is None:
+        typicals = PortfolioTypicals(canonical if portfolio is None else portfolio, projects, trades, prior_projects)
     months = _months(canonical["month_start"])
     parts = []
     for key in sorted(set(canonical["project_key"].astype(str))):
         mine = (canonical["project_key"].astype(str) == key).to_numpy()
         own_months = months[mine]
-        others = ends.drop(index=key, errors="ignore")
+        others = typicals.ends.drop(index=key, errors="ignore")
         breaks = sorted({e + 1 for e in others.to_numpy() if own_months.min() < e + 1 <= own_months.max()})
-        starts = [own_months.min(), *breaks]
-        for i, first in enumerate(starts):
-            known = others.index[others.to_numpy() < first]
-            typical = _shrunk(observations[observations["project_key"].isin(known)], trades, prior_projects)
-            rows = compute_feature_rows(canonical[mine], projects, typical)
-            month = _months(rows["month_start"])
-            upper = starts[i + 1] if i + 1 < len(starts) else None
-            parts.append(rows[(month >= first) & ((month < upper) if upper is not None else True)])
+        starts = [own_months.min(), *breaks]  # the typicals change in the month after another project ends
+        trades_from = [(int(first), typicals.before(first, exclude=(key,))) for first in starts]
+        parts.append(compute_feature_rows_by_month(canonical[mine], projects, trades_from))
     if not parts:
         return compute_feature_rows(canonical, projects, trades)
     out = pd.concat(parts, ignore_index=True)

@@ -14,7 +14,7 @@ from gmp_assets.catalog import (
     project_month_partitions,
 )
 from gmp_assets.features.store import inference_sequences
-from gmp_assets.features.typicals import completed_portfolio, portfolio_typicals, typicals_taxonomy
+from gmp_assets.features.typicals import PortfolioTypicals, completed_portfolio, typicals_taxonomy
 from gmp_assets.forecasting.expectations import check_forecasts, forecast_suite
 from gmp_assets.forecasting.pipeline import forecast_rows
 from gmp_assets.forecasting.store import eac_over_gmp, forecast_date, totals_as_of, withdraw_stale, write_forecasts
@@ -91,7 +91,8 @@ def project_forecasts(
     summary, written_total, withdrawn_total = [], 0, 0
     ranges = monthly_ranges(list(context.partition_keys))
     with postgres.connect() as conn:
-        portfolio = completed_portfolio(conn)
+        projects, portfolio, trades = completed_portfolio(conn)
+    typicals = PortfolioTypicals(portfolio, projects, trades)  # once for the run's projects
     for project_key, (first, last) in ranges.items():
         adapter = mlflow.load_forecaster(adapter_model_name(project_key), on_refusal=refusals.append)
         with postgres.connect() as conn:
@@ -103,7 +104,7 @@ def project_forecasts(
                 ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M")) if len(ds) else ds
                 if not len(ds):
                     continue
-                typical = portfolio_typicals(portfolio[1], portfolio[0], portfolio[2], month, exclude=(project_key,))
+                typical = typicals.as_of(month, exclude=(project_key,))
                 rows = forecast_rows(
                     ds,
                     champion,

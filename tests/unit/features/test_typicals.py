@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 from support.synthetic import scaled_after, trade_rows
 
-from gmp_assets.features.compute import compute_feature_rows
+from gmp_assets.features.compute import compute_feature_rows, compute_feature_rows_by_month, month_of
 from gmp_assets.features.typicals import (
     PRIOR_PROJECTS,
     TYPICAL_COLUMNS,
+    PortfolioTypicals,
     feature_rows_with_typicals,
     portfolio_typicals,
     trade_observations,
@@ -150,6 +151,42 @@ def test_feature_rows_read_the_typicals_of_their_own_month():
         early = feature_rows_with_typicals(cut[cut.project_key == "c"], projects, TRADES, portfolio=cut)
         late = rows[(rows.project_key == "c") & (pd.to_datetime(rows.month_start) <= pd.Timestamp(month))]
         pd.testing.assert_frame_equal(early.reset_index(drop=True), late.reset_index(drop=True))
+
+
+def test_rows_by_month_read_the_trades_from_their_month_on():
+    """Each row reads the trades of the last entry starting at or before its month: the rows before the
+    switch are those computed with the first trades alone, the rows from it those with the second."""
+    canonical, projects = portfolio()
+    later = TRADES.assign(typical_gmp_share=[0.3, 0.2, 0.1], typical_start_share=[0.1, 0.2, 0.3])
+    switch = int(month_of("2024-05-01").astype("int64"))
+    rows = compute_feature_rows_by_month(canonical, projects, [(None, TRADES), (switch, later)])
+    first, second = compute_feature_rows(canonical, projects, TRADES), compute_feature_rows(canonical, projects, later)
+    before = (pd.to_datetime(rows["month_start"]) < pd.Timestamp("2024-05-01")).to_numpy()
+    assert 0 < before.sum() < len(rows)
+    pd.testing.assert_frame_equal(rows[before], first[before], check_exact=True)
+    pd.testing.assert_frame_equal(rows[~before], second[~before], check_exact=True)
+    assert not rows[~before]["expected_progress"].equals(first[~before]["expected_progress"])
+
+
+def test_typicals_computed_once_give_what_each_computation_gives():
+    """One PortfolioTypicals for many projects and months: the same typicals as portfolio_typicals and the
+    same feature rows as a computation of its own, to the bit."""
+    canonical, projects = portfolio()
+    typicals = PortfolioTypicals(canonical, projects, TRADES)
+    for month in ("2023-08-31", "2023-09-30", "2024-09-30"):
+        for exclude in ((), ("a",), ("b",)):
+            expected = portfolio_typicals(canonical, projects, TRADES, month, exclude=exclude)
+            pd.testing.assert_frame_equal(typicals.as_of(month, exclude), expected, check_exact=True)
+    for key in ("a", "b", "c"):
+        mine = canonical[canonical.project_key == key]
+        pd.testing.assert_frame_equal(
+            feature_rows_with_typicals(mine, projects, TRADES, typicals=typicals),
+            feature_rows_with_typicals(mine, projects, TRADES, portfolio=canonical),
+            check_exact=True,
+        )
+    # what a caller does with the typicals it was given does not reach the next caller
+    typicals.as_of("2024-09-30")["typical_gmp_share"] = 0.0
+    assert typicals.as_of("2024-09-30")["typical_gmp_share"].gt(0).all()
 
 
 def test_without_completed_projects_features_are_unchanged():
