@@ -474,6 +474,7 @@ def scale(doc: dict) -> tuple[list[str], Table]:
     rows = [
         [
             "projects",
+            "code",
             "phase",
             "wall s",
             "without backtest s",
@@ -492,6 +493,7 @@ def scale(doc: dict) -> tuple[list[str], Table]:
             rows.append(
                 [
                     str(size["projects"]),
+                    size.get("code", doc.get("run", {}).get("code", "–")),
                     phase.replace("_", " "),
                     f"{figures['wall_s']:.0f}",
                     f"{figures.get('to_forecasts_s', figures['wall_s']):.0f}",
@@ -514,6 +516,7 @@ def scale(doc: dict) -> tuple[list[str], Table]:
         f" Goals at 50 projects: first load under {goals['first_load_s']} s, a monthly update under"
         f" {goals['monthly_update_s']} s (both without backtest), one corrected file's forecasts renewed under"
         f" {goals['corrected_file_s']} s, ingest under {goals['ingest_per_project_s']} s per project."
+        " Code = the commit each size ran on (`--add` keeps the sizes already measured)."
         " Plot: [img/scale.png](img/scale.png)."
     ]
     return notes, rows

@@ -236,7 +236,8 @@ def main() -> None:
             env.pop("GMP_DATABASE_URL", None)
             command = [sys.executable, __file__, "--one", str(n), *(["--no-models"] if args.no_models else [])]
             child = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True)
-            sizes.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            ran = {"code": record.code_version(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            sizes.append(json.loads(child.stdout.strip().splitlines()[-1]) | ran)  # --add keeps each size's own
         done = {s["projects"] for s in sizes}  # written after each size: a later size that fails loses nothing
         sizes_now = sorted([*(s for s in kept if s["projects"] not in done), *sizes], key=lambda s: s["projects"])
         data = (

@@ -185,7 +185,8 @@ def test_typicals_computed_once_give_what_each_computation_gives():
             check_exact=True,
         )
     # what a caller does with the typicals it was given does not reach the next caller
-    typicals.as_of("2024-09-30")["typical_gmp_share"] = 0.0
+    given = typicals.as_of("2024-09-30")
+    given["typical_gmp_share"] = 0.0
     assert typicals.as_of("2024-09-30")["typical_gmp_share"].gt(0).all()
 
 
