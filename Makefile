@@ -21,11 +21,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/gmp demo
 
+# Test worker processes (pytest-xdist), a test file at a time each, so a module's fixtures are built once;
+# each worker has its own embedded PostgreSQL and Dagster instance. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(VENV)/bin/python -m pytest tests/unit -q
+	$(PYTEST) tests/unit -q
 
 lint: $(STAMP)
 	bash .ci/lint
