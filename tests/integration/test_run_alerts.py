@@ -8,43 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from gmp_assets import database, settings
-from gmp_assets.catalog import PROJECTS, project_partitions
+from gmp_assets.catalog import PROJECTS
 from gmp_assets.orchestration.alert_sensors import dead_run_sensor, run_failure_sensor, run_recovery_sensor
-from gmp_assets.orchestration.runner import execute
 from gmp_assets.resources import PostgresResource
 from tests.conftest import query
+from tests.support.alerts_probe import FAIL_MARKER, POOL, probe_defs, probe_job
 
-POOL = "gmp_alerts_test"
-CHILD = "import sys; from tests.integration.test_run_alerts import child_main; child_main(sys.argv[1], sys.argv[2])"
-FAIL_MARKER = "fail.flag"
-
-
-@dg.asset(partitions_def=project_partitions, pool=POOL)
-def probe_step(context: dg.AssetExecutionContext) -> None:
-    """Fails while the flag file in $GMP_ALERTS_PROBE_DIR exists; in a child, writes 'started' and waits."""
-    folder = Path(os.environ["GMP_ALERTS_PROBE_DIR"])
-    if (folder / FAIL_MARKER).exists():
-        raise RuntimeError(f"the budget file of {context.partition_key} is broken")
-    if os.environ.get("GMP_ALERTS_PROBE_HOLD"):
-        (folder / "started").write_text(str(os.getpid()))
-        time.sleep(600)
-
-
-probe_job = dg.define_asset_job("alerts_probe_job", selection=[probe_step])
-probe_defs = dg.Definitions(assets=[probe_step], jobs=[probe_job])
-
-
-def child_main(project_key: str, folder: str) -> None:
-    """A `gmp`-style in-process run that holds its pool slot until killed."""
-    os.environ.update(GMP_ALERTS_PROBE_DIR=folder, GMP_ALERTS_PROBE_HOLD="1")
-    with dg.DagsterInstance.get() as instance:
-        execute(probe_defs.resolve_job_def(probe_job.name), instance, partition_key=project_key)
+CHILD = "import sys; from tests.support.alerts_probe import child_main; child_main(sys.argv[1], sys.argv[2])"
 
 
 class Ticks:
@@ -167,8 +142,10 @@ def test_a_killed_run_the_daemon_launched_fails_within_seconds(project, instance
 
     failures = Ticks(run_failure_sensor, instance)
     monkeypatch.setenv("GMP_ALERTS_PROBE_HOLD", "1")  # the code server and its run workers inherit it
-    target = ModuleTarget("tests.integration.test_run_alerts", "probe_defs", str(settings.REPO_ROOT), "alerts_probe")
+    target = ModuleTarget("tests.support.alerts_probe", "probe_defs", str(settings.REPO_ROOT), "alerts_probe")
     spawned: list[psutil.Process] = []
+    # this process's own children (multiprocessing's resource tracker) are not the workspace's to stop
+    ours = {child.pid for child in psutil.Process().children(recursive=True)}
     try:
         with WorkspaceProcessContext(instance, target) as workspace:
             context = workspace.create_request_context()
@@ -181,7 +158,7 @@ def test_a_killed_run_the_daemon_launched_fails_within_seconds(project, instance
                 job_code_origin=remote.get_python_origin(),
             )
             instance.launch_run(run.run_id, context)
-            spawned = psutil.Process().children(recursive=True)
+            spawned = [child for child in psutil.Process().children(recursive=True) if child.pid not in ours]
             deadline = time.monotonic() + 180
             while not (tmp_path / "started").exists():
                 assert not instance.get_run_by_id(run.run_id).is_finished
