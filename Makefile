@@ -22,14 +22,12 @@ demo: $(STAMP)
 	$(VENV)/bin/gmp demo
 
 # Test worker processes (pytest-xdist), a test file at a time each, so a module's fixtures are built once;
-# each worker has its own embedded PostgreSQL and Dagster instance. The whole suite takes the files in
-# collection order, the longest first (tests/conftest.py), not xdist's most-tests-first.
-# TEST_WORKERS=0: one process.
+# each worker has its own embedded PostgreSQL and Dagster instance. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 PYTEST := $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: $(STAMP)
-	$(PYTEST) --no-loadscope-reorder
+	$(PYTEST)
 
 test-fast: $(STAMP)
 	$(PYTEST) tests/unit -q

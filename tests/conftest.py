@@ -14,30 +14,12 @@ AS_OF = date(2026, 10, 31)
 TESTS = Path(__file__).parent
 
 
-# The longest test files (two to six minutes each on two cores), run first: `make test`'s workers take a
-# file at a time in this order (pytest-xdist, --dist loadfile --no-loadscope-reorder), and the short files
-# left at the end keep both busy until the last one is done.
-LONGEST_FIRST = (
-    "test_whole_load.py",
-    "test_batched_load.py",
-    "test_pipeline_integration.py",
-    "test_forecasting_integration.py",
-    "test_commitment_leakage.py",
-    "test_commitment_facts.py",
-    "test_regime_transfer.py",
-    "test_ui_e2e.py",
-)
-
-
 def pytest_collection_modifyitems(items) -> None:
-    """The marker by directory: ``unit`` for tests/unit/, ``integration`` for tests/integration/; the
-    ``LONGEST_FIRST`` files first, the rest in their order."""
+    """The marker by directory: ``unit`` for tests/unit/, ``integration`` for tests/integration/."""
     for item in items:
         parts = Path(item.fspath).relative_to(TESTS).parts
         if parts[0] in ("unit", "integration"):
             item.add_marker(getattr(pytest.mark, parts[0]))
-    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(Path(item.fspath).name, len(rank)))
 
 
 @pytest.fixture(scope="session")
