@@ -11,6 +11,7 @@ from gmp_assets.features.typicals import (
     PRIOR_PROJECTS,
     TYPICAL_COLUMNS,
     PortfolioTypicals,
+    _shrunk,
     feature_rows_with_typicals,
     portfolio_typicals,
     trade_observations,
@@ -173,10 +174,15 @@ def test_typicals_computed_once_give_what_each_computation_gives():
     same feature rows as a computation of its own, to the bit."""
     canonical, projects = portfolio()
     typicals = PortfolioTypicals(canonical, projects, TRADES)
+    ended = {"a": "2023-08-31", "b": "2024-08-31"}  # the completed projects' last months
     for month in ("2023-08-31", "2023-09-30", "2024-09-30"):
         for exclude in ((), ("a",), ("b",)):
-            expected = portfolio_typicals(canonical, projects, TRADES, month, exclude=exclude)
-            pd.testing.assert_frame_equal(typicals.as_of(month, exclude), expected, check_exact=True)
+            known = [k for k, end in ended.items() if end < month and k not in exclude]
+            # computed on its own: the observations of exactly the known projects, shrunk
+            alone = _shrunk(
+                trade_observations(canonical[canonical.project_key.isin(known)], projects), TRADES, PRIOR_PROJECTS
+            )
+            pd.testing.assert_frame_equal(typicals.as_of(month, exclude), alone, check_exact=True)
     for key in ("a", "b", "c"):
         mine = canonical[canonical.project_key == key]
         pd.testing.assert_frame_equal(
