@@ -1,10 +1,10 @@
-"""The alerts asset: after a forecast run, the rules evaluate each of its projects' current forecasts."""
+"""The alerts asset: after a forecast run, the rules evaluate the current forecasts of each project it forecast."""
 
 import dagster as dg
 
 from gmp_assets.alerts.config import Thresholds
 from gmp_assets.alerts.rules import conditions
-from gmp_assets.alerts.store import project_state, record
+from gmp_assets.alerts.store import forecast_in_range, project_state, record
 from gmp_assets.catalog import FORECASTS_KEY, monthly_ranges, project_month_partitions
 from gmp_assets.resources import PostgresResource
 
@@ -42,7 +42,9 @@ def evaluate_projects(postgres: PostgresResource, project_keys: list[str], thres
 )
 def alerts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     thresholds = Thresholds.from_env()
-    outcome = evaluate_projects(postgres, sorted(monthly_ranges(list(context.partition_keys))), thresholds)
+    with postgres.connect() as conn:
+        forecast = forecast_in_range(conn, monthly_ranges(list(context.partition_keys)))
+    outcome = evaluate_projects(postgres, forecast, thresholds)
     lines = ["| project | opened | still open | resolved |", "|---|---|---|---|"] + [
         f"| {key} | {' | '.join(', '.join(o[part]) or '–' for part in ('opened', 'open', 'resolved'))} |"
         for key, o in sorted(outcome.items())

@@ -59,6 +59,24 @@ def latest_forecast_date(conn: psycopg2.extensions.connection, project_key: str)
         return cur.fetchone()[0]
 
 
+def forecast_in_range(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> list[str]:
+    """The projects of ``ranges`` (project -> first, last month) whose latest current forecast is as of a
+    month of their range: those a forecast run over the range forecast. A project of the range without
+    data at its months (finished before them) keeps its alerts as they were."""
+    keys = sorted(ranges)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT f.project_key FROM ml.project_forecasts f"
+            " JOIN unnest(%s::text[], %s::date[], %s::date[]) AS q(project_key, first_month, last_month)"
+            " ON f.project_key = q.project_key WHERE f.is_current"
+            " GROUP BY f.project_key, q.first_month, q.last_month"
+            " HAVING date_trunc('month', max(f.forecast_date))::date BETWEEN min(q.first_month) AND min(q.last_month)"
+            " ORDER BY 1",
+            (keys, [ranges[k][0] for k in keys], [ranges[k][1] for k in keys]),
+        )
+        return [key for (key,) in cur.fetchall()]
+
+
 def project_state(conn: psycopg2.extensions.connection, project_key: str) -> ProjectState | None:
     """What the rules read of the project at its latest forecast date; None without current forecasts."""
     as_of = latest_forecast_date(conn, project_key)

@@ -64,6 +64,31 @@ def load_feature_rows(
     )
 
 
+def months_with_rows(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
+    """Project -> the months (``YYYY-MM-01``, in order) of its range in ``ranges`` (first, last month,
+    inclusive) that hold feature rows; projects without any are left out."""
+    keys = sorted(ranges)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT r.project_key, r.month_start FROM ml.feature_rows r"
+            " JOIN unnest(%s::text[], %s::date[], %s::date[]) AS q(project_key, first_month, last_month)"
+            " ON r.project_key = q.project_key AND r.month_start BETWEEN q.first_month AND q.last_month"
+            " ORDER BY 1, 2",
+            (keys, [ranges[k][0] for k in keys], [ranges[k][1] for k in keys]),
+        )
+        months: dict[str, list[str]] = {}
+        for key, month in cur.fetchall():
+            months.setdefault(key, []).append(month.isoformat())
+        return months
+
+
+def projects_with_rows(conn: psycopg2.extensions.connection, month: str) -> set[str]:
+    """The projects with feature rows at ``month`` (``YYYY-MM-01``)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT project_key FROM ml.feature_rows WHERE month_start = %s", (month,))
+        return {key for (key,) in cur.fetchall()}
+
+
 def replace_feature_rows(
     conn: psycopg2.extensions.connection, project_key: str, first_month: str, last_month: str, rows: pd.DataFrame
 ) -> int:

@@ -13,7 +13,7 @@ from gmp_assets.catalog import (
     monthly_ranges,
     project_month_partitions,
 )
-from gmp_assets.features.store import inference_sequences
+from gmp_assets.features.store import inference_sequences, months_with_rows
 from gmp_assets.features.typicals import PortfolioTypicals, completed_portfolio, typicals_taxonomy
 from gmp_assets.forecasting.expectations import check_forecasts, forecast_suite
 from gmp_assets.forecasting.pipeline import forecast_rows
@@ -92,14 +92,17 @@ def project_forecasts(
     ranges = monthly_ranges(list(context.partition_keys))
     with postgres.connect() as conn:
         projects, portfolio, trades = completed_portfolio(conn)
+        # a project of the range without feature rows at its months (finished before them, or not started)
+        # has nothing to forecast there: skipped, so one run can forecast projects that are not neighbours
+        months = months_with_rows(conn, ranges)
     typicals = PortfolioTypicals(portfolio, projects, trades)  # once for the run's projects
-    for project_key, (first, last) in ranges.items():
+    for project_key, project_months in months.items():
         adapter = mlflow.load_forecaster(adapter_model_name(project_key), on_refusal=refusals.append)
         with postgres.connect() as conn:
             with conn.cursor() as cur:
                 cur.execute("SELECT planned_finish_date FROM analytics.projects WHERE project_key = %s", (project_key,))
                 (planned_finish,) = cur.fetchone()
-            for month in pd.date_range(first, last, freq="MS").strftime("%Y-%m-%d"):
+            for month in project_months:
                 ds = inference_sequences(conn, project_key, month)
                 ds = ds.subset(ds.as_of_month == np.datetime64(month[:7], "M")) if len(ds) else ds
                 if not len(ds):
@@ -119,6 +122,8 @@ def project_forecasts(
                 summary.append((project_key, month, rows))
             withdrawn_total += withdraw_stale(conn, project_key)
     metadata: dict = {
+        "projects_forecast": len(months),
+        "projects_without_data": len(ranges) - len(months),
         "forecasts_written": written_total,
         "stale_forecasts_withdrawn": withdrawn_total,
         "global_model_version": champion.version if champion else "none",
@@ -140,7 +145,7 @@ def project_forecasts(
         chart = forecast_fan_png(rows, f"{project_key} as of {month[:7]}: EAC and 80% interval")
         metadata["forecast_chart"] = dg.MetadataValue.md(markdown_image(chart, "forecasts"))
     with postgres.connect() as conn:
-        check = check_forecasts(conn, ranges)
+        check = check_forecasts(conn, {key: ranges[key] for key in months} or ranges)
         if summary:  # each project's totals at the last month the run forecast it
             totals = totals_as_of(conn, {key: month for key, month, _ in summary})
             metadata["project_totals"] = dg.MetadataValue.md(_totals_table(totals))

@@ -79,18 +79,33 @@ def month_batches(
     return batches
 
 
-def same_span_batches(
-    order: Sequence[str], spans: dict[str, Span], limit: int | None = None
-) -> list[tuple[list[str], Span]]:
-    """The projects of ``spans`` in runs that select exactly their spans: projects with the same span,
-    contiguous in ``order`` (each at most ``limit``), in the order of their first project. For the
-    forecasts of the current month, which the active projects mostly share."""
-    by_span: dict[Span, list[str]] = {}
-    for key, span in spans.items():
-        by_span.setdefault(span, []).append(key)
-    batches = [
-        (batch, span) for span, keys in by_span.items() for batch in contiguous_batches(order, keys, limit=limit)
-    ]
+def forecast_batches(
+    order: Sequence[str], lasts: dict[str, str], with_rows: dict[str, set[str]], limit: int | None = None
+) -> list[tuple[list[str], str]]:
+    """The projects of ``lasts`` (project -> month to forecast) in forecast runs, each over one month and a
+    stretch of ``order``, in the order of their first project.
+
+    A forecast run over a range forecasts every project of the range that has feature rows at its month
+    (``with_rows``: month -> those projects) and skips the others. A stretch therefore runs from one
+    project to forecast to the next, past projects without rows at the month (finished before it, or
+    started after it: they cost nothing), and stops at a project that has rows at the month but is not
+    to be forecast (its forecasts would be made again): the active projects need not be neighbours in
+    the partition order to share a run. Each run forecasts at most ``limit`` projects."""
+    by_month: dict[str, set[str]] = {}
+    for key, month in lasts.items():
+        by_month.setdefault(month, set()).add(key)
+    batches: list[tuple[list[str], str]] = []
+    for month, keys in by_month.items():
+        blockers = with_rows.get(month, set()) - keys
+        current: list[str] = []
+        for key in order:
+            if current and (key in blockers or (key in keys and limit is not None and len(current) >= limit)):
+                batches.append((current, month))
+                current = []
+            if key in keys:
+                current.append(key)
+        if current:
+            batches.append((current, month))
     position = {key: index for index, key in enumerate(order)}
     return sorted(batches, key=lambda item: position[item[0][0]])
 

@@ -28,7 +28,7 @@ from gmp_assets.catalog import (
     project_month_span,
 )
 from gmp_assets.features.schema import FEATURE_SCHEMA_VERSION
-from gmp_assets.features.store import MIN_QUALITY, training_sequences
+from gmp_assets.features.store import MIN_QUALITY, projects_with_rows, training_sequences
 from gmp_assets.ingest.assets import FAILED_PROJECTS, raw_project_files
 from gmp_assets.ingest.loader import loaded_hashes
 from gmp_assets.ingest.report import FIRST_REJECTS, list_rejects, stored_counts
@@ -41,11 +41,11 @@ from gmp_assets.orchestration.batches import (
     bisected,
     build_fingerprint,
     contiguous_batches,
+    forecast_batches,
     isolated,
     month_batches,
     months_range_tags,
     project_range_tags,
-    same_span_batches,
 )
 from gmp_assets.orchestration.console import gmp_console_logger
 from gmp_assets.orchestration.data_sensors import folder_hashes
@@ -530,10 +530,12 @@ def _forecast_batches(
     progress: Callable[[str], None],
 ) -> None:
     """Forecast each project of ``lasts`` as of its last month: the projects that share that month in one
-    run (a failed run split until the projects that fail do so on their own)."""
+    run, past the projects without data at that month (``batches.forecast_batches``; a failed run split
+    until the projects that fail do so on their own)."""
     forecast_job = defs.resolve_job_def(jobs.forecast_job.name)
     order = instance.get_dynamic_partitions(PROJECTS)
-    spans = {key: (last, last) for key, last in lasts.items()}
+    with database.connect() as conn:
+        with_rows = {month: projects_with_rows(conn, month) for month in set(lasts.values())}
 
     def forecast(batch: Sequence[str], month: str) -> str | None:
         label = _batch_label(batch)
@@ -547,7 +549,7 @@ def _forecast_batches(
         summary.forecasts.update(dict.fromkeys(batch, month))
         return None
 
-    for batch, (month, _) in same_span_batches(order, spans, limit=settings.batch_size()):
+    for batch, month in forecast_batches(order, lasts, with_rows, limit=settings.batch_size()):
         summary.errors += _bisected_errors([batch], lambda part, m=month: forecast(part, m))
 
 

@@ -493,6 +493,66 @@ def test_rerunning_a_forecast_keeps_history_without_duplicates(trained, instance
     assert after == before  # identical forecasts are not written twice
 
 
+def test_one_forecast_run_passes_over_the_projects_without_data_at_its_month(trained, ingested, instance):
+    """A forecast run over a stretch of projects forecasts those with feature rows at its month and leaves
+    the others as they were: no forecast written or withdrawn, no alert evaluated. So the active projects
+    share a run though finished projects lie between them in the partition order (``forecast_batches``)."""
+    import re
+
+    from gmp_assets.catalog import PROJECTS
+    from gmp_assets.definitions import defs
+    from gmp_assets.orchestration.batches import months_range_tags
+    from gmp_assets.orchestration.runner import _materialization_metadata
+
+    month = max(trained.forecasts.values())
+    active = {key for key, m in trained.forecasts.items() if m == month}
+    order = instance.get_dynamic_partitions(PROJECTS)
+    positions = sorted(order.index(key) for key in ingested)  # the demo's projects, finished ones with them
+    stretch = order[positions[0] : positions[-1] + 1]
+    with_rows = {
+        k for (k,) in query("SELECT DISTINCT project_key FROM ml.feature_rows WHERE month_start = %s", (month,))
+    }
+    without = [key for key in stretch if key not in with_rows]
+    assert len(active) > 1 and without
+    # a finished project forecast at its last month, as it was while it was active
+    done, done_month = query(
+        "SELECT project_key, max(month_start)::text FROM ml.feature_rows WHERE project_key = ANY(%s)"
+        " AND project_key NOT IN (SELECT project_key FROM ml.project_forecasts) GROUP BY 1 ORDER BY 1 LIMIT 1",
+        (without,),
+    )[0]
+    forecast_job = defs.resolve_job_def("forecast_job")
+    try:
+        assert forecast_job.execute_in_process(
+            instance=instance, tags=months_range_tags([done], (done_month, done_month))
+        ).success
+
+        def snapshot(sql: str) -> dict:
+            return {row[0]: row[1:] for row in query(sql, (stretch,))}
+
+        forecasts_sql = (
+            "SELECT project_key, count(*), count(*) FILTER (WHERE is_current), max(forecast_date)"
+            " FROM ml.project_forecasts WHERE project_key = ANY(%s) GROUP BY 1"
+        )
+        alerts_sql = (
+            "SELECT project_key, count(*), max(last_seen) FROM ml.alerts WHERE project_key = ANY(%s) GROUP BY 1"
+        )
+        forecasts_before, alerts_before = snapshot(forecasts_sql), snapshot(alerts_sql)
+        assert forecasts_before[done][1] > 0  # it has current forecasts, as of a month before the run's
+        result = forecast_job.execute_in_process(instance=instance, tags=months_range_tags(stretch, (month, month)))
+        assert result.success
+        assert _materialization_metadata(result, "projects_forecast") == len(stretch) - len(without)
+        assert _materialization_metadata(result, "projects_without_data") == len(without)
+        assert snapshot(forecasts_sql) == forecasts_before  # the same models on the same data: nothing new
+        alerts_after = snapshot(alerts_sql)
+        for key in without:
+            assert alerts_after.get(key) == alerts_before.get(key)
+        evaluated = set(re.findall(r"^\| (\S+) \|", _materialization_metadata(result, "alerts"), re.M)) - {"project"}
+        assert evaluated == {key for key in stretch if key in with_rows}  # the alerts: on the projects forecast
+    finally:
+        query("DELETE FROM ml.alerts WHERE project_key = %s RETURNING 1", (done,))
+        query("DELETE FROM ml.project_forecasts WHERE project_key = %s RETURNING 1", (done,))
+
+
 def _forecast(conn, registry, project_key: str, month: str) -> pd.DataFrame:
     from gmp_assets.features.store import inference_sequences
     from gmp_assets.forecasting.assets import _east_west

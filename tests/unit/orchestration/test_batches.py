@@ -8,12 +8,12 @@ from gmp_assets.orchestration.batches import (
     bisected,
     build_fingerprint,
     contiguous_batches,
+    forecast_batches,
     isolated,
     month_batches,
     months_between,
     months_range_tags,
     project_range_tags,
-    same_span_batches,
 )
 
 ORDER = ["p1", "p2", "p3", "p4", "p5", "p6"]
@@ -71,24 +71,31 @@ def test_a_project_joins_a_months_batch_only_while_the_empty_partitions_it_adds_
     ]
 
 
-def test_same_span_batches_select_exactly_each_projects_span():
-    spans = {
-        "p1": ("2024-06-01", "2024-06-01"),
-        "p2": ("2024-06-01", "2024-06-01"),
-        "p3": ("2024-05-01", "2024-05-01"),
-        "p4": ("2024-06-01", "2024-06-01"),
-        "p6": ("2024-06-01", "2024-06-01"),
-    }
-    assert same_span_batches(ORDER, spans) == [
-        (["p1", "p2"], ("2024-06-01", "2024-06-01")),
-        (["p3"], ("2024-05-01", "2024-05-01")),
-        (["p4"], ("2024-06-01", "2024-06-01")),
-        (["p6"], ("2024-06-01", "2024-06-01")),
+def test_forecast_batches_pass_projects_without_data_and_stop_at_others_with_data():
+    june, may = "2024-06-01", "2024-05-01"
+    lasts = {"p1": june, "p3": june, "p4": may, "p6": june}
+    # p2 finished before June; p5 has June data but is not to be forecast (its files did not change)
+    with_rows = {june: {"p1", "p3", "p5", "p6"}, may: {"p2", "p4", "p5"}}
+    assert forecast_batches(ORDER, lasts, with_rows) == [(["p1", "p3"], june), (["p4"], may), (["p6"], june)]
+    # p5 to be forecast too: June's projects share one run, May's p4 has one of its own
+    assert forecast_batches(ORDER, {**lasts, "p5": june}, with_rows) == [
+        (["p1", "p3", "p5", "p6"], june),
+        (["p4"], may),
     ]
-    assert same_span_batches(ORDER, {k: spans[k] for k in ("p1", "p2")}, limit=1) == [
-        (["p1"], ("2024-06-01", "2024-06-01")),
-        (["p2"], ("2024-06-01", "2024-06-01")),
+    # p2 with June data (say, its corrected file runs longer) and not to be forecast: a stop
+    assert forecast_batches(ORDER, lasts, {**with_rows, june: with_rows[june] | {"p2"}}) == [
+        (["p1"], june),
+        (["p3"], june),
+        (["p4"], may),
+        (["p6"], june),
     ]
+    # at most ``limit`` projects forecast per run, the projects between them not counted
+    assert forecast_batches(ORDER, {**lasts, "p5": june}, with_rows, limit=2) == [
+        (["p1", "p3"], june),
+        (["p4"], may),
+        (["p5", "p6"], june),
+    ]
+    assert forecast_batches(ORDER, {"unknown": june}, with_rows) == []
 
 
 @pytest.fixture
