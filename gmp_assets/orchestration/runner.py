@@ -409,8 +409,8 @@ def run_models(
     A new global version is trained when the data or the recipe changed since the newest one
     (``monitoring.retraining.plan_now``: an unchanged portfolio trains nothing). A version that is not
     the first stays the challenger until the backtest shows that its recipe beats the champion's. With a
-    champion in use and training to do, the active projects are forecast with the models in use first,
-    so new files are forecast without waiting for training. Then the adapters are fine-tuned once, from
+    champion in use and training to do, the active projects whose files changed are forecast with the
+    models in use first, so new files are forecast without waiting for training. Then the adapters are fine-tuned once, from
     the champion as training left it, and the active projects forecast with them. Adapters and forecasts
     go in batches of projects (``_adapter_batches``, ``_forecast_batches``).
     """
@@ -418,6 +418,7 @@ def run_models(
     release_dead_runs(instance)
     summary = ModelOutcome()
     ok = [o.project_key for o in outcomes if o.ok]
+    changed = [o.project_key for o in outcomes if o.ok and not o.unchanged]
     mlflow = MlflowResource.from_env()
     in_use = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
     with database.connect() as conn:
@@ -427,8 +428,9 @@ def run_models(
         progress(f"training: nothing new ({plan.reason})")
     else:
         if in_use is not None:
+            # the projects whose files changed: the others' forecasts are those of the models in use already
             progress(f"forecasts with the models in use (global version {in_use}), before training")
-            _forecast_batches(defs, instance, _last_months(ok), summary, progress)
+            _forecast_batches(defs, instance, _last_months(changed), summary, progress)
         _train_and_decide(defs, instance, plan, summary, progress)
     champion = mlflow.version_for(GLOBAL_MODEL, CHAMPION)
     if champion is None:

@@ -953,3 +953,29 @@ def test_with_training_to_do_a_run_forecasts_first_and_fits_the_adapters_once_af
     )
     with database.connect() as conn:
         assert summary.forecasts == active_last_months(conn, [k for k, o in ingested.items() if o.ok])
+
+
+def test_before_training_only_the_projects_whose_files_changed_are_forecast(trained, ingested, monkeypatch):
+    """A corrected file in one project: before training, only that project is forecast (the others'
+    forecasts are already the models' in use), so its forecasts do not wait for the whole portfolio's;
+    after training every active project is forecast again."""
+    import dataclasses
+
+    from gmp_assets.definitions import defs
+    from gmp_assets.monitoring.retraining import WeeklyPlan
+    from gmp_assets.orchestration import runner
+
+    corrected = sorted(trained.forecasts)[0]
+    outcomes = [dataclasses.replace(o, unchanged=o.project_key != corrected) for o in ingested.values()]
+    lines: list[str] = []
+    monkeypatch.setattr(runner, "plan_now", lambda training_data, mlflow: WeeklyPlan("train", "new data"))
+    monkeypatch.setattr(runner, "_train_and_decide", lambda *args: lines.append("TRAINING"))
+    summary = runner.run_models(defs, outcomes, progress=lines.append)
+
+    assert summary.errors == []
+    training = lines.index("TRAINING")
+    forecast_lines = [line for line in lines if line.startswith("forecast of ")]
+    before = [line for line in lines[:training] if line.startswith("forecast of ")]
+    assert before == [f"forecast of {corrected} as of {trained.forecasts[corrected]}"]
+    assert len(forecast_lines) > len(before)  # after training: all of them
+    assert summary.forecasts == trained.forecasts
