@@ -98,6 +98,13 @@ def monthly_ranges(partition_keys: list[str]) -> dict[str, tuple[str, str]]:
     return {project: (min(m), max(m)) for project, m in sorted(months.items())}
 
 
+def range_columns(ranges: dict[str, tuple[str, str]]) -> tuple[list[str], list[str], list[str]]:
+    """``monthly_ranges`` as three parallel lists (projects in order, their first and their last months):
+    the arrays a query joins with ``unnest(%s::text[], %s::date[], %s::date[])``."""
+    keys = sorted(ranges)
+    return keys, [ranges[k][0] for k in keys], [ranges[k][1] for k in keys]
+
+
 def month_keys_between(first: str, last: str) -> list[str]:
     """The month partition keys from ``first`` to ``last`` (inclusive)."""
     return [k for k in month_partitions.get_partition_keys() if first <= k <= last]

@@ -10,6 +10,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json
 
 from gmp_assets.alerts.rules import FORECAST_KINDS, RUN_FAILED, Condition, ProjectState, with_failure, with_success
+from gmp_assets.catalog import range_columns
 from gmp_assets.forecasting.serving import NOT_MODELLED
 from gmp_assets.forecasting.store import TOTALS_EXPORT_COLUMNS
 
@@ -63,16 +64,15 @@ def forecast_in_range(conn: psycopg2.extensions.connection, ranges: dict[str, tu
     """The projects of ``ranges`` (project -> first, last month) whose latest current forecast is as of a
     month of their range: those a forecast run over the range forecast. A project of the range without
     data at its months (finished before them) keeps its alerts as they were."""
-    keys = sorted(ranges)
     with conn.cursor() as cur:
         cur.execute(
             "SELECT f.project_key FROM ml.project_forecasts f"
             " JOIN unnest(%s::text[], %s::date[], %s::date[]) AS q(project_key, first_month, last_month)"
             " ON f.project_key = q.project_key WHERE f.is_current"
             " GROUP BY f.project_key, q.first_month, q.last_month"
-            " HAVING date_trunc('month', max(f.forecast_date))::date BETWEEN min(q.first_month) AND min(q.last_month)"
+            " HAVING date_trunc('month', max(f.forecast_date))::date BETWEEN q.first_month AND q.last_month"
             " ORDER BY 1",
-            (keys, [ranges[k][0] for k in keys], [ranges[k][1] for k in keys]),
+            range_columns(ranges),
         )
         return [key for (key,) in cur.fetchall()]
 

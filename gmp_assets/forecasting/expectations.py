@@ -25,7 +25,7 @@ import dagster as dg
 import numpy as np
 import psycopg2.extensions
 
-from gmp_assets.catalog import FORECASTS_KEY, project_month_span
+from gmp_assets.catalog import FORECASTS_KEY, project_month_span, range_columns
 from gmp_assets.checks import GxSuite
 from gmp_assets.models.evidence import MIN_SPENT_PER_PROGRESS
 from gmp_assets.models.samples import MAX_LABEL_RATIO
@@ -239,12 +239,6 @@ def review_hints(conn: psycopg2.extensions.connection, project_keys: list[str]) 
 
 def check_forecasts(conn: psycopg2.extensions.connection, ranges: dict[str, tuple[str, str]]) -> dg.AssetCheckResult:
     """``forecast_suite`` over the run's projects and months (``ranges``: project -> first, last month)."""
-    projects = sorted(ranges)
+    projects, firsts, lasts = range_columns(ranges)
     pending = [name.describe() for name in pending_names(conn, ranges)]
-    return forecast_suite.evaluate(
-        conn,
-        {"pending_mappings": pending},
-        projects=projects,
-        firsts=[ranges[p][0] for p in projects],
-        lasts=[ranges[p][1] for p in projects],
-    )
+    return forecast_suite.evaluate(conn, {"pending_mappings": pending}, projects=projects, firsts=firsts, lasts=lasts)
