@@ -160,12 +160,19 @@ class MlflowResource(ConfigurableResource):
         return str(version.version)
 
     def version_for(self, name: str, alias: str) -> str | None:
+        """The version behind ``alias`` of ``name``; None if there is no such model or alias. Any other
+        registry error (the store unreachable, a dropped connection) raises: read as "no champion", it
+        would put formula forecasts in the model's place without a word."""
         from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
+        absent = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
         try:
             return str(self.client().get_model_version_by_alias(name, alias).version)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if exc.error_code in absent:
+                return None
+            raise
 
     def versions_for(self, prefix: str, alias: str, page_size: int = 1000) -> dict[str, str]:
         """Registered model name -> the version behind ``alias``, for every model whose name starts

@@ -228,3 +228,22 @@ def test_a_calibration_recorded_on_a_version_is_what_its_forecasts_use(registry,
     registry.client().log_artifact(run.info.run_id, str(planted))
     assert champion_calibration(registry, champion, reports.append) is None
     assert f"{name} version {version}: calibration not used" in reports[0] and "not the one recorded" in reports[0]
+
+
+def test_no_model_or_alias_reads_as_none_and_a_failing_registry_raises(tmp_path):
+    """A registry that cannot answer is not "no champion": read so, the forecasts would fall back to the
+    formulas without a word."""
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+
+    store = MlflowResource(
+        tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=(tmp_path / "artifacts").as_uri()
+    )
+    assert store.version_for("never_registered", CHAMPION) is None
+    version, _ = _log(store, "lonely", seed=1)
+    assert store.version_for("lonely", CHAMPION) == version and store.version_for("lonely", PREVIOUS) is None
+    with sqlite3.connect(tmp_path / "mlflow.db") as conn:  # the store loses the table aliases live in
+        conn.execute("DROP TABLE registered_model_aliases")
+    with pytest.raises(MlflowException, match="registered_model_aliases"):
+        store.version_for("lonely", CHAMPION)

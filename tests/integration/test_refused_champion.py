@@ -52,12 +52,15 @@ def test_a_forecast_run_keeps_the_previous_champion_when_the_champion_carries_a_
     before = query(current, (key, forecast_date(month), GLOBAL_MODEL))
     try:
         registry.promote(GLOBAL_MODEL, new, "test: a champion carrying a pickle")
+        assert registry.version_for(GLOBAL_MODEL, CHAMPION) == new
         result = defs.resolve_job_def("forecast_job").execute_in_process(
             instance=instance, tags=range_tags(key, (month, month))
         )
         assert result.success
         assert not marker.exists()
         refused = _materialization_metadata(result, "models_refused")
+        served = _materialization_metadata(result, "global_model_version")
+        assert refused is not None, f"no refusal: the run served {GLOBAL_MODEL} version {served!r}"
         assert (
             f"{GLOBAL_MODEL} version {new} refused" in refused and "custom_objects.cloudpickle is a pickle" in refused
         )
