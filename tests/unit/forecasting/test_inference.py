@@ -151,3 +151,25 @@ def test_warm_inference_reuses_one_traced_graph():
     np.testing.assert_allclose(again[0], first[0][:7], rtol=1e-5, atol=1e-6)
     eager = model(model_inputs(ds, projects, trades), training=False).numpy()
     np.testing.assert_allclose(first[0], eager[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_models_of_one_architecture_share_one_graph_and_keep_their_own_weights():
+    """Adapters of one champion share an architecture: one traced graph serves them all, each with its
+    own weights (its output is its eager call's, not the first model's)."""
+    from gmp_assets.models.adapters import clone_with_weights
+
+    ds = synthetic_dataset(n=40, window=12, n_features=30)
+    projects, trades = vocabularies(ds)
+    inputs = model_inputs(ds, projects, trades)
+    first = build_forecaster(30, 12, projects.size, trades.size, seed=0)
+    second = clone_with_weights(first)
+    for variable in second.trainable_variables:
+        variable.assign(variable.numpy() * np.float32(1.5))
+    a, b = predict(first, inputs), predict(second, inputs)
+    assert _inference_function(first) is _inference_function(second)
+    assert _inference_function(second).experimental_get_tracing_count() == 1
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(b, second(inputs, training=False).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a, first(inputs, training=False).numpy(), rtol=1e-5, atol=1e-6)
+    second.trainable_variables[0].assign(first.trainable_variables[0])  # weights changed after a call are read
+    np.testing.assert_allclose(predict(second, inputs), second(inputs, training=False).numpy(), rtol=1e-5, atol=1e-6)
