@@ -16,6 +16,7 @@ trains only ``adapter_*`` and ``head_*`` (:func:`freeze_for_adapter`). The last 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import math
 import threading
@@ -268,7 +269,10 @@ def input_signature(model: keras.Model) -> dict[str, tf.TensorSpec]:
 
 
 _ARCHITECTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its architecture's key
-_INFERENCE_FUNCTIONS: dict[str, tuple[keras.Model, object]] = {}  # architecture key -> (template, graph)
+# architecture key -> (template, graph), the most recently used last; a process that trains many models
+# (the backtest: one per stage and recipe) keeps the graphs of the last few only
+_INFERENCE_FUNCTIONS: collections.OrderedDict[str, tuple[keras.Model, object]] = collections.OrderedDict()
+_INFERENCE_GRAPHS_KEPT = 8
 _INFERENCE_LOCK = threading.Lock()
 
 
@@ -284,7 +288,7 @@ def _architecture(model: keras.Model) -> str:
 def _inference_function(model: keras.Model):
     """The inference call of the model's architecture as a graph that takes the weights as arguments:
     traced once per architecture, so a run that loads an adapter per project traces one graph, not
-    one per project (a trace costs about 0.4 s, a call about 20 ms)."""
+    one per project (tracing costs far more than a call)."""
     key = _architecture(model)
     entry = _INFERENCE_FUNCTIONS.get(key)
     if entry is None:
@@ -302,13 +306,17 @@ def _inference_function(model: keras.Model):
             return outputs
 
         entry = _INFERENCE_FUNCTIONS[key] = (template, function)
+        while len(_INFERENCE_FUNCTIONS) > _INFERENCE_GRAPHS_KEPT:
+            _INFERENCE_FUNCTIONS.popitem(last=False)
+    _INFERENCE_FUNCTIONS.move_to_end(key)
     return entry[1]
 
 
 def predict(model: keras.Model, inputs: dict[str, np.ndarray], batch_size: int = 4096) -> np.ndarray:
     """[n, 2] (mean, std): the model in inference mode as a cached ``tf.function``, in chunks.
 
-    The first call per architecture traces the graph; later calls, of any model of that architecture, reuse it.
+    The first call per architecture traces the graph; later calls, of any model with that architecture,
+    reuse it.
     """
     with _INFERENCE_LOCK:
         function = _inference_function(model)

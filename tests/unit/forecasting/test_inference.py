@@ -173,3 +173,19 @@ def test_models_of_one_architecture_share_one_graph_and_keep_their_own_weights()
     np.testing.assert_allclose(a, first(inputs, training=False).numpy(), rtol=1e-5, atol=1e-6)
     second.trainable_variables[0].assign(first.trainable_variables[0])  # weights changed after a call are read
     np.testing.assert_allclose(predict(second, inputs), second(inputs, training=False).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_process_keeps_the_graphs_of_its_last_architectures_only(monkeypatch):
+    from gmp_assets.models import network
+
+    monkeypatch.setattr(network, "_INFERENCE_GRAPHS_KEPT", 2)
+    ds = synthetic_dataset(n=10, window=12, n_features=30)
+    projects, trades = vocabularies(ds)
+    inputs = model_inputs(ds, projects, trades)
+    models = [build_forecaster(30, 12, projects.size, trades.size, seed=seed, target_mean=seed) for seed in range(3)]
+    outputs = [predict(model, inputs) for model in models]
+    keys = [network._architecture(model) for model in models]
+    assert len(set(keys)) == 3 and keys[0] not in network._INFERENCE_FUNCTIONS
+    assert all(key in network._INFERENCE_FUNCTIONS for key in keys[1:])
+    np.testing.assert_array_equal(predict(models[0], inputs), outputs[0])  # traced again, same output
+    assert keys[1] not in network._INFERENCE_FUNCTIONS
