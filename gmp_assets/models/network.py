@@ -269,9 +269,9 @@ def input_signature(model: keras.Model) -> dict[str, tf.TensorSpec]:
 
 
 _ARCHITECTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its architecture's key
-# architecture key -> (template, graph), the most recently used last; a process that trains many models
-# (the backtest: one per stage and recipe) keeps the graphs of the last few only
-_INFERENCE_FUNCTIONS: collections.OrderedDict[str, tuple[keras.Model, object]] = collections.OrderedDict()
+# architecture key -> its graph (which holds its template model), the most recently used last; a process
+# that trains many models (the backtest: one per stage and recipe) keeps the graphs of the last few only
+_INFERENCE_FUNCTIONS: collections.OrderedDict[str, object] = collections.OrderedDict()
 _INFERENCE_GRAPHS_KEPT = 8
 _INFERENCE_LOCK = threading.Lock()
 
@@ -290,8 +290,8 @@ def _inference_function(model: keras.Model):
     traced once per architecture, so a run that loads an adapter per project traces one graph, not
     one per project (tracing costs far more than a call)."""
     key = _architecture(model)
-    entry = _INFERENCE_FUNCTIONS.get(key)
-    if entry is None:
+    function = _INFERENCE_FUNCTIONS.get(key)
+    if function is None:
         template = keras.models.clone_model(model)  # its own variables: only their shapes and order are used
         position = {id(v): i for i, v in enumerate(template.variables)}
         trainable = [position[id(v)] for v in template.trainable_variables]
@@ -305,11 +305,11 @@ def _inference_function(model: keras.Model):
             )
             return outputs
 
-        entry = _INFERENCE_FUNCTIONS[key] = (template, function)
+        _INFERENCE_FUNCTIONS[key] = function
         while len(_INFERENCE_FUNCTIONS) > _INFERENCE_GRAPHS_KEPT:
             _INFERENCE_FUNCTIONS.popitem(last=False)
     _INFERENCE_FUNCTIONS.move_to_end(key)
-    return entry[1]
+    return function
 
 
 def predict(model: keras.Model, inputs: dict[str, np.ndarray], batch_size: int = 4096) -> np.ndarray:

@@ -411,8 +411,8 @@ def run_models(
     the first stays the challenger until the backtest shows that its recipe beats the champion's. With a
     champion in use and training to do, the active projects whose files changed are forecast with the
     models in use first, so new files are forecast without waiting for training. Then the adapters are
-    fine-tuned once, from the champion as training left it, and the active projects forecast with them. Adapters and forecasts
-    go in batches of projects (``_adapter_batches``, ``_forecast_batches``).
+    fine-tuned once, from the champion as training left it, and the active projects forecast with them.
+    Adapters and forecasts go in batches of projects (``_adapter_batches``, ``_forecast_batches``).
     """
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance)
